@@ -1,0 +1,55 @@
+/** What `arcal run` writes to report.json and what the service stores; fractions, never percentages. */
+export interface ClassificationMetrics {
+  accuracy: number;
+  nll: number;
+  ece: number;
+  brier: number;
+  confidence: number;
+  count: number;
+}
+
+export interface SubsetRow {
+  subset: number;
+  count: number;
+  acc: number;
+  conf: number;
+  ece: number;
+  minRobustness: number;
+  maxRobustness: number;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  member: number | 'ensemble';
+  trainLoss: number;
+  trainAccuracy: number;
+  learningRate: number;
+  validation?: ClassificationMetrics;
+  /** Correct-class soft label p̃_r per robustness subset after this epoch's update (adals/ar-adals). */
+  softLabels?: { pTrue: number[]; epsilon: number[]; valConf: number[]; valAcc: number[] };
+  seconds: number;
+}
+
+export interface MemberReport {
+  member: number;
+  seed: number;
+  final: ClassificationMetrics;
+  temperature?: number;
+  bySubset?: SubsetRow[];
+}
+
+export interface ExperimentReport {
+  arcal: string;
+  spec: unknown;
+  backend: string;
+  threads?: number;
+  dataset: { name: string; source: string; train: number; validation: number; test: number; checksum: string };
+  epochs: EpochRecord[];
+  final: ClassificationMetrics & { reliability: Array<{ count: number; acc: number; conf: number }> };
+  members: MemberReport[];
+  bySubset: SubsetRow[];
+  variance?: number;
+  notes: string[];
+  timings: { totalSeconds: number; trainSeconds: number; attackSeconds: number; evalSeconds: number };
+  [extra: string]: unknown;
+}

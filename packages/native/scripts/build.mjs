@@ -1,0 +1,11 @@
+// Root postinstall: builds the optional oneDNN addon. A failed build prints one line and never fails the install.
+import { existsSync } from 'node:fs';
+const here = new URL('..', import.meta.url).pathname;
+if (!existsSync(`${here}binding.gyp`)) process.exit(0);
+const { spawnSync } = await import('node:child_process');
+const gyp = new URL('../../../node_modules/node-gyp/bin/node-gyp.js', import.meta.url).pathname;
+const r = spawnSync(process.execPath, [gyp, 'rebuild', '--nodedir=/usr'], { cwd: here, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+if (r.status !== 0) {
+  console.log('arcal: native kernels not built (install libdnnl-dev and run `npm rebuild` or `npm run build:native`); using the wasm backend');
+  if (process.env.REQUIRE_NATIVE === '1') { console.error(r.stdout + r.stderr); process.exit(1); }
+} else console.log('arcal: native oneDNN kernels built');
