@@ -1,0 +1,75 @@
+/**
+ * Conv2DBackpropFilter on wasm (tfjs-backend-wasm has none), as one forward XNNPACK convolution.
+ *
+ * With x: [N,H,W,Ci], dy: [N,OH,OW,Co], stride s and forward padding (pt, pl), the filter gradient is
+ *   dW[kh,kw,ci,co] = Σ_{n,oh,ow} x[n, oh·sh + kh − pt, ow·sw + kw − pl, ci] · dy[n,oh,ow,co].
+ * Read x̃ = xᵀ: [Ci,H,W,N] as a batch of Ci images with N channels and d̃y = dyᵀ: [OH,OW,N,Co] as an
+ * OH×OW filter with N input and Co output channels, dilated by the forward stride. Then
+ *   out[ci,kh,kw,co] = Σ_{oh,ow,n} x̃[ci, kh + oh·sh − pt, kw + ow·sw − pl, n] · d̃y[oh,ow,n,co]
+ * is a stride-1 convolution with padding (pt, pl) on top/left and whatever bottom/right padding makes the
+ * output KH×KW (negative means the forward pass never read those rows: they are cropped instead).
+ * Transposing out to [KH,KW,Ci,Co] gives dW.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { type BackendWasm, type Info, release, run, transpose } from './kernel-call.ts';
+
+interface Attrs {
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  filterShape: [number, number, number, number];
+}
+
+export function conv2DBackpropFilter(args: { inputs: { x: Info; dy: Info }; backend: BackendWasm; attrs: Attrs }): Info {
+  const { inputs, backend, attrs } = args;
+  const { x, dy } = inputs;
+  if (attrs.dataFormat === 'NCHW') {
+    throw new Error('Conv2DBackpropFilter on wasm supports only dataFormat NHWC (channels last)');
+  }
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    attrs.filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+  const { inHeight: H, inWidth: W, inChannels: Ci, outHeight: OH, outWidth: OW, strideHeight: sh, strideWidth: sw } = info;
+  const { filterHeight: KH, filterWidth: KW } = info;
+  if (dy.shape[1] !== OH || dy.shape[2] !== OW) {
+    throw new Error(`Conv2DBackpropFilter: dy shape ${dy.shape} does not match the forward output ${OH}×${OW}`);
+  }
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+  let pb = KH + (OH - 1) * sh - H - pt;
+  let pr = KW + (OW - 1) * sw - W - pl;
+
+  let img = transpose(backend, x, [3, 1, 2, 0]); // [Ci,H,W,N]
+  if (pb < 0 || pr < 0) {
+    const cropped = run('Slice', backend, { x: img }, {
+      begin: [0, 0, 0, 0],
+      size: [Ci, H + Math.min(pb, 0), W + Math.min(pr, 0), x.shape[0]],
+    });
+    release(backend, img);
+    img = cropped;
+    pb = Math.max(pb, 0);
+    pr = Math.max(pr, 0);
+  }
+  const filt = transpose(backend, dy, [1, 2, 0, 3]); // [OH,OW,N,Co]
+  const out = run('Conv2D', backend, { x: img, filter: filt }, {
+    strides: [1, 1],
+    dilations: [sh, sw],
+    pad: [
+      [0, 0],
+      [pt, pb],
+      [pl, pr],
+      [0, 0],
+    ],
+    dataFormat: 'NHWC',
+  }); // [Ci,KH,KW,Co]
+  release(backend, img, filt);
+  const dw = transpose(backend, out, [1, 2, 0, 3]);
+  release(backend, out);
+  return dw;
+}
