@@ -1,0 +1,153 @@
+/** Experiments: the aggregate root of a submission (spec, status, estimate, shared soft labels). */
+import type { Db } from '../client.ts';
+import { type ExperimentStatus, Prisma } from '../../generated/prisma/client.ts';
+import type { JobRequest } from '../queue/catalog.ts';
+
+export type ExperimentRow = Prisma.ExperimentGetPayload<object>;
+
+export const FINISHED: ExperimentStatus[] = ['succeeded', 'failed', 'cancelled'];
+
+export interface NewExperiment {
+  projectId: string;
+  name: string;
+  spec: unknown;
+  estimate: unknown;
+  idempotencyKey?: string;
+  requestHash?: string;
+}
+
+export class ExperimentsRepository {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Writes the experiment and its first job rows (state `pending`) in one transaction; the caller
+   * enqueues after the commit. `firstJobs` receives the new id. Returns `{ created: false }` with the
+   * existing row when the idempotency key was already used by this project.
+   */
+  async createWithJobs(
+    input: NewExperiment,
+    firstJobs: (experimentId: string) => JobRequest[],
+  ): Promise<{ created: boolean; experiment: ExperimentRow; jobs: JobRequest[] }> {
+    if (input.idempotencyKey) {
+      const existing = await this.findByIdempotencyKey(input.projectId, input.idempotencyKey);
+      if (existing) return { created: false, experiment: existing, jobs: [] };
+    }
+    try {
+      return await this.db.$transaction(async (tx) => {
+        const experiment = await tx.experiment.create({
+          data: {
+            projectId: input.projectId,
+            name: input.name,
+            spec: input.spec as Prisma.InputJsonValue,
+            estimate: input.estimate as Prisma.InputJsonValue,
+            idempotencyKey: input.idempotencyKey ?? null,
+            requestHash: input.requestHash ?? null,
+          },
+        });
+        const jobs = firstJobs(experiment.id);
+        await tx.job.createMany({
+          data: jobs.map((j) => ({
+            id: j.id,
+            experimentId: j.experimentId,
+            queue: j.kind.split(':')[0]!,
+            name: j.kind.split(':')[1]!,
+            payload: j.payload as Prisma.InputJsonValue,
+          })),
+        });
+        return { created: true, experiment, jobs };
+      });
+    } catch (err) {
+      // Two concurrent requests with one idempotency key: the loser reads the winner's row.
+      if (input.idempotencyKey && (err as { code?: string }).code === 'P2002') {
+        const existing = await this.findByIdempotencyKey(input.projectId, input.idempotencyKey);
+        if (existing) return { created: false, experiment: existing, jobs: [] };
+      }
+      throw err;
+    }
+  }
+
+  findByIdempotencyKey(projectId: string, idempotencyKey: string): Promise<ExperimentRow | null> {
+    return this.db.experiment.findUnique({ where: { projectId_idempotencyKey: { projectId, idempotencyKey } } });
+  }
+
+  /** The experiment if it belongs to `projectId` (another project's experiment reads as missing). */
+  findForProject(id: string, projectId: string): Promise<ExperimentRow | null> {
+    if (!isUuid(id)) return Promise.resolve(null);
+    return this.db.experiment.findFirst({ where: { id, projectId } });
+  }
+
+  get(id: string): Promise<ExperimentRow | null> {
+    if (!isUuid(id)) return Promise.resolve(null);
+    return this.db.experiment.findUnique({ where: { id } });
+  }
+
+  /** Newest first; `cursor` is the last id of the previous page. */
+  async list(projectId: string, opts: { status?: ExperimentStatus; limit: number; cursor?: string }): Promise<{ items: ExperimentRow[]; next: string | null }> {
+    const rows = await this.db.experiment.findMany({
+      where: { projectId, ...(opts.status ? { status: opts.status } : {}) },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: opts.limit + 1,
+      ...(opts.cursor && isUuid(opts.cursor) ? { cursor: { id: opts.cursor }, skip: 1 } : {}),
+    });
+    const items = rows.slice(0, opts.limit);
+    return { items, next: rows.length > opts.limit ? items[items.length - 1]!.id : null };
+  }
+
+  /**
+   * Moves to `status` only from one of `from` (compare-and-set); returns whether it moved.
+   * Finished states stamp `finishedAt`; `running` stamps `startedAt` once.
+   */
+  async transition(id: string, from: ExperimentStatus[], status: ExperimentStatus, error?: unknown): Promise<boolean> {
+    const now = new Date();
+    const r = await this.db.experiment.updateMany({
+      where: { id, status: { in: from } },
+      data: {
+        status,
+        ...(FINISHED.includes(status) ? { finishedAt: now } : {}),
+        ...(status === 'queued' ? { finishedAt: null } : {}),
+        ...(error !== undefined ? { error: error as Prisma.InputJsonValue } : {}),
+      },
+    });
+    if (r.count && status === 'running') {
+      await this.db.experiment.updateMany({ where: { id, startedAt: null }, data: { startedAt: now } });
+    }
+    return r.count > 0;
+  }
+
+  /** A retry: back to queued with a new attempt number (job ids of the new attempt differ). */
+  async beginRetry(id: string, firstJobs: (attempt: number) => JobRequest[]): Promise<{ attempt: number; jobs: JobRequest[] } | null> {
+    return this.db.$transaction(async (tx) => {
+      const row = await tx.experiment.findUnique({ where: { id } });
+      if (!row || !['failed', 'cancelled'].includes(row.status)) return null;
+      const attempt = row.attempt + 1;
+      await tx.experiment.update({ where: { id }, data: { status: 'queued', attempt, error: Prisma.DbNull, finishedAt: null } });
+      const jobs = firstJobs(attempt);
+      await tx.job.createMany({
+        data: jobs.map((j) => ({
+          id: j.id,
+          experimentId: j.experimentId,
+          queue: j.kind.split(':')[0]!,
+          name: j.kind.split(':')[1]!,
+          payload: j.payload as Prisma.InputJsonValue,
+        })),
+        skipDuplicates: true,
+      });
+      return { attempt, jobs };
+    });
+  }
+
+  async setSoftLabels(id: string, epoch: number, softLabels: unknown): Promise<void> {
+    await this.db.experiment.update({ where: { id }, data: { softLabels: softLabels as Prisma.InputJsonValue, currentEpoch: epoch } });
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.db.experiment.delete({ where: { id } });
+  }
+
+  countByStatus(): Promise<Array<{ status: ExperimentStatus; _count: { _all: number } }>> {
+    return this.db.experiment.groupBy({ by: ['status'], _count: { _all: true } }) as never;
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (s: string) => UUID.test(s);
