@@ -1,0 +1,121 @@
+/**
+ * Fast Minimum-Norm attack, L2 (Pintor, Roli, Brendel & Biggio, NeurIPS 2021, Algorithm 1), untargeted
+ * against the predicted class ŷ, inside the box [0,1].
+ *
+ * Loss: the margin L(x') = z_ŷ(x') − max_{j≠ŷ} z_j(x') (x' is adversarial when L < 0). At step k, with
+ * g = ∇L(x + δ), the radius ε of the L2 ball is
+ *   ε_k = min(ε_{k−1}(1 − γ_k), ‖δ*‖)            if x + δ is adversarial (δ* = best adversarial so far),
+ *   ε_k = ε_{k−1}(1 + γ_k)                         if not, once some adversarial has been found,
+ *   ε_k = (‖δ‖ + L / ‖g‖)(1 + γ_k)                 if not and none has been found yet (linear extrapolation
+ *                                                  to the boundary; the factor 1 + γ_k, absent from the
+ *                                                  paper, makes it cross an affine boundary instead of
+ *                                                  landing on it, where float noise can keep it unfooled);
+ * then δ ← δ − α_k g/‖g‖, δ ← δ · min(1, ε_k/‖δ‖) (projection on the ball), δ ← clip_[0,1](x + δ) − x.
+ * α and γ are cosine-annealed: α from alphaInit to alphaFinal, γ from gammaInit to gammaFinal.
+ *
+ * Cost: `steps` forward+backward passes per example (default 100). Examples whose gradient is exactly 0
+ * cannot move and leave the batch; the others follow the annealing schedule to its end (it is what
+ * makes the radius converge).
+ */
+import { tf } from '../backend/index.ts';
+import { ActiveSet, column, cosineAnneal, margin, normaliseRows, oneHot, rowNorms, writeRows, whereRows } from './common.ts';
+import type { BatchAttack } from './types.ts';
+
+export const FMN_DEFAULTS = { steps: 100, alphaInit: 1, gammaInit: 0.05, gammaFinal: 0.001 } as const;
+
+export const fmnL2: BatchAttack = async (f, x, predicted, numClasses, params) => {
+  const steps = params.steps ?? FMN_DEFAULTS.steps;
+  const a0 = params.alphaInit ?? FMN_DEFAULTS.alphaInit;
+  const a1 = params.alphaFinal ?? a0 / 100;
+  const g0 = params.gammaInit ?? FMN_DEFAULTS.gammaInit;
+  const g1 = params.gammaFinal ?? FMN_DEFAULTS.gammaFinal;
+  const n = x.shape[0];
+  const d = x.size / n;
+  const rank = x.rank;
+  const store = new Float32Array(n * d);
+  const found = new Uint8Array(n);
+  const bestNorm = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
+  const eps = new Float64Array(n);
+  let iterations = 0;
+  let exampleIterations = 0;
+
+  const set = new ActiveSet(n);
+  set.set('x0', x.clone());
+  set.set('delta', tf.zerosLike(x));
+  set.set('ymask', oneHot(predicted, numClasses));
+  set.set('best', x.clone());
+  const flush = async (local: Int32Array) => {
+    const l = Int32Array.from(Array.from(local).filter((i) => found[set.rows[i]]));
+    await writeRows(store, d, set.get('best'), l, Int32Array.from(l, (i) => set.rows[i]));
+  };
+  try {
+    for (let k = 0; k < steps && set.size > 0; k++) {
+      let stats!: tf.Tensor;
+      const grad = tf.tidy(() => {
+        const xa = tf.add(set.get('x0'), set.get('delta'));
+        const g = tf.grad((xx: tf.Tensor) => {
+          const mg = margin(f(xx), set.get('ymask'));
+          stats = tf.keep(mg);
+          return tf.sum(mg);
+        })(xa);
+        const s = tf.stack([stats, rowNorms(set.get('delta')), rowNorms(g)]);
+        stats.dispose();
+        stats = tf.keep(s);
+        return g;
+      });
+      const sv = (await stats.data()) as Float32Array;
+      stats.dispose();
+      iterations++;
+      const m = set.size;
+      exampleIterations += m;
+      const better = new Uint8Array(m);
+      const moving = new Uint8Array(m);
+      const epsCol = new Float32Array(m);
+      const gamma = cosineAnneal(g0, g1, k, steps);
+      const alpha = cosineAnneal(a0, a1, k, steps);
+      let anyBetter = false;
+      for (let i = 0; i < m; i++) {
+        const gi = set.rows[i];
+        const mg = sv[i];
+        const dn = sv[m + i];
+        const gn = sv[2 * m + i];
+        moving[i] = gn > 0 ? 1 : 0;
+        if (mg < 0) {
+          if (dn < bestNorm[gi]) {
+            bestNorm[gi] = dn;
+            better[i] = 1;
+            found[gi] = 1;
+            anyBetter = true;
+          }
+          eps[gi] = Math.min(eps[gi] * (1 - gamma), bestNorm[gi]);
+        } else if (found[gi]) {
+          eps[gi] = eps[gi] * (1 + gamma);
+        } else {
+          // (1 + γ_k): cross an affine boundary rather than land on it (where float noise may keep it unfooled)
+          eps[gi] = gn > 0 ? (dn + mg / gn) * (1 + gamma) : 0;
+        }
+        epsCol[i] = eps[gi];
+      }
+      tf.tidy(() => {
+        const x0 = set.get('x0');
+        const delta = set.get('delta');
+        if (anyBetter) set.set('best', whereRows(better, tf.add(x0, delta), set.get('best')));
+        const stepped = tf.sub(delta, tf.mul(normaliseRows(grad), alpha));
+        const norm = rowNorms(stepped);
+        const e = tf.tensor1d(epsCol);
+        const scale = tf.where(tf.greater(norm, e), tf.div(e, tf.maximum(norm, 1e-30)), tf.onesLike(norm));
+        const projected = tf.mul(stepped, column(scale as tf.Tensor1D, rank));
+        set.set('delta', tf.sub(tf.clipByValue(tf.add(x0, projected), 0, 1), x0));
+      });
+      grad.dispose();
+      if (moving.includes(0)) {
+        await flush(Int32Array.from(Array.from(moving.keys()).filter((i) => !moving[i])));
+        set.compact(moving);
+      }
+    }
+    await flush(Int32Array.from({ length: set.size }, (_, i) => i));
+  } finally {
+    set.dispose();
+  }
+  return { adversarial: store, found, iterations, exampleIterations };
+};
