@@ -1,7 +1,15 @@
-/** Placeholder until the oneDNN addon lands: reports the native backend as unavailable. */
+/**
+ * Bridge to @arcal/native (tfjs cpu backend with oneDNN kernels). Both functions report instead of
+ * throwing, so a missing or unbuilt addon leaves the chain free to try the next backend.
+ */
+import { probeNative as probe, registerNativeBackend as register } from '@arcal/native';
+
+/** Whether the native addon loads, with a reason a user can act on. */
 export function probeNative(): { ok: boolean; reason: string } {
-  return { ok: false, reason: 'native kernels are not built in this version' };
+  return probe();
 }
-export function registerNativeBackend(_threads: number): { ok: boolean; reason: string } {
-  return probeNative();
+
+/** Registers the `native` tfjs backend with `threads` OpenMP threads (does not switch to it). */
+export function registerNativeBackend(threads: number): { ok: boolean; reason: string } {
+  return register(threads);
 }

@@ -1,0 +1,61 @@
+/**
+ * Loads the compiled oneDNN addon (`build/Release/arcal_native.node`, built by `npm run build:native`).
+ * Loading never throws: a missing or broken build is reported as a reason a user can act on.
+ * Imports nothing from tfjs; the backend lives in backend.ts.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+
+/** The addon's functions. All arrays are caller-owned; every kernel writes every element of its output. */
+export interface NativeAddon {
+  setThreads(n: number): number;
+  getThreads(): number;
+  version(): string;
+  /** y = act(conv(x, w) + bias); geometry [N,H,W,C,KH,KW,O,OH,OW,sh,sw,pt,pb,pl,pr]. False: oneDNN declined. */
+  conv2d(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, geom: Int32Array, relu: boolean): boolean;
+  conv2dBackpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, geom: Int32Array): boolean;
+  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geom: Int32Array): boolean;
+  /** oneDNN's implementation name for a geometry: 'f' forward, 'd' input gradient, 'w' filter gradient. */
+  convImpl(geom: Int32Array, kind: 'f' | 'd' | 'w'): string;
+  /** Pool geometry [N,H,W,C,OH,OW,KH,KW,sh,sw,pt,pl]. */
+  maxPool(x: Float32Array, y: Float32Array, geom: Int32Array): void;
+  maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, geom: Int32Array): void;
+  avgPool(x: Float32Array, y: Float32Array, geom: Int32Array): void;
+  avgPoolGrad(dy: Float32Array, dx: Float32Array, geom: Int32Array): void;
+  /** out[b] = act(op(A[b])·op(B[b]) + bias); geometry [batchA, batchB, M, N, K, transA, transB]. */
+  matmul(a: Float32Array, b: Float32Array, out: Float32Array, geom: Int32Array, bias: Float32Array | null, relu: boolean): void;
+  /** out[i] = a[i mod |a|] op b[i mod |b|]; op 0 add, 1 sub, 2 mul, 3 div. */
+  binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** op 0 relu, 1 step(alpha), 2 exp, 3 log, 4 neg. */
+  unary(op: number, x: Float32Array, out: Float32Array, alpha?: number): void;
+  sumInner(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  sumOuter(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+}
+
+export interface AddonLoad {
+  addon: NativeAddon | undefined;
+  reason: string;
+}
+
+let loaded: AddonLoad | undefined;
+
+/** The addon, loaded once per process (per worker thread), or the reason it is unavailable. */
+export function loadAddon(): AddonLoad {
+  if (loaded) return loaded;
+  const path = new URL('../build/Release/arcal_native.node', import.meta.url).pathname;
+  if (!existsSync(path)) {
+    loaded = {
+      addon: undefined,
+      reason: 'native kernels are not built (install libdnnl-dev, then run `npm run build:native`)',
+    };
+    return loaded;
+  }
+  try {
+    const addon = createRequire(import.meta.url)(path) as NativeAddon;
+    loaded = { addon, reason: `native kernels on ${addon.version()}` };
+  } catch (e) {
+    const first = (e as Error).message.split('\n')[0];
+    loaded = { addon: undefined, reason: `native kernels are built but do not load (${first}); is libdnnl2 installed?` };
+  }
+  return loaded;
+}

@@ -1,0 +1,59 @@
+/**
+ * The `native` tfjs backend: tfjs's pure-JS cpu backend (same tensor storage: one Float32Array per tensor)
+ * whose hot kernels run in the oneDNN addon. Every kernel registered for 'cpu' is copied onto 'native';
+ * kernels.ts then replaces the hot ones, each falling back to the copied JS kernel for cases it does not
+ * handle. Nothing is ever registered on 'cpu', which stays the reference implementation.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { BufferPool } from './buffer-pool.ts';
+
+type DataId = object;
+type Stored = { values?: unknown };
+
+/** MathBackendCPU whose stored arrays are tracked so native outputs can be recycled safely (buffer-pool.ts). */
+export class NativeBackend extends MathBackendCPU {
+  readonly pool = new BufferPool();
+
+  constructor() {
+    super();
+    // The cpu backend's one-time "install tfjs-node" hint does not apply to this backend.
+    (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+
+  override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): DataId {
+    const id = super.write(values, shape, dtype);
+    this.pool.retain(values);
+    return id;
+  }
+
+  override move(dataId: DataId, values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType, refCount: number): void {
+    super.move(dataId, values, shape, dtype, refCount);
+    this.pool.retain(values);
+  }
+
+  override readSync(dataId: DataId): tf.backend_util.BackendValues {
+    if (this.data.has(dataId)) this.pool.expose((this.data.get(dataId) as Stored).values);
+    return super.readSync(dataId);
+  }
+
+  override disposeData(dataId: DataId, force = false): boolean {
+    // data.get on a missing id would ask the engine to move it from another backend; check first.
+    const stored = this.data.has(dataId) ? (this.data.get(dataId) as Stored) : undefined;
+    const done = super.disposeData(dataId, force);
+    if (stored && !this.data.has(dataId)) this.pool.release(stored.values);
+    return done;
+  }
+
+  /** The Float32Array behind a float32 tensor, or undefined for any other storage. */
+  f32(t: tf.TensorInfo): Float32Array | undefined {
+    if (t.dtype !== 'float32') return undefined;
+    const v = (this.data.get(t.dataId) as Stored | undefined)?.values;
+    return v instanceof Float32Array ? v : undefined;
+  }
+
+  /** Wraps a pool array (fully written by a native kernel) as a float32 tensor. */
+  output(shape: number[], values: Float32Array): tf.TensorInfo {
+    return this.makeTensorInfo(shape, 'float32', values);
+  }
+}

@@ -1,0 +1,240 @@
+// 2-D convolution on oneDNN: forward (optionally fused with bias and relu), gradient w.r.t. the input
+// and gradient w.r.t. the filter. Activations stay NHWC (oneDNN reads them in place); filters arrive in
+// tfjs's HWIO layout and are reordered into the layout each primitive prefers. Primitives and their
+// weight buffers are cached per shape, per thread.
+#include "common.h"
+#include <dnnl.hpp>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace arcal {
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+dnnl::engine& eng() {
+  static thread_local dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+dnnl::stream& strm() {
+  static thread_local dnnl::stream s(eng());
+  return s;
+}
+
+// Shape of one convolution: [N, H, W, C, KH, KW, O, OH, OW, sh, sw, pt, pb, pl, pr].
+struct Geom {
+  int64_t N, H, W, C, KH, KW, O, OH, OW, sh, sw, pt, pb, pl, pr;
+  static Geom from(const Napi::Value& v) {
+    auto a = v.As<Napi::Int32Array>();
+    if (a.ElementLength() != 15) throw Napi::RangeError::New(v.Env(), "conv geometry needs 15 integers");
+    const int32_t* p = a.Data();
+    return {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14]};
+  }
+  std::string key(char kind, int flags) const {
+    std::string k(reinterpret_cast<const char*>(this), sizeof(Geom));
+    k.push_back(kind);
+    k.push_back(static_cast<char>(flags));
+    return k;
+  }
+  memory::desc src() const { return {{N, C, H, W}, dt::f32, tag::nhwc}; }
+  memory::desc dst() const { return {{N, O, OH, OW}, dt::f32, tag::nhwc}; }
+  memory::desc wUser() const { return {{O, C, KH, KW}, dt::f32, tag::hwio}; }
+  memory::desc wAny() const { return {{O, C, KH, KW}, dt::f32, tag::any}; }
+  memory::desc bias() const { return {{O}, dt::f32, tag::x}; }
+  memory::dims strides() const { return {sh, sw}; }
+  memory::dims padL() const { return {pt, pl}; }
+  memory::dims padR() const { return {pb, pr}; }
+  size_t xSize() const { return size_t(N * H * W * C); }
+  size_t ySize() const { return size_t(N * OH * OW * O); }
+  size_t wSize() const { return size_t(KH * KW * C * O); }
+};
+
+dnnl::convolution_forward::primitive_desc fwdDesc(const Geom& g, bool bias, bool relu, dnnl::prop_kind pk) {
+  dnnl::convolution_forward::desc d =
+      bias ? dnnl::convolution_forward::desc(pk, dnnl::algorithm::convolution_direct, g.src(), g.wAny(), g.bias(),
+                                             g.dst(), g.strides(), g.padL(), g.padR())
+           : dnnl::convolution_forward::desc(pk, dnnl::algorithm::convolution_direct, g.src(), g.wAny(), g.dst(),
+                                             g.strides(), g.padL(), g.padR());
+  dnnl::primitive_attr attr;
+  if (relu) {
+    dnnl::post_ops po;
+    po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(po);
+  }
+  return dnnl::convolution_forward::primitive_desc(d, attr, eng());
+}
+
+// One cached primitive plus the weight buffer in the primitive's layout (with the reorder that fills or
+// drains it when that layout differs from HWIO).
+struct Entry {
+  dnnl::primitive prim;
+  std::string impl;
+  memory::desc wDesc;
+  bool reorderW = false;
+  std::unique_ptr<memory> wMem;
+  dnnl::reorder wReorder;
+};
+
+std::unordered_map<std::string, std::unique_ptr<Entry>>& cache() {
+  static thread_local std::unordered_map<std::string, std::unique_ptr<Entry>> c;
+  return c;
+}
+
+template <class PD>
+void attachWeights(Entry& e, const Geom& g, const PD& pd, memory::desc wd, bool toUser) {
+  e.impl = pd.impl_info_str();
+  e.wDesc = wd;
+  e.reorderW = wd != g.wUser();
+  if (e.reorderW) {
+    e.wMem = std::make_unique<memory>(wd, eng());
+    e.wReorder = toUser ? dnnl::reorder(*e.wMem, memory(g.wUser(), eng(), DNNL_MEMORY_NONE))
+                        : dnnl::reorder(memory(g.wUser(), eng(), DNNL_MEMORY_NONE), *e.wMem);
+  }
+}
+
+Entry& fwdEntry(const Geom& g, bool bias, bool relu) {
+  auto key = g.key('f', (bias ? 1 : 0) | (relu ? 2 : 0));
+  auto& c = cache();
+  auto it = c.find(key);
+  if (it != c.end()) return *it->second;
+  auto pd = fwdDesc(g, bias, relu, dnnl::prop_kind::forward_inference);
+  auto e = std::make_unique<Entry>();
+  e->prim = dnnl::convolution_forward(pd);
+  attachWeights(*e, g, pd, pd.weights_desc(), false);
+  return *(c[key] = std::move(e));
+}
+
+Entry& bwdDataEntry(const Geom& g) {
+  auto key = g.key('d', 0);
+  auto& c = cache();
+  auto it = c.find(key);
+  if (it != c.end()) return *it->second;
+  auto hint = fwdDesc(g, false, false, dnnl::prop_kind::forward_training);
+  dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, g.src(), g.wAny(), g.dst(),
+                                          g.strides(), g.padL(), g.padR());
+  dnnl::convolution_backward_data::primitive_desc pd(d, eng(), hint);
+  auto e = std::make_unique<Entry>();
+  e->prim = dnnl::convolution_backward_data(pd);
+  attachWeights(*e, g, pd, pd.weights_desc(), false);
+  return *(c[key] = std::move(e));
+}
+
+Entry& bwdFilterEntry(const Geom& g) {
+  auto key = g.key('w', 0);
+  auto& c = cache();
+  auto it = c.find(key);
+  if (it != c.end()) return *it->second;
+  auto hint = fwdDesc(g, false, false, dnnl::prop_kind::forward_training);
+  dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, g.src(), g.wAny(), g.dst(),
+                                             g.strides(), g.padL(), g.padR());
+  dnnl::convolution_backward_weights::primitive_desc pd(d, eng(), hint);
+  auto e = std::make_unique<Entry>();
+  e->prim = dnnl::convolution_backward_weights(pd);
+  attachWeights(*e, g, pd, pd.diff_weights_desc(), true);
+  return *(c[key] = std::move(e));
+}
+
+// Runs `body`; a oneDNN refusal (unsupported geometry) returns false so the caller can use its
+// reference kernel, while argument errors propagate as exceptions.
+template <class F>
+Napi::Value guarded(const Napi::CallbackInfo& info, F body) {
+  applyThreads();
+  try {
+    body();
+  } catch (const dnnl::error&) {
+    return Napi::Boolean::New(info.Env(), false);
+  }
+  return Napi::Boolean::New(info.Env(), true);
+}
+
+// conv2d(x, w, bias | null, y, geom, relu): y = act(conv(x, w) + bias)
+Napi::Value Conv2d(const Napi::CallbackInfo& info) {
+  Geom g = Geom::from(info[4]);
+  float* x = f32(info[0]);
+  float* w = f32(info[1]);
+  bool hasBias = !info[2].IsNull() && !info[2].IsUndefined();
+  float* b = hasBias ? f32(info[2]) : nullptr;
+  float* y = f32(info[3]);
+  bool relu = info[5].ToBoolean();
+  auto env = info.Env();
+  need(len(info[0]) == g.xSize() && len(info[1]) == g.wSize() && len(info[3]) == g.ySize(), env, "conv2d: sizes");
+  need(!hasBias || len(info[2]) == size_t(g.O), env, "conv2d: bias size");
+  return guarded(info, [&] {
+    Entry& e = fwdEntry(g, hasBias, relu);
+    auto& s = strm();
+    memory wU(g.wUser(), eng(), w);
+    if (e.reorderW) e.wReorder.execute(s, wU, *e.wMem);
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(g.src(), eng(), x)},
+                                         {DNNL_ARG_WEIGHTS, e.reorderW ? *e.wMem : wU},
+                                         {DNNL_ARG_DST, memory(g.dst(), eng(), y)}};
+    if (hasBias) args.emplace(DNNL_ARG_BIAS, memory(g.bias(), eng(), b));
+    e.prim.execute(s, args);
+    s.wait();
+  });
+}
+
+// conv2dBackpropInput(dy, w, dx, geom): dx = ∂(Σ dy·conv(x, w))/∂x
+Napi::Value Conv2dBackpropInput(const Napi::CallbackInfo& info) {
+  Geom g = Geom::from(info[3]);
+  float* dy = f32(info[0]);
+  float* w = f32(info[1]);
+  float* dx = f32(info[2]);
+  need(len(info[0]) == g.ySize() && len(info[1]) == g.wSize() && len(info[2]) == g.xSize(), info.Env(),
+       "conv2dBackpropInput: sizes");
+  return guarded(info, [&] {
+    Entry& e = bwdDataEntry(g);
+    auto& s = strm();
+    memory wU(g.wUser(), eng(), w);
+    if (e.reorderW) e.wReorder.execute(s, wU, *e.wMem);
+    e.prim.execute(s, {{DNNL_ARG_DIFF_DST, memory(g.dst(), eng(), dy)},
+                       {DNNL_ARG_WEIGHTS, e.reorderW ? *e.wMem : wU},
+                       {DNNL_ARG_DIFF_SRC, memory(g.src(), eng(), dx)}});
+    s.wait();
+  });
+}
+
+// conv2dBackpropFilter(x, dy, dw, geom): dw = ∂(Σ dy·conv(x, w))/∂w, written in HWIO.
+Napi::Value Conv2dBackpropFilter(const Napi::CallbackInfo& info) {
+  Geom g = Geom::from(info[3]);
+  float* x = f32(info[0]);
+  float* dy = f32(info[1]);
+  float* dw = f32(info[2]);
+  need(len(info[0]) == g.xSize() && len(info[1]) == g.ySize() && len(info[2]) == g.wSize(), info.Env(),
+       "conv2dBackpropFilter: sizes");
+  return guarded(info, [&] {
+    Entry& e = bwdFilterEntry(g);
+    auto& s = strm();
+    memory wU(g.wUser(), eng(), dw);
+    e.prim.execute(s, {{DNNL_ARG_SRC, memory(g.src(), eng(), x)},
+                       {DNNL_ARG_DIFF_DST, memory(g.dst(), eng(), dy)},
+                       {DNNL_ARG_DIFF_WEIGHTS, e.reorderW ? *e.wMem : wU}});
+    if (e.reorderW) e.wReorder.execute(s, *e.wMem, wU);
+    s.wait();
+  });
+}
+
+// convImpl(geom, kind): oneDNN's implementation name for a geometry ('f', 'd' or 'w'), for diagnostics.
+Napi::Value ConvImpl(const Napi::CallbackInfo& info) {
+  Geom g = Geom::from(info[0]);
+  std::string kind = info[1].As<Napi::String>();
+  try {
+    Entry& e = kind == "d" ? bwdDataEntry(g) : kind == "w" ? bwdFilterEntry(g) : fwdEntry(g, false, false);
+    return Napi::String::New(info.Env(), e.impl);
+  } catch (const dnnl::error& err) {
+    return Napi::String::New(info.Env(), std::string("unsupported: ") + err.what());
+  }
+}
+
+}  // namespace
+
+void initConv(Napi::Env env, Napi::Object exports) {
+  exports.Set("conv2d", Napi::Function::New(env, Conv2d));
+  exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2dBackpropInput));
+  exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2dBackpropFilter));
+  exports.Set("convImpl", Napi::Function::New(env, ConvImpl));
+}
+
+}  // namespace arcal

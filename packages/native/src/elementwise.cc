@@ -1,0 +1,161 @@
+// Elementwise kernels on OpenMP: binary arithmetic where one side may repeat with a period (a scalar or a
+// trailing block such as a bias vector), unary activations, and sums over a leading or trailing block of
+// axes (accumulated in double, as tfjs's reference kernel does).
+#include "common.h"
+#include <omp.h>
+#include <cmath>
+#include <vector>
+
+namespace arcal {
+namespace {
+
+constexpr int64_t kParallelMin = 1 << 15;
+
+enum BinaryOp { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3 };
+
+template <class Op>
+void binaryLoop(const float* a, int64_t na, const float* b, int64_t nb, float* o, int64_t n, Op op) {
+  if (na == n && nb == n) {
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; ++i) o[i] = op(a[i], b[i]);
+  } else if (na == n && nb == 1) {
+    const float s = b[0];
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; ++i) o[i] = op(a[i], s);
+  } else if (nb == n && na == 1) {
+    const float s = a[0];
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; ++i) o[i] = op(s, b[i]);
+  } else if (na == n) {
+    const int64_t rows = n / nb;
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* ar = a + r * nb;
+      float* orow = o + r * nb;
+#pragma omp simd
+      for (int64_t j = 0; j < nb; ++j) orow[j] = op(ar[j], b[j]);
+    }
+  } else {
+    const int64_t rows = n / na;
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* br = b + r * na;
+      float* orow = o + r * na;
+#pragma omp simd
+      for (int64_t j = 0; j < na; ++j) orow[j] = op(a[j], br[j]);
+    }
+  }
+}
+
+// binary(op, a, b, out): out[i] = a[i mod |a|] op b[i mod |b|], where each of |a|, |b| is |out| or divides it.
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  const int op = static_cast<int>(i64(info[0]));
+  const float* a = f32(info[1]);
+  const float* b = f32(info[2]);
+  float* o = f32(info[3]);
+  const int64_t na = len(info[1]), nb = len(info[2]), n = len(info[3]);
+  need(na > 0 && nb > 0 && (na == n || nb == n) && n % na == 0 && n % nb == 0, env, "binary: sizes");
+  applyThreads();
+  switch (op) {
+    case kAdd: binaryLoop(a, na, b, nb, o, n, [](float x, float y) { return x + y; }); break;
+    case kSub: binaryLoop(a, na, b, nb, o, n, [](float x, float y) { return x - y; }); break;
+    case kMul: binaryLoop(a, na, b, nb, o, n, [](float x, float y) { return x * y; }); break;
+    case kDiv: binaryLoop(a, na, b, nb, o, n, [](float x, float y) { return x / y; }); break;
+    default: throw Napi::RangeError::New(env, "binary: unknown op");
+  }
+  return env.Undefined();
+}
+
+enum UnaryOp { kRelu = 0, kStep = 1, kExp = 2, kLog = 3, kNeg = 4 };
+
+// unary(op, x, out, alpha)
+Napi::Value Unary(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  const int op = static_cast<int>(i64(info[0]));
+  const float* x = f32(info[1]);
+  float* o = f32(info[2]);
+  const float alpha = info.Length() > 3 ? info[3].As<Napi::Number>().FloatValue() : 0.f;
+  const int64_t n = len(info[1]);
+  need(len(info[2]) == size_t(n), env, "unary: sizes");
+  applyThreads();
+  switch (op) {
+    case kRelu:  // NaN passes through, as Math.max(0, NaN) does
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+      for (int64_t i = 0; i < n; ++i) o[i] = x[i] > 0.f ? x[i] : (x[i] != x[i] ? x[i] : 0.f);
+      break;
+    case kStep:
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+      for (int64_t i = 0; i < n; ++i) o[i] = x[i] > 0.f ? 1.f : (x[i] != x[i] ? x[i] : alpha);
+      break;
+    case kExp:
+#pragma omp parallel for schedule(static) if (n >= kParallelMin / 4)
+      for (int64_t i = 0; i < n; ++i) o[i] = std::exp(x[i]);
+      break;
+    case kLog:
+#pragma omp parallel for schedule(static) if (n >= kParallelMin / 4)
+      for (int64_t i = 0; i < n; ++i) o[i] = std::log(x[i]);
+      break;
+    case kNeg:
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+      for (int64_t i = 0; i < n; ++i) o[i] = -x[i];
+      break;
+    default: throw Napi::RangeError::New(env, "unary: unknown op");
+  }
+  return env.Undefined();
+}
+
+// sumInner(x, out, rows, cols): out[r] = Σ_c x[r·cols + c]
+Napi::Value SumInner(const Napi::CallbackInfo& info) {
+  const float* x = f32(info[0]);
+  float* o = f32(info[1]);
+  const int64_t rows = i64(info[2]), cols = i64(info[3]);
+  need(len(info[0]) == size_t(rows * cols) && len(info[1]) == size_t(rows), info.Env(), "sumInner: sizes");
+  applyThreads();
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    double s = 0;
+    for (int64_t c = 0; c < cols; ++c) s += xr[c];
+    o[r] = float(s);
+  }
+  return info.Env().Undefined();
+}
+
+// sumOuter(x, out, rows, cols): out[c] = Σ_r x[r·cols + c]  (e.g. a bias gradient over N·H·W rows)
+Napi::Value SumOuter(const Napi::CallbackInfo& info) {
+  const float* x = f32(info[0]);
+  float* o = f32(info[1]);
+  const int64_t rows = i64(info[2]), cols = i64(info[3]);
+  need(len(info[0]) == size_t(rows * cols) && len(info[1]) == size_t(cols), info.Env(), "sumOuter: sizes");
+  applyThreads();
+  const int nt = rows * cols >= kParallelMin ? omp_get_max_threads() : 1;
+  std::vector<double> part(size_t(nt) * cols, 0.0);
+#pragma omp parallel num_threads(nt)
+  {
+    double* acc = part.data() + size_t(omp_get_thread_num()) * cols;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* xr = x + r * cols;
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) acc[c] += xr[c];
+    }
+  }
+  for (int64_t c = 0; c < cols; ++c) {
+    double s = 0;
+    for (int t = 0; t < nt; ++t) s += part[size_t(t) * cols + c];
+    o[c] = float(s);
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void initElementwise(Napi::Env env, Napi::Object exports) {
+  exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("unary", Napi::Function::New(env, Unary));
+  exports.Set("sumInner", Napi::Function::New(env, SumInner));
+  exports.Set("sumOuter", Napi::Function::New(env, SumOuter));
+}
+
+}  // namespace arcal

@@ -1,0 +1,57 @@
+/**
+ * @arcal/native: tfjs's cpu backend with its hot kernels on oneDNN and OpenMP, registered as the tfjs
+ * backend `native`. Depends on tfjs only; packages/core's backend chain calls `registerNativeBackend`
+ * and then `tf.setBackend('native')`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { loadAddon } from './addon.ts';
+import { NativeBackend } from './backend.ts';
+import { nativeImpls, withFallback } from './kernels.ts';
+
+export { NativeBackend } from './backend.ts';
+export { BufferPool, type PoolStats } from './buffer-pool.ts';
+export { ELEMENTWISE_MIN, nativeKernelStats } from './kernels.ts';
+export { loadAddon, type NativeAddon } from './addon.ts';
+
+export const NATIVE_BACKEND = 'native';
+
+/** Whether the addon loads, and why (never throws). */
+export function probeNative(): { ok: boolean; reason: string } {
+  const { addon, reason } = loadAddon();
+  return { ok: addon !== undefined, reason };
+}
+
+/**
+ * Registers the `native` backend (once per process; later calls only change the thread count) and sets
+ * the OpenMP pool shared by oneDNN and the elementwise kernels to `threads`. Does not switch backends.
+ */
+export function registerNativeBackend(threads: number): { ok: boolean; reason: string } {
+  const { addon, reason } = loadAddon();
+  if (!addon) return { ok: false, reason };
+  const n = addon.setThreads(Math.max(1, Math.floor(threads)));
+  if (tf.findBackendFactory(NATIVE_BACKEND) == null) {
+    const impls = nativeImpls(addon);
+    for (const k of tf.getKernelsForBackend('cpu')) {
+      const impl = impls[k.kernelName];
+      tf.registerKernel({
+        ...k,
+        backendName: NATIVE_BACKEND,
+        kernelFunc: impl ? withFallback(k.kernelName, impl, k.kernelFunc as never) : k.kernelFunc,
+      });
+    }
+    // Priority below cpu's: the backend is chosen explicitly, never by tfjs's automatic pick.
+    tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
+  }
+  return { ok: true, reason: `${reason}, ${n} thread${n === 1 ? '' : 's'}` };
+}
+
+/** The live native backend instance (after `tf.setBackend('native')`), e.g. to inspect its buffer pool. */
+export function nativeBackend(): NativeBackend | undefined {
+  try {
+    const b = tf.findBackend(NATIVE_BACKEND);
+    return b instanceof NativeBackend ? b : undefined;
+  } catch {
+    return undefined;
+  }
+}
