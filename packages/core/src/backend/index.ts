@@ -6,6 +6,8 @@
  */
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
+// The union package registers every gradient (tfjs-core alone registers none) and the cpu backend.
+import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import { ArcalError } from '@arcal/contracts';
 

@@ -1,0 +1,3 @@
+export * from './run.ts';
+export * from './evaluate-extra.ts';
+export * from './features.ts';

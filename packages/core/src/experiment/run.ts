@@ -1,0 +1,380 @@
+/**
+ * The inline experiment runner: one spec in, report.json and models out, no services. The service's workers
+ * call the same stage functions (trainMember, robustnessOf, evaluateExperiment) so both paths give the same
+ * numbers. Everything is written under `outDir` and every stage is resumable: member checkpoints after each
+ * epoch, robustness results and the joint soft-label table as files.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { EpochRecord, ExperimentReport, ResolvedSpec } from '@arcal/contracts';
+import { ArcalError } from '@arcal/contracts';
+import { minimalPerturbation } from '../attacks/index.ts';
+import { activeBackend, tf } from '../backend/index.ts';
+import { averageProbabilities, calibrationBySubset, classificationSummary, predictionVariance, reliabilityDiagram, subsetOfExamples, subsetStats, updateSoftLabels } from '../calibration/index.ts';
+import type { ExperimentData, Split } from '../data/types.ts';
+import { type Model, predictLogits } from '../models/index.ts';
+import { saveModel } from '../models/io.ts';
+import { fitMixNMatch, fitTemperature } from '../posthoc/index.ts';
+import { type MemberState, type Ranking, trainMember } from '../training/trainer.ts';
+import { memberSeed } from '../util/rng.ts';
+import { type Posthoc, calibratedProbabilities, evaluateShiftAndOod } from './evaluate-extra.ts';
+
+export type RunEvent =
+  | { type: 'stage'; stage: string; detail?: string }
+  | { type: 'epoch'; record: EpochRecord; totalEpochs: number }
+  | { type: 'batch'; member: number | 'reference'; epoch: number; done: number; total: number }
+  | { type: 'attack'; what: string; done: number; total: number };
+
+export interface RunOptions {
+  outDir: string;
+  data: ExperimentData;
+  log?: (line: string) => void;
+  onEvent?: (e: RunEvent) => void;
+  signal?: AbortSignal;
+  /** Loader for the OOD set named by evaluation.ood (injected so core stays free of data-source policy). */
+  loadOod?: (name: string) => Promise<{ x: Float32Array; n: number; shape: [number, number, number]; source: string }>;
+}
+
+const ARCAL_VERSION = '0.1.0';
+
+/** Seed of the vanilla reference model used for precomputed robustness. */
+const referenceSeed = (seed: number) => memberSeed(seed, 1_000_000);
+
+async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  await writeFile(`${file}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
+  await rename(`${file}.tmp`, file);
+}
+
+async function readJson<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** Attack parameters of the spec, in the attacks' own option names. */
+function attackOptions(spec: ResolvedSpec, attack: ResolvedSpec['method']['robustness']['attack']) {
+  const p = spec.method.robustness.params;
+  return { attack, ...p, batchSize: p.batchSize ?? 256 };
+}
+
+/**
+ * L2 robustness of every example of a split under a model (an ensemble is attacked on its averaged
+ * probabilities). Cached in `file` when given, keyed by what determines it.
+ */
+export async function robustnessOf(
+  models: Model[],
+  split: Split,
+  shape: [number, number, number],
+  spec: ResolvedSpec,
+  attack: ResolvedSpec['method']['robustness']['attack'],
+  o: { file?: string; what: string; onEvent?: (e: RunEvent) => void },
+): Promise<Float32Array> {
+  if (o.file) {
+    const cached = await readJson<{ attack: string; n: number; norms: Array<number | null> }>(o.file);
+    if (cached && cached.attack === attack && cached.n === split.n) return Float32Array.from(cached.norms, (v) => (v === null ? Number.POSITIVE_INFINITY : v));
+  }
+  const f =
+    models.length === 1
+      ? (x: tf.Tensor) => models[0].apply(x, false)
+      : (x: tf.Tensor) => tf.tidy(() => tf.log(tf.addN(models.map((m) => tf.softmax(m.apply(x, false)))).div(models.length).add(1e-12)));
+  const r = await minimalPerturbation(f, split.x, {
+    ...attackOptions(spec, attack),
+    shape: [split.n, ...shape],
+    onProgress: (done, total) => o.onEvent?.({ type: 'attack', what: o.what, done, total }),
+  });
+  if (o.file) await writeJsonAtomic(o.file, { attack, n: split.n, norms: Array.from(r.norms, (v) => (Number.isFinite(v) ? v : null)) });
+  return r.norms;
+}
+
+/** Ranking of training and validation examples, each split on its own robustness (Algorithm 1). */
+export function rankingFrom(trainNorms: Float32Array, valNorms: Float32Array, R: number): Ranking {
+  return { trainSubsetOf: subsetOfExamples(trainNorms, R), valSubsetOf: subsetOfExamples(valNorms, R) };
+}
+
+function needsRanking(spec: ResolvedSpec): boolean {
+  return spec.method.kind === 'ar-adals' && spec.method.subsets > 1;
+}
+
+interface Trained {
+  states: MemberState[];
+  epochs: EpochRecord[];
+  referenceModel?: Model;
+  notes: string[];
+  attackSeconds: number;
+}
+
+/** Trains every member (independent or joint) and, where needed, the vanilla reference model. */
+async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
+  const { data, outDir } = o;
+  const log = o.log ?? (() => {});
+  const M = spec.ensemble.members;
+  const R = spec.method.kind === 'ar-adals' ? spec.method.subsets : 1;
+  const notes: string[] = [];
+  const epochsOut: EpochRecord[] = [];
+  let attackSeconds = 0;
+  let ranking: Ranking | undefined;
+  let referenceModel: Model | undefined;
+  const robDir = join(outDir, 'robustness');
+  await mkdir(robDir, { recursive: true });
+  const onEpoch = (record: EpochRecord) => {
+    epochsOut.push(record);
+    o.onEvent?.({ type: 'epoch', record, totalEpochs: spec.training.epochs });
+  };
+
+  const wantReference = (needsRanking(spec) && spec.method.robustness.source === 'precompute') || (spec.evaluation.robustnessSubsets > 0 && spec.evaluation.robustness.reference === 'vanilla');
+  if (wantReference) {
+    o.onEvent?.({ type: 'stage', stage: 'reference', detail: 'training the vanilla reference model' });
+    log('training the vanilla reference model (shared ranking for all members)');
+    const ref = await trainMember({
+      spec,
+      data,
+      member: -1,
+      seed: referenceSeed(spec.seed),
+      methodKind: 'vanilla',
+      checkpointDir: join(outDir, 'reference'),
+      signal: o.signal,
+      onBatch: (done, total) => o.onEvent?.({ type: 'batch', member: 'reference', epoch: 0, done, total }),
+    });
+    referenceModel = ref.model;
+    notes.push(`vanilla reference model: validation accuracy ${(ref.epochs.at(-1)?.validation?.accuracy ?? Number.NaN).toFixed(4)} after ${ref.epoch} epochs`);
+  }
+  if (needsRanking(spec) && spec.method.robustness.source === 'precompute') {
+    o.onEvent?.({ type: 'stage', stage: 'robustness', detail: `${spec.method.robustness.attack} on train and validation` });
+    const t0 = performance.now();
+    const attack = spec.method.robustness.attack;
+    const tr = await robustnessOf([referenceModel!], data.train, data.shape, spec, attack, { file: join(robDir, 'train.json'), what: 'train', onEvent: o.onEvent });
+    const va = await robustnessOf([referenceModel!], data.validation, data.shape, spec, attack, { file: join(robDir, 'validation.json'), what: 'validation', onEvent: o.onEvent });
+    attackSeconds += (performance.now() - t0) / 1000;
+    ranking = rankingFrom(tr, va, R);
+    const unfooled = tr.filter((v) => !Number.isFinite(v)).length + va.filter((v) => !Number.isFinite(v)).length;
+    if (unfooled) notes.push(`${unfooled} training/validation examples were never fooled by ${attack}; they rank as the most robust`);
+  }
+
+  const everyK = spec.method.robustness.everyEpochs;
+  const onTheFly = needsRanking(spec) && spec.method.robustness.source === 'on-the-fly';
+  const reRankWith = async (models: Model[], epoch: number): Promise<Ranking | undefined> => {
+    if (epoch % everyK !== 0) return undefined;
+    const t0 = performance.now();
+    const attack = spec.method.robustness.attack;
+    const tr = await robustnessOf(models, data.train, data.shape, spec, attack, { what: `train (epoch ${epoch})`, onEvent: o.onEvent });
+    const va = await robustnessOf(models, data.validation, data.shape, spec, attack, { what: `validation (epoch ${epoch})`, onEvent: o.onEvent });
+    attackSeconds += (performance.now() - t0) / 1000;
+    return rankingFrom(tr, va, R);
+  };
+
+  const states: MemberState[] = [];
+  const seeds = Array.from({ length: M }, (_, m) => memberSeed(spec.seed, m));
+  if (spec.ensemble.mode !== 'joint') {
+    for (let m = 0; m < M; m++) {
+      o.onEvent?.({ type: 'stage', stage: 'train', detail: `member ${m + 1}/${M}` });
+      states.push(
+        await trainMember({
+          spec,
+          data,
+          member: m,
+          seed: seeds[m],
+          checkpointDir: join(outDir, 'members', `m${m}`),
+          ranking,
+          reRank: onTheFly ? (model, epoch) => reRankWith([model], epoch) : undefined,
+          onEpoch,
+          onBatch: (done, total) => o.onEvent?.({ type: 'batch', member: m, epoch: 0, done, total }),
+          signal: o.signal,
+        }),
+      );
+    }
+  } else {
+    // Joint ("AR-AdaLS of Ensemble"): one soft-label table from the averaged validation prediction.
+    const jointFile = join(outDir, 'joint.json');
+    const saved = await readJson<{ epoch: number; pTrue: number[]; records: EpochRecord[]; ranking?: { train: number[]; val: number[] } }>(jointFile);
+    let pTrue = saved?.pTrue ?? new Array(R).fill(1);
+    let done = saved?.epoch ?? 0;
+    if (saved?.ranking) ranking = { trainSubsetOf: Int32Array.from(saved.ranking.train), valSubsetOf: Int32Array.from(saved.ranking.val) };
+    if (!ranking) ranking = { trainSubsetOf: new Int32Array(data.train.n), valSubsetOf: new Int32Array(data.validation.n) };
+    const ensembleRecords: EpochRecord[] = saved?.records ?? [];
+    for (const r of ensembleRecords) onEpoch(r);
+    for (let e = done; e < spec.training.epochs; e++) {
+      if (onTheFly && e % everyK === 0) {
+        // attack the averaged ensemble as it stands before epoch e
+        const current: MemberState[] = [];
+        for (let m = 0; m < M; m++) current.push(await trainMember({ spec, data, member: m, seed: seeds[m], checkpointDir: join(outDir, 'members', `m${m}`), untilEpoch: e, ranking, sharedPTrue: pTrue, signal: o.signal }));
+        ranking = (await reRankWith(current.map((s) => s.model), e)) ?? ranking;
+        for (const s of current) s.dispose();
+      }
+      const t0 = performance.now();
+      const valProbs: Float32Array[] = [];
+      let trainLoss = 0;
+      let trainAcc = 0;
+      for (let m = 0; m < M; m++) {
+        o.onEvent?.({ type: 'stage', stage: 'train', detail: `epoch ${e + 1}/${spec.training.epochs}, member ${m + 1}/${M}` });
+        const s = await trainMember({
+          spec,
+          data,
+          member: m,
+          seed: seeds[m],
+          checkpointDir: join(outDir, 'members', `m${m}`),
+          untilEpoch: e + 1,
+          ranking,
+          sharedPTrue: pTrue,
+          onEpoch,
+          onBatch: (d, total) => o.onEvent?.({ type: 'batch', member: m, epoch: e, done: d, total }),
+          signal: o.signal,
+        });
+        valProbs.push(s.valProbs);
+        const last = s.epochs.at(-1)!;
+        trainLoss += last.trainLoss / M;
+        trainAcc += last.trainAccuracy / M;
+        s.dispose();
+      }
+      const avg = averageProbabilities(valProbs);
+      const stats = subsetStats(avg, data.validation.y, ranking.valSubsetOf, R);
+      const upd = updateSoftLabels(pTrue, stats, { alpha: spec.method.alpha, numClasses: data.classes });
+      pTrue = upd.pTrue;
+      const { brier, ...v } = classificationSummary(avg, data.validation.y, spec.evaluation.bins);
+      const rec: EpochRecord = {
+        epoch: e + 1,
+        member: 'ensemble',
+        trainLoss,
+        trainAccuracy: trainAcc,
+        learningRate: epochsOut.at(-1)?.learningRate ?? spec.training.learningRate,
+        validation: { ...v, brier },
+        softLabels: { pTrue: [...pTrue], epsilon: upd.epsilon, valConf: stats.map((s) => s.conf), valAcc: stats.map((s) => s.acc) },
+        seconds: (performance.now() - t0) / 1000,
+      };
+      ensembleRecords.push(rec);
+      onEpoch(rec);
+      await writeJsonAtomic(jointFile, {
+        epoch: e + 1,
+        pTrue,
+        records: ensembleRecords,
+        ranking: { train: Array.from(ranking.trainSubsetOf), val: Array.from(ranking.valSubsetOf) },
+      });
+    }
+    for (let m = 0; m < M; m++) {
+      states.push(await trainMember({ spec, data, member: m, seed: seeds[m], checkpointDir: join(outDir, 'members', `m${m}`), untilEpoch: spec.training.epochs, ranking, sharedPTrue: pTrue, signal: o.signal }));
+    }
+    done = spec.training.epochs;
+  }
+  return { states, epochs: epochsOut, referenceModel, notes, attackSeconds };
+}
+
+/**
+ * Runs a whole experiment inline and writes `report.json`, the exported model(s) and the checkpoints under
+ * `outDir`. Calling it again with the same outDir resumes from what was finished.
+ */
+export async function runExperiment(spec: ResolvedSpec, o: RunOptions): Promise<ExperimentReport> {
+  const t0 = performance.now();
+  const { data, outDir } = o;
+  const log = o.log ?? (() => {});
+  await mkdir(outDir, { recursive: true });
+  await writeJsonAtomic(join(outDir, 'spec.json'), spec);
+  if (data.classes < 2) throw new ArcalError('INVALID_INPUT', 'a dataset needs at least two classes');
+
+  const trained = await trainAll(spec, o);
+  const trainSeconds = (performance.now() - t0) / 1000 - trained.attackSeconds;
+  const notes = [...trained.notes];
+  const tEval = performance.now();
+  o.onEvent?.({ type: 'stage', stage: 'evaluate' });
+
+  // Post-hoc calibration fitted on validation logits, per member.
+  const Z = data.classes;
+  const memberTest: Float32Array[] = [];
+  const posthoc: Posthoc[] = [];
+  for (const s of trained.states) {
+    const kind = spec.method.kind;
+    if (kind === 'temperature-scaling' || kind === 'mix-n-match') {
+      const valLogits = predictLogits(s.model, data.validation.x, data.validation.n);
+      if (kind === 'temperature-scaling') {
+        posthoc.push({ temperature: fitTemperature(valLogits, data.validation.y, Z) });
+      } else {
+        const cal = fitMixNMatch(valLogits, data.validation.y, Z);
+        posthoc.push({ calibrator: cal.toJSON(), temperature: cal.T });
+      }
+    } else {
+      posthoc.push({});
+    }
+    memberTest.push(calibratedProbabilities(s.model, data.test.x, data.test.n, posthoc.at(-1)!));
+  }
+  const ensembleTest = memberTest.length === 1 ? memberTest[0] : averageProbabilities(memberTest);
+  const bins = spec.evaluation.bins;
+  const final = { ...classificationSummary(ensembleTest, data.test.y, bins), reliability: reliabilityDiagram(ensembleTest, data.test.y, { bins }) };
+
+  // Robustness subsets of the test set.
+  let bySubset: ExperimentReport['bySubset'] = [];
+  let testNorms: Float32Array | undefined;
+  let attackSeconds = trained.attackSeconds;
+  const Rr = spec.evaluation.robustnessSubsets;
+  const posthocChangesArgmaxOnly = spec.method.kind === 'mix-n-match';
+  if (Rr > 0) {
+    if (data.test.n < Rr) {
+      notes.push(`bySubset omitted: the test split has ${data.test.n} examples, fewer than evaluation.robustnessSubsets = ${Rr}`);
+    } else {
+      const ta = performance.now();
+      const ref = spec.evaluation.robustness.reference;
+      const models = ref === 'vanilla' ? [trained.referenceModel!] : trained.states.map((s) => s.model);
+      testNorms = await robustnessOf(models, data.test, data.shape, spec, spec.evaluation.robustness.attack, {
+        file: join(outDir, 'robustness', `test-${ref}.json`),
+        what: `test (${ref === 'vanilla' ? 'vanilla reference' : models.length > 1 ? 'averaged ensemble' : 'final model'})`,
+        onEvent: o.onEvent,
+      });
+      attackSeconds += (performance.now() - ta) / 1000;
+      bySubset = calibrationBySubset(ensembleTest, data.test.y, testNorms, Rr, { bins }).map((r, i) => ({ subset: i, ...r }));
+      notes.push(
+        `test robustness: ${spec.evaluation.robustness.attack} on the ${ref === 'vanilla' ? 'vanilla reference model' : 'evaluated model'}` +
+          (posthocChangesArgmaxOnly ? ' (before the post-hoc calibrator, which can change the predicted class)' : ''),
+      );
+    }
+  } else {
+    notes.push('bySubset omitted: evaluation.robustnessSubsets is 0');
+  }
+
+  const members = trained.states.map((s, m) => ({
+    member: m,
+    seed: memberSeed(spec.seed, m),
+    final: classificationSummary(memberTest[m], data.test.y, bins),
+    ...(posthoc[m].temperature !== undefined ? { temperature: posthoc[m].temperature } : {}),
+    ...(testNorms && Rr > 0 ? { bySubset: calibrationBySubset(memberTest[m], data.test.y, testNorms, Rr, { bins }).map((r, i) => ({ subset: i, ...r })) } : {}),
+  }));
+  const variance = memberTest.length > 1 ? predictionVariance(memberTest, data.test.n) : undefined;
+  if (variance !== undefined && spec.ensemble.mode === 'joint') notes.push('variance: members of a joint ensemble share soft labels and are not independent runs');
+
+  const extra = await evaluateShiftAndOod(spec, data, trained.states.map((s) => s.model), posthoc, o);
+  notes.push(...extra.notes);
+
+  // Export the model(s).
+  for (let m = 0; m < trained.states.length; m++) {
+    await saveModel(join(outDir, trained.states.length === 1 ? 'model' : join('models', `m${m}`)), trained.states[m].model, {
+      ...posthoc[m],
+      experiment: spec.name,
+      member: m,
+    });
+  }
+  const evalSeconds = (performance.now() - tEval) / 1000 - (attackSeconds - trained.attackSeconds);
+  const backend = activeBackend();
+  const report: ExperimentReport = {
+    arcal: ARCAL_VERSION,
+    spec,
+    backend: backend?.name ?? tf.getBackend(),
+    threads: backend?.threads,
+    dataset: { name: data.name, source: data.source, train: data.train.n, validation: data.validation.n, test: data.test.n, checksum: data.checksum },
+    epochs: trained.epochs,
+    final,
+    members,
+    bySubset,
+    ...(variance !== undefined ? { variance } : {}),
+    ...extra.sections,
+    notes,
+    timings: { totalSeconds: (performance.now() - t0) / 1000, trainSeconds, attackSeconds, evalSeconds },
+  };
+  await writeJsonAtomic(join(outDir, 'report.json'), report);
+  for (const s of trained.states) s.dispose();
+  trained.referenceModel?.dispose();
+  log(`report written to ${join(outDir, 'report.json')}`);
+  return report;
+}
+
+/** True when outDir holds a finished report. */
+export const hasReport = (outDir: string): boolean => existsSync(join(outDir, 'report.json'));

@@ -1,0 +1,17 @@
+/**
+ * @arcal/core: the ML of arcal as a library — tensor backend, datasets, models, training with adaptive soft
+ * labels, attacks and robustness, calibration metrics, shift and OOD evaluation, and the inline experiment
+ * runner. Imports no queue, database or HTTP code.
+ */
+export * from './backend/index.ts';
+export * from './calibration/index.ts';
+export * from './models/index.ts';
+export * from './models/io.ts';
+export * from './training/optimizer.ts';
+export * from './training/trainer.ts';
+export * from './training/checkpoint.ts';
+export * from './experiment/index.ts';
+export * from './attacks/index.ts';
+export * as ood from './ood/index.ts';
+export * as posthoc from './posthoc/index.ts';
+export { Rng, memberSeed } from './util/rng.ts';
