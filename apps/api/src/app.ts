@@ -1,0 +1,89 @@
+/**
+ * buildApp(config, deps): the whole HTTP API as an un-listened Fastify instance (tests call inject()).
+ * It validates, records, enqueues and reports; it never imports tfjs or @arcal/core training code.
+ */
+import { randomUUID } from 'node:crypto';
+import cookie from '@fastify/cookie';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { ArcalError } from '@arcal/contracts';
+import type { Db, EventPublisher, EventSubscriber, JobDispatcher, Repositories } from '@arcal/db';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { ApiConfig } from './config.ts';
+import { authenticator, rateLimitKey } from './plugins/auth.ts';
+import { registerErrorHandling } from './plugins/errors.ts';
+import { registerHttpMetrics } from './plugins/prometheus.ts';
+import { experimentRoutes } from './routes/experiments.ts';
+import { opsRoutes } from './routes/ops.ts';
+import { sessionRoutes } from './routes/session.ts';
+import { ErrorResponse } from './schemas.ts';
+import { ExperimentsService } from './services/experiments.service.ts';
+
+export interface ApiDeps {
+  db: Db;
+  repos: Repositories;
+  /** Commands (rate-limit counters, readiness). */
+  redis: Redis;
+  dispatcher: JobDispatcher;
+  events: EventPublisher;
+  /** On its own connection (a subscribed connection cannot run commands). */
+  subscriber: EventSubscriber;
+}
+
+export async function buildApp(config: ApiConfig, deps: ApiDeps, opts: { logger?: boolean | object } = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? { level: config.logLevel },
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
+    },
+    ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  registerErrorHandling(app);
+  app.addSchema(ErrorResponse);
+  const http = registerHttpMetrics(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'arcal', version: '1', description: 'Calibration vs adversarial robustness experiments (AR-AdaLS) as a service.' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'API key from `arcal keys create`' },
+          session: { type: 'apiKey', in: 'cookie', name: 'arcal_session', description: 'From POST /v1/session; writes need x-csrf-token' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(cookie);
+  await app.register(rateLimit, {
+    global: true,
+    max: config.rateLimit.max,
+    timeWindow: config.rateLimit.windowMs,
+    redis: deps.redis,
+    nameSpace: `${config.queuePrefix}:ratelimit:`,
+    keyGenerator: rateLimitKey,
+    errorResponseBuilder: (_req, ctx) =>
+      Object.assign(new ArcalError('RATE_LIMITED', `rate limit of ${ctx.max} requests per ${ctx.after} exceeded; retry later`), { statusCode: 429 }),
+  });
+
+  const service = new ExperimentsService(config, deps.repos, deps.dispatcher, deps.events);
+  await app.register(opsRoutes, { db: deps.db, redis: deps.redis, dispatcher: deps.dispatcher, repos: deps.repos, http });
+  await app.register(sessionRoutes, { projects: deps.repos.projects, ttlMs: config.sessionTtlMs, secure: config.secureCookies });
+  await app.register(experimentRoutes, {
+    service,
+    repos: deps.repos,
+    subscriber: deps.subscriber,
+    authenticate: authenticator(deps.repos.projects),
+    artifactDir: config.artifactDir,
+  });
+  return app;
+}

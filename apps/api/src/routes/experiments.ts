@@ -1,0 +1,348 @@
+/** /v1/experiments: submit, list, read, follow (SSE), logs, artifacts, cancel, retry, delete. */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { relative, resolve } from 'node:path';
+import { ArcalError, ExperimentSpec } from '@arcal/contracts';
+import { type EventSubscriber, type ExperimentEvent, type ExperimentRow, FINISHED, type Repositories } from '@arcal/db';
+import { Type as T } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ExperimentsService } from '../services/experiments.service.ts';
+import { ExperimentView, IdParams, Status, Submitted, errorRef } from '../schemas.ts';
+
+export interface ExperimentRoutesDeps {
+  service: ExperimentsService;
+  repos: Repositories;
+  subscriber: EventSubscriber;
+  authenticate: (request: FastifyRequest) => Promise<void>;
+  artifactDir: string;
+}
+
+export const linksOf = (id: string) => {
+  const self = `/v1/experiments/${id}`;
+  return {
+    self,
+    events: `${self}/events`,
+    metrics: `${self}/metrics`,
+    logs: `${self}/logs`,
+    artifacts: `${self}/artifacts`,
+    cancel: `${self}/cancel`,
+    retry: `${self}/retry`,
+  };
+};
+
+export const viewOf = (e: ExperimentRow) => ({
+  id: e.id,
+  name: e.name,
+  status: e.status,
+  attempt: e.attempt,
+  spec: e.spec,
+  estimate: e.estimate,
+  error: e.error ?? null,
+  createdAt: e.createdAt.toISOString(),
+  startedAt: e.startedAt?.toISOString() ?? null,
+  finishedAt: e.finishedAt?.toISOString() ?? null,
+  links: linksOf(e.id),
+});
+
+const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, errorRef]));
+const security = [{ bearer: [] }, { session: [] }];
+
+export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRoutesDeps): Promise<void> {
+  const { service, repos, subscriber } = deps;
+  app.addHook('preHandler', deps.authenticate);
+  const projectOf = (r: FastifyRequest) => r.principal!.projectId;
+
+  app.post(
+    '/v1/experiments',
+    {
+      schema: {
+        summary: 'Submit an experiment',
+        description:
+          'Validates the spec (every problem reported with its dot path), checks the dataset registry and the cost budget, stores the experiment and queues it. `Idempotency-Key` makes a retried submission return the first one.',
+        tags: ['experiments'],
+        security,
+        headers: T.Object({ 'idempotency-key': T.Optional(T.String({ maxLength: 200 })) }),
+        body: ExperimentSpec,
+        response: { 202: Submitted, 200: Submitted, ...errors(400, 401, 409, 413, 422, 429) },
+      },
+      // The spec is documented here but validated by validateSpec, which reports every problem with its
+      // dot path and never coerces or strips the document the way Fastify's default validator would.
+      validatorCompiler: ({ httpPart }) => (httpPart === 'body' ? (value: unknown) => ({ value }) : () => true),
+    },
+    async (request, reply) => {
+      const key = request.headers['idempotency-key'];
+      const { experiment, created } = await service.submit(projectOf(request), request.body, typeof key === 'string' ? key : undefined);
+      reply.status(created ? 202 : 200).header('location', linksOf(experiment.id).self);
+      return { id: experiment.id, status: experiment.status, estimate: experiment.estimate, links: linksOf(experiment.id) };
+    },
+  );
+
+  app.get(
+    '/v1/experiments',
+    {
+      schema: {
+        summary: 'List experiments of the caller’s project, newest first',
+        tags: ['experiments'],
+        security,
+        querystring: T.Object({
+          status: T.Optional(Status),
+          limit: T.Optional(T.Integer({ minimum: 1, maximum: 100, default: 20 })),
+          cursor: T.Optional(T.String({ description: '`next` of the previous page' })),
+        }),
+        response: { 200: T.Object({ items: T.Array(ExperimentView), next: T.Union([T.String(), T.Null()]) }), ...errors(400, 401) },
+      },
+    },
+    async (request) => {
+      const q = request.query as { status?: any; limit?: number; cursor?: string };
+      const page = await repos.experiments.list(projectOf(request), { status: q.status, limit: q.limit ?? 20, cursor: q.cursor });
+      return { items: page.items.map(viewOf), next: page.next };
+    },
+  );
+
+  app.get(
+    '/v1/experiments/:id',
+    {
+      schema: {
+        summary: 'One experiment, with its runs and report when finished',
+        tags: ['experiments'],
+        security,
+        params: IdParams,
+        response: { 200: ExperimentView, ...errors(401, 404) },
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const e = await service.get(projectOf(request), id);
+      const runs = await repos.runs.listForExperiment(id);
+      const report = e.status === 'succeeded' ? await repos.results.getReport(id) : null;
+      return {
+        ...viewOf(e),
+        runs: runs.map((r) => ({ member: r.member, seed: r.seed, status: r.status, final: r.final })),
+        report,
+      };
+    },
+  );
+
+  app.get(
+    '/v1/experiments/:id/metrics',
+    {
+      schema: {
+        summary: 'Per-epoch metrics of every member (loss, accuracy, validation ECE, soft-label table)',
+        tags: ['experiments'],
+        security,
+        params: IdParams,
+        response: { 200: T.Object({ id: T.String(), epochs: T.Array(T.Unknown()) }), ...errors(401, 404) },
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      await service.get(projectOf(request), id);
+      const rows = await repos.runs.metricsForExperiment(id);
+      return {
+        id,
+        epochs: rows.map((r) => ({
+          member: r.member,
+          epoch: r.epoch,
+          trainLoss: r.trainLoss,
+          trainAccuracy: r.trainAccuracy,
+          learningRate: r.learningRate,
+          valLoss: r.valLoss,
+          valAccuracy: r.valAccuracy,
+          valEce: r.valEce,
+          softLabels: r.softLabels,
+          seconds: r.seconds,
+        })),
+      };
+    },
+  );
+
+  app.get(
+    '/v1/experiments/:id/events',
+    {
+      schema: {
+        summary: 'Server-sent events: first a `snapshot`, then `status`, `epoch`, `log`, `job`, `report`; ends with `end` once finished',
+        tags: ['experiments'],
+        security,
+        params: IdParams,
+        produces: ['text/event-stream'],
+        response: { 200: T.String({ description: 'text/event-stream' }), ...errors(401, 404) },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      await service.get(projectOf(request), id);
+      // Subscribe before reading the snapshot so nothing published in between is lost.
+      const queue: ExperimentEvent[] = [];
+      let push: (e: ExperimentEvent) => void = (e) => queue.push(e);
+      const unsubscribe = await subscriber.subscribe(id, (e) => push(e));
+      const e = await service.get(projectOf(request), id);
+      const metrics = await repos.runs.metricsForExperiment(id);
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-request-id': String(request.id),
+        'x-accel-buffering': 'no',
+      });
+      let seq = 0;
+      const send = (event: string, data: unknown) => raw.write(`id: ${++seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      let closed = false;
+      const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
+      const close = () => {
+        if (closed) return;
+        closed = true;
+        clearInterval(heartbeat);
+        unsubscribe();
+        raw.end();
+      };
+      request.raw.on('close', close);
+      send('snapshot', {
+        experiment: viewOf(e),
+        epochs: metrics.map((m) => ({ member: m.member, epoch: m.epoch, record: m.record })),
+      });
+      const finishedNow = (status: string) => (FINISHED as string[]).includes(status);
+      const forward = (ev: ExperimentEvent) => {
+        if (closed) return;
+        send(ev.type, ev);
+        if (ev.type === 'status' && finishedNow(ev.status)) {
+          send('end', { status: ev.status });
+          close();
+        }
+      };
+      if (finishedNow(e.status)) {
+        send('end', { status: e.status });
+        close();
+        return;
+      }
+      push = forward;
+      for (const ev of queue.splice(0)) forward(ev);
+    },
+  );
+
+  app.get(
+    '/v1/experiments/:id/logs',
+    {
+      schema: {
+        summary: 'Worker logs of an experiment, oldest first; page with `after`',
+        tags: ['experiments'],
+        security,
+        params: IdParams,
+        querystring: T.Object({
+          after: T.Optional(T.String({ pattern: '^[0-9]+$', description: 'id of the last log already read' })),
+          limit: T.Optional(T.Integer({ minimum: 1, maximum: 1000, default: 200 })),
+        }),
+        response: { 200: T.Object({ items: T.Array(T.Unknown()), next: T.Union([T.String(), T.Null()]) }), ...errors(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const q = request.query as { after?: string; limit?: number };
+      await service.get(projectOf(request), id);
+      const limit = q.limit ?? 200;
+      const rows = await repos.results.listLogs(id, BigInt(q.after ?? '0'), limit);
+      return {
+        items: rows.map((r) => ({ id: r.id.toString(), at: r.createdAt.toISOString(), level: r.level, job: r.jobId, message: r.message, data: r.data })),
+        next: rows.length === limit ? rows[rows.length - 1]!.id.toString() : null,
+      };
+    },
+  );
+
+  app.get(
+    '/v1/experiments/:id/artifacts',
+    {
+      schema: {
+        summary: 'Files an experiment produced (checkpoints, report.json)',
+        tags: ['artifacts'],
+        security,
+        params: IdParams,
+        response: { 200: T.Object({ items: T.Array(T.Object({ name: T.String(), size: T.Integer(), sha256: T.String(), contentType: T.String() })) }), ...errors(401, 404) },
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      await service.get(projectOf(request), id);
+      const rows = await repos.results.listArtifacts(id);
+      return { items: rows.map((a) => ({ name: a.name, size: Number(a.size), sha256: a.sha256.trim(), contentType: a.contentType })) };
+    },
+  );
+
+  app.get(
+    '/v1/experiments/:id/artifacts/:name',
+    {
+      schema: {
+        summary: 'Download one artifact (ETag = sha256)',
+        tags: ['artifacts'],
+        security,
+        params: T.Object({ id: T.String(), name: T.String() }),
+        response: { 200: T.String({ description: 'file contents' }), ...errors(401, 404) },
+      },
+    },
+    async (request, reply) => {
+      const { id, name } = request.params as { id: string; name: string };
+      await service.get(projectOf(request), id);
+      const a = await repos.results.getArtifact(id, name);
+      if (!a) throw new ArcalError('NOT_FOUND', `artifact ${name} not found`);
+      const root = resolve(deps.artifactDir);
+      const file = resolve(root, a.path);
+      if (relative(root, file).startsWith('..')) throw new ArcalError('NOT_FOUND', `artifact ${name} not found`);
+      const st = await stat(file).catch(() => null);
+      if (!st) throw new ArcalError('NOT_FOUND', `artifact ${name} is recorded but its file is gone`);
+      reply
+        .header('content-type', a.contentType)
+        .header('content-length', st.size)
+        .header('etag', `"${a.sha256.trim()}"`)
+        .header('content-disposition', `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"`);
+      return reply.send(createReadStream(file));
+    },
+  );
+
+  app.post(
+    '/v1/experiments/:id/cancel',
+    {
+      schema: {
+        summary: 'Cancel: waiting jobs are removed, running ones aborted within seconds',
+        tags: ['experiments'],
+        security,
+        params: IdParams,
+        response: { 200: ExperimentView, ...errors(401, 403, 404, 409) },
+      },
+    },
+    async (request) => viewOf(await service.cancel(projectOf(request), (request.params as { id: string }).id)),
+  );
+
+  app.post(
+    '/v1/experiments/:id/retry',
+    {
+      schema: {
+        summary: 'Run a failed or cancelled experiment again, resuming from what was recorded',
+        tags: ['experiments'],
+        security,
+        params: IdParams,
+        response: { 202: ExperimentView, ...errors(401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      reply.status(202);
+      return viewOf(await service.retry(projectOf(request), (request.params as { id: string }).id));
+    },
+  );
+
+  app.delete(
+    '/v1/experiments/:id',
+    {
+      schema: {
+        summary: 'Delete a finished experiment with its records and artifacts',
+        tags: ['experiments'],
+        security,
+        params: IdParams,
+        response: { 204: T.Null(), ...errors(401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      await service.delete(projectOf(request), (request.params as { id: string }).id);
+      return reply.status(204).send();
+    },
+  );
+}

@@ -1,0 +1,134 @@
+/**
+ * What the API decides about experiments: admission (spec, dataset registry, budget), submission
+ * (rows first, then the queue), cancel, retry, delete. Talks to storage only through repositories,
+ * to Redis only through the dispatcher and the event publisher.
+ */
+import { createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ArcalError, type ResolvedSpec, type SpecProblem, validateSpec } from '@arcal/contracts';
+import { type EventPublisher, type ExperimentRow, FINISHED, type JobDispatcher, type Repositories, jobIds } from '@arcal/db';
+import type { ApiConfig } from '../config.ts';
+import { type Estimate, estimateCost } from '../estimate.ts';
+
+export class BudgetError extends ArcalError {
+  constructor(readonly estimate: Estimate) {
+    super(
+      'BUDGET_EXCEEDED',
+      `estimated cost ${estimate.seconds} CPU-seconds exceeds this service's budget of ${estimate.budgetSeconds}; reduce epochs, members, data or model size, or run it on your own hardware with arcal run`,
+    );
+  }
+}
+
+/** Problems that only the service adds to the spec's own rules. */
+export function serviceProblems(raw: any, spec: ResolvedSpec, datasets: string[]): SpecProblem[] {
+  const out: SpecProblem[] = [];
+  if (raw?.dataset?.path !== undefined) {
+    out.push({ path: 'dataset.path', message: 'is not accepted by the service: datasets are named from the server registry' });
+  }
+  if (!datasets.includes(spec.dataset.name)) {
+    out.push({ path: 'dataset.name', message: `is not available on this server (available: ${datasets.join(', ')})` });
+  }
+  return out;
+}
+
+const stable = (v: unknown): string =>
+  v && typeof v === 'object' && !Array.isArray(v)
+    ? `{${Object.keys(v as object)
+        .sort()
+        .map((k) => `${JSON.stringify(k)}:${stable((v as any)[k])}`)
+        .join(',')}}`
+    : Array.isArray(v)
+      ? `[${v.map(stable).join(',')}]`
+      : JSON.stringify(v);
+
+export class ExperimentsService {
+  constructor(
+    private readonly config: ApiConfig,
+    private readonly repos: Repositories,
+    private readonly dispatcher: JobDispatcher,
+    private readonly events: EventPublisher,
+  ) {}
+
+  /** Validates everything, then admits. Throws ArcalError (400 every problem, 422 budget). */
+  admit(body: unknown): { spec: ResolvedSpec; estimate: Estimate } {
+    const v = validateSpec(body);
+    if (!v.ok) throw new ArcalError('INVALID_SPEC', `the experiment spec has ${v.problems.length} problem(s)`, v.problems);
+    const extra = serviceProblems(body, v.spec, this.config.datasets);
+    if (extra.length) throw new ArcalError('INVALID_SPEC', `the experiment spec has ${extra.length} problem(s)`, extra);
+    const estimate = estimateCost(v.spec, { workerFlops: this.config.workerFlops, budgetSeconds: this.config.budgetSeconds });
+    if (estimate.seconds > this.config.budgetSeconds) throw new BudgetError(estimate);
+    return { spec: v.spec, estimate };
+  }
+
+  /** Rows first (experiment + its start job), enqueue after commit. */
+  async submit(projectId: string, body: unknown, idempotencyKey?: string): Promise<{ experiment: ExperimentRow; created: boolean }> {
+    const requestHash = createHash('sha256').update(stable(body)).digest('hex');
+    if (idempotencyKey) {
+      const prior = await this.repos.experiments.findByIdempotencyKey(projectId, idempotencyKey);
+      if (prior) return this.replay(prior, requestHash);
+    }
+    const { spec, estimate } = this.admit(body);
+    const r = await this.repos.experiments.createWithJobs(
+      { projectId, name: spec.name, spec, estimate, ...(idempotencyKey ? { idempotencyKey, requestHash } : {}) },
+      (id) => [{ id: jobIds.start(id, 1), kind: 'orchestrate:start', experimentId: id, payload: { experimentId: id } }],
+    );
+    if (!r.created) return this.replay(r.experiment, requestHash);
+    await this.dispatcher.enqueue(r.jobs);
+    return { experiment: r.experiment, created: true };
+  }
+
+  private replay(prior: ExperimentRow, requestHash: string) {
+    if (prior.requestHash && prior.requestHash !== requestHash) {
+      throw new ArcalError('CONFLICT', 'this Idempotency-Key was already used with a different request body');
+    }
+    return { experiment: prior, created: false };
+  }
+
+  async get(projectId: string, id: string): Promise<ExperimentRow> {
+    const e = await this.repos.experiments.findForProject(id, projectId);
+    if (!e) throw new ArcalError('NOT_FOUND', `experiment ${id} not found`);
+    return e;
+  }
+
+  /** Stops an unfinished experiment: waiting jobs removed, running ones aborted by their workers. */
+  async cancel(projectId: string, id: string): Promise<ExperimentRow> {
+    const e = await this.get(projectId, id);
+    if (FINISHED.includes(e.status)) throw new ArcalError('CONFLICT', `experiment ${id} is already ${e.status}`);
+    const moved = await this.repos.experiments.transition(id, ['queued', 'running', 'cancelling'], 'cancelled', {
+      code: 'CANCELLED',
+      message: 'cancelled on request',
+    });
+    if (!moved) throw new ArcalError('CONFLICT', `experiment ${id} finished meanwhile`);
+    const jobs = await this.repos.jobs.cancelUnfinished(id);
+    await this.dispatcher.removeWaiting(jobs.map((j) => ({ id: j.id, queue: j.queue })));
+    await this.events.publishCancel(id);
+    await this.repos.runs.setStatus(id, 'cancelled');
+    await this.events.publish(id, { type: 'status', status: 'cancelled' });
+    return this.get(projectId, id);
+  }
+
+  /** Runs a failed or cancelled experiment again; finished stages are reused from Postgres and checkpoints. */
+  async retry(projectId: string, id: string): Promise<ExperimentRow> {
+    await this.get(projectId, id);
+    const r = await this.repos.experiments.beginRetry(id, (attempt) => [
+      { id: jobIds.start(id, attempt), kind: 'orchestrate:start', experimentId: id, payload: { experimentId: id } },
+    ]);
+    if (!r) throw new ArcalError('CONFLICT', `only failed or cancelled experiments can be retried`);
+    await this.dispatcher.enqueue(r.jobs);
+    await this.events.publish(id, { type: 'status', status: 'queued' });
+    return this.get(projectId, id);
+  }
+
+  /** Deletes a finished experiment with its rows and its artifact folder. */
+  async delete(projectId: string, id: string): Promise<void> {
+    const e = await this.get(projectId, id);
+    if (!FINISHED.includes(e.status)) throw new ArcalError('CONFLICT', `experiment ${id} is ${e.status}; cancel it before deleting`);
+    await rm(this.artifactFolder(id), { recursive: true, force: true });
+    await this.repos.experiments.delete(id);
+  }
+
+  artifactFolder(id: string): string {
+    return join(resolve(this.config.artifactDir), id);
+  }
+}
