@@ -10,8 +10,8 @@ import {
   fitIsotonic,
   fitMixNMatch,
   fitTemperature,
-  meanNll,
   MixNMatchCalibrator,
+  meanNll,
   poolAdjacentViolators,
   temperatureNll,
 } from '../src/posthoc/index.ts';
@@ -91,7 +91,7 @@ describe('IRM', () => {
     const K = 5;
     const Z = randomLogits(3000, K, 2.5, rng);
     const labels = Z.map((z) => sample(softmax(z, 2), rng));
-    const P = Z.map((z) => softmax(z)).flat();
+    const P = Z.flatMap((z) => softmax(z));
     const map = fitIrm(P, labels, K);
     for (let i = 1; i < map.x.length; i++) {
       expect(map.x[i]).toBeGreaterThan(map.x[i - 1]);
@@ -109,7 +109,8 @@ describe('IRM', () => {
     for (let i = 0; i < 3000; i++) {
       const row = Array.from(out.subarray(i * K, i * K + K));
       worstSum = Math.max(worstSum, Math.abs(row.reduce((a, b) => a + b, 0) - 1));
-      for (let a = 0; a < K; a++) for (let b = 0; b < K; b++) if (P[i * K + a] < P[i * K + b] && row[a] > row[b]) orderViolations++;
+      for (let a = 0; a < K; a++)
+        for (let b = 0; b < K; b++) if (P[i * K + a] < P[i * K + b] && row[a] > row[b]) orderViolations++;
     }
     expect(worstSum).toBeLessThan(1e-5);
     expect(orderViolations).toBe(0);
@@ -126,7 +127,10 @@ describe('ETS weights', () => {
     const labels = Z.map((z) => {
       const pT = softmax(z, T);
       const p1 = softmax(z);
-      return sample(pT.map((v, k) => w[0] * v + w[1] * p1[k] + w[2] / K), rng);
+      return sample(
+        pT.map((v, k) => w[0] * v + w[1] * p1[k] + w[2] / K),
+        rng,
+      );
     });
     const fit = fitEtsWeights(Z.flat(), labels, K, T);
     expect(fit[0] + fit[1] + fit[2]).toBeCloseTo(1, 12);
@@ -139,10 +143,11 @@ describe('ETS weights', () => {
     const base = randomLogits(50, K, 2, rng);
     const Z: number[] = [];
     const labels: number[] = [];
-    for (const z of base) for (let y = 0; y < K; y++) {
-      Z.push(...z);
-      labels.push(y);
-    }
+    for (const z of base)
+      for (let y = 0; y < K; y++) {
+        Z.push(...z);
+        labels.push(y);
+      }
     const fit = fitEtsWeights(Z, labels, K, 2);
     expect(fit[2]).toBeCloseTo(1, 6);
     expect(fit[0]).toBeCloseTo(0, 6);
@@ -166,7 +171,10 @@ describe('fitMixNMatch', () => {
     // labels from a mixture the temperature alone cannot express
     const labels = Z.map((z) => {
       const p = softmax(z, 2);
-      return sample(p.map((v) => 0.7 * v + 0.3 / K), rng);
+      return sample(
+        p.map((v) => 0.7 * v + 0.3 / K),
+        rng,
+      );
     });
     const flat = Z.flat();
     const ets = fitMixNMatch(flat, labels, K, { isotonic: false });

@@ -37,7 +37,7 @@ describe('npy reader', () => {
   });
   it('parses big-endian float32 in memory and reads a row range from disk', async () => {
     const f = new DataView(new ArrayBuffer(16));
-    [1.5, -2, 0.25, 1e6].forEach((v, i) => f.setFloat32(i * 4, v, false));
+    for (const [i, v] of [1.5, -2, 0.25, 1e6].entries()) f.setFloat32(i * 4, v, false);
     const bytes = npyBytes('>f4', [2, 2], new Uint8Array(f.buffer));
     const arr = parseNpy(new Uint8Array(bytes));
     expect(arr.header.shape).toEqual([2, 2]);

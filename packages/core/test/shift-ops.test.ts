@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { chrominanceQuantTable, corrupt, dct8x8, idct8x8, jpegRoundTrip, luminanceQuantTable } from '../src/shift/index.ts';
+import { affineFrom3 } from '../src/shift/corruptions.ts';
 import { poisson } from '../src/shift/image-ops.ts';
+import {
+  chrominanceQuantTable,
+  corrupt,
+  dct8x8,
+  idct8x8,
+  jpegRoundTrip,
+  luminanceQuantTable,
+} from '../src/shift/index.ts';
+import { cannyEdges, chamferDistance, equalizeHist } from '../src/shift/spatter.ts';
 import { Rng } from '../src/util/rng.ts';
 import { syntheticImages } from './shift-helpers.ts';
 
@@ -111,7 +120,9 @@ describe('deterministic corruptions against hand values', () => {
     const out = corrupt(img, [1, 32, 32, 1], 'gaussian_blur', 5, 0);
     const g = Array.from({ length: 9 }, (_, j) => Math.exp(-((j - 4) ** 2) / 2));
     const z = g.reduce((a, b) => a + b, 0);
-    for (let dy = -4; dy <= 4; dy++) for (let dx = -4; dx <= 4; dx++) expect(out[(16 + dy) * 32 + 16 + dx]).toBeCloseTo((g[dy + 4] * g[dx + 4]) / (z * z), 7);
+    for (let dy = -4; dy <= 4; dy++)
+      for (let dx = -4; dx <= 4; dx++)
+        expect(out[(16 + dy) * 32 + 16 + dx]).toBeCloseTo((g[dy + 4] * g[dx + 4]) / (z * z), 7);
     expect(out[16 * 32 + 21]).toBe(0); // truncated at 4σ
   });
   it('gaussian_blur scales σ with the image: at 64×64 severity 5 uses σ = 2', () => {
@@ -140,7 +151,15 @@ describe('deterministic corruptions against hand values', () => {
   });
   it('blurs, zoom, glass shuffling, pixelate and the elastic warp leave a constant image unchanged', () => {
     const x = constant(1, 32, 32, 3, 200 / 255);
-    for (const id of ['gaussian_blur', 'defocus_blur', 'glass_blur', 'motion_blur', 'zoom_blur', 'pixelate', 'elastic_transform'] as const)
+    for (const id of [
+      'gaussian_blur',
+      'defocus_blur',
+      'glass_blur',
+      'motion_blur',
+      'zoom_blur',
+      'pixelate',
+      'elastic_transform',
+    ] as const)
       for (const s of [1, 5]) {
         const out = corrupt(x, [1, 32, 32, 3], id, s, 1);
         let worst = 0;
@@ -193,5 +212,48 @@ describe('JPEG round trip', () => {
     };
     expect(err(100).max).toBeLessThanOrEqual(2 / 255);
     expect(err(40).mse).toBeGreaterThan(err(80).mse);
+  });
+});
+
+describe('spatter and elastic building blocks', () => {
+  it('chamfer distance uses steps 1, 1.4 and 2.1969', () => {
+    const src = new Uint8Array(49);
+    src[3 * 7 + 3] = 1;
+    const d = chamferDistance(src, 7, 7);
+    expect(d[3 * 7 + 3]).toBe(0);
+    expect(d[3 * 7 + 4]).toBe(1);
+    expect(d[4 * 7 + 4]).toBeCloseTo(1.4, 12);
+    expect(d[5 * 7 + 4]).toBeCloseTo(2.1969, 12);
+    expect(d[3 * 7 + 5]).toBe(2);
+    expect(d[5 * 7 + 5]).toBeCloseTo(2.8, 12);
+    expect(d[3 * 7 + 0]).toBe(3);
+    expect(chamferDistance(new Uint8Array(4), 2, 2).every((v) => v === Infinity)).toBe(true);
+  });
+  it('histogram equalisation: lut(v) = round(255·(cdf(v) − cdf(min))/(n − count(min)))', () => {
+    // counts: 7×2, 8×1, 9×2, 10×1, 200×1 → scale 255/5 = 51 → 0, 51, 153, 204, 255
+    expect(Array.from(equalizeHist(Uint8Array.from([7, 7, 8, 9, 9, 10, 200])))).toEqual([0, 0, 51, 153, 153, 204, 255]);
+    expect(Array.from(equalizeHist(Uint8Array.from([4, 4, 4])))).toEqual([4, 4, 4]);
+    // halves round to even: counts 0×1, 1×1, 2×1 … scale 255/2 → 127.5 → 128, 255
+    expect(Array.from(equalizeHist(Uint8Array.from([0, 1, 2])))).toEqual([0, 128, 255]);
+    // counts 0×1, 1×3, 2×2, 3×2 → scale 255/7: 3·255/7 = 109.29 → 109, 5·255/7 = 182.14 → 182
+    expect(Array.from(equalizeHist(Uint8Array.from([0, 1, 1, 1, 2, 2, 3, 3])))).toEqual([
+      0, 109, 109, 109, 182, 182, 255, 255,
+    ]);
+  });
+  it('Canny marks one column for a vertical step (ties go to the left pixel)', () => {
+    const img = Uint8Array.from({ length: 64 }, (_, i) => (i % 8 >= 4 ? 255 : 0));
+    const e = cannyEdges(img, 8, 8, 50, 150);
+    // Sobel |gx| = 1020 at columns 3 and 4; non-maximum suppression keeps v > left and v ≥ right → column 3
+    for (let y = 0; y < 8; y++) expect(Array.from(e.subarray(y * 8, y * 8 + 8))).toEqual([0, 0, 0, 1, 0, 0, 0, 0]);
+  });
+  it('affineFrom3 recovers a known affine map from three points', () => {
+    const src = [
+      [26, 26],
+      [26, 6],
+      [6, 6],
+    ];
+    const f = ([x, y]: number[]) => [2 * x + 0.5 * y + 1, -x + 3 * y - 3];
+    const M = affineFrom3(src, src.map(f));
+    for (const [i, v] of [2, 0.5, 1, -1, 3, -3].entries()) expect(M[i]).toBeCloseTo(v, 10);
   });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { applicableCorruptions, corrupt, corruptionApplicability, CORRUPTION_IDS, type CorruptionId } from '../src/shift/index.ts';
+import {
+  applicableCorruptions,
+  CORRUPTION_IDS,
+  type CorruptionId,
+  corrupt,
+  corruptionApplicability,
+} from '../src/shift/index.ts';
 import { meanSquaredDiff, syntheticImages } from './shift-helpers.ts';
 
 const N = 4;
@@ -52,7 +58,16 @@ describe('corrupt: every applicable corruption on 32×32 RGB', () => {
 
 describe('corrupt: determinism and seeds', () => {
   it('the same seed gives the same output, another seed another one (random corruptions)', () => {
-    for (const id of ['gaussian_noise', 'shot_noise', 'glass_blur', 'snow', 'fog', 'elastic_transform', 'spatter', 'motion_blur'] as const) {
+    for (const id of [
+      'gaussian_noise',
+      'shot_noise',
+      'glass_blur',
+      'snow',
+      'fog',
+      'elastic_transform',
+      'spatter',
+      'motion_blur',
+    ] as const) {
       const a = corrupt(clean3, [N, H, W, 3], id, 3, 9);
       const b = corrupt(clean3, [N, H, W, 3], id, 3, 9);
       const c = corrupt(clean3, [N, H, W, 3], id, 3, 10);
@@ -85,9 +100,13 @@ describe('applicability', () => {
     expect(corruptionApplicability('saturate', 1).reason).toMatch(/saturation/);
     expect(corruptionApplicability('jpeg_compression', 4).applicable).toBe(false);
     expect(corruptionApplicability('gaussian_blur', 4).applicable).toBe(true);
-    expect(() => corrupt(clean3, [N, H, W, 3], 'frost', 1, 1)).toThrow(expect.objectContaining({ code: 'NOT_IMPLEMENTED' }));
+    expect(() => corrupt(clean3, [N, H, W, 3], 'frost', 1, 1)).toThrow(
+      expect.objectContaining({ code: 'NOT_IMPLEMENTED' }),
+    );
     const grey = syntheticImages(2, H, W, 1, 2);
-    expect(() => corrupt(grey, [2, H, W, 1], 'saturate', 1, 1)).toThrow(expect.objectContaining({ code: 'NOT_IMPLEMENTED' }));
+    expect(() => corrupt(grey, [2, H, W, 1], 'saturate', 1, 1)).toThrow(
+      expect.objectContaining({ code: 'NOT_IMPLEMENTED' }),
+    );
   });
   it('every grey-applicable corruption runs on 1-channel images and on a non-square 40×48 size', () => {
     const grey = syntheticImages(2, H, W, 1, 2);

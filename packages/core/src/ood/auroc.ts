@@ -16,12 +16,14 @@ import { predictiveEntropy, rowCount } from './entropy.ts';
 export function auroc(scoresIn: ArrayLike<number>, scoresOut: ArrayLike<number>): number {
   const nIn = scoresIn.length;
   const nOut = scoresOut.length;
-  if (nIn === 0 || nOut === 0) throw new ArcalError('INVALID_INPUT', `auroc needs both score sets non-empty (got ${nIn} in, ${nOut} out)`);
+  if (nIn === 0 || nOut === 0)
+    throw new ArcalError('INVALID_INPUT', `auroc needs both score sets non-empty (got ${nIn} in, ${nOut} out)`);
   const n = nIn + nOut;
   const vals = new Float64Array(n);
   for (let i = 0; i < nIn; i++) vals[i] = scoresIn[i];
   for (let j = 0; j < nOut; j++) vals[nIn + j] = scoresOut[j];
-  for (let i = 0; i < n; i++) if (Number.isNaN(vals[i])) throw new ArcalError('INVALID_INPUT', 'auroc scores contain NaN');
+  for (let i = 0; i < n; i++)
+    if (Number.isNaN(vals[i])) throw new ArcalError('INVALID_INPUT', 'auroc scores contain NaN');
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => vals[a] - vals[b]);
   let rankSumIn = 0;
   let i = 0;

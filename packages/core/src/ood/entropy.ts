@@ -7,7 +7,8 @@ import { ArcalError } from '@arcal/contracts';
 
 /** Checks that a flat row-major [n, classes] array is well formed and returns n. */
 export function rowCount(values: ArrayLike<number>, classes: number, name = 'probs'): number {
-  if (!Number.isInteger(classes) || classes < 1) throw new ArcalError('INVALID_INPUT', `classes must be a positive integer, got ${classes}`);
+  if (!Number.isInteger(classes) || classes < 1)
+    throw new ArcalError('INVALID_INPUT', `classes must be a positive integer, got ${classes}`);
   if (values.length % classes !== 0) {
     throw new ArcalError('INVALID_INPUT', `${name} has ${values.length} entries, not a multiple of classes=${classes}`);
   }
@@ -51,7 +52,8 @@ export interface Histogram {
  */
 export function entropyHistogram(values: ArrayLike<number>, bins: number, range: [number, number]): Histogram {
   const [lo, hi] = range;
-  if (!Number.isInteger(bins) || bins < 1) throw new ArcalError('INVALID_INPUT', `bins must be a positive integer, got ${bins}`);
+  if (!Number.isInteger(bins) || bins < 1)
+    throw new ArcalError('INVALID_INPUT', `bins must be a positive integer, got ${bins}`);
   if (!(hi > lo)) throw new ArcalError('INVALID_INPUT', `range must satisfy lo < hi, got [${lo}, ${hi}]`);
   const counts = new Array<number>(bins).fill(0);
   let outside = 0;

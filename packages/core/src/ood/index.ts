@@ -1,3 +1,4 @@
 /** Out-of-distribution metrics: predictive entropy, its histogram, AUROC and the scores fed to it. */
-export { predictiveEntropy, entropyHistogram, type Histogram } from './entropy.ts';
-export { auroc, oodScores, type OodScores } from './auroc.ts';
+
+export { auroc, type OodScores, oodScores } from './auroc.ts';
+export { entropyHistogram, type Histogram, predictiveEntropy } from './entropy.ts';

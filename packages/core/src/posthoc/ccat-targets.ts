@@ -23,12 +23,14 @@ export function ccatLambda(deltaLinf: number, eps: number, rho = 10): number {
 export function ccatTargets(labels: ArrayLike<number>, lambdas: ArrayLike<number>, classes: number): Float32Array {
   const n = labels.length;
   if (lambdas.length !== n) throw new ArcalError('INVALID_INPUT', `lambdas has ${lambdas.length} entries, labels ${n}`);
-  if (!Number.isInteger(classes) || classes < 1) throw new ArcalError('INVALID_INPUT', `classes must be a positive integer, got ${classes}`);
+  if (!Number.isInteger(classes) || classes < 1)
+    throw new ArcalError('INVALID_INPUT', `classes must be a positive integer, got ${classes}`);
   const out = new Float32Array(n * classes);
   for (let i = 0; i < n; i++) {
     const y = labels[i];
     const l = lambdas[i];
-    if (!Number.isInteger(y) || y < 0 || y >= classes) throw new ArcalError('INVALID_INPUT', `label ${y} at ${i} is outside [0, ${classes})`);
+    if (!Number.isInteger(y) || y < 0 || y >= classes)
+      throw new ArcalError('INVALID_INPUT', `label ${y} at ${i} is outside [0, ${classes})`);
     if (!(l >= 0 && l <= 1)) throw new ArcalError('INVALID_INPUT', `lambda ${l} at ${i} is outside [0, 1]`);
     const base = (1 - l) / classes;
     for (let k = 0; k < classes; k++) out[i * classes + k] = base;

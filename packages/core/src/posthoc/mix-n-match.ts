@@ -21,7 +21,12 @@ export type EtsWeights = [number, number, number];
  * search); all candidates are compared and the best returned. With T = 1 the first two components coincide and
  * the split between them is not identifiable; the edge search then returns one valid optimum.
  */
-export function fitEtsWeights(logits: ArrayLike<number>, labels: ArrayLike<number>, classes: number, T: number): EtsWeights {
+export function fitEtsWeights(
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  classes: number,
+  T: number,
+): EtsWeights {
   const n = checkRows(logits, classes, 'logits');
   checkLabels(labels, n, classes);
   if (n === 0) throw new ArcalError('INVALID_INPUT', 'fitEtsWeights needs at least one example');
@@ -58,7 +63,11 @@ export function fitEtsWeights(logits: ArrayLike<number>, labels: ArrayLike<numbe
   ]) {
     const va = vertices[ia];
     const vb = vertices[ib];
-    const at = (t: number): EtsWeights => [va[0] * (1 - t) + vb[0] * t, va[1] * (1 - t) + vb[1] * t, va[2] * (1 - t) + vb[2] * t];
+    const at = (t: number): EtsWeights => [
+      va[0] * (1 - t) + vb[0] * t,
+      va[1] * (1 - t) + vb[1] * t,
+      va[2] * (1 - t) + vb[2] * t,
+    ];
     candidates.push(at(goldenSection01((t) => F(at(t)))));
   }
   let best = candidates[0];
@@ -74,7 +83,12 @@ export function fitEtsWeights(logits: ArrayLike<number>, labels: ArrayLike<numbe
 }
 
 /** Damped Newton for F on w = (u, v, 1 − u − v) from the centroid; returns the point only if it is a stationary point inside the simplex. */
-function newtonOnPlane(a1: Float64Array, a2: Float64Array, a3: number, F: (w: EtsWeights) => number): EtsWeights | null {
+function newtonOnPlane(
+  a1: Float64Array,
+  a2: Float64Array,
+  a3: number,
+  F: (w: EtsWeights) => number,
+): EtsWeights | null {
   const n = a1.length;
   let u = 1 / 3;
   let v = 1 / 3;
@@ -197,7 +211,13 @@ export class MixNMatchCalibrator {
   }
 
   toJSON(): MixNMatchJSON {
-    return { kind: this.kind, classes: this.classes, T: this.T, weights: [...this.weights] as EtsWeights, isotonic: this.isotonic && { x: [...this.isotonic.x], y: [...this.isotonic.y] } };
+    return {
+      kind: this.kind,
+      classes: this.classes,
+      T: this.T,
+      weights: [...this.weights] as EtsWeights,
+      isotonic: this.isotonic && { x: [...this.isotonic.x], y: [...this.isotonic.y] },
+    };
   }
 
   static fromJSON(json: MixNMatchJSON): MixNMatchCalibrator {
@@ -209,9 +229,18 @@ export class MixNMatchCalibrator {
       Array.isArray(json.weights) &&
       json.weights.length === 3 &&
       json.weights.every((w) => w >= 0) &&
-      (json.isotonic === null || (Array.isArray(json.isotonic.x) && Array.isArray(json.isotonic.y) && json.isotonic.x.length === json.isotonic.y.length && json.isotonic.x.length > 0));
+      (json.isotonic === null ||
+        (Array.isArray(json.isotonic.x) &&
+          Array.isArray(json.isotonic.y) &&
+          json.isotonic.x.length === json.isotonic.y.length &&
+          json.isotonic.x.length > 0));
     if (!ok) throw new ArcalError('INVALID_INPUT', 'not a serialised mix-n-match calibrator');
-    return new MixNMatchCalibrator(json.classes, json.T, [...json.weights] as EtsWeights, json.isotonic && { x: [...json.isotonic.x], y: [...json.isotonic.y] });
+    return new MixNMatchCalibrator(
+      json.classes,
+      json.T,
+      [...json.weights] as EtsWeights,
+      json.isotonic && { x: [...json.isotonic.x], y: [...json.isotonic.y] },
+    );
   }
 }
 
@@ -226,7 +255,12 @@ export interface MixNMatchOptions {
  * Fits Mix-n-Match on validation logits/labels: T by temperature scaling (`fitTemperature`), w by `fitEtsWeights`,
  * then the IRM map on the pooled (ETS probability, indicator) pairs of the same data.
  */
-export function fitMixNMatch(logits: ArrayLike<number>, labels: ArrayLike<number>, classes: number, options: MixNMatchOptions = {}): MixNMatchCalibrator {
+export function fitMixNMatch(
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  classes: number,
+  options: MixNMatchOptions = {},
+): MixNMatchCalibrator {
   const n = checkRows(logits, classes, 'logits');
   checkLabels(labels, n, classes);
   const T = options.T ?? fitTemperature(logits, labels, classes);

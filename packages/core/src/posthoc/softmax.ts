@@ -6,8 +6,10 @@
 import { ArcalError } from '@arcal/contracts';
 
 export function checkRows(values: ArrayLike<number>, classes: number, name: string): number {
-  if (!Number.isInteger(classes) || classes < 2) throw new ArcalError('INVALID_INPUT', `classes must be an integer ≥ 2, got ${classes}`);
-  if (values.length % classes !== 0) throw new ArcalError('INVALID_INPUT', `${name} has ${values.length} entries, not a multiple of classes=${classes}`);
+  if (!Number.isInteger(classes) || classes < 2)
+    throw new ArcalError('INVALID_INPUT', `classes must be an integer ≥ 2, got ${classes}`);
+  if (values.length % classes !== 0)
+    throw new ArcalError('INVALID_INPUT', `${name} has ${values.length} entries, not a multiple of classes=${classes}`);
   return values.length / classes;
 }
 
@@ -15,7 +17,8 @@ export function checkLabels(labels: ArrayLike<number>, n: number, classes: numbe
   if (labels.length !== n) throw new ArcalError('INVALID_INPUT', `labels has ${labels.length} entries, expected ${n}`);
   for (let i = 0; i < n; i++) {
     const y = labels[i];
-    if (!Number.isInteger(y) || y < 0 || y >= classes) throw new ArcalError('INVALID_INPUT', `label ${y} at ${i} is outside [0, ${classes})`);
+    if (!Number.isInteger(y) || y < 0 || y >= classes)
+      throw new ArcalError('INVALID_INPUT', `label ${y} at ${i} is outside [0, ${classes})`);
   }
 }
 

@@ -9,7 +9,12 @@ import { checkLabels, checkRows, softmaxRows } from './softmax.ts';
  * Validation NLL of softmax(z/T): L(T) = (1/n) Σ_i [ logsumexp_k(z_ik / T) − z_{i,y_i} / T ].
  * L is convex in β = 1/T (a log-sum-exp of functions linear in β minus a linear term), hence unimodal in ln T.
  */
-export function temperatureNll(logits: ArrayLike<number>, labels: ArrayLike<number>, classes: number, T: number): number {
+export function temperatureNll(
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  classes: number,
+  T: number,
+): number {
   const n = labels.length;
   let s = 0;
   for (let i = 0; i < n; i++) {
@@ -36,12 +41,18 @@ export interface TemperatureFitOptions {
  * T to an end of the range (e.g. perfectly separable validation logits, where L keeps falling as T → 0),
  * the end is returned.
  */
-export function fitTemperature(logits: ArrayLike<number>, labels: ArrayLike<number>, classes: number, options: TemperatureFitOptions = {}): number {
+export function fitTemperature(
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  classes: number,
+  options: TemperatureFitOptions = {},
+): number {
   const n = checkRows(logits, classes, 'logits');
   checkLabels(labels, n, classes);
   if (n === 0) throw new ArcalError('INVALID_INPUT', 'fitTemperature needs at least one example');
   const [tLo, tHi] = options.range ?? [0.01, 100];
-  if (!(tLo > 0 && tHi > tLo)) throw new ArcalError('INVALID_INPUT', `temperature range must satisfy 0 < lo < hi, got [${tLo}, ${tHi}]`);
+  if (!(tLo > 0 && tHi > tLo))
+    throw new ArcalError('INVALID_INPUT', `temperature range must satisfy 0 < lo < hi, got [${tLo}, ${tHi}]`);
   const tol = options.tol ?? 1e-7;
   const f = (u: number) => temperatureNll(logits, labels, classes, Math.exp(u));
   const g = (Math.sqrt(5) - 1) / 2;

@@ -65,12 +65,16 @@ export const isCorruptionId = (id: string): id is CorruptionId => (CORRUPTION_ID
  */
 export function corruptionApplicability(id: CorruptionId, channels: number): Applicability {
   if (!isCorruptionId(id)) throw new ArcalError('INVALID_INPUT', `unknown corruption id '${id}'`);
-  if (!Number.isInteger(channels) || channels < 1) throw new ArcalError('INVALID_INPUT', `channels must be a positive integer, got ${channels}`);
+  if (!Number.isInteger(channels) || channels < 1)
+    throw new ArcalError('INVALID_INPUT', `channels must be a positive integer, got ${channels}`);
   const out = LEFT_OUT[id];
   if (out) return { applicable: false, reason: out };
   if (RGB_ONLY[id] && channels !== 3) return { applicable: false, reason: RGB_ONLY[id] };
   if (GREY_OR_RGB.has(id) && channels !== 1 && channels !== 3) {
-    return { applicable: false, reason: `${id} uses a grey/RGB colour model, defined for 1 or 3 channels, not ${channels}` };
+    return {
+      applicable: false,
+      reason: `${id} uses a grey/RGB colour model, defined for 1 or 3 channels, not ${channels}`,
+    };
   }
   return { applicable: true };
 }
@@ -88,14 +92,25 @@ export function applicableCorruptions(channels: number): CorruptionId[] {
  * Throws ArcalError INVALID_INPUT for a bad shape, id or severity and NOT_IMPLEMENTED for a corruption that does
  * not apply to the channel count or is left out.
  */
-export function corrupt(images: Float32Array, shape: [number, number, number, number], id: CorruptionId, severity: number, seed: number): Float32Array {
+export function corrupt(
+  images: Float32Array,
+  shape: [number, number, number, number],
+  id: CorruptionId,
+  severity: number,
+  seed: number,
+): Float32Array {
   const [n, h, w, c] = shape;
   if (!shape.every((d) => Number.isInteger(d) && d >= 1) || images.length !== n * h * w * c) {
-    throw new ArcalError('INVALID_INPUT', `images has ${images.length} entries, shape [${shape.join(', ')}] needs ${n * h * w * c}`);
+    throw new ArcalError(
+      'INVALID_INPUT',
+      `images has ${images.length} entries, shape [${shape.join(', ')}] needs ${n * h * w * c}`,
+    );
   }
-  if (!Number.isInteger(severity) || severity < 1 || severity > 5) throw new ArcalError('INVALID_INPUT', `severity must be an integer in 1..5, got ${severity}`);
+  if (!Number.isInteger(severity) || severity < 1 || severity > 5)
+    throw new ArcalError('INVALID_INPUT', `severity must be an integer in 1..5, got ${severity}`);
   const ok = corruptionApplicability(id, c);
-  if (!ok.applicable) throw new ArcalError('NOT_IMPLEMENTED', `${id} is not available for ${c}-channel images: ${ok.reason}`);
+  if (!ok.applicable)
+    throw new ArcalError('NOT_IMPLEMENTED', `${id} is not available for ${c}-channel images: ${ok.reason}`);
   const op = OPERATIONS[id];
   const root = new Rng(seed);
   const size = h * w * c;
@@ -106,7 +121,7 @@ export function corrupt(images: Float32Array, shape: [number, number, number, nu
     const res = op({ img, h, w, c, k: severity - 1, rng: new Rng(root.fork()), s });
     for (let j = 0; j < size; j++) {
       const v = res[j];
-      out[i * size + j] = v > 1 ? 1 : v > 0 ? v : 0; // NaN → 0
+      out[i * size + j] = Number.isNaN(v) ? 0 : Math.min(1, Math.max(0, v));
     }
   }
   return out;

@@ -56,7 +56,8 @@ const impulseNoise: CorruptionFn = ({ img, k, rng }) => {
 const speckleNoise: CorruptionFn = ({ img, k, rng }) => img.map((v) => v + v * P.SPECKLE_NOISE[k] * rng.normal());
 
 /** Gaussian filter with σ = c·s per channel, edges repeated, truncated at 4σ. */
-const gaussianBlur: CorruptionFn = ({ img, h, w, c, k, s }) => mapPlanes(img, h, w, c, (p) => gaussianFilter(p, h, w, P.GAUSSIAN_BLUR[k] * s));
+const gaussianBlur: CorruptionFn = ({ img, h, w, c, k, s }) =>
+  mapPlanes(img, h, w, c, (p) => gaussianFilter(p, h, w, P.GAUSSIAN_BLUR[k] * s));
 
 /**
  * Blur (σ), then for each iteration walk the pixels from the bottom-right (rows h − d … d + 1, columns
@@ -147,7 +148,7 @@ const zoomBlur: CorruptionFn = ({ img, h, w, c, k }) => {
  */
 const snow: CorruptionFn = ({ img, h, w, c, k, rng, s }) => {
   const [mu, sd, zoom, thr, mr, ms, blend] = P.SNOW[k];
-  let layer = new Float64Array(h * w);
+  let layer: Float64Array = new Float64Array(h * w);
   for (let i = 0; i < layer.length; i++) layer[i] = mu + sd * rng.normal();
   layer = clippedZoom(layer, h, w, zoom);
   for (let i = 0; i < layer.length; i++) layer[i] = layer[i] < thr ? 0 : Math.min(1, layer[i]);
@@ -264,9 +265,11 @@ function boxResize(plane: Float64Array, h: number, w: number, nh: number, nw: nu
   const ty = boxResizeAxis(h, nh);
   const tx = boxResizeAxis(w, nw);
   const tmp = new Float64Array(h * nw);
-  for (let y = 0; y < h; y++) for (let x = 0; x < nw; x++) tmp[y * nw + x] = tx[x].reduce((acc, j) => acc + plane[y * w + j], 0) / tx[x].length;
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < nw; x++) tmp[y * nw + x] = tx[x].reduce((acc, j) => acc + plane[y * w + j], 0) / tx[x].length;
   const out = new Float64Array(nh * nw);
-  for (let y = 0; y < nh; y++) for (let x = 0; x < nw; x++) out[y * nw + x] = ty[y].reduce((acc, j) => acc + tmp[j * nw + x], 0) / ty[y].length;
+  for (let y = 0; y < nh; y++)
+    for (let x = 0; x < nw; x++) out[y * nw + x] = ty[y].reduce((acc, j) => acc + tmp[j * nw + x], 0) / ty[y].length;
   return out;
 }
 /** Box-resize down to ⌊c·h⌋ × ⌊c·w⌋ and back up to h × w. */
@@ -320,7 +323,8 @@ const elasticTransform: CorruptionFn = ({ img, h, w, c, k, rng }) => {
   const dy = field();
   return mapPlanes(warped, h, w, c, (p) => {
     const o = new Float64Array(h * w);
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) o[y * w + x] = bilinear(p, h, w, y + dy[y * w + x], x + dx[y * w + x], 'reflect');
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) o[y * w + x] = bilinear(p, h, w, y + dy[y * w + x], x + dx[y * w + x], 'reflect');
     return o;
   });
 };

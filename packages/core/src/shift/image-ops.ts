@@ -42,7 +42,13 @@ export function setPlane(img: Float64Array, plane: Float64Array, h: number, w: n
 }
 
 /** Applies f to every channel plane of an HWC image and returns the new image. */
-export function mapPlanes(img: Float64Array, h: number, w: number, c: number, f: (plane: Float64Array) => Float64Array): Float64Array {
+export function mapPlanes(
+  img: Float64Array,
+  h: number,
+  w: number,
+  c: number,
+  f: (plane: Float64Array) => Float64Array,
+): Float64Array {
   const out = new Float64Array(img.length);
   for (let ch = 0; ch < c; ch++) setPlane(out, f(getPlane(img, h, w, c, ch)), h, w, c, ch);
   return out;
@@ -62,7 +68,14 @@ export function gaussianKernel1d(sigma: number, truncate = 4): Float64Array {
 }
 
 /** Separable Gaussian filter of a plane (σ in pixels; σ ≤ 0 returns a copy). */
-export function gaussianFilter(plane: Float64Array, h: number, w: number, sigma: number, mode: Boundary = 'nearest', truncate = 4): Float64Array {
+export function gaussianFilter(
+  plane: Float64Array,
+  h: number,
+  w: number,
+  sigma: number,
+  mode: Boundary = 'nearest',
+  truncate = 4,
+): Float64Array {
   if (!(sigma > 0)) return Float64Array.from(plane);
   const k = gaussianKernel1d(sigma, truncate);
   const r = (k.length - 1) / 2;
@@ -84,7 +97,15 @@ export function gaussianFilter(plane: Float64Array, h: number, w: number, sigma:
 }
 
 /** out(y, x) = Σ_{i,j} K(i, j) · plane(y + i − ry, x + j − rx): correlation with an odd kh×kw kernel, centred. */
-export function correlate2d(plane: Float64Array, h: number, w: number, kernel: Float64Array, kh: number, kw: number, mode: Boundary): Float64Array {
+export function correlate2d(
+  plane: Float64Array,
+  h: number,
+  w: number,
+  kernel: Float64Array,
+  kh: number,
+  kw: number,
+  mode: Boundary,
+): Float64Array {
   const ry = (kh - 1) / 2;
   const rx = (kw - 1) / 2;
   const out = new Float64Array(h * w);
@@ -113,7 +134,10 @@ export function bilinear(plane: Float64Array, h: number, w: number, y: number, x
   const yb = boundIndex(y0 + 1, h, mode) * w;
   const xa = boundIndex(x0, w, mode);
   const xb = boundIndex(x0 + 1, w, mode);
-  return (1 - fy) * ((1 - fx) * plane[ya + xa] + fx * plane[ya + xb]) + fy * ((1 - fx) * plane[yb + xa] + fx * plane[yb + xb]);
+  return (
+    (1 - fy) * ((1 - fx) * plane[ya + xa] + fx * plane[ya + xb]) +
+    fy * ((1 - fx) * plane[yb + xa] + fx * plane[yb + xb])
+  );
 }
 
 /**
@@ -134,7 +158,8 @@ export function clippedZoom(plane: Float64Array, h: number, w: number, z: number
   const cy = axis(h);
   const cx = axis(w);
   const out = new Float64Array(h * w);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[y * w + x] = bilinear(plane, h, w, cy[y], cx[x], 'nearest');
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) out[y * w + x] = bilinear(plane, h, w, cy[y], cx[x], 'nearest');
   return out;
 }
 
@@ -144,7 +169,14 @@ export function clippedZoom(plane: Float64Array, h: number, w: number, z: number
  * This is the kernel ImageMagick's MotionBlurImage(radius, sigma, angle) uses, which generated CIFAR-10-C.
  * θ in degrees, x to the right and y downwards.
  */
-export function motionBlur(plane: Float64Array, h: number, w: number, radius: number, sigma: number, angleDeg: number): Float64Array {
+export function motionBlur(
+  plane: Float64Array,
+  h: number,
+  w: number,
+  radius: number,
+  sigma: number,
+  angleDeg: number,
+): Float64Array {
   const taps = 2 * Math.ceil(radius) + 1;
   const g = new Float64Array(taps);
   let s = 0;
@@ -164,7 +196,8 @@ export function motionBlur(plane: Float64Array, h: number, w: number, radius: nu
   for (let y = 0; y < h; y++)
     for (let x = 0; x < w; x++) {
       let v = 0;
-      for (let i = 0; i < taps; i++) v += g[i] * plane[boundIndex(y + oy[i], h, 'nearest') * w + boundIndex(x + ox[i], w, 'nearest')];
+      for (let i = 0; i < taps; i++)
+        v += g[i] * plane[boundIndex(y + oy[i], h, 'nearest') * w + boundIndex(x + ox[i], w, 'nearest')];
       out[y * w + x] = v;
     }
   return out;
@@ -220,7 +253,9 @@ const LOG_FACT_SMALL = (() => {
 export function logFactorial(k: number): number {
   if (k < 32) return LOG_FACT_SMALL[k];
   const n = k + 1;
-  return (n - 0.5) * Math.log(n) - n + 0.5 * Math.log(2 * Math.PI) + 1 / (12 * n) - 1 / (360 * n ** 3) + 1 / (1260 * n ** 5);
+  return (
+    (n - 0.5) * Math.log(n) - n + 0.5 * Math.log(2 * Math.PI) + 1 / (12 * n) - 1 / (360 * n ** 3) + 1 / (1260 * n ** 5)
+  );
 }
 
 /**
@@ -252,7 +287,8 @@ export function poisson(lambda: number, rng: Rng): number {
     const k = Math.floor(((2 * a) / us + b) * u + lambda + 0.43);
     if (us >= 0.07 && v <= vr) return k;
     if (k < 0 || (us < 0.013 && v > us)) continue;
-    if (Math.log(v) + Math.log(invAlpha) - Math.log(a / (us * us) + b) <= -lambda + k * loglam - logFactorial(k)) return k;
+    if (Math.log(v) + Math.log(invAlpha) - Math.log(a / (us * us) + b) <= -lambda + k * loglam - logFactorial(k))
+      return k;
   }
 }
 

@@ -1,25 +1,25 @@
 /** Distribution shift: the CIFAR-10-C corruptions at severities 1–5 and a reader for published CIFAR-10-C files. */
 export {
+  type Applicability,
+  applicableCorruptions,
+  CORRUPTION_IDS,
+  type CorruptionId,
   corrupt,
   corruptionApplicability,
-  applicableCorruptions,
   isCorruptionId,
-  CORRUPTION_IDS,
-  SEVERITIES,
   LEFT_OUT,
-  type CorruptionId,
-  type Applicability,
+  SEVERITIES,
 } from './corrupt.ts';
-export { jpegRoundTrip, dct8x8, idct8x8, luminanceQuantTable, chrominanceQuantTable } from './jpeg.ts';
+export { chrominanceQuantTable, dct8x8, idct8x8, jpegRoundTrip, luminanceQuantTable } from './jpeg.ts';
 export {
+  type CorruptedSplit,
+  type NpyArray,
+  type NpyData,
+  type NpyDtype,
+  type NpyHeader,
   parseNpy,
   parseNpyHeader,
+  readCifarCorruption,
   readNpyHeader,
   readNpyRows,
-  readCifarCorruption,
-  type NpyArray,
-  type NpyHeader,
-  type NpyDtype,
-  type NpyData,
-  type CorruptedSplit,
 } from './npy.ts';

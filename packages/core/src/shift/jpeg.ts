@@ -9,12 +9,14 @@
  */
 
 const LUMA_Q = [
-  16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49,
-  64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+  16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51,
+  87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101,
+  72, 92, 95, 98, 112, 100, 103, 99,
 ];
 const CHROMA_Q = [
-  17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99, 47, 66, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
-  99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
+  17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99, 47, 66, 99, 99, 99,
+  99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
+  99, 99, 99, 99, 99, 99,
 ];
 
 /**
@@ -33,7 +35,9 @@ export const chrominanceQuantTable = (quality: number) => scaledQuantTable(CHROM
 /** C[u·8 + x] = α(u) cos((2x + 1)uπ/16), α(0) = √(1/8), α(u>0) = ½: the orthonormal 8-point DCT-II matrix. */
 const DCT = (() => {
   const c = new Float64Array(64);
-  for (let u = 0; u < 8; u++) for (let x = 0; x < 8; x++) c[u * 8 + x] = (u === 0 ? Math.sqrt(1 / 8) : 0.5) * Math.cos(((2 * x + 1) * u * Math.PI) / 16);
+  for (let u = 0; u < 8; u++)
+    for (let x = 0; x < 8; x++)
+      c[u * 8 + x] = (u === 0 ? Math.sqrt(1 / 8) : 0.5) * Math.cos(((2 * x + 1) * u * Math.PI) / 16);
   return c;
 })();
 
@@ -82,11 +86,13 @@ function codePlane(plane: Float64Array, h: number, w: number, table: Int32Array)
   for (let by = 0; by < h; by += 8)
     for (let bx = 0; bx < w; bx += 8) {
       for (let y = 0; y < 8; y++)
-        for (let x = 0; x < 8; x++) block[y * 8 + x] = plane[Math.min(h - 1, by + y) * w + Math.min(w - 1, bx + x)] - 128;
+        for (let x = 0; x < 8; x++)
+          block[y * 8 + x] = plane[Math.min(h - 1, by + y) * w + Math.min(w - 1, bx + x)] - 128;
       const f = dct8x8(block);
       for (let k = 0; k < 64; k++) f[k] = Math.round(f[k] / table[k]) * table[k];
       const b = idct8x8(f);
-      for (let y = 0; y < 8 && by + y < h; y++) for (let x = 0; x < 8 && bx + x < w; x++) out[(by + y) * w + bx + x] = b[y * 8 + x] + 128;
+      for (let y = 0; y < 8 && by + y < h; y++)
+        for (let x = 0; x < 8 && bx + x < w; x++) out[(by + y) * w + bx + x] = b[y * 8 + x] + 128;
     }
   return out;
 }
@@ -125,7 +131,8 @@ export function jpegRoundTrip(img: Float64Array, h: number, w: number, c: 1 | 3,
     for (let y = 0; y < hs; y++)
       for (let x = 0; x < ws; x++) {
         let acc = 0;
-        for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) acc += plane[Math.min(h - 1, 2 * y + dy) * w + Math.min(w - 1, 2 * x + dx)];
+        for (let dy = 0; dy < 2; dy++)
+          for (let dx = 0; dx < 2; dx++) acc += plane[Math.min(h - 1, 2 * y + dy) * w + Math.min(w - 1, 2 * x + dx)];
         s[y * ws + x] = acc / 4;
       }
     return s;

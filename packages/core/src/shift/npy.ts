@@ -4,12 +4,20 @@
  * N (or N/5) labels. Reads only the byte range a caller asks for, so one severity of a 150 MB file costs
  * one fifth of it. File I/O only; no tfjs.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArcalError } from '@arcal/contracts';
 
 export type NpyDtype = 'u1' | 'i1' | 'u2' | 'i2' | 'u4' | 'i4' | 'i8' | 'u8' | 'f4' | 'f8';
-export type NpyData = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array;
+export type NpyData =
+  | Uint8Array
+  | Int8Array
+  | Uint16Array
+  | Int16Array
+  | Uint32Array
+  | Int32Array
+  | Float32Array
+  | Float64Array;
 
 export interface NpyHeader {
   dtype: NpyDtype;
@@ -26,7 +34,8 @@ const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
 /** Length of the fixed preamble (magic, version, header length) and the header length it announces. */
 function preamble(bytes: Uint8Array): { headerStart: number; headerLen: number } {
-  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new ArcalError('DATA_CORRUPT', 'not an .npy file (bad magic string)');
+  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b))
+    throw new ArcalError('DATA_CORRUPT', 'not an .npy file (bad magic string)');
   const major = bytes[6];
   if (major === 1) return { headerStart: 10, headerLen: bytes[8] | (bytes[9] << 8) };
   if (major === 2 || major === 3) {
@@ -44,7 +53,8 @@ export function parseNpyHeader(bytes: Uint8Array): NpyHeader {
   const descr = /['"]descr['"]\s*:\s*['"]([^'"]+)['"]/.exec(text)?.[1];
   const fortran = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(text)?.[1];
   const shapeText = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new ArcalError('DATA_CORRUPT', `cannot parse .npy header: ${text.trim()}`);
+  if (descr === undefined || fortran === undefined || shapeText === undefined)
+    throw new ArcalError('DATA_CORRUPT', `cannot parse .npy header: ${text.trim()}`);
   const m = /^([<>|=])?([uif])(\d)$/.exec(descr);
   const dtype = m ? (`${m[2]}${m[3]}` as NpyDtype) : undefined;
   if (!m || !dtype || !(dtype in ITEM_SIZE)) throw new ArcalError('DATA_CORRUPT', `unsupported .npy dtype '${descr}'`);
@@ -53,13 +63,25 @@ export function parseNpyHeader(bytes: Uint8Array): NpyHeader {
     .map((t) => t.trim())
     .filter((t) => t.length > 0)
     .map((t) => Number.parseInt(t.replace(/L$/, ''), 10));
-  if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new ArcalError('DATA_CORRUPT', `bad .npy shape (${shapeText})`);
-  return { dtype, littleEndian: m[1] !== '>', fortranOrder: fortran === 'True', shape, dataOffset: headerStart + headerLen, itemSize: ITEM_SIZE[dtype] };
+  if (shape.some((d) => !Number.isInteger(d) || d < 0))
+    throw new ArcalError('DATA_CORRUPT', `bad .npy shape (${shapeText})`);
+  return {
+    dtype,
+    littleEndian: m[1] !== '>',
+    fortranOrder: fortran === 'True',
+    shape,
+    dataOffset: headerStart + headerLen,
+    itemSize: ITEM_SIZE[dtype],
+  };
 }
 
 /** Decodes `count` elements of `header.dtype` from raw bytes into a typed array (int64/uint64 become Float64Array). */
 export function decodeNpyData(header: NpyHeader, raw: Uint8Array, count: number): NpyData {
-  if (raw.length < count * header.itemSize) throw new ArcalError('DATA_CORRUPT', `.npy data truncated: need ${count * header.itemSize} bytes, have ${raw.length}`);
+  if (raw.length < count * header.itemSize)
+    throw new ArcalError(
+      'DATA_CORRUPT',
+      `.npy data truncated: need ${count * header.itemSize} bytes, have ${raw.length}`,
+    );
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const le = header.littleEndian;
   const sz = header.itemSize;
@@ -135,15 +157,18 @@ export async function readNpyRows(path: string, start?: number, rows?: number): 
   const fh = await openOrThrow(path);
   try {
     const header = await headerOf(fh);
-    if (header.fortranOrder) throw new ArcalError('DATA_CORRUPT', `${path}: Fortran-ordered .npy arrays are not supported`);
+    if (header.fortranOrder)
+      throw new ArcalError('DATA_CORRUPT', `${path}: Fortran-ordered .npy arrays are not supported`);
     const n0 = header.shape.length > 0 ? header.shape[0] : 1;
     const rowItems = header.shape.slice(1).reduce((a, b) => a * b, 1);
     const s = start ?? 0;
     const r = rows ?? n0 - s;
-    if (s < 0 || r < 0 || s + r > n0) throw new ArcalError('INVALID_INPUT', `${path}: rows [${s}, ${s + r}) outside [0, ${n0})`);
+    if (s < 0 || r < 0 || s + r > n0)
+      throw new ArcalError('INVALID_INPUT', `${path}: rows [${s}, ${s + r}) outside [0, ${n0})`);
     const bytes = r * rowItems * header.itemSize;
     const raw = new Uint8Array(bytes);
-    const { bytesRead } = bytes > 0 ? await fh.read(raw, 0, bytes, header.dataOffset + s * rowItems * header.itemSize) : { bytesRead: 0 };
+    const { bytesRead } =
+      bytes > 0 ? await fh.read(raw, 0, bytes, header.dataOffset + s * rowItems * header.itemSize) : { bytesRead: 0 };
     if (bytesRead < bytes) throw new ArcalError('DATA_CORRUPT', `${path}: file shorter than its header says`);
     const shape = header.shape.length > 0 ? [r, ...header.shape.slice(1)] : [];
     return { header: { ...header, shape }, data: decodeNpyData(header, raw, r * rowItems) };
@@ -166,13 +191,16 @@ export interface CorruptedSplit {
  * or N/5 entries shared by all severities).
  */
 export async function readCifarCorruption(dir: string, id: string, severity: number): Promise<CorruptedSplit> {
-  if (!Number.isInteger(severity) || severity < 1 || severity > 5) throw new ArcalError('INVALID_INPUT', `severity must be an integer in 1..5, got ${severity}`);
+  if (!Number.isInteger(severity) || severity < 1 || severity > 5)
+    throw new ArcalError('INVALID_INPUT', `severity must be an integer in 1..5, got ${severity}`);
   if (!/^[a-z0-9_]+$/.test(id)) throw new ArcalError('INVALID_INPUT', `bad corruption id '${id}'`);
   const file = join(dir, `${id}.npy`);
   const { shape, dtype } = await readNpyHeader(file);
-  if (dtype !== 'u1' || shape.length !== 4) throw new ArcalError('DATA_CORRUPT', `${file}: expected uint8 [N, H, W, C], got ${dtype} of rank ${shape.length}`);
+  if (dtype !== 'u1' || shape.length !== 4)
+    throw new ArcalError('DATA_CORRUPT', `${file}: expected uint8 [N, H, W, C], got ${dtype} of rank ${shape.length}`);
   const N = shape[0];
-  if (N === 0 || N % 5 !== 0) throw new ArcalError('DATA_CORRUPT', `${file}: ${N} images do not split into 5 severities`);
+  if (N === 0 || N % 5 !== 0)
+    throw new ArcalError('DATA_CORRUPT', `${file}: ${N} images do not split into 5 severities`);
   const per = N / 5;
   const { data } = await readNpyRows(file, (severity - 1) * per, per);
   const images = new Float32Array(data.length);

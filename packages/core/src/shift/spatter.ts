@@ -19,15 +19,23 @@ const lumaOf = (rgb: number[]) => 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[
  * suppression in four directions, hysteresis: strong > high, weak > low joined to strong through 8-neighbours).
  * Returns 1 on edges, 0 elsewhere.
  */
-export function cannyEdges(img: Uint8Array | Float64Array, h: number, w: number, low: number, high: number): Uint8Array {
+export function cannyEdges(
+  img: Uint8Array | Float64Array,
+  h: number,
+  w: number,
+  low: number,
+  high: number,
+): Uint8Array {
   const at = (y: number, x: number) => img[Math.min(h - 1, Math.max(0, y)) * w + Math.min(w - 1, Math.max(0, x))];
   const gx = new Float64Array(h * w);
   const gy = new Float64Array(h * w);
   const mag = new Float64Array(h * w);
   for (let y = 0; y < h; y++)
     for (let x = 0; x < w; x++) {
-      const dx = at(y - 1, x + 1) + 2 * at(y, x + 1) + at(y + 1, x + 1) - at(y - 1, x - 1) - 2 * at(y, x - 1) - at(y + 1, x - 1);
-      const dy = at(y + 1, x - 1) + 2 * at(y + 1, x) + at(y + 1, x + 1) - at(y - 1, x - 1) - 2 * at(y - 1, x) - at(y - 1, x + 1);
+      const dx =
+        at(y - 1, x + 1) + 2 * at(y, x + 1) + at(y + 1, x + 1) - at(y - 1, x - 1) - 2 * at(y, x - 1) - at(y + 1, x - 1);
+      const dy =
+        at(y + 1, x - 1) + 2 * at(y + 1, x) + at(y + 1, x + 1) - at(y - 1, x - 1) - 2 * at(y - 1, x) - at(y - 1, x + 1);
       gx[y * w + x] = dx;
       gy[y * w + x] = dy;
       mag[y * w + x] = Math.abs(dx) + Math.abs(dy);
@@ -122,7 +130,17 @@ export function chamferDistance(source: Uint8Array, h: number, w: number): Float
   return d;
 }
 
-/** Histogram equalisation of an 8-bit plane in OpenCV's form: lut(v) = round(255·(cdf(v) − cdf(v_min))/(n − count(v_min))). */
+/** Round half to even, as OpenCV's cvRound does under the default floating-point rounding mode. */
+const roundHalfEven = (v: number) => {
+  const f = Math.floor(v);
+  const d = v - f;
+  return d > 0.5 || (d === 0.5 && f % 2 !== 0) ? f + 1 : f;
+};
+
+/**
+ * Histogram equalisation of an 8-bit plane in OpenCV's form: lut(v) = round(255·(cdf(v) − cdf(v_min))/(n − count(v_min))),
+ * halves rounded to even; a constant plane is returned unchanged.
+ */
 export function equalizeHist(img: Uint8Array): Uint8Array {
   const hist = new Int32Array(256);
   for (const v of img) hist[v]++;
@@ -135,7 +153,7 @@ export function equalizeHist(img: Uint8Array): Uint8Array {
   let sum = 0;
   for (let j = i + 1; j < 256; j++) {
     sum += hist[j];
-    lut[j] = Math.min(255, Math.max(0, Math.round(sum * scale)));
+    lut[j] = Math.min(255, Math.max(0, roundHalfEven(sum * scale)));
   }
   return Uint8Array.from(img, (v) => lut[v]);
 }
@@ -143,9 +161,17 @@ export function equalizeHist(img: Uint8Array): Uint8Array {
 const BOX3 = new Float64Array(9).fill(1 / 9);
 const EMBOSS = Float64Array.from([-2, -1, 0, -1, 1, 1, 0, 1, 2]);
 
-export function spatterImage(img: Float64Array, h: number, w: number, c: number, params: [number, number, number, number, number, 0 | 1], rng: Rng, s: number): Float64Array {
+export function spatterImage(
+  img: Float64Array,
+  h: number,
+  w: number,
+  c: number,
+  params: [number, number, number, number, number, 0 | 1],
+  rng: Rng,
+  s: number,
+): Float64Array {
   const [mu, sd, sigma, thr, fifth, mode] = params;
-  let liquid = new Float64Array(h * w);
+  let liquid: Float64Array = new Float64Array(h * w);
   for (let i = 0; i < liquid.length; i++) liquid[i] = mu + sd * rng.normal();
   liquid = gaussianFilter(liquid, h, w, sigma * s);
   for (let i = 0; i < liquid.length; i++) if (liquid[i] < thr) liquid[i] = 0;
@@ -154,10 +180,12 @@ export function spatterImage(img: Float64Array, h: number, w: number, c: number,
     // 8-bit cast of the liquid layer (clamped: values above 1 are vanishingly rare at these constants)
     const l8 = Uint8Array.from(liquid, (v) => Math.min(255, Math.max(0, Math.floor(v * 255))));
     const edges = cannyEdges(l8, h, w, 50, 150);
-    let dist = chamferDistance(edges, h, w).map((v) => Math.min(v, 20));
+    let dist: Float64Array = chamferDistance(edges, h, w).map((v) => Math.min(v, 20));
     dist = correlate2d(dist, h, w, BOX3, 3, 3, 'reflect101');
     const d8 = equalizeHist(Uint8Array.from(dist, (v) => Math.floor(v)));
-    const emb = correlate2d(Float64Array.from(d8), h, w, EMBOSS, 3, 3, 'reflect101').map((v) => Math.min(255, Math.max(0, Math.round(v))));
+    const emb = correlate2d(Float64Array.from(d8), h, w, EMBOSS, 3, 3, 'reflect101').map((v) =>
+      Math.min(255, Math.max(0, Math.round(v))),
+    );
     const shade = correlate2d(emb, h, w, BOX3, 3, 3, 'reflect101').map((v) => Math.round(v));
     const m = new Float64Array(h * w);
     let mx = 0;
@@ -172,7 +200,7 @@ export function spatterImage(img: Float64Array, h: number, w: number, c: number,
     }
     return out;
   }
-  let mask = Float64Array.from(liquid, (v) => (v > thr ? 1 : 0));
+  let mask: Float64Array = Float64Array.from(liquid, (v) => (v > thr ? 1 : 0));
   mask = gaussianFilter(mask, h, w, fifth * s);
   const colour = c === 3 ? MUD_RGB : [lumaOf(MUD_RGB)];
   for (let p = 0; p < h * w; p++) {
