@@ -135,7 +135,7 @@ export async function trainMember(o: TrainMemberOptions): Promise<MemberState> {
       epochs = ck.epochs;
       pTrue = ck.pTrue;
       best = ck.best;
-      if (ck.ranking) ranking = ck.ranking;
+      if (ck.ranking && !o.ranking) ranking = ck.ranking;
     }
   }
   if (targetKind === 'adaptive' && !ranking && !(o.reRank && R > 1)) {

@@ -1,0 +1,108 @@
+/**
+ * The `arcal` command line. Inline commands (run, demo, predict, validate, robustness, doctor) need no
+ * services; `keys` talks to PostgreSQL. Exit codes: 0 ok, 1 failure, 2 invalid input or spec, 130 interrupted.
+ */
+import { ArcalError, ExperimentSpec, isArcalError } from '@arcal/contracts';
+import { parseArgs } from './args.ts';
+import { problemLines } from './spec-file.ts';
+
+const HELP = `arcal — calibration vs adversarial robustness experiments (AR-AdaLS)
+
+Inline (no services):
+  arcal run <spec.json> [--out dir] [--backend b] [--threads n] [--data-dir d] [--offline]
+                                  run one experiment in-process; writes report.json and the model
+  arcal run --resume <dir>        continue an interrupted run
+  arcal demo [--out dir] [--fresh] compare vanilla, label smoothing, AdaLS and AR-AdaLS on Fashion-MNIST
+  arcal validate <spec.json>      check a spec; prints every problem with its path
+  arcal predict --model <dir> --data <file> [--limit n]
+                                  class probabilities of an exported model (JSON lines)
+  arcal robustness --model <dir> --spec <spec.json> --split train|validation|test [--attack a] [--shard i/n] --out <file>
+  arcal robustness merge <shard files...> --out <file>
+  arcal doctor [--json]           which tensor backend runs and why the others do not
+  arcal schema                    the experiment-spec JSON Schema
+
+Service:
+  arcal keys create --project <name> [--json]   create an API key (writes to DATABASE_URL)
+
+Environment: ARCAL_BACKEND (tfjs-node-gpu | tfjs-node | native | wasm | cpu), ARCAL_THREADS, ARCAL_DATA_DIR.
+Exit codes: 0 ok, 1 failure, 2 invalid input, 130 interrupted.`;
+
+const EXIT_INVALID = new Set(['INVALID_SPEC', 'NOT_IMPLEMENTED', 'INVALID_INPUT', 'DATA_NOT_FOUND', 'DATA_CORRUPT', 'CONFLICT', 'BACKEND_UNAVAILABLE']);
+
+async function dispatch(argv: string[], signal: AbortSignal): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(HELP);
+      return cmd === undefined ? 2 : 0;
+    case 'run':
+      return (await import('./commands/run.ts')).runCommand(
+        parseArgs(rest, { string: ['out', 'resume', 'backend', 'threads', 'data-dir'], boolean: ['offline'] }),
+        signal,
+      );
+    case 'demo':
+      return (await import('./commands/demo.ts')).demoCommand(
+        parseArgs(rest, { string: ['out', 'backend', 'threads', 'data-dir', 'train-limit'], boolean: ['offline', 'fresh'] }),
+        signal,
+      );
+    case 'validate': {
+      const a = parseArgs(rest, { boolean: ['json'] });
+      if (!a.positionals[0]) throw new ArcalError('INVALID_INPUT', 'usage: arcal validate <spec.json>');
+      const { loadSpecFile } = await import('./spec-file.ts');
+      const spec = loadSpecFile(a.positionals[0]);
+      console.log(a.flags.json ? JSON.stringify(spec) : `${a.positionals[0]}: valid (${spec.method.kind}, ${spec.dataset.name}, ${spec.model.arch})`);
+      return 0;
+    }
+    case 'schema':
+      console.log(JSON.stringify(ExperimentSpec, null, 2));
+      return 0;
+    case 'doctor':
+      return (await import('./commands/doctor.ts')).doctorCommand(parseArgs(rest, { boolean: ['json'], string: ['backend'] }));
+    case 'predict':
+      return (await import('./commands/predict.ts')).predictCommand(parseArgs(rest, { string: ['model', 'data', 'limit', 'backend'] }));
+    case 'robustness':
+      return (await import('./commands/robustness.ts')).robustnessCommand(rest, signal);
+    case 'keys': {
+      const { createKeyCommand } = await import('@arcal/api/keys');
+      return createKeyCommand(rest);
+    }
+    default:
+      throw new ArcalError('INVALID_INPUT', `unknown command "${cmd}" (arcal --help lists them)`);
+  }
+}
+
+async function main(): Promise<void> {
+  const ac = new AbortController();
+  let interrupts = 0;
+  process.on('SIGINT', () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write('\ninterrupt: stopping after the current batch (press Ctrl-C again to quit at once)\n');
+    ac.abort();
+  });
+  process.on('SIGTERM', () => ac.abort());
+  try {
+    process.exitCode = await dispatch(process.argv.slice(2), ac.signal);
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') {
+      process.stderr.write(`arcal: interrupted — ${(e as Error).message}; continue with \`arcal run --resume <out dir>\`\n`);
+      process.exitCode = 130;
+    } else if (isArcalError(e)) {
+      const lines = problemLines(e);
+      if (lines.length) for (const l of lines) process.stderr.write(`${l}\n`);
+      else process.stderr.write(`arcal: ${e.message}\n`);
+      process.exitCode = EXIT_INVALID.has(e.code) ? 2 : 1;
+    } else {
+      process.stderr.write(`arcal: ${(e as Error)?.message ?? String(e)}\n`);
+      if (process.env.ARCAL_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
+      process.exitCode = 1;
+    }
+  }
+  // tfjs-wasm keeps no handles open, but a stray timer must not keep a finished command alive
+  setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
+}
+
+await main();
