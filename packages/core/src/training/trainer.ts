@@ -78,16 +78,30 @@ export interface MemberState {
   dispose(): void;
 }
 
-function lossAndAccuracy(model: Model, x: tf.Tensor4D, targets: tf.Tensor2D, labels: tf.Tensor1D, updates: Array<[tf.Variable, tf.Tensor]>) {
+/**
+ * One optimisation step on a batch with soft targets: loss = mean_i −Σ_k t_ik·log softmax(z_i)_k, gradients of
+ * every trainable variable, the optimizer update, then batch-norm moving statistics. Returns the batch's mean
+ * loss and its number of correct top-1 predictions.
+ */
+export function trainStep(model: Model, opt: Optimizer, x: tf.Tensor4D, targets: tf.Tensor2D, labels: tf.Tensor1D, lr: number): { loss: number; correct: number } {
+  const updates: Array<[tf.Variable, tf.Tensor]> = [];
   let correct = 0;
-  const f = () => {
+  const { value, grads } = tf.variableGrads(() => {
     const z = model.apply(x, true, updates);
-    // soft-target cross-entropy: mean_i −Σ_k t_ik log softmax(z_i)_k
-    const loss = tf.neg(tf.mean(tf.sum(tf.mul(targets, tf.logSoftmax(z)), 1)));
-    correct = tf.sum(tf.cast(tf.equal(tf.argMax(z, 1), labels), 'float32')).dataSync()[0];
-    return loss as tf.Scalar;
-  };
-  return { f, correct: () => correct };
+    correct = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(z, 1), labels), 'float32')).dataSync()[0]);
+    return tf.neg(tf.mean(tf.sum(tf.mul(targets, tf.logSoftmax(z)), 1))) as tf.Scalar;
+  }, model.trainable);
+  opt.apply(
+    model.trainable.map((v) => grads[v.name]),
+    lr,
+  );
+  for (const [v, t] of updates) {
+    v.assign(t);
+    t.dispose();
+  }
+  const loss = value.dataSync()[0];
+  tf.dispose([value, ...Object.values(grads)]);
+  return { loss, correct };
 }
 
 function gatherBatch(split: Split, idx: ArrayLike<number>, per: number): Float32Array {
@@ -173,23 +187,13 @@ export async function trainMember(o: TrainMemberOptions): Promise<MemberState> {
       }
       if (targetKind === 'mixup') mixBatch(xb, targets, b, per, Z, spec.method.mixupAlpha, rng);
       lr = learningRateAt(spec.training.learningRate, spec.training.schedule, epoch * stepsPerEpoch + s, totalEpochs * stepsPerEpoch);
-      const updates: Array<[tf.Variable, tf.Tensor]> = [];
       const xt = tf.tensor4d(xb, [b, h, w, c]);
       const tt = tf.tensor2d(targets, [b, Z]);
       const lt = tf.tensor1d(labels, 'int32');
-      const la = lossAndAccuracy(model, xt, tt, lt, updates);
-      const { value, grads } = tf.variableGrads(la.f, model.trainable);
-      opt.apply(
-        model.trainable.map((v) => grads[v.name]),
-        lr,
-      );
-      for (const [v, t] of updates) {
-        v.assign(t);
-        t.dispose();
-      }
-      lossSum += value.dataSync()[0] * b;
-      correct += la.correct();
-      tf.dispose([value, xt, tt, lt, ...Object.values(grads)]);
+      const r = trainStep(model, opt, xt, tt, lt, lr);
+      tf.dispose([xt, tt, lt]);
+      lossSum += r.loss * b;
+      correct += r.correct;
       o.onBatch?.(s + 1, stepsPerEpoch);
       // yield to the event loop so signals, progress output and lock renewals get a turn
       if ((s & 7) === 7) await new Promise((r) => setImmediate(r));
