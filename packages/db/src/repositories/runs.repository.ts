@@ -30,6 +30,15 @@ export class RunsRepository {
     return this.db.run.findMany({ where: { experimentId }, orderBy: { member: 'asc' } });
   }
 
+  /** One run, created when missing (also for pseudo-members: -1 reference model, -2 ensemble-level records). */
+  ensureRun(experimentId: string, member: number, seed: number): Promise<RunRow> {
+    return this.db.run.upsert({
+      where: { experimentId_member: { experimentId, member } },
+      create: { experimentId, member, seed },
+      update: {},
+    });
+  }
+
   listForExperiment(experimentId: string): Promise<RunRow[]> {
     return this.db.run.findMany({ where: { experimentId }, orderBy: { member: 'asc' } });
   }

@@ -1,0 +1,66 @@
+/**
+ * Worker configuration: command line (`--queues`, `--concurrency`) plus environment, parsed once at the
+ * entry point. Sandboxed processors are separate processes: they read the same variables once at their
+ * own entry (`sandboxConfig`).
+ */
+import { QUEUE_NAMES, type QueueName } from '@arcal/db';
+
+export interface WorkerConfig {
+  queues: QueueName[];
+  concurrency: number;
+  databaseUrl: string;
+  redisUrl: string;
+  artifactDir: string;
+  queuePrefix: string;
+  /** tfjs backend for compute jobs (cpu | wasm | native ...); core picks when unset. */
+  backend?: string;
+  dataDir?: string;
+  /** Seconds to wait for running jobs on SIGTERM before exiting. */
+  shutdownGraceSeconds: number;
+  logLevel: string;
+}
+
+export type SandboxConfig = Pick<WorkerConfig, 'databaseUrl' | 'redisUrl' | 'artifactDir' | 'queuePrefix' | 'backend' | 'dataDir'>;
+
+export const usage = 'arcal-worker [--queues attack,train,evaluate,orchestrate] [--concurrency n]';
+
+export function loadWorkerConfig(argv: string[], env: Record<string, string | undefined>): WorkerConfig {
+  let queues: QueueName[] = [...QUEUE_NAMES];
+  let concurrency = 1;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = () => inline ?? argv[++i];
+    if (flag === '--queues') {
+      const list = (value() ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const bad = list.filter((q) => !(QUEUE_NAMES as readonly string[]).includes(q));
+      if (!list.length || bad.length) throw new Error(`--queues: unknown queue(s) ${bad.join(', ') || '(none given)'}; known: ${QUEUE_NAMES.join(', ')}`);
+      queues = list as QueueName[];
+    } else if (flag === '--concurrency') {
+      concurrency = Number(value());
+      if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('--concurrency must be a positive integer');
+    } else if (flag === '--help' || flag === '-h') {
+      throw new Error(`usage: ${usage}`);
+    } else {
+      throw new Error(`unknown argument ${a}\nusage: ${usage}`);
+    }
+  }
+  return {
+    queues,
+    concurrency,
+    ...sandboxConfig(env),
+    shutdownGraceSeconds: Number(env.SHUTDOWN_GRACE_SECONDS ?? 30),
+    logLevel: env.LOG_LEVEL || 'info',
+  };
+}
+
+export function sandboxConfig(env: Record<string, string | undefined>): SandboxConfig {
+  return {
+    databaseUrl: env.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres',
+    redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    artifactDir: env.ARTIFACT_DIR || './runs/service',
+    queuePrefix: env.ARCAL_QUEUE_PREFIX || 'arcal',
+    ...(env.ARCAL_BACKEND ? { backend: env.ARCAL_BACKEND } : {}),
+    ...(env.ARCAL_DATA_DIR ? { dataDir: env.ARCAL_DATA_DIR } : {}),
+  };
+}

@@ -1,0 +1,41 @@
+/** What every processor receives: repositories, the dispatcher, the event publisher, config. Built once per process. */
+import {
+  EventPublisher,
+  JobDispatcher,
+  type Queues,
+  type Repositories,
+  closeQueues,
+  createDb,
+  createQueues,
+  createRedis,
+  createRepositories,
+} from '@arcal/db';
+import type { SandboxConfig } from './config.ts';
+
+export interface WorkerContext {
+  config: SandboxConfig;
+  repos: Repositories;
+  dispatcher: JobDispatcher;
+  events: EventPublisher;
+  log: (level: 'info' | 'warn' | 'error', message: string, data?: Record<string, unknown>) => void;
+  close(): Promise<void>;
+}
+
+export function createContext(config: SandboxConfig, log: WorkerContext['log']): WorkerContext {
+  const db = createDb(config.databaseUrl, { max: 4 });
+  const repos = createRepositories(db);
+  const redis = createRedis(config.redisUrl, 'worker');
+  const queues: Queues = createQueues(redis, config.queuePrefix);
+  return {
+    config,
+    repos,
+    dispatcher: new JobDispatcher(repos.jobs, queues),
+    events: new EventPublisher(redis, config.queuePrefix),
+    log,
+    async close() {
+      await closeQueues(queues);
+      redis.disconnect();
+      await db.$disconnect();
+    },
+  };
+}

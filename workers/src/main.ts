@@ -1,0 +1,124 @@
+/**
+ * `arcal-worker --queues attack,train,evaluate,orchestrate --concurrency n`: one BullMQ Worker per queue.
+ * Orchestrate jobs run in this process; train/attack/evaluate jobs run in sandboxed child processes.
+ * Cancel broadcasts abort the matching running jobs; SIGTERM stops taking jobs and waits for the
+ * running ones (up to SHUTDOWN_GRACE_SECONDS) before exiting.
+ */
+import { fileURLToPath } from 'node:url';
+import { EventSubscriber, assertNoEviction, createRedis } from '@arcal/db';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import pino from 'pino';
+import { loadWorkerConfig } from './config.ts';
+import { createContext } from './context.ts';
+import { SANDBOXED_QUEUES, inProcess, missingHandlers } from './handlers.ts';
+import { type JobLike, runJob } from './run-job.ts';
+
+let config: ReturnType<typeof loadWorkerConfig>;
+try {
+  config = loadWorkerConfig(process.argv.slice(2), process.env);
+} catch (err) {
+  console.error((err as Error).message);
+  process.exit(2);
+}
+const logger = pino({ level: config.logLevel, base: { pid: process.pid, role: 'worker' } });
+const missing = missingHandlers(config.queues);
+if (missing.length) logger.warn({ missing }, 'job kinds without a handler yet: such jobs fail as unrecoverable');
+
+// The sandboxed processes read the same settings from their environment.
+Object.assign(process.env, {
+  DATABASE_URL: config.databaseUrl,
+  REDIS_URL: config.redisUrl,
+  ARTIFACT_DIR: config.artifactDir,
+  ARCAL_QUEUE_PREFIX: config.queuePrefix,
+});
+
+const ctx = createContext(config, (level, message, data) => logger[level](data ?? {}, message));
+const connection = createRedis(config.redisUrl, 'worker');
+try {
+  await assertNoEviction(connection);
+} catch (err) {
+  logger.fatal((err as Error).message);
+  process.exit(1);
+}
+
+const computeFile = fileURLToPath(new URL('./sandbox/compute.js', import.meta.url));
+const active = new Map<string, { experimentId: string; worker: Worker }>();
+const workers: Worker[] = [];
+
+for (const queue of config.queues) {
+  const sandboxed = SANDBOXED_QUEUES.includes(queue);
+  const processor = sandboxed ? computeFile : (job: Job, _token?: string, signal?: AbortSignal) => runJob(ctx, inProcess, job as JobLike, signal);
+  const worker = new Worker(queue, processor, {
+    connection,
+    prefix: config.queuePrefix,
+    concurrency: config.concurrency,
+    ...(sandboxed ? { useWorkerThreads: false } : {}),
+    lockDuration: 60_000,
+    stalledInterval: 30_000,
+    maxStalledCount: 2,
+  });
+  worker.on('active', (job) => {
+    active.set(job.id!, { experimentId: (job.data as { experimentId: string }).experimentId, worker });
+  });
+  worker.on('completed', (job) => {
+    active.delete(job.id!);
+    logger.info({ queue, job: job.id, name: job.name }, 'completed');
+  });
+  worker.on('failed', async (job, err) => {
+    if (!job) return;
+    active.delete(job.id!);
+    const final = err instanceof UnrecoverableError || err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+    logger.warn({ queue, job: job.id, attempts: job.attemptsMade, final, err: err.message }, 'job failed');
+    try {
+      await ctx.repos.jobs.markFailed(job.id!, { message: err.message }, final, job.attemptsMade);
+      // The row knows the experiment even when the payload is malformed.
+      const experimentId = (await ctx.repos.jobs.get(job.id!))?.experimentId ?? (job.data as { experimentId?: string }).experimentId;
+      if (final && experimentId) {
+        const error = { code: 'JOB_FAILED', message: `${queue}:${job.name} failed: ${err.message}`, job: job.id };
+        if (await ctx.repos.experiments.transition(experimentId, ['queued', 'running'], 'failed', error)) {
+          await ctx.events.publish(experimentId, { type: 'status', status: 'failed', error });
+        }
+      }
+    } catch (e) {
+      logger.error({ err: (e as Error).message }, 'could not record a failure');
+    }
+  });
+  worker.on('error', (err) => logger.error({ queue, err: err.message }, 'worker error'));
+  workers.push(worker);
+}
+
+// Cancels: abort this process's running jobs of the experiment (sandboxed ones through their signal).
+const subscriber = new EventSubscriber(createRedis(config.redisUrl, 'worker'), config.queuePrefix);
+await subscriber.onCancel((experimentId) => {
+  for (const [jobId, a] of active) {
+    if (a.experimentId === experimentId) {
+      a.worker.cancelJob(jobId, 'experiment cancelled');
+      logger.info({ job: jobId, experimentId }, 'cancelled running job');
+    }
+  }
+});
+
+// Rows committed but never enqueued (a crash between the two) are repaired here as well as by the API.
+const repair = setInterval(() => ctx.dispatcher.repairPending(60_000).catch(() => {}), 60_000);
+repair.unref();
+logger.info({ queues: config.queues, concurrency: config.concurrency, prefix: config.queuePrefix }, 'arcal-worker ready');
+
+let stopping = false;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, async () => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping: no new jobs, waiting for running ones');
+    clearInterval(repair);
+    const grace = setTimeout(() => {
+      logger.warn('grace period over; exiting with jobs still running (they will be retried)');
+      process.exit(1);
+    }, config.shutdownGraceSeconds * 1000);
+    await Promise.all(workers.map((w) => w.close()));
+    clearTimeout(grace);
+    await subscriber.close();
+    await ctx.close();
+    connection.disconnect();
+    process.exit(0);
+  });
+}

@@ -1,0 +1,61 @@
+/**
+ * The frame around every handler: refuse unknown input (UnrecoverableError), skip experiments that were
+ * cancelled or deleted, mark the job row active, run, record the result in Postgres, then return so that
+ * BullMQ completes the job. A crash anywhere before the return leaves the job to be retried; every
+ * handler's writes are idempotent upserts, so a retry overwrites rather than duplicates.
+ */
+import { ArcalError } from '@arcal/contracts';
+import { type JobKind, type JobPayloads, kindOf } from '@arcal/db';
+import { UnrecoverableError } from 'bullmq';
+import type { WorkerContext } from './context.ts';
+
+export interface JobLike {
+  id?: string;
+  name: string;
+  queueName: string;
+  data: unknown;
+  attemptsMade: number;
+}
+
+export interface HandlerArgs<K extends JobKind> {
+  ctx: WorkerContext;
+  payload: JobPayloads[K];
+  job: JobLike;
+  signal?: AbortSignal;
+  /** The experiment row (status queued or running). */
+  experiment: NonNullable<Awaited<ReturnType<WorkerContext['repos']['experiments']['get']>>>;
+}
+
+export type Handler<K extends JobKind = JobKind> = (args: HandlerArgs<K>) => Promise<unknown>;
+export type HandlerTable = Partial<{ [K in JobKind]: Handler<K> }>;
+
+/** Input errors that retrying cannot fix become UnrecoverableError; everything else may be retried. */
+export function classify(err: unknown, signal?: AbortSignal): Error {
+  if (signal?.aborted) return new UnrecoverableError('cancelled');
+  if (err instanceof UnrecoverableError) return err;
+  if (err instanceof ArcalError && ['INVALID_SPEC', 'INVALID_INPUT', 'DATA_NOT_FOUND', 'DATA_CORRUPT', 'NOT_IMPLEMENTED'].includes(err.code)) {
+    return new UnrecoverableError(`${err.code}: ${err.message}`);
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+export async function runJob(ctx: WorkerContext, handlers: HandlerTable, job: JobLike, signal?: AbortSignal): Promise<unknown> {
+  const kind = kindOf(job.queueName, job.name);
+  const handler = handlers[kind] as Handler | undefined;
+  if (!handler) throw new UnrecoverableError(`no handler for job kind ${kind} in this process`);
+  const payload = job.data as { experimentId?: unknown };
+  if (!payload || typeof payload.experimentId !== 'string') throw new UnrecoverableError(`job ${job.id} has no experimentId`);
+  const experiment = await ctx.repos.experiments.get(payload.experimentId);
+  if (!experiment) throw new UnrecoverableError(`experiment ${payload.experimentId} does not exist (deleted?)`);
+  if (experiment.status !== 'queued' && experiment.status !== 'running') {
+    return { skipped: `experiment is ${experiment.status}` };
+  }
+  if (job.id) await ctx.repos.jobs.markActive(job.id, job.attemptsMade + 1);
+  try {
+    const result = await handler({ ctx, payload: payload as never, job, signal, experiment });
+    if (job.id) await ctx.repos.jobs.markCompleted(job.id, result ?? null);
+    return result ?? null;
+  } catch (err) {
+    throw classify(err, signal);
+  }
+}
