@@ -59,7 +59,7 @@ export async function demoCommand(a: ParsedArgs, signal: AbortSignal): Promise<n
       continue;
     }
     console.log(`\n=== ${spec.name} ===`);
-    rows.push({ name: spec.name, report: await runInline({ spec, outDir: dir, backend: str(a, 'backend'), threads: int(a, 'threads'), dataDir, offline: a.flags.offline === true }, signal) });
+    rows.push({ name: spec.name, report: await runInline({ spec, outDir: dir, referenceDir: join(out, 'reference'), backend: str(a, 'backend'), threads: int(a, 'threads'), dataDir, offline: a.flags.offline === true }, signal) });
   }
   console.log('');
   printSummary(rows);

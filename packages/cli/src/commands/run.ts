@@ -28,6 +28,8 @@ export interface InlineRunContext {
   dataDir?: string;
   offline?: boolean;
   quiet?: boolean;
+  /** Shared vanilla reference model directory (the demo's experiments share one). */
+  referenceDir?: string;
 }
 
 /** Runs one resolved spec inline with progress output; shared by `run` and `demo`. */
@@ -40,6 +42,7 @@ export async function runInline(ctx: InlineRunContext, signal?: AbortSignal): Pr
   log(`data: ${data.name} from ${data.source} (train ${data.train.n}, validation ${data.validation.n}, test ${data.test.n})`);
   return runExperiment(ctx.spec, {
     outDir: ctx.outDir,
+    referenceDir: ctx.referenceDir,
     data,
     signal,
     log,

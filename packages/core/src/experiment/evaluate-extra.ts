@@ -56,7 +56,7 @@ export async function evaluateShiftAndOod(
     for (const id of spec.evaluation.corruptions) {
       const app = shift.corruptionApplicability(id, c);
       if (!app.applicable) {
-        notApplicable.push({ corruption: id, reason: app.reason });
+        notApplicable.push({ corruption: id, reason: app.reason ?? 'not applicable' });
         continue;
       }
       for (const sev of spec.evaluation.severities) {

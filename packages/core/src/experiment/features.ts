@@ -4,7 +4,7 @@
  */
 import type { ResolvedSpec } from '@arcal/contracts';
 
-const NOT_BUILT_METHODS = new Set<string>(['ccat']);
+const NOT_BUILT_METHODS = new Set<string>([]);
 
 export function unimplementedPaths(spec: ResolvedSpec, raw: any = spec): string[] {
   const out: string[] = [];

@@ -34,6 +34,37 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Loader for the OOD set named by evaluation.ood (injected so core stays free of data-source policy). */
   loadOod?: (name: string) => Promise<{ x: Float32Array; n: number; shape: [number, number, number]; source: string }>;
+  /**
+   * Where the vanilla reference model and the robustness computed on it live (default `outDir/reference`).
+   * Experiments that share dataset, model, training settings, seed and attack can share it (the demo does):
+   * a key file guards against reuse by an experiment whose reference would differ.
+   */
+  referenceDir?: string;
+}
+
+/** What determines the reference model and its robustness; a shared reference directory must match it. */
+export function referenceKey(spec: ResolvedSpec): string {
+  return JSON.stringify({
+    dataset: spec.dataset,
+    model: spec.model,
+    training: spec.training,
+    seed: spec.seed,
+    attack: spec.method.robustness.attack,
+    params: spec.method.robustness.params,
+    evalAttack: spec.evaluation.robustness.attack,
+  });
+}
+
+async function referenceDirFor(spec: ResolvedSpec, o: RunOptions): Promise<string> {
+  const dir = o.referenceDir ?? join(o.outDir, 'reference');
+  await mkdir(dir, { recursive: true });
+  const key = referenceKey(spec);
+  const existing = await readFile(join(dir, 'key.json'), 'utf8').catch(() => undefined);
+  if (existing !== undefined && existing !== key) {
+    throw new ArcalError('CONFLICT', `${dir} holds a reference model for different settings; use another reference directory`);
+  }
+  if (existing === undefined) await writeFile(join(dir, 'key.json'), key);
+  return dir;
 }
 
 const ARCAL_VERSION = '0.1.0';
@@ -118,8 +149,7 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
   let attackSeconds = 0;
   let ranking: Ranking | undefined;
   let referenceModel: Model | undefined;
-  const robDir = join(outDir, 'robustness');
-  await mkdir(robDir, { recursive: true });
+  const refDir = await referenceDirFor(spec, o);
   const onEpoch = (record: EpochRecord) => {
     epochsOut.push(record);
     o.onEvent?.({ type: 'epoch', record, totalEpochs: spec.training.epochs });
@@ -135,7 +165,7 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
       member: -1,
       seed: referenceSeed(spec.seed),
       methodKind: 'vanilla',
-      checkpointDir: join(outDir, 'reference'),
+      checkpointDir: join(refDir, 'model'),
       signal: o.signal,
       onBatch: (done, total) => o.onEvent?.({ type: 'batch', member: 'reference', epoch: 0, done, total }),
     });
@@ -146,8 +176,8 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
     o.onEvent?.({ type: 'stage', stage: 'robustness', detail: `${spec.method.robustness.attack} on train and validation` });
     const t0 = performance.now();
     const attack = spec.method.robustness.attack;
-    const tr = await robustnessOf([referenceModel!], data.train, data.shape, spec, attack, { file: join(robDir, 'train.json'), what: 'train', onEvent: o.onEvent });
-    const va = await robustnessOf([referenceModel!], data.validation, data.shape, spec, attack, { file: join(robDir, 'validation.json'), what: 'validation', onEvent: o.onEvent });
+    const tr = await robustnessOf([referenceModel!], data.train, data.shape, spec, attack, { file: join(refDir, 'robustness-train.json'), what: 'train', onEvent: o.onEvent });
+    const va = await robustnessOf([referenceModel!], data.validation, data.shape, spec, attack, { file: join(refDir, 'robustness-validation.json'), what: 'validation', onEvent: o.onEvent });
     attackSeconds += (performance.now() - t0) / 1000;
     ranking = rankingFrom(tr, va, R);
     const unfooled = tr.filter((v) => !Number.isFinite(v)).length + va.filter((v) => !Number.isFinite(v)).length;
@@ -191,7 +221,7 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
     const jointFile = join(outDir, 'joint.json');
     const saved = await readJson<{ epoch: number; pTrue: number[]; records: EpochRecord[]; ranking?: { train: number[]; val: number[] } }>(jointFile);
     let pTrue = saved?.pTrue ?? new Array(R).fill(1);
-    let done = saved?.epoch ?? 0;
+    const done = saved?.epoch ?? 0;
     if (saved?.ranking) ranking = { trainSubsetOf: Int32Array.from(saved.ranking.train), valSubsetOf: Int32Array.from(saved.ranking.val) };
     if (!ranking) ranking = { trainSubsetOf: new Int32Array(data.train.n), valSubsetOf: new Int32Array(data.validation.n) };
     const ensembleRecords: EpochRecord[] = saved?.records ?? [];
@@ -256,7 +286,6 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
     for (let m = 0; m < M; m++) {
       states.push(await trainMember({ spec, data, member: m, seed: seeds[m], checkpointDir: join(outDir, 'members', `m${m}`), untilEpoch: spec.training.epochs, ranking, sharedPTrue: pTrue, signal: o.signal }));
     }
-    done = spec.training.epochs;
   }
   return { states, epochs: epochsOut, referenceModel, notes, attackSeconds };
 }
@@ -316,7 +345,7 @@ export async function runExperiment(spec: ResolvedSpec, o: RunOptions): Promise<
       const ref = spec.evaluation.robustness.reference;
       const models = ref === 'vanilla' ? [trained.referenceModel!] : trained.states.map((s) => s.model);
       testNorms = await robustnessOf(models, data.test, data.shape, spec, spec.evaluation.robustness.attack, {
-        file: join(outDir, 'robustness', `test-${ref}.json`),
+        file: ref === 'vanilla' ? join(await referenceDirFor(spec, o), 'robustness-test.json') : join(outDir, 'robustness-test.json'),
         what: `test (${ref === 'vanilla' ? 'vanilla reference' : models.length > 1 ? 'averaged ensemble' : 'final model'})`,
         onEvent: o.onEvent,
       });
