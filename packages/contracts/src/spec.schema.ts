@@ -127,6 +127,20 @@ export const RobustnessSpec = T.Object(
   { additionalProperties: false },
 );
 
+export const CcatSpec = T.Object(
+  {
+    epsilon: T.Optional(
+      Num({ exclusiveMinimum: 0, maximum: 1, description: 'L∞ radius ε of the confidence-maximising PGD [0.3 for 1-channel images, 8/255 otherwise].' }),
+    ),
+    steps: T.Optional(
+      Int({ minimum: 1, maximum: 1000, description: 'PGD iterations per batch [10]; each costs about half a training step (half of every batch is attacked).' }),
+    ),
+    stepSize: T.Optional(Num({ exclusiveMinimum: 0, description: 'PGD signed-gradient step [2.5·ε/steps].' })),
+    rho: T.Optional(Num({ minimum: 0, description: 'ρ of the target transition λ = (1 − min(1, ‖δ‖∞/ε))^ρ [10].' })),
+  },
+  { additionalProperties: false },
+);
+
 export const MethodSpec = T.Object(
   {
     kind: OneOf([...METHOD_KINDS]),
@@ -135,6 +149,7 @@ export const MethodSpec = T.Object(
     subsets: T.Optional(Int({ minimum: 1, maximum: 1000, description: 'R used for training (ar-adals) [10].' })),
     robustness: T.Optional(RobustnessSpec),
     mixupAlpha: T.Optional(Num({ exclusiveMinimum: 0, description: 'mixup Beta(α, α) [0.2].' })),
+    ccat: T.Optional(CcatSpec),
   },
   { additionalProperties: false },
 );

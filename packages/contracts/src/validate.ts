@@ -44,6 +44,8 @@ export interface ResolvedSpec {
     alpha: number;
     subsets: number;
     mixupAlpha: number;
+    /** CCAT (Stutz et al. 2020) attack and target parameters; present only for method ccat. */
+    ccat?: { epsilon: number; steps: number; stepSize: number; rho: number };
     robustness: {
       attack: AttackName;
       source: 'precompute' | 'on-the-fly';
@@ -162,6 +164,9 @@ function semanticProblems(s: ResolvedSpec, raw: Record<string, any>): SpecProble
   if (raw.method?.mixupAlpha !== undefined && m.kind !== 'mixup') {
     out.push({ path: 'method.mixupAlpha', message: 'only applies to method mixup' });
   }
+  if (raw.method?.ccat !== undefined && m.kind !== 'ccat') {
+    out.push({ path: 'method.ccat', message: 'only applies to method ccat' });
+  }
   if (m.kind === 'ar-adals' && needsValidation && s.dataset.validationSize > 0 && s.dataset.validationSize < m.subsets) {
     out.push({ path: 'method.subsets', message: `must be <= dataset.validationSize (${s.dataset.validationSize})` });
   }
@@ -200,6 +205,17 @@ const datasetDefaults: Record<DatasetName, { classes: number; shape: [number, nu
   cifar100: { classes: 100, shape: [32, 32, 3] },
   synthetic: { classes: 10, shape: [28, 28, 1] },
 };
+
+/**
+ * CCAT defaults: ε = 0.3 on 1-channel (MNIST-like) images and 8/255 on colour images, the budgets Stutz et al.
+ * train with; 10 PGD steps of 2.5·ε/steps (the step rule of Madry et al.; CCAT's own paper uses more steps);
+ * ρ = 10, their power transition.
+ */
+function ccatDefaults(c: { epsilon?: number; steps?: number; stepSize?: number; rho?: number }, channels: number) {
+  const epsilon = c.epsilon ?? (channels === 1 ? 0.3 : 8 / 255);
+  const steps = c.steps ?? 10;
+  return { epsilon, steps, stepSize: c.stepSize ?? (2.5 * epsilon) / steps, rho: c.rho ?? 10 };
+}
 
 /** Fills every default. Assumes `raw` already matches the schema. */
 export function applyDefaults(raw: any): ResolvedSpec {
@@ -246,6 +262,7 @@ export function applyDefaults(raw: any): ResolvedSpec {
       alpha: method.alpha ?? 1,
       subsets: method.kind === 'ar-adals' ? (method.subsets ?? 10) : 1,
       mixupAlpha: method.mixupAlpha ?? 0.2,
+      ...(method.kind === 'ccat' ? { ccat: ccatDefaults(method.ccat ?? {}, d.name === 'synthetic' ? (d.shape ?? [28, 28, 1])[2] : dd.shape[2]) } : {}),
       robustness: {
         attack: methodAttack,
         source: rob.source ?? 'precompute',

@@ -12,6 +12,7 @@ import { pTrueFromEpsilon, subsetStats, updateSoftLabels } from '../calibration/
 import type { ExperimentData, Split } from '../data/types.ts';
 import { type Model, createModel, predictProbabilities } from '../models/index.ts';
 import { Rng } from '../util/rng.ts';
+import { ccatBatch, ccatParamsOf } from './ccat.ts';
 import { type CheckpointState, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { Optimizer, learningRateAt } from './optimizer.ts';
 
@@ -186,6 +187,8 @@ export async function trainMember(o: TrainMemberOptions): Promise<MemberState> {
         targets[i * Z + labels[i]] = p;
       }
       if (targetKind === 'mixup') mixBatch(xb, targets, b, per, Z, spec.method.mixupAlpha, rng);
+      // CCAT: the second half of the batch becomes adversarial (its accuracy counts in trainAccuracy)
+      if (kind === 'ccat') ccatBatch(model, xb, targets, labels, data.shape, Z, ccatParamsOf(spec), rng);
       lr = learningRateAt(spec.training.learningRate, spec.training.schedule, epoch * stepsPerEpoch + s, totalEpochs * stepsPerEpoch);
       const xt = tf.tensor4d(xb, [b, h, w, c]);
       const tt = tf.tensor2d(targets, [b, Z]);
