@@ -2,3 +2,4 @@ export * from './spec.schema.ts';
 export * from './validate.ts';
 export * from './errors.ts';
 export * from './report.ts';
+export * from './study.schema.ts';

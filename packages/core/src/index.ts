@@ -11,6 +11,7 @@ export * from './training/optimizer.ts';
 export * from './training/trainer.ts';
 export * from './training/checkpoint.ts';
 export * from './experiment/index.ts';
+export * from './study/index.ts';
 export * from './attacks/index.ts';
 export * as ood from './ood/index.ts';
 export * as posthoc from './posthoc/index.ts';
