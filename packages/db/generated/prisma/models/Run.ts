@@ -767,6 +767,9 @@ export type $RunPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = 
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
     experimentId: string
+    /**
+     * Member index from 0; -1 is the vanilla reference model, -2 holds ensemble-level epoch records.
+     */
     member: number
     seed: number
     status: $Enums.ExperimentStatus
