@@ -12,6 +12,8 @@ Inline (no services):
   arcal run <spec.json> [--out dir] [--backend b] [--threads n] [--data-dir d] [--offline]
                                   run one experiment in-process; writes report.json and the model
   arcal run --resume <dir>        continue an interrupted run
+  arcal study <study.json> [--out dir]
+                                  every experiment of a study grid (resumable); writes study.json and study.md
   arcal demo [--out dir] [--fresh] compare vanilla, label smoothing, AdaLS and AR-AdaLS on Fashion-MNIST
   arcal validate <spec.json>      check a spec; prints every problem with its path
   arcal predict --model <dir> --data <file> [--limit n]
@@ -41,6 +43,11 @@ async function dispatch(argv: string[], signal: AbortSignal): Promise<number> {
     case 'run':
       return (await import('./commands/run.ts')).runCommand(
         parseArgs(rest, { string: ['out', 'resume', 'backend', 'threads', 'data-dir'], boolean: ['offline'] }),
+        signal,
+      );
+    case 'study':
+      return (await import('./commands/study.ts')).studyCommand(
+        parseArgs(rest, { string: ['out', 'backend', 'threads', 'data-dir'], boolean: ['offline'] }),
         signal,
       );
     case 'demo':
