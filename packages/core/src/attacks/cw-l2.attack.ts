@@ -10,14 +10,15 @@
  * perturbation seen over all rounds. Early abort: every ⌈steps/10⌉ steps an example whose loss has not
  * fallen below 0.9999 × its previous check leaves the round (and the batch, so the rest run faster).
  *
+ * Defaults: 9 rounds × 200 steps, learning rate 0.01 (constant unless learningRateFinal is set), c₀ = 0.1.
  * Cost: at most binarySearchSteps × steps forward+backward passes per example (defaults 9 × 200 = 1800;
  * early abort usually stops well before). The original paper used 9 × 10 000 steps at learning rate 0.01.
  */
 import { tf } from '../backend/index.ts';
-import { ActiveSet, margin, oneHot, writeRows, whereRows } from './common.ts';
+import { ActiveSet, cosineAnneal, margin, oneHot, writeRows, whereRows } from './common.ts';
 import type { BatchAttack } from './types.ts';
 
-export const CW_DEFAULTS = { binarySearchSteps: 9, steps: 200, learningRate: 0.05, initialConst: 0.1, abortEarly: true } as const;
+export const CW_DEFAULTS = { binarySearchSteps: 9, steps: 200, learningRate: 0.01, initialConst: 0.1, abortEarly: true } as const;
 
 const BETA1 = 0.9;
 const BETA2 = 0.999;
@@ -28,7 +29,8 @@ const NO_BOUND = 1e10;
 export const cwL2: BatchAttack = async (f, x, predicted, numClasses, params) => {
   const rounds = params.binarySearchSteps ?? CW_DEFAULTS.binarySearchSteps;
   const steps = params.steps ?? CW_DEFAULTS.steps;
-  const lr = params.learningRate ?? CW_DEFAULTS.learningRate;
+  const lr0 = params.learningRate ?? CW_DEFAULTS.learningRate;
+  const lr1 = params.learningRateFinal ?? lr0;
   const c0 = params.initialConst ?? CW_DEFAULTS.initialConst;
   const abortEarly = params.abortEarly ?? CW_DEFAULTS.abortEarly;
   const n = x.shape[0];
@@ -83,6 +85,7 @@ export const cwL2: BatchAttack = async (f, x, predicted, numClasses, params) => 
             })(set.get('w'));
           });
           // Adam on w (bias-corrected), all examples of the round share the step counter.
+          const lr = cosineAnneal(lr0, lr1, step - 1, steps - 1);
           tf.tidy(() => {
             const m = tf.add(tf.mul(set.get('m'), BETA1), tf.mul(grad, 1 - BETA1));
             const v = tf.add(tf.mul(set.get('v'), BETA2), tf.mul(tf.square(grad), 1 - BETA2));

@@ -3,7 +3,12 @@
  * Algorithm 1), untargeted against the predicted class ŷ, inside the box [0,1], without the optional
  * 8-bit quantisation step.
  *
- * Loss: cross-entropy J(x') = −log softmax(z(x'))_ŷ, ascended. At step k, with g = ∇J(x + δ_k):
+ * Loss, ascended: by default the negative margin J(x') = max_{j≠ŷ} z_j(x') − z_ŷ(x'); `ddnLoss: 'ce'` gives the
+ * published cross-entropy J(x') = −log softmax(z(x'))_ŷ. The margin is arcal's default because the
+ * cross-entropy gradient points at the probability-weighted mixture of all other classes, so on the sphere
+ * the iterates settle where that mixture, not the nearest boundary, is normal to it: on 10-class linear
+ * classifiers whose softmax is not sharp this overstated the exact distance by up to ~24 %, against
+ * < 0.3 % with the margin (orthogonal-row linear fixture of the attack tests). At step k, with g = ∇J(x + δ_k):
  *   if x + δ_k is adversarial (argmax ≠ ŷ) and ‖δ_k‖ < ‖δ*‖ it becomes the best δ*;
  *   ε ← ε(1 − γ) if x + δ_k is adversarial, else ε(1 + γ);
  *   δ ← δ + α_k g/‖g‖,  δ ← ε δ/‖δ‖ (onto the sphere of radius ε),  δ ← clip_[0,1](x + δ) − x,
@@ -16,13 +21,14 @@ import { tf } from '../backend/index.ts';
 import { ActiveSet, column, cosineAnneal, margin, normaliseRows, oneHot, rowNorms, writeRows, whereRows } from './common.ts';
 import type { BatchAttack } from './types.ts';
 
-export const DDN_DEFAULTS = { steps: 100, gamma: 0.05, initNorm: 1, alphaInit: 1, alphaFinal: 0.01 } as const;
+export const DDN_DEFAULTS = { steps: 100, gamma: 0.05, initNorm: 1, alphaInit: 1, alphaFinal: 0.01, ddnLoss: 'margin' } as const;
 
 export const ddnL2: BatchAttack = async (f, x, predicted, numClasses, params) => {
   const steps = params.steps ?? DDN_DEFAULTS.steps;
   const gamma = params.gamma ?? DDN_DEFAULTS.gamma;
   const a0 = params.alphaInit ?? DDN_DEFAULTS.alphaInit;
   const a1 = params.alphaFinal ?? DDN_DEFAULTS.alphaFinal;
+  const useMargin = (params.ddnLoss ?? DDN_DEFAULTS.ddnLoss) === 'margin';
   const n = x.shape[0];
   const d = x.size / n;
   const rank = x.rank;
@@ -51,6 +57,7 @@ export const ddnL2: BatchAttack = async (f, x, predicted, numClasses, params) =>
         const g = tf.grad((xx: tf.Tensor) => {
           const z = f(xx);
           mg = tf.keep(margin(z, set.get('ymask')));
+          if (useMargin) return tf.neg(tf.sum(mg));
           return tf.neg(tf.sum(tf.mul(tf.logSoftmax(z), set.get('ymask'))));
         })(xa);
         stats = tf.keep(tf.stack([mg, rowNorms(set.get('delta')), rowNorms(g)]));

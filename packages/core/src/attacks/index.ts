@@ -49,6 +49,7 @@ const PARAM_RULES: Array<[string, 'int1' | 'int0' | 'int2' | 'pos' | 'nonneg' | 
   ['candidates', 'int2'],
   ['refineSteps', 'int0'],
   ['learningRate', 'pos'],
+  ['learningRateFinal', 'pos'],
   ['initialConst', 'pos'],
   ['alphaInit', 'pos'],
   ['alphaFinal', 'pos'],
@@ -85,6 +86,9 @@ function checkOptions(opts: MinimalPerturbationOptions): void {
                     ? v >= 0
                     : v > 0 && v < 1);
     if (!ok) throw new ArcalError('INVALID_INPUT', `option ${name} is invalid (${String(v)}): expected ${kind}`, [{ path: name, message: kind }]);
+  }
+  if (opts.ddnLoss !== undefined && opts.ddnLoss !== 'margin' && opts.ddnLoss !== 'ce') {
+    throw new ArcalError('INVALID_INPUT', `ddnLoss must be 'margin' or 'ce' (got ${String(opts.ddnLoss)})`);
   }
   if (opts.outputs !== undefined && opts.outputs !== 'logits' && opts.outputs !== 'probabilities') {
     throw new ArcalError('INVALID_INPUT', `outputs must be 'logits' or 'probabilities' (got ${String(opts.outputs)})`);

@@ -23,8 +23,10 @@ export interface CwL2Params {
   binarySearchSteps?: number;
   /** Adam steps per round (default 200). */
   steps?: number;
-  /** Adam learning rate in the tanh space (default 0.05). */
+  /** Adam learning rate in the tanh space (default 0.01). */
   learningRate?: number;
+  /** Learning rate reached at the last step of a round, cosine-annealed from learningRate (default: learningRate). */
+  learningRateFinal?: number;
   /** First c of every example (default 0.1). */
   initialConst?: number;
   /** Stop an example's round when its loss has not fallen by 0.01 % over steps/10 steps (default true). */
@@ -57,6 +59,8 @@ export interface DdnL2Params {
   alphaInit?: number;
   /** Final step length (default 0.01). */
   alphaFinal?: number;
+  /** Loss whose gradient gives the direction: 'margin' (default) or 'ce', the published cross-entropy. */
+  ddnLoss?: 'ce' | 'margin';
 }
 
 /** DeepFool L2 parameters (see deepfool-l2.attack.ts). */
