@@ -81,9 +81,54 @@ const convCases: ConvCase[] = [
   { n: 1, h: 10, w: 7, ci: 3, co: 8, kh: 3, kw: 2, stride: 2, pad: 'valid' }, // unread trailing rows
   { n: 2, h: 7, w: 7, ci: 8, co: 8, kh: 5, kw: 5, stride: [1, 2], pad: 'same' },
   { n: 2, h: 6, w: 5, ci: 1, co: 8, kh: 1, kw: 1, stride: 1, pad: 'valid' },
-  { n: 2, h: 6, w: 7, ci: 3, co: 3, kh: 3, kw: 3, stride: 1, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
-  { n: 1, h: 9, w: 8, ci: 3, co: 8, kh: 3, kw: 3, stride: 2, pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
-  { n: 2, h: 5, w: 5, ci: 3, co: 3, kh: 3, kw: 3, stride: 1, pad: [[0, 0], [3, 1], [0, 4], [0, 0]] }, // pad ≥ kernel
+  {
+    n: 2,
+    h: 6,
+    w: 7,
+    ci: 3,
+    co: 3,
+    kh: 3,
+    kw: 3,
+    stride: 1,
+    pad: [
+      [0, 0],
+      [1, 2],
+      [0, 1],
+      [0, 0],
+    ],
+  },
+  {
+    n: 1,
+    h: 9,
+    w: 8,
+    ci: 3,
+    co: 8,
+    kh: 3,
+    kw: 3,
+    stride: 2,
+    pad: [
+      [0, 0],
+      [2, 0],
+      [1, 3],
+      [0, 0],
+    ],
+  },
+  {
+    n: 2,
+    h: 5,
+    w: 5,
+    ci: 3,
+    co: 3,
+    kh: 3,
+    kw: 3,
+    stride: 1,
+    pad: [
+      [0, 0],
+      [3, 1],
+      [0, 4],
+      [0, 0],
+    ],
+  }, // pad ≥ kernel
   { n: 4, h: 28, w: 28, ci: 1, co: 8, kh: 3, kw: 3, stride: 1, pad: 'same' },
 ];
 
@@ -92,13 +137,26 @@ describe('Conv2DBackpropFilter and Conv2DBackpropInput (through tf.grads of conv
     const rng = new Rng(c.h * 131 + c.w * 17 + c.ci * 5 + c.co);
     const xv = randomArray(rng, c.n * c.h * c.w * c.ci);
     const wv = randomArray(rng, c.kh * c.kw * c.ci * c.co);
-    const outShape = tf.tidy(() => tf.conv2d(tf.zeros([c.n, c.h, c.w, c.ci]), tf.zeros([c.kh, c.kw, c.ci, c.co]), c.stride, c.pad).shape);
-    const rv = randomArray(rng, outShape.reduce((p, q) => p * q, 1));
+    const outShape = tf.tidy(
+      () =>
+        tf.conv2d(
+          tf.zeros([c.n, c.h, c.w, c.ci]) as tf.Tensor4D,
+          tf.zeros([c.kh, c.kw, c.ci, c.co]) as tf.Tensor4D,
+          c.stride,
+          c.pad,
+        ).shape,
+    );
+    const rv = randomArray(
+      rng,
+      outShape.reduce((p, q) => p * q, 1),
+    );
     await expectSameOnBoth(() => {
       const x = tf.tensor4d(xv, [c.n, c.h, c.w, c.ci]);
       const w = tf.tensor4d(wv, [c.kh, c.kw, c.ci, c.co]);
       const r = tf.tensor(rv, outShape);
-      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)));
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)),
+      );
       return g([x, w]);
     });
   });
@@ -116,10 +174,19 @@ describe('BatchMatMul with transposes (through tf.grads of matMul)', () => {
   ];
   it.each(cases)('matches cpu: a %j b %j tA=%s tB=%s', async (sa, sb, ta, tb) => {
     const rng = new Rng(sa.length * 100 + sa[0] * 10 + (ta ? 1 : 0) + (tb ? 2 : 0));
-    const av = randomArray(rng, sa.reduce((p, q) => p * q, 1));
-    const bv = randomArray(rng, sb.reduce((p, q) => p * q, 1));
+    const av = randomArray(
+      rng,
+      sa.reduce((p, q) => p * q, 1),
+    );
+    const bv = randomArray(
+      rng,
+      sb.reduce((p, q) => p * q, 1),
+    );
     const outShape = tf.tidy(() => tf.matMul(tf.zeros(sa), tf.zeros(sb), ta, tb).shape);
-    const rv = randomArray(rng, outShape.reduce((p, q) => p * q, 1));
+    const rv = randomArray(
+      rng,
+      outShape.reduce((p, q) => p * q, 1),
+    );
     await expectSameOnBoth(() => {
       const r = tf.tensor(rv, outShape);
       const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.matMul(a, b, ta, tb), r)));
@@ -129,7 +196,13 @@ describe('BatchMatMul with transposes (through tf.grads of matMul)', () => {
 });
 
 describe('MaxPoolGrad (through tf.grad of maxPool)', () => {
-  const cases: { shape: [number, number, number, number]; f: number | [number, number]; s: number; pad: 'same' | 'valid'; values?: number[] }[] = [
+  const cases: {
+    shape: [number, number, number, number];
+    f: number | [number, number];
+    s: number;
+    pad: 'same' | 'valid';
+    values?: number[];
+  }[] = [
     { shape: [2, 6, 6, 3], f: 2, s: 2, pad: 'valid', values: [0, 0, 0, 1, 2] }, // ties and all-zero windows
     { shape: [1, 7, 5, 8], f: 2, s: 2, pad: 'same', values: [0, 0, 1] },
     { shape: [2, 7, 7, 1], f: 3, s: 2, pad: 'same', values: [-1, 0, 1] }, // overlapping windows
@@ -141,11 +214,18 @@ describe('MaxPoolGrad (through tf.grad of maxPool)', () => {
     const rng = new Rng(c.shape[1] * 31 + c.shape[3]);
     const n = c.shape.reduce((p, q) => p * q, 1);
     const xv = randomArray(rng, n, c.values);
-    const outShape = tf.tidy(() => tf.maxPool(tf.zeros(c.shape), c.f, c.s, c.pad).shape);
-    const rv = randomArray(rng, outShape.reduce((p, q) => p * q, 1));
+    const outShape = tf.tidy(() => tf.maxPool(tf.zeros(c.shape) as tf.Tensor4D, c.f, c.s, c.pad).shape);
+    const rv = randomArray(
+      rng,
+      outShape.reduce((p, q) => p * q, 1),
+    );
     await expectSameOnBoth(() => {
       const r = tf.tensor(rv, outShape);
-      return [tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(x as tf.Tensor4D, c.f, c.s, c.pad), r)))(tf.tensor(xv, c.shape))];
+      return [
+        tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(x as tf.Tensor4D, c.f, c.s, c.pad), r)))(
+          tf.tensor(xv, c.shape),
+        ),
+      ];
     });
   });
 
@@ -157,6 +237,77 @@ describe('MaxPoolGrad (through tf.grad of maxPool)', () => {
     const dx = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid'), dy)))(x);
     expect(Array.from(dx.dataSync())).toEqual([10, 0, 20, 0, 0, 0, 0, 0, 0, 30, 40, 0, 0, 0, 0, 0]);
     tf.dispose([x, dy, dx]);
+  });
+});
+
+describe('Sum over leading axes (bias gradients) and the other reductions', () => {
+  const cases: { shape: number[]; axis: number | number[]; keepDims: boolean }[] = [
+    { shape: [3, 5, 7, 8], axis: [0, 1, 2], keepDims: false },
+    { shape: [1, 4, 4, 3], axis: [0, 1, 2], keepDims: true },
+    { shape: [9, 6], axis: 0, keepDims: false },
+    { shape: [4, 5, 6], axis: [1, 0], keepDims: false },
+    { shape: [4, 5, 6], axis: [1, 2], keepDims: true }, // innermost: stock kernel
+    { shape: [4, 5, 6], axis: [0, 2], keepDims: false }, // not leading: stock kernel
+    { shape: [7, 1], axis: 0, keepDims: false },
+  ];
+  it.each(cases)('tf.sum matches cpu: %j', async (c) => {
+    const rng = new Rng(c.shape.length * 7 + c.shape[0]);
+    const xv = randomArray(
+      rng,
+      c.shape.reduce((p, q) => p * q, 1),
+    );
+    await expectSameOnBoth(() => [tf.sum(tf.tensor(xv, c.shape), c.axis, c.keepDims)]);
+  });
+
+  it('bias gradients of conv2d + bias and dense + bias match cpu', async () => {
+    const rng = new Rng(11);
+    const xv = randomArray(rng, 2 * 9 * 7 * 3);
+    const wv = randomArray(rng, 3 * 3 * 3 * 8);
+    const bv = randomArray(rng, 8);
+    const dv = randomArray(rng, 8 * 5);
+    const cv = randomArray(rng, 5);
+    await expectSameOnBoth(() => {
+      const f = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, d: tf.Tensor, c: tf.Tensor) => {
+        const h = tf.relu(tf.add(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), b));
+        const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D;
+        return tf.sum(tf.square(tf.add(tf.matMul(pooled, d as tf.Tensor2D), c)));
+      };
+      return tf.grads(f)([
+        tf.tensor(xv, [2, 9, 7, 3]),
+        tf.tensor(wv, [3, 3, 3, 8]),
+        tf.tensor(bv, [8]),
+        tf.tensor(dv, [8, 5]),
+        tf.tensor(cv, [5]),
+      ]);
+    });
+  });
+});
+
+describe('Identity and same-dtype Cast share the buffer', () => {
+  it('a clone keeps its values after the original is disposed, and frees its buffer last', async () => {
+    await tf.setBackend('wasm');
+    const buffers = tf.engine().backend.numDataIds();
+    const x = tf.tensor([1.5, -2, 3], [3]);
+    const y = tf.clone(x);
+    const z = tf.cast(x, 'float32');
+    expect(tf.engine().backend.numDataIds()).toBe(buffers + 1);
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1.5, -2, 3]);
+    y.dispose();
+    expect(Array.from(z.dataSync())).toEqual([1.5, -2, 3]);
+    z.dispose();
+    expect(tf.engine().backend.numDataIds()).toBe(buffers);
+  });
+
+  it('casts between dtypes still convert', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor([1.7, -2.2, 0, Number.NaN], [4]);
+    const i = tf.cast(x, 'int32');
+    const b = tf.cast(x, 'bool');
+    expect(i.dtype).toBe('int32');
+    expect(Array.from(i.dataSync()).slice(0, 3)).toEqual([1, -2, 0]);
+    expect(Array.from(b.dataSync())).toEqual([1, 1, 0, 1]);
+    tf.dispose([x, i, b]);
   });
 });
 

@@ -11,7 +11,7 @@
  * zero-dilated d̂y is written once in JS and convolved with 'valid' padding.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type BackendWasm, type Info, heapF32, release, run } from './kernel-call.ts';
+import { type BackendWasm, heapF32, type Info, release, run } from './kernel-call.ts';
 
 interface Attrs {
   strides: [number, number] | number;
@@ -21,11 +21,20 @@ interface Attrs {
   inputShape: [number, number, number, number];
 }
 
-export function conv2DBackpropInput(args: { inputs: { dy: Info; filter: Info }; backend: BackendWasm; attrs: Attrs }): Info {
+export function conv2DBackpropInput(args: {
+  inputs: { dy: Info; filter: Info };
+  backend: BackendWasm;
+  attrs: Attrs;
+}): Info {
   const { inputs, backend, attrs } = args;
   const { dy, filter } = inputs;
   if (attrs.dataFormat === 'NCHW') {
-    return run('Conv2DBackpropInput', backend, inputs as unknown as Record<string, Info>, attrs as unknown as Record<string, unknown>);
+    return run(
+      'Conv2DBackpropInput',
+      backend,
+      inputs as unknown as Record<string, Info>,
+      attrs as unknown as Record<string, unknown>,
+    );
   }
   const info = tf.backend_util.computeConv2DInfo(
     attrs.inputShape,
@@ -79,19 +88,24 @@ export function conv2DBackpropInput(args: { inputs: { dy: Info; filter: Info }; 
       }
     }
   }
-  const dx = run('Conv2D', backend, { x: image, filter: flipped }, {
-    strides: [1, 1],
-    dilations: [1, 1],
-    pad: simple
-      ? [
-          [0, 0],
-          [padTop, padBottom],
-          [padLeft, padRight],
-          [0, 0],
-        ]
-      : 'valid',
-    dataFormat: 'NHWC',
-  });
+  const dx = run(
+    'Conv2D',
+    backend,
+    { x: image, filter: flipped },
+    {
+      strides: [1, 1],
+      dilations: [1, 1],
+      pad: simple
+        ? [
+            [0, 0],
+            [padTop, padBottom],
+            [padLeft, padRight],
+            [0, 0],
+          ]
+        : 'valid',
+      dataFormat: 'NHWC',
+    },
+  );
   release(backend, flipped, image === dy ? undefined : image);
   return dx;
 }

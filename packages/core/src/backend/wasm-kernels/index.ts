@@ -10,10 +10,20 @@ import * as tf from '@tensorflow/tfjs-core';
 import { batchMatMul } from './batch-mat-mul.ts';
 import { conv2DBackpropFilter } from './conv2d-backprop-filter.ts';
 import { conv2DBackpropInput } from './conv2d-backprop-input.ts';
+import { cast, identity } from './identity.ts';
 import { rememberStock } from './kernel-call.ts';
 import { maxPoolGrad } from './max-pool-grad.ts';
+import { sum } from './sum.ts';
 
-export const WASM_KERNEL_NAMES = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad'] as const;
+export const WASM_KERNEL_NAMES = [
+  'Conv2DBackpropFilter',
+  'Conv2DBackpropInput',
+  'BatchMatMul',
+  'MaxPoolGrad',
+  'Sum',
+  'Identity',
+  'Cast',
+] as const;
 export type WasmKernelName = (typeof WASM_KERNEL_NAMES)[number];
 
 const implementations: Record<WasmKernelName, tf.KernelFunc> = {
@@ -21,6 +31,9 @@ const implementations: Record<WasmKernelName, tf.KernelFunc> = {
   Conv2DBackpropInput: conv2DBackpropInput as unknown as tf.KernelFunc,
   BatchMatMul: batchMatMul as unknown as tf.KernelFunc,
   MaxPoolGrad: maxPoolGrad as unknown as tf.KernelFunc,
+  Sum: sum as unknown as tf.KernelFunc,
+  Identity: identity as unknown as tf.KernelFunc,
+  Cast: cast as unknown as tf.KernelFunc,
 };
 
 const registered = new Set<WasmKernelName>();

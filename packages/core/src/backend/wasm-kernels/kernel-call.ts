@@ -3,8 +3,9 @@
  * reading tensor memory straight from the wasm heap, and releasing intermediates.
  * Must not import anything beyond tfjs-core and tfjs-backend-wasm types.
  */
-import * as tf from '@tensorflow/tfjs-core';
+
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import * as tf from '@tensorflow/tfjs-core';
 
 export type { BackendWasm };
 export type Info = tf.TensorInfo;

@@ -8,7 +8,7 @@
  * ReLU) sends its gradient to the wrong place; this kernel does not.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type BackendWasm, type Info, heapF32, run } from './kernel-call.ts';
+import { type BackendWasm, heapF32, type Info, run } from './kernel-call.ts';
 
 interface Attrs {
   filterSize: [number, number] | number;
@@ -17,14 +17,20 @@ interface Attrs {
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
-let best = new Float32Array(64);
-let bestAt = new Int32Array(64);
-
-export function maxPoolGrad(args: { inputs: { dy: Info; input: Info; output?: Info }; backend: BackendWasm; attrs: Attrs }): Info {
+export function maxPoolGrad(args: {
+  inputs: { dy: Info; input: Info; output?: Info };
+  backend: BackendWasm;
+  attrs: Attrs;
+}): Info {
   const { inputs, backend, attrs } = args;
   const { dy, input } = inputs;
   if (input.dtype !== 'float32' || dy.dtype !== 'float32') {
-    return run('MaxPoolGrad', backend, inputs as unknown as Record<string, Info>, attrs as unknown as Record<string, unknown>);
+    return run(
+      'MaxPoolGrad',
+      backend,
+      inputs as unknown as Record<string, Info>,
+      attrs as unknown as Record<string, unknown>,
+    );
   }
   const info = tf.backend_util.computePool2DInfo(
     input.shape as [number, number, number, number],
@@ -44,12 +50,6 @@ export function maxPoolGrad(args: { inputs: { dy: Info; input: Info; output?: In
   const g = heapF32(backend, dy);
   const dx = heapF32(backend, dxInfo);
   dx.fill(0);
-  if (best.length < C) {
-    best = new Float32Array(C);
-    bestAt = new Int32Array(C);
-  }
-  const m = best;
-  const at = bestAt;
   const rowStride = W * C;
   for (let n = 0; n < N; n++) {
     const xBatch = n * H * rowStride;
@@ -61,24 +61,54 @@ export function maxPoolGrad(args: { inputs: { dy: Info; input: Info; output?: In
         const c0 = ow * sw - pl;
         const cMin = Math.max(0, c0);
         const cMax = Math.min(W, c0 + KW);
-        m.fill(Number.NEGATIVE_INFINITY, 0, C);
-        at.fill(-1, 0, C);
-        for (let r = rMin; r < rMax; r++) {
-          for (let c = cMin; c < cMax; c++) {
-            const base = xBatch + r * rowStride + c * C;
-            for (let ch = 0; ch < C; ch++) {
-              const v = x[base + ch];
-              if (v > m[ch]) {
-                m[ch] = v;
-                at[ch] = base + ch;
+        const first = xBatch + rMin * rowStride + cMin * C;
+        const gBase = ((n * OH + oh) * OW + ow) * C;
+        if (rMax - rMin === 2 && cMax - cMin === 2) {
+          // The common 2×2 window, unrolled; same order and rule as the general loop below.
+          for (let ch = 0; ch < C; ch++) {
+            const i0 = first + ch;
+            const i1 = i0 + C;
+            const i2 = i0 + rowStride;
+            const i3 = i2 + C;
+            let m = Number.NEGATIVE_INFINITY;
+            let at = -1;
+            let v = x[i0];
+            if (v > m) {
+              m = v;
+              at = i0;
+            }
+            v = x[i1];
+            if (v > m) {
+              m = v;
+              at = i1;
+            }
+            v = x[i2];
+            if (v > m) {
+              m = v;
+              at = i2;
+            }
+            v = x[i3];
+            if (v > m) {
+              at = i3;
+            }
+            if (at >= 0) dx[at] += g[gBase + ch];
+          }
+          continue;
+        }
+        for (let ch = 0; ch < C; ch++) {
+          let m = Number.NEGATIVE_INFINITY;
+          let at = -1;
+          for (let r = rMin; r < rMax; r++) {
+            let i = xBatch + r * rowStride + cMin * C + ch;
+            for (let c = cMin; c < cMax; c++, i += C) {
+              const v = x[i];
+              if (v > m) {
+                m = v;
+                at = i;
               }
             }
           }
-        }
-        const gBase = ((n * OH + oh) * OW + ow) * C;
-        for (let ch = 0; ch < C; ch++) {
-          const i = at[ch];
-          if (i >= 0) dx[i] += g[gBase + ch];
+          if (at >= 0) dx[at] += g[gBase + ch];
         }
       }
     }
