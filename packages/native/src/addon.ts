@@ -18,8 +18,10 @@ export interface NativeAddon {
   /** oneDNN's implementation name for a geometry: 'f' forward, 'd' input gradient, 'w' filter gradient. */
   convImpl(geom: Int32Array, kind: 'f' | 'd' | 'w'): string;
   /** Pool geometry [N,H,W,C,OH,OW,KH,KW,sh,sw,pt,pl]. */
-  maxPool(x: Float32Array, y: Float32Array, geom: Int32Array): void;
+  /** With `argmax` (Uint8Array of y's size; windows under 255 pixels) also records each max's window index. */
+  maxPool(x: Float32Array, y: Float32Array, geom: Int32Array, argmax?: Uint8Array | null): void;
   maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, geom: Int32Array): void;
+  maxPoolGradArgmax(dy: Float32Array, argmax: Uint8Array, dx: Float32Array, geom: Int32Array): void;
   avgPool(x: Float32Array, y: Float32Array, geom: Int32Array): void;
   avgPoolGrad(dy: Float32Array, dx: Float32Array, geom: Int32Array): void;
   /** out[b] = act(op(A[b])·op(B[b]) + bias); geometry [batchA, batchB, M, N, K, transA, transB]. */

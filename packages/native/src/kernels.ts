@@ -12,6 +12,15 @@ type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedA
 type KernelFn = (args: Args) => tf.TensorInfo | tf.TensorInfo[];
 type NativeImpl = (backend: NativeBackend, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap) => tf.TensorInfo | undefined;
 
+/**
+ * Max-pool window positions recorded by the forward kernel, keyed by the output's dataId (a tensor's data
+ * never changes and a dataId is never reused, so an entry cannot go stale; it dies with the output).
+ */
+const argmaxByOutput = new WeakMap<object, { argmax: Uint8Array; geom: string }>();
+
+/** Whether a gradient tape is recording (tfjs-core keeps the depth in its engine state). */
+const taping = () => ((tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth ?? 0) > 0;
+
 /** Elementwise work below this many elements stays in JS (the call costs more than it saves). */
 export const ELEMENTWISE_MIN = 4096;
 
@@ -222,16 +231,23 @@ export function nativeImpls(addon: NativeAddon): Record<string, NativeImpl> {
       const geom = info && poolGeom(info);
       if (!xv || !info || !geom) return undefined;
       const y = b.pool.take(size(info.outShape));
-      addon.maxPool(xv, y, geom);
-      return b.output(info.outShape, y);
+      // Under a gradient tape, keep each maximum's position for MaxPoolGrad instead of searching again.
+      const keep = taping() && info.filterHeight * info.filterWidth < 255;
+      const argmax = keep ? new Uint8Array(y.length) : null;
+      addon.maxPool(xv, y, geom, argmax);
+      const out = b.output(info.outShape, y);
+      if (argmax) argmaxByOutput.set(out.dataId, { argmax, geom: geom.join() });
+      return out;
     },
-    MaxPoolGrad: (b, { dy, input }, attrs) => {
+    MaxPoolGrad: (b, { dy, input, output }, attrs) => {
       const dyv = b.f32(dy), xv = b.f32(input);
       const info = dyv && xv && poolInfo(input.shape, attrs);
       const geom = info && poolGeom(info);
       if (!dyv || !xv || !info || !geom || size(info.outShape) !== dyv.length) return undefined;
       const dx = b.pool.take(xv.length);
-      addon.maxPoolGrad(dyv, xv, dx, geom);
+      const saved = output && argmaxByOutput.get(output.dataId);
+      if (saved && saved.geom === geom.join()) addon.maxPoolGradArgmax(dyv, saved.argmax, dx, geom);
+      else addon.maxPoolGrad(dyv, xv, dx, geom);
       return b.output(input.shape, dx);
     },
     AvgPool: (b, { x }, attrs) => {

@@ -84,6 +84,8 @@ describe.skipIf(skipNative)('native pooling against the cpu reference', () => {
     { shape: [3, 9, 8, 20], k: 3, s: 2, pad: 'same' },
     { shape: [2, 8, 9, 5], k: 3, s: 1, pad: 'valid' },
     { shape: [1, 5, 5, 33], k: 3, s: 1, pad: 'same' },
+    { shape: [2, 7, 9, 4], k: 2, s: 2, pad: 'valid' }, // non-overlapping windows, uncovered last row/col
+    { shape: [2, 8, 7, 6], k: 3, s: 3, pad: 'same' },
   ];
 
   it.each(shapes)('max pool forward and gradient with ties and all-zero windows: %o', async ({ shape, k, s, pad }) => {
@@ -100,8 +102,13 @@ describe.skipIf(skipNative)('native pooling against the cpu reference', () => {
       const y0 = tf.tidy(() => pool(tf.tensor(data, shape)));
       const R = input(y0.shape, r.normal(y0.size));
       y0.dispose();
+      // Through the tape (the forward records window positions) ...
       const grad = (a: tf.Tensor, rr: tf.Tensor) => tf.grad((p: tf.Tensor) => tf.sum(tf.mul(pool(p), rr)))(a);
       expect(await nativeVsCpu(grad, [x, R])).toBeLessThanOrEqual(TOL);
+      // ... and the kernel on its own (positions searched again).
+      const direct = (a: tf.Tensor, rr: tf.Tensor) =>
+        tf.engine().runKernel('MaxPoolGrad', { dy: rr, input: a, output: pool(a) }, { filterSize: k, strides: s, pad }) as tf.Tensor;
+      expect(await nativeVsCpu(direct, [x, R])).toBeLessThanOrEqual(TOL);
     }
     ranNatively('MaxPool', 'MaxPoolGrad');
   });
