@@ -5,11 +5,16 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_DEBIAN_ROOT, loadDatasetFiles, loadExperimentData } from '../src/data/index.ts';
 
 const dir = join(DEFAULT_DEBIAN_ROOT, 'fashion-mnist');
-const present = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'].every((f) =>
-  existsSync(join(dir, f)),
-);
+const present = [
+  'train-images-idx3-ubyte.gz',
+  'train-labels-idx1-ubyte.gz',
+  't10k-images-idx3-ubyte.gz',
+  't10k-labels-idx1-ubyte.gz',
+].every((f) => existsSync(join(dir, f)));
 if (!present) {
-  console.warn(`SKIPPED: real Fashion-MNIST tests — ${dir} lacks the IDX files (apt-get install dataset-fashion-mnist to run them)`);
+  console.warn(
+    `SKIPPED: real Fashion-MNIST tests — ${dir} lacks the IDX files (apt-get install dataset-fashion-mnist to run them)`,
+  );
 }
 
 describe.skipIf(!present)('real Fashion-MNIST from the Debian package', () => {
@@ -30,7 +35,15 @@ describe.skipIf(!present)('real Fashion-MNIST from the Debian package', () => {
     const raw = gunzipSync(readFileSync(join(dir, 'train-images-idx3-ubyte.gz')));
     const labels = gunzipSync(readFileSync(join(dir, 'train-labels-idx1-ubyte.gz')));
     const d = await loadExperimentData(
-      { name: 'fashion-mnist', validationSize: 1000, trainLimit: 2000, testLimit: 500, classes: 10, shape: [28, 28, 1], labelNoise: 0 },
+      {
+        name: 'fashion-mnist',
+        validationSize: 1000,
+        trainLimit: 2000,
+        testLimit: 500,
+        classes: 10,
+        shape: [28, 28, 1],
+        labelNoise: 0,
+      },
       3,
       { cacheDir: '/nonexistent-arcal-cache' },
     );

@@ -14,7 +14,16 @@ import {
   readIdxPair,
   tarMembers,
 } from '../src/data/index.ts';
-import { cifarBytes, cifarPixel, fixtureLabel, fixturePixel, idxBytes, idxImages, idxLabels, tempDir } from './data.fixtures.ts';
+import {
+  cifarBytes,
+  cifarPixel,
+  fixtureLabel,
+  fixturePixel,
+  idxBytes,
+  idxImages,
+  idxLabels,
+  tempDir,
+} from './data.fixtures.ts';
 
 /** Runs `f`, expecting an ArcalError with `code` whose message contains every string in `mentions`. */
 function expectArcal(f: () => unknown, code: string, ...mentions: string[]): void {
@@ -60,7 +69,12 @@ describe('IDX decoding', () => {
     const wrongMagic = good.slice();
     wrongMagic[0] = 0x12;
     expectArcal(() => parseIdx(wrongMagic, '/d/train-images', 3), 'DATA_CORRUPT', '/d/train-images', 'magic');
-    expectArcal(() => parseIdx(idxBytes([2, 2, 2], new Uint8Array(8), 0x0d), '/d/f32', 3), 'DATA_CORRUPT', '/d/f32', 'element type');
+    expectArcal(
+      () => parseIdx(idxBytes([2, 2, 2], new Uint8Array(8), 0x0d), '/d/f32', 3),
+      'DATA_CORRUPT',
+      '/d/f32',
+      'element type',
+    );
     expectArcal(() => parseIdx(good, '/d/labels', 1), 'DATA_CORRUPT', '/d/labels', '3 dimensions, expected 1');
     expectArcal(() => parseIdx(good.subarray(0, good.length - 1), '/d/cut', 3), 'DATA_CORRUPT', '/d/cut', 'truncated');
     expectArcal(() => parseIdx(good.subarray(0, 9), '/d/header', 3), 'DATA_CORRUPT', '/d/header', 'truncated header');
@@ -72,8 +86,20 @@ describe('IDX decoding', () => {
 
   it('rejects an out-of-range label and a count mismatch, naming the label file', () => {
     const labels = idxBytes([3], [1, 10, 2]);
-    expectArcal(() => decodeIdxPair(idxImages(3, 2, 2), labels, { images: 'I', labels: '/x/labels.gz' }, 10), 'DATA_CORRUPT', '/x/labels.gz', 'label 10', 'index 1');
-    expectArcal(() => decodeIdxPair(idxImages(3, 2, 2), idxLabels(4), { images: '/x/img', labels: '/x/lab' }, 10), 'DATA_CORRUPT', '/x/lab', '4 labels', '3 images');
+    expectArcal(
+      () => decodeIdxPair(idxImages(3, 2, 2), labels, { images: 'I', labels: '/x/labels.gz' }, 10),
+      'DATA_CORRUPT',
+      '/x/labels.gz',
+      'label 10',
+      'index 1',
+    );
+    expectArcal(
+      () => decodeIdxPair(idxImages(3, 2, 2), idxLabels(4), { images: '/x/img', labels: '/x/lab' }, 10),
+      'DATA_CORRUPT',
+      '/x/lab',
+      '4 labels',
+      '3 images',
+    );
   });
 
   it('reports a damaged gzip stream and a truncated gzip file as DATA_CORRUPT naming the file', () => {
@@ -100,7 +126,8 @@ describe('CIFAR binary decoding', () => {
       for (let r = 0; r < 32; r++) {
         for (let c = 0; c < 32; c++) {
           for (let ch = 0; ch < 3; ch++) {
-            if (d.pixels[((i * 32 + r) * 32 + c) * 3 + ch] !== cifarPixel(i, ch, r, c)) throw new Error(`pixel ${i},${r},${c},${ch}`);
+            if (d.pixels[((i * 32 + r) * 32 + c) * 3 + ch] !== cifarPixel(i, ch, r, c))
+              throw new Error(`pixel ${i},${r},${c},${ch}`);
           }
         }
       }
@@ -108,7 +135,14 @@ describe('CIFAR binary decoding', () => {
   });
 
   it('CIFAR-100: uses the fine label (second byte)', () => {
-    const d = decodeCifar(cifarBytes([[19, 99], [0, 42]]), 'train.bin', CIFAR100_LAYOUT);
+    const d = decodeCifar(
+      cifarBytes([
+        [19, 99],
+        [0, 42],
+      ]),
+      'train.bin',
+      CIFAR100_LAYOUT,
+    );
     expect(Array.from(d.labels)).toEqual([99, 42]);
     expect(d.pixels[((1 * 32 + 2) * 32 + 5) * 3 + 1]).toBe(cifarPixel(1, 1, 2, 5));
   });
@@ -127,13 +161,42 @@ describe('CIFAR binary decoding', () => {
 
   it('truncated records, bad labels and empty files are DATA_CORRUPT naming the file', () => {
     const bytes = cifarBytes([[1], [2]]);
-    expectArcal(() => decodeCifar(bytes.subarray(0, bytes.length - 10), '/c/data_batch_3.bin', CIFAR10_LAYOUT), 'DATA_CORRUPT', '/c/data_batch_3.bin', '3073-byte');
-    expectArcal(() => decodeCifar(cifarBytes([[1], [10]]), '/c/test_batch.bin', CIFAR10_LAYOUT), 'DATA_CORRUPT', '/c/test_batch.bin', 'label 10', 'record 1');
-    expectArcal(() => decodeCifar(cifarBytes([[5, 100]]), '/c/train.bin', CIFAR100_LAYOUT), 'DATA_CORRUPT', '/c/train.bin', 'fine label 100');
-    expectArcal(() => decodeCifar(cifarBytes([[20, 5]]), '/c/train.bin', CIFAR100_LAYOUT), 'DATA_CORRUPT', 'coarse label 20');
-    expectArcal(() => decodeCifar(new Uint8Array(0), '/c/empty.bin', CIFAR10_LAYOUT), 'DATA_CORRUPT', '/c/empty.bin', 'empty');
+    expectArcal(
+      () => decodeCifar(bytes.subarray(0, bytes.length - 10), '/c/data_batch_3.bin', CIFAR10_LAYOUT),
+      'DATA_CORRUPT',
+      '/c/data_batch_3.bin',
+      '3073-byte',
+    );
+    expectArcal(
+      () => decodeCifar(cifarBytes([[1], [10]]), '/c/test_batch.bin', CIFAR10_LAYOUT),
+      'DATA_CORRUPT',
+      '/c/test_batch.bin',
+      'label 10',
+      'record 1',
+    );
+    expectArcal(
+      () => decodeCifar(cifarBytes([[5, 100]]), '/c/train.bin', CIFAR100_LAYOUT),
+      'DATA_CORRUPT',
+      '/c/train.bin',
+      'fine label 100',
+    );
+    expectArcal(
+      () => decodeCifar(cifarBytes([[20, 5]]), '/c/train.bin', CIFAR100_LAYOUT),
+      'DATA_CORRUPT',
+      'coarse label 20',
+    );
+    expectArcal(
+      () => decodeCifar(new Uint8Array(0), '/c/empty.bin', CIFAR10_LAYOUT),
+      'DATA_CORRUPT',
+      '/c/empty.bin',
+      'empty',
+    );
     // a CIFAR-10 file read as CIFAR-100 does not divide into 3074-byte records
-    expectArcal(() => decodeCifar(cifarBytes([[1], [2], [3]]), '/c/x.bin', CIFAR100_LAYOUT), 'DATA_CORRUPT', '3074-byte');
+    expectArcal(
+      () => decodeCifar(cifarBytes([[1], [2], [3]]), '/c/x.bin', CIFAR100_LAYOUT),
+      'DATA_CORRUPT',
+      '3074-byte',
+    );
   });
 });
 
@@ -171,7 +234,15 @@ describe('tar members', () => {
   it('returns the wanted regular files with their bytes', () => {
     const a = Uint8Array.from({ length: 700 }, (_, i) => i % 251);
     const b = Uint8Array.from([1, 2, 3]);
-    const m = tarMembers(archive([['dir/a.bin', a], ['dir/b.bin', b], ['dir/c.bin', b]]), 't.tar', ['dir/a.bin', 'dir/b.bin']);
+    const m = tarMembers(
+      archive([
+        ['dir/a.bin', a],
+        ['dir/b.bin', b],
+        ['dir/c.bin', b],
+      ]),
+      't.tar',
+      ['dir/a.bin', 'dir/b.bin'],
+    );
     expect([...m.keys()].sort()).toEqual(['dir/a.bin', 'dir/b.bin']);
     expect(Array.from(m.get('dir/a.bin') as Uint8Array)).toEqual(Array.from(a));
     expect(Array.from(m.get('dir/b.bin') as Uint8Array)).toEqual([1, 2, 3]);

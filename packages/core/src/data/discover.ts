@@ -49,7 +49,10 @@ export function findFile(dir: string, name: string): string | undefined {
 }
 
 /** The roots to search for `name`, in order, with their kinds. */
-export function searchRoots(name: FileDatasetName, o: LocateOptions): Array<{ kind: LocationKind; root: string; flat: boolean }> {
+export function searchRoots(
+  name: FileDatasetName,
+  o: LocateOptions,
+): Array<{ kind: LocationKind; root: string; flat: boolean }> {
   if (o.path) return [{ kind: 'path', root: o.path, flat: false }];
   const roots: Array<{ kind: LocationKind; root: string; flat: boolean }> = [];
   if (o.dataDir) roots.push({ kind: 'data-dir', root: o.dataDir, flat: false });
@@ -71,7 +74,11 @@ export function locateDataset(name: FileDatasetName, o: LocateOptions = {}): Loc
       const test = entry.test.map((f) => findFile(dir, f));
       const all = [...train, ...test];
       if (all.every((f) => f !== undefined)) {
-        return { found: { kind, dir, train: train as string[], test: test as string[], source: `${kind}:${dir}` }, searched, partial };
+        return {
+          found: { kind, dir, train: train as string[], test: test as string[], source: `${kind}:${dir}` },
+          searched,
+          partial,
+        };
       }
       if (all.some((f) => f !== undefined)) {
         const lacking = [...entry.train, ...entry.test].filter((_, i) => all[i] === undefined);
@@ -83,12 +90,18 @@ export function locateDataset(name: FileDatasetName, o: LocateOptions = {}): Loc
 }
 
 /** One message saying exactly what to install or set so that `name` is found. */
-export function notFoundMessage(name: FileDatasetName, r: LocateResult, o: LocateOptions & { downloadError?: string }): string {
+export function notFoundMessage(
+  name: FileDatasetName,
+  r: LocateResult,
+  o: LocateOptions & { downloadError?: string },
+): string {
   const e = DATASETS[name];
   const files = [...e.train, ...e.test].map((f) => (e.format === 'idx' ? `${f}.gz` : f)).join(', ');
   const lines: string[] = [];
   if (o.path) {
-    lines.push(`${e.title} not found: dataset.path ${o.path} does not hold ${files} (gzipped or plain, directly or in ${e.subdirs.join(' or ')}).`);
+    lines.push(
+      `${e.title} not found: dataset.path ${o.path} does not hold ${files} (gzipped or plain, directly or in ${e.subdirs.join(' or ')}).`,
+    );
   } else {
     lines.push(`${e.title} not found (looked in ${r.searched.join(', ')}).`);
     const ways: string[] = [];

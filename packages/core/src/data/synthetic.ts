@@ -67,9 +67,13 @@ export function syntheticImages(o: SyntheticOptions): SyntheticImages {
   const [h, w, c] = o.shape;
   const K = o.classes;
   if (![h, w, c, K, o.n].every((v) => Number.isInteger(v) && v >= 0) || h < 1 || w < 1 || c < 1 || K < 2) {
-    throw new ArcalError('INVALID_INPUT', `synthetic data needs positive integer shape and n, and at least 2 classes (got shape ${o.shape.join('×')}, classes ${K}, n ${o.n})`);
+    throw new ArcalError(
+      'INVALID_INPUT',
+      `synthetic data needs positive integer shape and n, and at least 2 classes (got shape ${o.shape.join('×')}, classes ${K}, n ${o.n})`,
+    );
   }
-  if (!(o.labelNoise >= 0 && o.labelNoise <= 1)) throw new ArcalError('INVALID_INPUT', `labelNoise must be in [0, 1], got ${o.labelNoise}`);
+  if (!(o.labelNoise >= 0 && o.labelNoise <= 1))
+    throw new ArcalError('INVALID_INPUT', `labelNoise must be in [0, 1], got ${o.labelNoise}`);
   const D = h * w * c;
   const L = Math.min(D, Math.max(8, Math.min(32, 2 * K)));
   const rng = new Rng(o.seed);
@@ -145,7 +149,7 @@ export function syntheticImages(o: SyntheticOptions): SyntheticImages {
     const out = i * D;
     for (let p = 0; p < D; p++) {
       const v = 0.5 + gamma * img[p] + PIXEL_NOISE * SQRT12 * (sample.next() - 0.5);
-      pixels[out + p] = v < 0 ? 0 : v > 1 ? 1 : v;
+      pixels[out + p] = Math.min(1, Math.max(0, v));
     }
     // 5. label noise (both draws always made, so the images do not depend on labelNoise)
     const u = sample.next();

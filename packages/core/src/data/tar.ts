@@ -33,12 +33,15 @@ export function tarMembers(bytes: Uint8Array, file: string, wanted: string[]): M
     if (h.every((v) => v === 0)) break;
     let sum = 0;
     for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : h[i];
-    if (sum !== octal(h, 148, 8)) throw new ArcalError('DATA_CORRUPT', `${file}: damaged tar header at byte ${off} (checksum mismatch)`);
+    if (sum !== octal(h, 148, 8))
+      throw new ArcalError('DATA_CORRUPT', `${file}: damaged tar header at byte ${off} (checksum mismatch)`);
     const size = octal(h, 124, 12);
-    if (!Number.isFinite(size) || size < 0) throw new ArcalError('DATA_CORRUPT', `${file}: bad member size in tar header at byte ${off}`);
+    if (!Number.isFinite(size) || size < 0)
+      throw new ArcalError('DATA_CORRUPT', `${file}: bad member size in tar header at byte ${off}`);
     const type = String.fromCharCode(h[156] || 48);
     const dataStart = off + BLOCK;
-    if (dataStart + size > bytes.length) throw new ArcalError('DATA_CORRUPT', `${file}: truncated tar archive (member at byte ${off} runs past the end)`);
+    if (dataStart + size > bytes.length)
+      throw new ArcalError('DATA_CORRUPT', `${file}: truncated tar archive (member at byte ${off} runs past the end)`);
     const data = bytes.subarray(dataStart, dataStart + size);
     const prefix = cstring(h, 257, 6) === 'ustar' ? cstring(h, 345, 155) : '';
     let name = longName ?? (prefix ? `${prefix}/${cstring(h, 0, 100)}` : cstring(h, 0, 100));
