@@ -6,6 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
   DATASETS,
+  dataOptionsFromEnv,
   downloadVerified,
   type FetchLike,
   loadDatasetFiles,
@@ -316,6 +317,16 @@ describe('discovery and the not-found message', () => {
     expect(f.source).toBe(`data-dir:${inner}`);
     expect(Array.from(f.train.labels)).toEqual([50, 60]);
     expect(f.classes).toBe(100);
+  });
+});
+
+describe('dataOptionsFromEnv', () => {
+  it('maps ARCAL_DATA_DIR and XDG_CACHE_HOME, and nothing else', () => {
+    expect(dataOptionsFromEnv({ ARCAL_DATA_DIR: '/data', XDG_CACHE_HOME: '/xdg', HOME: '/h' })).toEqual({
+      dataDir: '/data',
+      cacheDir: '/xdg/arcal/datasets',
+    });
+    expect(dataOptionsFromEnv({ HOME: '/h' })).toEqual({});
   });
 });
 

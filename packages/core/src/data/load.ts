@@ -40,6 +40,20 @@ export interface LoadDataOptions {
   onLog?: LogFn;
 }
 
+/**
+ * The data options an entry point derives from its environment (pass `process.env` there, nowhere else):
+ * `ARCAL_DATA_DIR` → `dataDir`; `XDG_CACHE_HOME` → `cacheDir = $XDG_CACHE_HOME/arcal/datasets` (else the
+ * default `~/.cache/arcal/datasets`). Downloads stay off unless the caller sets `allowDownload`.
+ */
+export function dataOptionsFromEnv(
+  env: Record<string, string | undefined>,
+): Pick<LoadDataOptions, 'dataDir' | 'cacheDir'> {
+  const out: Pick<LoadDataOptions, 'dataDir' | 'cacheDir'> = {};
+  if (env.ARCAL_DATA_DIR) out.dataDir = env.ARCAL_DATA_DIR;
+  if (env.XDG_CACHE_HOME) out.cacheDir = join(env.XDG_CACHE_HOME, 'arcal', 'datasets');
+  return out;
+}
+
 /** Training-file size of the synthetic set beyond the validation examples, when `trainLimit` is not given. */
 export const SYNTHETIC_DEFAULT_TRAIN = 5000;
 /** Test-file size of the synthetic set when `testLimit` is not given. */
