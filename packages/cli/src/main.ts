@@ -73,7 +73,7 @@ async function dispatch(argv: string[], signal: AbortSignal): Promise<number> {
     case 'robustness':
       return (await import('./commands/robustness.ts')).robustnessCommand(rest, signal);
     case 'keys': {
-      const { createKeyCommand } = await import('@arcal/api/keys');
+      const { createKeyCommand } = await import('@arcal/api');
       return createKeyCommand(rest);
     }
     default:

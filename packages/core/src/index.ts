@@ -16,3 +16,5 @@ export * from './attacks/index.ts';
 export * as ood from './ood/index.ts';
 export * as posthoc from './posthoc/index.ts';
 export { Rng, memberSeed } from './util/rng.ts';
+export * from './data/index.ts';
+export { readImagesFile } from './data/images-file.ts';
