@@ -61,7 +61,7 @@ function referenceCnn() {
     h = tf.maxPool(h, 2, 2, 'valid');
     const f = tf.reshape(h, [x.shape[0], 3136]) as tf.Tensor2D;
     const d = tf.fused.matMul({ a: f, b: w.d1 as tf.Tensor2D, bias: w.b3, activation: 'relu' });
-    return tf.fused.matMul({ a: d, b: w.d2 as tf.Tensor2D, bias: w.b4 });
+    return tf.fused.matMul({ a: d, b: w.d2 as tf.Tensor2D, bias: w.b4 }) as tf.Tensor2D;
   };
   return { w, logits };
 }

@@ -10,7 +10,9 @@ import type { NativeBackend } from './backend.ts';
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 type KernelFn = (args: Args) => tf.TensorInfo | tf.TensorInfo[];
-type NativeImpl = (backend: NativeBackend, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap) => tf.TensorInfo | undefined;
+/** Kernel inputs by name; optional ones (bias, preluActivationWeights) may be absent at run time. */
+type Inputs = Record<string, tf.TensorInfo>;
+type NativeImpl = (backend: NativeBackend, inputs: Inputs, attrs: tf.NamedAttrMap) => tf.TensorInfo | undefined;
 
 /**
  * Max-pool window positions recorded by the forward kernel, keyed by the output's dataId (a tensor's data
@@ -285,7 +287,7 @@ export function nativeImpls(addon: NativeAddon): Record<string, NativeImpl> {
 /** A kernelFunc running `impl`, or `fallback` (the JS kernel) when `impl` declines. */
 export function withFallback(name: string, impl: NativeImpl, fallback: KernelFn): KernelFn {
   return (args) => {
-    const out = impl(args.backend as NativeBackend, args.inputs, args.attrs ?? {});
+    const out = impl(args.backend as NativeBackend, args.inputs as Inputs, args.attrs ?? {});
     count(name, out !== undefined);
     return out ?? fallback(args);
   };

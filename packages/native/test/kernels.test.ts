@@ -250,7 +250,7 @@ describe.skipIf(skipNative)('native elementwise kernels against the cpu referenc
     const w = tf.tensor(r.normal(3 * 3 * 4 * 8), [3, 3, 4, 8]) as tf.Tensor4D;
     const before = tf.memory().numTensors;
     const [gx, gw] = tf.grads((p: tf.Tensor, q: tf.Tensor) => {
-      const y = tf.maxPool(tf.relu(tf.add(tf.conv2d(p as tf.Tensor4D, q as tf.Tensor4D, 1, 'same'), 0.1)), 2, 2, 'same');
+      const y = tf.maxPool(tf.relu(tf.add(tf.conv2d(p as tf.Tensor4D, q as tf.Tensor4D, 1, "same"), 0.1)) as tf.Tensor4D, 2, 2, "same");
       return tf.sum(tf.mul(y, y));
     })([x, w]);
     expect(tf.memory().numTensors).toBe(before + 2);
