@@ -117,18 +117,22 @@ export const FASHION_MNIST: Preset = {
   robustnessSubsets: 10,
 };
 
-/** The same path in a few minutes: tiny splits, a small MLP, two seeds, two-member ensembles. */
+/**
+ * The same path in a few minutes: tiny splits, a small MLP, two seeds, two-member ensembles, four corruption
+ * types (one per family: noise, blur, digital, compression) at all five severities.
+ */
 export const SMOKE: Preset = {
   ...FASHION_MNIST,
   name: 'smoke',
-  dataset: { name: 'fashion-mnist', trainLimit: 300, validationSize: 100, testLimit: 100 },
+  dataset: { name: 'fashion-mnist', trainLimit: 200, validationSize: 100, testLimit: 100 },
   model: { arch: 'mlp', hidden: [64] },
-  training: { epochs: 8, batchSize: 50, optimizer: 'adam', learningRate: 0.003 },
+  training: { epochs: 4, batchSize: 50, optimizer: 'adam', learningRate: 0.003 },
   seeds: [0, 1],
   rSeeds: [0],
   members: 2,
   lsEpsilons: [0.05, 0.2],
-  rValues: [1, 2, 4, 10],
+  rValues: [1, 2, 10],
+  corruptions: ['gaussian_noise', 'gaussian_blur', 'contrast', 'jpeg_compression'],
   subsets: 10,
   attack: { attack: 'fmn-l2', params: { steps: 10 } },
   onTheFlyEvery: 2,
