@@ -17,6 +17,10 @@ export interface WorkerConfig {
   dataDir?: string;
   /** Seconds to wait for running jobs on SIGTERM before exiting. */
   shutdownGraceSeconds: number;
+  /** BullMQ lock of a running job (renewed at half this by the worker's own process) [60 s]. */
+  lockDurationMs: number;
+  /** How often locks of running jobs are checked; a job whose lock expired (its worker died) is handed out again [30 s]. */
+  stalledIntervalMs: number;
   logLevel: string;
 }
 
@@ -50,8 +54,17 @@ export function loadWorkerConfig(argv: string[], env: Record<string, string | un
     concurrency,
     ...sandboxConfig(env),
     shutdownGraceSeconds: Number(env.SHUTDOWN_GRACE_SECONDS ?? 30),
+    lockDurationMs: positive(env.ARCAL_JOB_LOCK_MS, 60_000, 'ARCAL_JOB_LOCK_MS'),
+    stalledIntervalMs: positive(env.ARCAL_STALLED_INTERVAL_MS, 30_000, 'ARCAL_STALLED_INTERVAL_MS'),
     logLevel: env.LOG_LEVEL || 'info',
   };
+}
+
+function positive(v: string | undefined, d: number, name: string): number {
+  if (v === undefined || v === '') return d;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number of milliseconds, got "${v}"`);
+  return n;
 }
 
 export function sandboxConfig(env: Record<string, string | undefined>): SandboxConfig {

@@ -53,8 +53,8 @@ for (const queue of config.queues) {
     prefix: config.queuePrefix,
     concurrency: config.concurrency,
     ...(sandboxed ? { useWorkerThreads: false } : {}),
-    lockDuration: 60_000,
-    stalledInterval: 30_000,
+    lockDuration: config.lockDurationMs,
+    stalledInterval: config.stalledIntervalMs,
     maxStalledCount: 2,
   });
   worker.on('active', (job) => {
