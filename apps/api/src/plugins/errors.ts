@@ -13,11 +13,12 @@ export function sendError(reply: FastifyReply, request: FastifyRequest, status: 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError & { estimate?: unknown }, request, reply) => {
     if (isArcalError(err)) {
+      const estimate = (err as { estimate?: unknown }).estimate;
       return sendError(reply, request, err.status, {
         code: err.code,
         message: err.message,
         details: err.details,
-        ...(err.estimate ? { estimate: err.estimate } : {}),
+        ...(estimate ? { estimate } : {}),
       });
     }
     if (err.validation) {

@@ -45,7 +45,7 @@ export const viewOf = (e: ExperimentRow) => ({
 });
 
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, errorRef]));
-const security = [{ bearer: [] }, { session: [] }];
+const security: Array<Record<string, string[]>> = [{ bearer: [] }, { session: [] }];
 
 export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRoutesDeps): Promise<void> {
   const { service, repos, subscriber } = deps;
