@@ -1,0 +1,134 @@
+/** Response shapes of the /v1 API as the client sees them (the API's TypeBox schemas are the source). */
+import type { ExperimentReport } from '@arcal/contracts';
+
+export type ExperimentStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelling' | 'cancelled';
+export const FINISHED_STATUSES: readonly ExperimentStatus[] = ['succeeded', 'failed', 'cancelled'];
+
+export interface Links {
+  self: string;
+  events: string;
+  metrics: string;
+  logs: string;
+  artifacts: string;
+  cancel: string;
+  retry: string;
+}
+
+export interface Estimate {
+  seconds: number;
+  budgetSeconds?: number;
+  [k: string]: unknown;
+}
+
+export interface ExperimentView {
+  id: string;
+  name: string;
+  status: ExperimentStatus;
+  attempt: number;
+  /** The resolved spec, every default filled in. */
+  spec: any;
+  estimate: Estimate;
+  error: { code?: string; message?: string; [k: string]: unknown } | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  links: Links;
+}
+
+export interface RunView {
+  member: number;
+  seed: number;
+  status: string;
+  final: unknown;
+}
+
+export interface ExperimentDetail extends ExperimentView {
+  runs: RunView[];
+  /** Stored once the experiment succeeded. */
+  report: (ExperimentReport & ReportExtras) | null;
+}
+
+/** Sections the runner adds to a report when the spec asks for them (shift and OOD evaluation). */
+export interface ReportExtras {
+  shift?: {
+    rows: Array<{ corruption: string; severity: number; accuracy: number; ece: number; nll: number; variance?: number }>;
+    meanEceBySeverity: Array<{ severity: number; meanEce: number; corruptions: number }>;
+    notApplicable?: Array<{ corruption: string; reason: string }>;
+  };
+  ood?: {
+    dataset: string;
+    source?: string;
+    inCount: number;
+    outCount: number;
+    aurocMaxProb: number;
+    aurocEntropy: number;
+    meanEntropyIn?: number;
+    meanEntropyOut?: number;
+    histogramIn: Histogram;
+    histogramOut: Histogram;
+  };
+}
+
+export interface Histogram {
+  edges: number[];
+  counts: number[];
+  density?: number[];
+  outside?: number;
+}
+
+export interface Submitted {
+  id: string;
+  status: ExperimentStatus;
+  estimate: Estimate;
+  links: Links;
+}
+
+export interface Page<T> {
+  items: T[];
+  next: string | null;
+}
+
+export interface MetricRow {
+  member: number;
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  learningRate: number;
+  valLoss: number | null;
+  valAccuracy: number | null;
+  valEce: number | null;
+  softLabels: { pTrue: number[]; epsilon?: number[]; valConf?: number[]; valAcc?: number[] } | null;
+  seconds: number;
+}
+
+export interface LogItem {
+  id: string;
+  at: string;
+  level: string;
+  job: string | null;
+  message: string;
+  data: unknown;
+}
+
+export interface ArtifactInfo {
+  name: string;
+  size: number;
+  sha256: string;
+  contentType: string;
+}
+
+export interface SessionInfo {
+  project: string;
+  csrfToken: string;
+  expiresAt: string;
+}
+
+/** One server-sent event of /v1/experiments/{id}/events. */
+export type ExperimentStreamEvent =
+  | { event: 'snapshot'; id?: string; data: { experiment: ExperimentView; epochs: Array<{ member: number; epoch: number; record: any }> } }
+  | { event: 'status'; id?: string; data: { type: 'status'; status: ExperimentStatus; error?: unknown } }
+  | { event: 'epoch'; id?: string; data: { type: 'epoch'; member: number | 'ensemble'; epoch: number; record: any } }
+  | { event: 'log'; id?: string; data: { type: 'log'; id: string; level: string; message: string; at: string } }
+  | { event: 'job'; id?: string; data: { type: 'job'; jobId: string; kind: string; state: string } }
+  | { event: 'report'; id?: string; data: { type: 'report' } }
+  | { event: 'end'; id?: string; data: { status: ExperimentStatus } };

@@ -1,0 +1,174 @@
+import { integrationEnv } from '@arcal/db/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiError, ArcalClient, ROUTES, type ExperimentStreamEvent, isApiError } from '../src/index.ts';
+import { type LiveApi, smallSpec, startApi } from './live-api.ts';
+
+const integration = await integrationEnv('client');
+const env = integration.available ? integration.env : undefined;
+afterAll(() => env?.cleanup());
+
+const caught = async (p: Promise<unknown>): Promise<ApiError> => {
+  try {
+    await p;
+  } catch (e) {
+    if (isApiError(e)) return e;
+    throw e;
+  }
+  throw new Error('expected an ApiError');
+};
+
+describe.skipIf(!env)('@arcal/client against the real API', () => {
+  let api: LiveApi;
+  let client: ArcalClient;
+
+  beforeAll(async () => {
+    api = await startApi(env!);
+    client = new ArcalClient({ baseUrl: api.url, apiKey: api.key });
+  });
+  afterAll(() => api?.close());
+
+  it('knows exactly the routes and methods of the OpenAPI document (under /v1, plus /healthz and /readyz)', async () => {
+    const doc = (await api.app.inject({ url: '/docs/json' })).json() as { paths: Record<string, Record<string, unknown>> };
+    const methods = new Set(['get', 'post', 'put', 'patch', 'delete']);
+    const documented = new Set<string>();
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      if (!path.startsWith('/v1/') && path !== '/healthz' && path !== '/readyz') continue;
+      for (const m of Object.keys(ops)) if (methods.has(m)) documented.add(`${m.toUpperCase()} ${path}`);
+    }
+    const known = new Set(Object.values(ROUTES).map((r) => `${r.method} ${r.path}`));
+    expect([...known].filter((r) => !documented.has(r)), 'routes the client calls that the API does not document').toEqual([]);
+    expect([...documented].filter((r) => !known.has(r)), 'documented routes the client does not know').toEqual([]);
+  });
+
+  it('submits, lists, reads, cancels, retries and deletes', async () => {
+    const s = await client.submit(smallSpec('one'));
+    expect(s.status).toBe('queued');
+    expect(s.links.self).toBe(`/v1/experiments/${s.id}`);
+    const again = await client.submit(smallSpec('two'), { idempotencyKey: 'k-1' });
+    const replay = await client.submit(smallSpec('two'), { idempotencyKey: 'k-1' });
+    expect(replay.id).toBe(again.id);
+
+    const page = await client.list({ limit: 1 });
+    expect(page.items).toHaveLength(1);
+    expect(page.items[0]!.id).toBe(again.id); // newest first
+    expect(page.next).not.toBeNull();
+    const all = await client.listAll();
+    expect(all.map((e) => e.id).sort()).toEqual([s.id, again.id].sort());
+
+    const one = await client.get(s.id);
+    expect(one.name).toBe('one');
+    expect(one.report).toBeNull();
+    expect((await client.metrics(s.id)).epochs).toEqual([]);
+    expect((await client.logs(s.id)).items).toEqual([]);
+    expect((await client.artifacts(s.id)).items).toEqual([]);
+
+    expect((await client.cancel(s.id)).status).toBe('cancelled');
+    const conflict = await caught(client.cancel(s.id));
+    expect(conflict.code).toBe('CONFLICT');
+    expect(conflict.status).toBe(409);
+    expect((await client.retry(s.id)).status).toBe('queued');
+    await client.cancel(s.id);
+    await client.delete(s.id);
+    expect((await caught(client.get(s.id))).code).toBe('NOT_FOUND');
+  });
+
+  it('reads logs page by page', async () => {
+    const s = await client.submit(smallSpec('logs'));
+    for (let i = 0; i < 5; i++) await api.deps.repos.results.appendLog(s.id, 'info', `line ${i}`);
+    const first = await client.logs(s.id, { limit: 2 });
+    expect(first.items.map((l) => l.message)).toEqual(['line 0', 'line 1']);
+    const rest = await client.logs(s.id, { after: first.next!, limit: 10 });
+    expect(rest.items.map((l) => l.message)).toEqual(['line 2', 'line 3', 'line 4']);
+    expect(rest.next).toBeNull();
+  });
+
+  it('errors carry the API code, message, details and request id', async () => {
+    const bad = smallSpec('bad') as Record<string, any>;
+    bad.training.epochs = 0;
+    bad.bogus = true;
+    const e = await caught(client.submit(bad));
+    expect(e).toBeInstanceOf(ApiError);
+    expect(e.code).toBe('INVALID_SPEC');
+    expect(e.status).toBe(400);
+    expect(e.details.map((d) => d.path).sort()).toEqual(['bogus', 'training.epochs']);
+    expect(e.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(e.describe()).toContain(`request ${e.requestId}`);
+
+    const traced = new ArcalClient({ baseUrl: api.url, apiKey: api.key, requestId: () => 'trace-42' });
+    expect((await caught(traced.get('00000000-0000-0000-0000-000000000000'))).requestId).toBe('trace-42');
+    const nokey = await caught(new ArcalClient({ baseUrl: api.url, apiKey: 'wrong' }).list());
+    expect([nokey.code, nokey.status]).toEqual(['UNAUTHORIZED', 401]);
+    expect(() => ArcalClient.fromEnv({})).toThrow(/ARCAL_API_KEY/);
+  });
+
+  it('says NETWORK when nothing answers', async () => {
+    const e = await caught(new ArcalClient({ baseUrl: 'http://127.0.0.1:1', apiKey: 'k' }).list());
+    expect([e.code, e.status]).toEqual(['NETWORK', 0]);
+    expect(e.message).toMatch(/cannot reach http:\/\/127\.0\.0\.1:1/);
+  });
+
+  it('cookie mode: the key buys a session; writes need the CSRF token, reads do not', async () => {
+    // A browser keeps the cookie; here a tiny jar does.
+    let cookie = '';
+    const jarFetch: typeof fetch = async (input, init) => {
+      const headers = new Headers(init?.headers);
+      if (cookie) headers.set('cookie', cookie);
+      const res = await fetch(input, { ...init, headers });
+      const set = res.headers.get('set-cookie');
+      if (set) cookie = set.split(';')[0]!;
+      return res;
+    };
+    const web = new ArcalClient({ baseUrl: api.url, fetch: jarFetch });
+    const session = await web.createSession(api.key);
+    expect(session.project).toBe('team-a');
+    expect(cookie).toMatch(/^arcal_session=/);
+    expect((await web.list()).items.length).toBeGreaterThan(0);
+    const s = await web.submit(smallSpec('from-cookie'));
+    expect(s.status).toBe('queued');
+    web.setCsrfToken('not-the-token');
+    expect((await caught(web.cancel(s.id))).code).toBe('FORBIDDEN');
+    web.setCsrfToken(session.csrfToken);
+    expect((await web.cancel(s.id)).status).toBe('cancelled');
+    expect((await caught(new ArcalClient({ baseUrl: api.url }).createSession('wrong'))).code).toBe('UNAUTHORIZED');
+  });
+
+  it('follows events: snapshot, then what the workers publish, then end', async () => {
+    const s = await client.submit(smallSpec('follow'));
+    const seen: ExperimentStreamEvent[] = [];
+    const done = (async () => {
+      for await (const ev of client.events(s.id, { reconnect: false })) {
+        seen.push(ev);
+        if (ev.event === 'snapshot') {
+          // The stream is subscribed once the snapshot is out: play the worker.
+          await api.deps.repos.experiments.transition(s.id, ['queued'], 'running');
+          await api.deps.events.publish(s.id, { type: 'status', status: 'running' });
+          await api.deps.events.publish(s.id, { type: 'epoch', member: 0, epoch: 0, record: { trainLoss: 1.5 } });
+          await api.deps.events.publish(s.id, { type: 'log', id: '9', level: 'info', message: 'hello', at: new Date().toISOString() });
+          await api.deps.repos.experiments.transition(s.id, ['running'], 'failed', { code: 'X', message: 'boom' });
+          await api.deps.events.publish(s.id, { type: 'status', status: 'failed' });
+        }
+      }
+    })();
+    await done;
+    expect(seen.map((e) => e.event)).toEqual(['snapshot', 'status', 'epoch', 'log', 'status', 'end']);
+    const snap = seen[0]!;
+    expect(snap.event === 'snapshot' && snap.data.experiment.id).toBe(s.id);
+    expect(seen[2]!.data).toMatchObject({ member: 0, epoch: 0, record: { trainLoss: 1.5 } });
+    expect(seen[5]!.data).toEqual({ status: 'failed' });
+
+    // A finished experiment: snapshot then end at once; waitFor returns it.
+    const finished = await client.waitFor(s.id);
+    expect(finished.status).toBe('failed');
+  });
+
+  it('stops following when aborted', async () => {
+    const s = await client.submit(smallSpec('abort'));
+    const ac = new AbortController();
+    const seen: string[] = [];
+    for await (const ev of client.events(s.id, { signal: ac.signal })) {
+      seen.push(ev.event);
+      ac.abort();
+    }
+    expect(seen).toEqual(['snapshot']);
+  });
+});
