@@ -8,6 +8,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { ArcalError } from '@arcal/contracts';
+import { webUi } from '@arcal/web';
 import type { Db, EventPublisher, EventSubscriber, JobDispatcher, Repositories } from '@arcal/db';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -85,5 +86,7 @@ export async function buildApp(config: ApiConfig, deps: ApiDeps, opts: { logger?
     authenticate: authenticator(deps.repos.projects),
     artifactDir: config.artifactDir,
   });
+  // The dashboard's static files at /ui (hidden from the OpenAPI document).
+  await app.register(webUi);
   return app;
 }

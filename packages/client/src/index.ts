@@ -2,4 +2,5 @@
 export { ApiError, ArcalClient, type ClientOptions, type FollowOptions, isApiError } from './client.ts';
 export { ROUTES, type RouteName, routePath } from './routes.ts';
 export { type RawSseEvent, SseParser, readSse } from './sse.ts';
+export { type Progress, progressOf } from './progress.ts';
 export * from './types.ts';

@@ -1,0 +1,356 @@
+/**
+ * The arcal dashboard (served by the API at /ui). Hash routes: #/ list, #/e/<id> one experiment,
+ * #/compare/<id>,<id>… several. Signs in by trading an API key for the HttpOnly session cookie: the key
+ * lives only in the sign-in handler; the CSRF token for writes stays in sessionStorage (this tab only).
+ */
+import {
+  ApiError,
+  ArcalClient,
+  type ExperimentDetail,
+  type ExperimentStatus,
+  type ExperimentView,
+  type MetricRow,
+  isApiError,
+  progressOf,
+} from '@arcal/client';
+import embed from 'vega-embed';
+import {
+  type Chart,
+  compareCharts,
+  epochCurvesSpec,
+  epochPointsFromMetrics,
+  reportCharts,
+  softLabelCells,
+  softLabelHeatmapSpec,
+} from '../charts/specs.ts';
+import { age, clear, fmt, h } from './dom.ts';
+
+const CSRF_KEY = 'arcal.csrf';
+const client = new ArcalClient({ baseUrl: '', csrfToken: sessionStorage.getItem(CSRF_KEY) ?? undefined });
+const root = document.getElementById('app')!;
+const STATUSES: ExperimentStatus[] = ['queued', 'running', 'succeeded', 'failed', 'cancelling', 'cancelled'];
+
+/** Aborts the live stream of the page being left. */
+let leave = new AbortController();
+
+function route(): void {
+  leave.abort();
+  leave = new AbortController();
+  const hash = location.hash.replace(/^#/, '') || '/';
+  const m = /^\/e\/([\w-]+)$/.exec(hash);
+  const c = /^\/compare\/([\w,-]+)$/.exec(hash);
+  const page = m ? experimentPage(m[1]!) : c ? comparePage(c[1]!.split(',').filter(Boolean)) : listPage();
+  page.catch(showError);
+}
+
+function showError(e: unknown): void {
+  if (isApiError(e) && e.code === 'UNAUTHORIZED') return signInPage();
+  if ((e as Error)?.name === 'AbortError') return;
+  clear(root);
+  root.append(
+    h('div', { class: 'error', role: 'alert' }, isApiError(e) ? e.describe() : String((e as Error)?.message ?? e)),
+    h('p', {}, h('a', { href: '#/' }, 'back to the list')),
+  );
+}
+
+function signInPage(message?: string): void {
+  clear(root);
+  const input = h('input', { type: 'password', name: 'key', id: 'api-key', autocomplete: 'off', required: true, placeholder: 'API key' });
+  const status = h('p', { class: 'muted', id: 'signin-status' }, message ?? 'Sign in with an API key (arcal keys create --project <name>).');
+  const form = h(
+    'form',
+    { id: 'signin', class: 'card' },
+    h('h2', {}, 'Sign in'),
+    h('label', { for: 'api-key' }, 'API key'),
+    input,
+    h('button', { type: 'submit' }, 'Sign in'),
+    status,
+  );
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const key = input.value.trim();
+    input.value = '';
+    try {
+      const s = await client.createSession(key);
+      sessionStorage.setItem(CSRF_KEY, s.csrfToken);
+      document.getElementById('project')!.textContent = `project ${s.project}`;
+      if (location.hash === '' || location.hash === '#/') route();
+      else location.hash = '#/';
+    } catch (e) {
+      status.textContent = isApiError(e) ? e.describe() : String(e);
+      status.className = 'error';
+    }
+  });
+  root.append(form);
+  input.focus();
+}
+
+function statusBadge(s: string) {
+  return h('span', { class: `badge status-${s}`, 'data-status': s }, s);
+}
+
+function progressBar(fraction: number, label: string) {
+  const pct = Math.round(fraction * 100);
+  return h(
+    'div',
+    { class: 'progress', role: 'progressbar', 'aria-valuenow': pct, 'aria-valuemin': 0, 'aria-valuemax': 100, title: label },
+    h('div', { class: 'fill', style: `width:${pct}%` }),
+    h('span', {}, label),
+  );
+}
+
+// ---------------------------------------------------------------- list
+
+async function listPage(): Promise<void> {
+  const items = await client.listAll({ max: 500 });
+  // Progress of unfinished experiments comes from their per-epoch metrics (a few requests at most).
+  const progress = new Map<string, ReturnType<typeof progressOf>>();
+  await Promise.all(
+    items
+      .filter((e) => e.status === 'running' || e.status === 'cancelling')
+      .slice(0, 20)
+      .map(async (e) => progress.set(e.id, progressOf(e, (await client.metrics(e.id)).epochs))),
+  );
+  for (const e of items) if (!progress.has(e.id)) progress.set(e.id, progressOf(e, []));
+
+  clear(root);
+  const search = h('input', { type: 'search', id: 'search', placeholder: 'search name, id, method, dataset' });
+  const statusSel = h('select', { id: 'status-filter' }, h('option', { value: '' }, 'any status'), ...STATUSES.map((s) => h('option', { value: s }, s)));
+  const compareBtn = h('button', { id: 'compare', disabled: true }, 'Compare selected');
+  const tbody = h('tbody');
+  const selected = new Set<string>();
+  const table = h(
+    'table',
+    { id: 'experiments' },
+    h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, 'name'), h('th', {}, 'status'), h('th', {}, 'method'), h('th', {}, 'dataset'), h('th', {}, 'progress'), h('th', {}, 'age'))),
+    tbody,
+  );
+  const count = h('p', { class: 'muted', id: 'count' });
+
+  const render = () => {
+    clear(tbody);
+    const q = search.value.trim().toLowerCase();
+    const st = statusSel.value;
+    const shown = items.filter((e) => {
+      if (st && e.status !== st) return false;
+      if (!q) return true;
+      return [e.name, e.id, e.spec?.method?.kind, e.spec?.dataset?.name].some((v) => String(v ?? '').toLowerCase().includes(q));
+    });
+    for (const e of shown) {
+      const p = progress.get(e.id)!;
+      const box = h('input', { type: 'checkbox', 'aria-label': `select ${e.name}`, checked: selected.has(e.id) });
+      box.addEventListener('change', () => {
+        if (box.checked) selected.add(e.id);
+        else selected.delete(e.id);
+        compareBtn.disabled = selected.size < 2;
+      });
+      tbody.append(
+        h(
+          'tr',
+          { 'data-id': e.id },
+          h('td', {}, box),
+          h('td', {}, h('a', { href: `#/e/${e.id}` }, e.name)),
+          h('td', {}, statusBadge(e.status)),
+          h('td', {}, String(e.spec?.method?.kind ?? '—')),
+          h('td', {}, String(e.spec?.dataset?.name ?? '—')),
+          h('td', {}, progressBar(p.fraction, e.status === 'succeeded' ? 'done' : `${p.done}/${p.total} epochs`)),
+          h('td', { title: e.createdAt }, age(e.createdAt)),
+        ),
+      );
+    }
+    count.textContent = `${shown.length} of ${items.length} experiments`;
+  };
+  search.addEventListener('input', render);
+  statusSel.addEventListener('change', render);
+  compareBtn.addEventListener('click', () => {
+    location.hash = `#/compare/${[...selected].join(',')}`;
+  });
+  root.append(h('h2', {}, 'Experiments'), h('div', { class: 'toolbar' }, search, statusSel, compareBtn), count, table);
+  render();
+}
+
+// ---------------------------------------------------------------- charts
+
+async function drawCharts(container: HTMLElement, charts: Chart[]): Promise<void> {
+  await Promise.all(
+    charts.map(async (c) => {
+      let section = container.querySelector<HTMLElement>(`[data-chart="${c.name}"]`);
+      if (!section) {
+        section = h('section', { class: 'chart', 'data-chart': c.name }, h('h3', {}, c.title), h('div', { class: 'vis' }));
+        container.append(section);
+      }
+      section.removeAttribute('data-rendered');
+      const target = section.querySelector<HTMLElement>('.vis')!;
+      const prior = (target as { _view?: { finalize(): void } })._view;
+      prior?.finalize();
+      const result = await embed(target, c.spec as never, { renderer: 'svg', actions: false });
+      (target as { _view?: unknown })._view = result.view;
+      section.setAttribute('data-rendered', '1');
+    }),
+  );
+}
+
+/** Curves and soft-label heatmap from live per-epoch metrics (before a report exists). */
+function liveCharts(rows: MetricRow[]): Chart[] {
+  const out: Chart[] = [];
+  const points = epochPointsFromMetrics(rows);
+  if (points.length) out.push({ name: 'epoch-curves', title: 'Training curves (live)', spec: epochCurvesSpec(points) });
+  const cells = softLabelCells(rows.filter((r) => r.member >= 0));
+  if (cells.length) out.push({ name: 'soft-labels', title: 'Soft labels per robustness subset (live)', spec: softLabelHeatmapSpec(cells) });
+  return out;
+}
+
+// ---------------------------------------------------------------- one experiment
+
+function summary(e: ExperimentDetail) {
+  const r = e.report;
+  const rows: Array<[string, string]> = [
+    ['id', e.id],
+    ['method', String(e.spec?.method?.kind ?? '—')],
+    ['dataset', String(e.spec?.dataset?.name ?? '—')],
+    ['model', String(e.spec?.model?.arch ?? '—')],
+    ['members', String(e.spec?.ensemble?.members ?? 1)],
+    ['attempt', String(e.attempt)],
+    ['created', `${e.createdAt} (${age(e.createdAt)})`],
+  ];
+  if (e.error) rows.push(['error', `${e.error.code ?? ''} ${e.error.message ?? ''}`.trim()]);
+  if (r) {
+    rows.push(['test accuracy', fmt(r.final.accuracy)], ['test ECE', fmt(r.final.ece)], ['test NLL', fmt(r.final.nll)], ['test Brier', fmt(r.final.brier)]);
+    if (r.ood) rows.push(['OOD AUROC (max prob / entropy)', `${fmt(r.ood.aurocMaxProb, 3)} / ${fmt(r.ood.aurocEntropy, 3)}`]);
+  }
+  return h('table', { class: 'summary', id: 'summary' }, h('tbody', {}, ...rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))));
+}
+
+async function experimentPage(id: string): Promise<void> {
+  const signal = leave.signal;
+  let e = await client.get(id);
+  let rows = (await client.metrics(id)).epochs;
+  clear(root);
+  const title = h('h2', {}, e.name, ' ', statusBadge(e.status));
+  const progressBox = h('div', { id: 'live-progress' });
+  const actions = h('div', { class: 'toolbar' });
+  const info = h('div', { id: 'info' });
+  const charts = h('div', { class: 'charts', id: 'charts' });
+  const logs = h('pre', { class: 'logs', id: 'logs' });
+  const notes = h('ul', { class: 'notes', id: 'notes' });
+  root.append(h('p', {}, h('a', { href: '#/' }, '← experiments')), title, progressBox, actions, info, charts, notes, h('h3', {}, 'Logs'), logs);
+
+  const renderHead = () => {
+    clear(title);
+    title.append(e.name, ' ', statusBadge(e.status));
+    const p = progressOf(e, rows);
+    clear(progressBox);
+    progressBox.append(progressBar(p.fraction, e.status === 'succeeded' ? 'done' : `${p.done}/${p.total} epochs`));
+    clear(actions);
+    const act = (label: string, fn: () => Promise<ExperimentView>) =>
+      h('button', {
+        onclick: (async () => {
+          try {
+            await fn();
+            route();
+          } catch (err) {
+            showError(err);
+          }
+        }) as EventListener,
+      }, label);
+    if (['queued', 'running'].includes(e.status)) actions.append(act('Cancel', () => client.cancel(id)));
+    if (['failed', 'cancelled'].includes(e.status)) actions.append(act('Retry', () => client.retry(id)));
+    clear(info);
+    info.append(summary(e));
+    clear(notes);
+    for (const n of e.report?.notes ?? []) notes.append(h('li', {}, n));
+  };
+  const renderCharts = () => drawCharts(charts, e.report ? reportCharts(e.report) : liveCharts(rows));
+
+  const logPage = await client.logs(id, { limit: 200 });
+  for (const l of logPage.items) logs.append(`${l.at} ${l.level} ${l.message}\n`);
+  renderHead();
+  await renderCharts();
+  if (['succeeded', 'failed', 'cancelled'].includes(e.status)) return;
+
+  // Live: epochs redraw the curves (at most every 2 s), status changes and the report reload the page data.
+  let pending: ReturnType<typeof setTimeout> | undefined;
+  const redraw = () => {
+    pending ??= setTimeout(() => {
+      pending = undefined;
+      renderHead();
+      renderCharts().catch(showError);
+    }, 2000);
+  };
+  (async () => {
+    for await (const ev of client.events(id, { signal })) {
+      if (ev.event === 'snapshot') {
+        e = { ...e, ...ev.data.experiment };
+        rows = (await client.metrics(id)).epochs;
+        renderHead();
+      } else if (ev.event === 'epoch' && typeof ev.data.member === 'number') {
+        const r = ev.data.record ?? {};
+        rows = [
+          ...rows.filter((x) => !(x.member === ev.data.member && x.epoch === ev.data.epoch)),
+          {
+            member: ev.data.member,
+            epoch: ev.data.epoch,
+            trainLoss: r.trainLoss,
+            trainAccuracy: r.trainAccuracy,
+            learningRate: r.learningRate,
+            valLoss: r.validation?.nll ?? null,
+            valAccuracy: r.validation?.accuracy ?? null,
+            valEce: r.validation?.ece ?? null,
+            softLabels: r.softLabels ?? null,
+            seconds: r.seconds,
+          },
+        ];
+        redraw();
+      } else if (ev.event === 'log') {
+        logs.append(`${ev.data.at} ${ev.data.level} ${ev.data.message}\n`);
+      } else if (ev.event === 'status' || ev.event === 'report' || ev.event === 'end') {
+        e = await client.get(id);
+        renderHead();
+        if (ev.event !== 'status' || e.report) await renderCharts();
+      }
+    }
+  })().catch((err) => {
+    if (!signal.aborted) showError(err);
+  });
+}
+
+// ---------------------------------------------------------------- compare
+
+async function comparePage(ids: string[]): Promise<void> {
+  const items = await Promise.all(ids.map((id) => client.get(id)));
+  clear(root);
+  const withReport = items.filter((e) => e.report);
+  const table = h(
+    'table',
+    { id: 'compare-table' },
+    h('thead', {}, h('tr', {}, ...['name', 'status', 'method', 'dataset', 'accuracy', 'ECE', 'NLL', 'Brier'].map((c) => h('th', {}, c)))),
+    h(
+      'tbody',
+      {},
+      ...items.map((e) =>
+        h(
+          'tr',
+          { 'data-id': e.id },
+          h('td', {}, h('a', { href: `#/e/${e.id}` }, e.name)),
+          h('td', {}, statusBadge(e.status)),
+          h('td', {}, String(e.spec?.method?.kind ?? '—')),
+          h('td', {}, String(e.spec?.dataset?.name ?? '—')),
+          h('td', {}, fmt(e.report?.final.accuracy)),
+          h('td', {}, fmt(e.report?.final.ece)),
+          h('td', {}, fmt(e.report?.final.nll)),
+          h('td', {}, fmt(e.report?.final.brier)),
+        ),
+      ),
+    ),
+  );
+  const charts = h('div', { class: 'charts', id: 'charts' });
+  root.append(h('p', {}, h('a', { href: '#/' }, '← experiments')), h('h2', {}, `Compare ${items.length} experiments`), table, charts);
+  if (withReport.length < items.length) root.append(h('p', { class: 'muted' }, `${items.length - withReport.length} without a report yet (not in the charts).`));
+  // Names may repeat: the chart key adds the id's head.
+  const names = new Map(withReport.map((e) => [e.id, withReport.filter((o) => o.name === e.name).length > 1 ? `${e.name} (${e.id.slice(0, 8)})` : e.name]));
+  if (withReport.length) await drawCharts(charts, compareCharts(withReport.map((e) => ({ name: names.get(e.id)!, report: e.report! }))));
+}
+
+window.addEventListener('hashchange', route);
+route();
+export type { ApiError };
