@@ -36,7 +36,7 @@ export interface InlineRunContext {
 export async function runInline(ctx: InlineRunContext, signal?: AbortSignal): Promise<ExperimentReport> {
   const progress = new Progress();
   const log = (l: string) => progress.line(l);
-  await ready({ backend: ctx.backend, threads: ctx.threads, log: ctx.quiet ? undefined : log });
+  await ready({ backend: ctx.backend, threads: ctx.threads, arch: ctx.spec.model.arch, log: ctx.quiet ? undefined : log });
   const dataOpts = { dataDir: ctx.dataDir ?? process.env.ARCAL_DATA_DIR, allowDownload: !ctx.offline, onLog: log };
   const data = await loadExperimentData(ctx.spec.dataset, ctx.spec.seed, dataOpts);
   log(`data: ${data.name} from ${data.source} (train ${data.train.n}, validation ${data.validation.n}, test ${data.test.n})`);

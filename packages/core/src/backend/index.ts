@@ -43,7 +43,17 @@ export interface ReadyOptions {
   threads?: number;
   /** Called once with a line describing the choice. */
   log?: (line: string) => void;
+  /**
+   * The model architecture about to run. Without a forced backend, the chain skips `native` for
+   * architectures where it was measured slower than wasm (docs/PERFORMANCE.md): its kernels cover the
+   * reference CNN's hot ops, while the MLP's small tensors and the residual nets' batch-norm ops fall back to
+   * pure JavaScript.
+   */
+  arch?: string;
 }
+
+/** Architectures for which wasm beat native in bench measurements (train img/s on 2 cores). */
+export const NATIVE_SLOWER_ARCHS: ReadonlySet<string> = new Set(['mlp', 'resnet', 'wrn']);
 
 type Initialiser = (threads: number) => Promise<{ tfBackend: string; reason: string }>;
 
@@ -140,7 +150,8 @@ export async function ready(opts: ReadyOptions = {}): Promise<BackendInfo> {
   const threads = opts.threads ?? defaultThreads();
   pending = (async () => {
     const probes: BackendProbe[] = [];
-    const chain: BackendName[] = forced ? [forced as BackendName] : [...BACKEND_NAMES];
+    const skipNative = !forced && opts.arch !== undefined && NATIVE_SLOWER_ARCHS.has(opts.arch);
+    const chain: BackendName[] = forced ? [forced as BackendName] : BACKEND_NAMES.filter((b) => !(skipNative && b === 'native'));
     for (const name of chain) {
       try {
         const r = await initialisers[name](threads);
@@ -148,7 +159,8 @@ export async function ready(opts: ReadyOptions = {}): Promise<BackendInfo> {
         current = { name, tfBackend: r.tfBackend, threads, reason: r.reason, probes };
         opts.log?.(
           `backend: ${name} (${r.reason}; ${threads} thread${threads === 1 ? '' : 's'})` +
-            (probes.length > 1 ? ` — skipped ${probes.slice(0, -1).map((p) => `${p.name}: ${p.reason}`).join('; ')}` : ''),
+            (probes.length > 1 ? ` — skipped ${probes.slice(0, -1).map((p) => `${p.name}: ${p.reason}`).join('; ')}` : '') +
+            (skipNative ? ` — native skipped: slower than wasm for ${opts.arch}` : ''),
         );
         return current;
       } catch (e) {
