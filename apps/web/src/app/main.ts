@@ -176,7 +176,8 @@ async function drawCharts(container: HTMLElement, charts: Chart[]): Promise<void
     charts.map(async (c) => {
       let section = container.querySelector<HTMLElement>(`[data-chart="${c.name}"]`);
       if (!section) {
-        section = h('section', { class: 'chart', 'data-chart': c.name }, h('h3', {}, c.title), h('div', { class: 'vis' }));
+        // The spec carries the visible title (the same one the exported figures show).
+        section = h('section', { class: 'chart', 'data-chart': c.name, 'aria-label': c.title }, h('div', { class: 'vis' }));
         container.append(section);
       }
       section.removeAttribute('data-rendered');

@@ -1,0 +1,233 @@
+/**
+ * The dashboard in a real browser: Debian's Chromium driven by playwright-core against the real API
+ * (PostgreSQL + Redis) serving the freshly built /ui. Experiments are moved along through the
+ * repositories and the event publisher, as a worker would; their stored report is the hand-built
+ * fixture, so every chart's expected marks follow from the data the API returns.
+ *
+ * Needs /usr/bin/chromium (Debian package `chromium`; CHROMIUM_PATH overrides). Without it the file
+ * skips loudly, and fails instead when REQUIRE_BROWSER=1.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ArcalClient, type ExperimentDetail } from '@arcal/client';
+import { integrationEnv } from '@arcal/db/testing';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error: plain ES module without types
+import { buildWeb } from '../../apps/web/scripts/build.mjs';
+import { FIXTURE, sampleReport } from '../../apps/web/test/report-fixture.ts';
+import { type LiveApi, smallSpec, startApi } from '../../packages/client/test/live-api.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
+const browserMissing = existsSync(CHROMIUM) ? null : `no Chromium at ${CHROMIUM} (apt-get install -y chromium)`;
+if (browserMissing) {
+  if (process.env.REQUIRE_BROWSER === '1') throw new Error(`browser tests: ${browserMissing} (REQUIRE_BROWSER=1, so this is a failure)`);
+  console.warn(`\n*** SKIPPING browser tests: ${browserMissing}. ***\n`);
+}
+const integration = browserMissing ? null : await integrationEnv('browser');
+const env = integration?.available ? integration.env : undefined;
+afterAll(() => env?.cleanup());
+
+/** Rendered data marks of one chart, by vega's ARIA role description (one element per drawn item). */
+async function marks(page: Page, chart: string): Promise<Record<string, number>> {
+  return page.$eval(`[data-chart="${chart}"][data-rendered] .vis`, (el) => {
+    const out: Record<string, number> = {};
+    for (const m of el.querySelectorAll('path[role="graphics-symbol"]')) {
+      const r = m.getAttribute('aria-roledescription') ?? '?';
+      out[r] = (out[r] ?? 0) + 1;
+    }
+    return out;
+  });
+}
+
+describe.skipIf(!env)('dashboard in Chromium', () => {
+  let api: LiveApi;
+  let client: ArcalClient;
+  let browser: Browser;
+  let page: Page;
+  const ids: Record<string, string> = {};
+  const consoleErrors: string[] = [];
+
+  /** Submitted through the API, then run to success with the fixture report, as the workers would. */
+  async function finished(name: string, method = 'vanilla'): Promise<string> {
+    const s = await client.submit(smallSpec(name, { method: { kind: method } }));
+    await api.deps.repos.experiments.transition(s.id, ['queued'], 'running');
+    const e = await client.get(s.id);
+    await api.deps.repos.results.saveReport(s.id, sampleReport(e.spec));
+    await api.deps.repos.experiments.transition(s.id, ['running'], 'succeeded');
+    return s.id;
+  }
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await buildWeb();
+    api = await startApi(env!);
+    client = new ArcalClient({ baseUrl: api.url, apiKey: api.key });
+    ids.report = await finished('fixture-vanilla');
+    ids.second = await finished('second-label-smoothing', 'label-smoothing');
+    ids.live = (await client.submit(smallSpec('live-one'))).id;
+    ids.cancel = (await client.submit(smallSpec('to-cancel'))).id;
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+    });
+    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await api?.close();
+  });
+
+  it('signs in with the key; the key is in no URL and no storage, the cookie is HttpOnly', async () => {
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    await page.goto(`${api.url}/ui/`);
+    await page.waitForSelector('#signin');
+    // The list answered 401 before signing in; console errors from here on count.
+    consoleErrors.length = 0;
+    await page.fill('#api-key', api.key);
+    await page.click('#signin button[type=submit]');
+    await page.waitForSelector('#experiments tbody tr');
+    expect(await page.$$eval('#experiments tbody tr', (rows) => rows.length)).toBe(4);
+    expect(await page.textContent('#project')).toBe('project team-a');
+    const stored = await page.evaluate(() => ({
+      local: JSON.stringify({ ...localStorage }),
+      session: JSON.stringify({ ...sessionStorage }),
+      cookie: document.cookie,
+      url: location.href,
+    }));
+    for (const where of [stored.local, stored.session, stored.cookie, stored.url, ...requests]) expect(where).not.toContain(api.key);
+    expect(stored.local).toBe('{}');
+    expect(stored.cookie).not.toContain('arcal_session'); // HttpOnly: invisible to scripts
+    expect(await page.$('#api-key')).toBeNull(); // the form, and the key typed into it, are gone
+    await page.screenshot({ path: join(ARTIFACTS, 'list.png'), fullPage: true });
+  });
+
+  it('lists status, method, dataset, progress and age; filters by status and search', async () => {
+    const row = (id: string) => page.$$eval(`#experiments tr[data-id="${id}"] td`, (tds) => tds.map((t) => t.textContent?.trim() ?? ''));
+    const [, name, status, method, dataset, progress, ageText] = await row(ids.second!);
+    expect([name, status, method, dataset, progress]).toEqual(['second-label-smoothing', 'succeeded', 'label-smoothing', 'synthetic', 'done']);
+    expect(ageText).toMatch(/s ago|min ago/);
+    expect((await row(ids.live!))[5]).toBe('0/2 epochs');
+    await page.selectOption('#status-filter', 'queued');
+    expect(await page.$$eval('#experiments tbody tr', (rows) => rows.map((r) => r.getAttribute('data-id')).sort())).toEqual([ids.live, ids.cancel].sort());
+    await page.selectOption('#status-filter', '');
+    await page.fill('#search', 'smoothing');
+    expect(await page.$$eval('#experiments tbody tr', (rows) => rows.map((r) => r.getAttribute('data-id')))).toEqual([ids.second]);
+    await page.fill('#search', '');
+  });
+
+  it('draws every chart of a stored report with one mark per datum of the API’s report', async () => {
+    await page.goto(`${api.url}/ui/#/e/${ids.report}`);
+    const names = ['epoch-curves', 'soft-labels', 'reliability', 'subset-acc-conf', 'subset-ece', 'shift-severity', 'ood-entropy'];
+    for (const n of names) await page.waitForSelector(`[data-chart="${n}"][data-rendered]`);
+    const e: ExperimentDetail = await client.get(ids.report!);
+    const r = e.report!;
+    // Expected counts from the API's data, independently of the chart code:
+    const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+    const curvePoints = r.epochs.reduce((a, x) => a + [x.trainLoss, x.trainAccuracy, x.validation?.ece].filter(finite).length, 0);
+    const curveMembers = new Set(r.epochs.map((x) => x.member)).size;
+    const firstMember = r.epochs.find((x) => x.softLabels)!.member;
+    const softCells = r.epochs.filter((x) => x.member === firstMember && x.softLabels).reduce((a, x) => a + x.softLabels!.pTrue.length, 0);
+    expect(await marks(page, 'epoch-curves')).toEqual({ 'line mark': 3 * curveMembers, point: curvePoints });
+    expect(await marks(page, 'soft-labels')).toEqual({ 'rect mark': softCells });
+    expect(await marks(page, 'reliability')).toEqual({ 'rect mark': r.final.reliability.filter((b) => b.count > 0).length, 'line mark': 1 });
+    expect(await marks(page, 'subset-acc-conf')).toEqual({ point: r.bySubset.length, 'line mark': 1 });
+    expect(await marks(page, 'subset-ece')).toEqual({ bar: r.bySubset.length });
+    expect(await marks(page, 'shift-severity')).toEqual({ point: r.shift!.meanEceBySeverity.length, 'line mark': 1 });
+    expect(await marks(page, 'ood-entropy')).toEqual({ 'rect mark': r.ood!.histogramIn.counts.length + r.ood!.histogramOut.counts.length });
+    // The fixture's own sizes agree (guards against an empty report passing the comparisons above).
+    expect(r.bySubset.length).toBe(FIXTURE.subsets);
+    expect(softCells).toBe(FIXTURE.epochs * FIXTURE.subsets);
+
+    // Bar values: each ECE bar's label carries the report's per-subset ECE.
+    const eceLabels = await page.$$eval('[data-chart="subset-ece"] path[aria-roledescription="bar"]', (ps) => ps.map((p) => p.getAttribute('aria-label') ?? ''));
+    const eceShown = eceLabels.map((l) => Number(/ECE: ([\d.eE-]+)/.exec(l)![1]));
+    expect(eceShown).toHaveLength(r.bySubset.length);
+    eceShown.forEach((v, i) => expect(v).toBeCloseTo(r.bySubset[i]!.ece, 3));
+    // Taller bar for larger ECE: heights follow the data's order.
+    const heights = await page.$$eval('[data-chart="subset-ece"] path[aria-roledescription="bar"]', (ps) => ps.map((p) => (p as SVGGraphicsElement).getBBox().height));
+    const order = (xs: number[]) => xs.map((_, i) => i).sort((a, b) => xs[a]! - xs[b]!);
+    expect(order(heights)).toEqual(order(r.bySubset.map((s) => s.ece)));
+
+    expect(await page.textContent('#summary')).toContain(r.final.ece.toFixed(4));
+    await page.screenshot({ path: join(ARTIFACTS, 'experiment.png'), fullPage: true });
+  });
+
+  it('follows a running experiment live over SSE until its report arrives', async () => {
+    const id = ids.live!;
+    const events = page.waitForResponse((res) => res.url().endsWith(`/v1/experiments/${id}/events`));
+    await page.goto(`${api.url}/ui/#/e/${id}`);
+    await events; // headers are sent once the stream is subscribed
+    await page.waitForSelector('#live-progress');
+    expect(await page.textContent('#live-progress')).toContain('0/2 epochs');
+
+    await api.deps.repos.experiments.transition(id, ['queued'], 'running');
+    await api.deps.events.publish(id, { type: 'status', status: 'running' });
+    await page.waitForSelector('h2 [data-status="running"]');
+    const record = (epoch: number) => ({
+      epoch,
+      member: 0,
+      trainLoss: 1.2 - 0.3 * epoch,
+      trainAccuracy: 0.5 + 0.1 * epoch,
+      learningRate: 0.05,
+      validation: { accuracy: 0.5, nll: 1, ece: 0.1, brier: 0.4, confidence: 0.6, count: 128 },
+      softLabels: { pTrue: [0.9, 0.95, 1], epsilon: [0.1, 0.05, 0], valConf: [0.8, 0.8, 0.8], valAcc: [0.7, 0.7, 0.7] },
+      seconds: 1,
+    });
+    const run = await api.deps.repos.runs.ensureRun(id, 0, 3);
+    for (const epoch of [0, 1]) {
+      const rec = record(epoch);
+      await api.deps.repos.runs.recordEpoch(run.id, { ...rec, valLoss: 1, valAccuracy: 0.5, valEce: 0.1, record: rec });
+      await api.deps.events.publish(id, { type: 'epoch', member: 0, epoch, record: rec });
+      await api.deps.events.publish(id, { type: 'log', id: String(10 + epoch), level: 'info', message: `epoch ${epoch} done`, at: new Date().toISOString() });
+    }
+    await page.waitForFunction(() => document.querySelector('#live-progress')?.textContent?.includes('2/2 epochs'), undefined, { timeout: 15_000 });
+    await page.waitForSelector('[data-chart="epoch-curves"][data-rendered]');
+    // Live curves: 2 epochs × (loss, accuracy, ECE) of one member; heatmap 2 epochs × 3 subsets.
+    await page.waitForFunction(() => document.querySelectorAll('[data-chart="epoch-curves"] path[aria-roledescription="point"]').length === 6, undefined, { timeout: 15_000 });
+    await page.waitForFunction(() => document.querySelectorAll('[data-chart="soft-labels"] path[aria-roledescription="rect mark"]').length === 6, undefined, { timeout: 15_000 });
+    expect(await page.textContent('#logs')).toContain('epoch 1 done');
+    await page.screenshot({ path: join(ARTIFACTS, 'live.png'), fullPage: true });
+
+    const e = await client.get(id);
+    await api.deps.repos.results.saveReport(id, sampleReport(e.spec));
+    await api.deps.repos.experiments.transition(id, ['running'], 'succeeded');
+    await api.deps.events.publish(id, { type: 'report' });
+    await api.deps.events.publish(id, { type: 'status', status: 'succeeded' });
+    await page.waitForSelector('h2 [data-status="succeeded"]');
+    await page.waitForSelector('[data-chart="ood-entropy"][data-rendered]');
+    expect(await page.textContent('#live-progress')).toContain('done');
+  });
+
+  it('cancels from the page (a cookie write with the CSRF token)', async () => {
+    await page.goto(`${api.url}/ui/#/e/${ids.cancel}`);
+    await page.waitForSelector('#info');
+    await page.click('button:has-text("Cancel")');
+    await page.waitForSelector('h2 [data-status="cancelled"]');
+    expect((await client.get(ids.cancel!)).status).toBe('cancelled');
+  });
+
+  it('compares two experiments: a bar per (experiment, metric), a line per experiment', async () => {
+    await page.goto(`${api.url}/ui/#/`);
+    await page.waitForSelector('#experiments tbody tr');
+    await page.check(`tr[data-id="${ids.report}"] input[type=checkbox]`);
+    await page.check(`tr[data-id="${ids.second}"] input[type=checkbox]`);
+    await page.click('#compare');
+    await page.waitForSelector('[data-chart="compare-final"][data-rendered]');
+    await page.waitForSelector('[data-chart="compare-subset-ece"][data-rendered]');
+    expect(await page.$$eval('#compare-table tbody tr', (rows) => rows.length)).toBe(2);
+    expect(await marks(page, 'compare-final')).toEqual({ bar: 2 * 4 });
+    expect(await marks(page, 'compare-subset-ece')).toEqual({ 'line mark': 2, point: 2 * FIXTURE.subsets });
+    await page.screenshot({ path: join(ARTIFACTS, 'compare.png'), fullPage: true });
+    expect(consoleErrors).toEqual([]);
+  });
+});
