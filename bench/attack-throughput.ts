@@ -44,11 +44,24 @@ const budgets: Record<AttackName, Record<string, number | boolean>> = {
   'deepfool-l2': { steps, candidates },
 };
 // Backward passes per example-iteration (DeepFool differentiates every other class).
-const gradsPerStep: Record<AttackName, number> = { 'cw-l2': 1, 'fmn-l2': 1, 'ddn-l2': 1, 'deepfool-l2': candidates - 1 };
+const gradsPerStep: Record<AttackName, number> = {
+  'cw-l2': 1,
+  'fmn-l2': 1,
+  'ddn-l2': 1,
+  'deepfool-l2': candidates - 1,
+};
 
 // The PyTorch reference's workload: gradient of Σ (z_y − max_{j≠y} z_j) with respect to the input.
 const xt = tf.tensor4d(x, [batch, 28, 28, 1]);
-const yMask = tf.oneHot(tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => (i * 3) % 10), 'int32'), 10).toFloat();
+const yMask = tf
+  .oneHot(
+    tf.tensor1d(
+      Int32Array.from({ length: batch }, (_, i) => (i * 3) % 10),
+      'int32',
+    ),
+    10,
+  )
+  .toFloat();
 const marginGrad = tf.grad((xi: tf.Tensor) => tf.sum(margin(model.apply(xi, false), yMask)));
 tf.tidy(() => marginGrad(xt)).dataSync();
 let reps = 0;
@@ -76,7 +89,9 @@ for (const attack of attacks) {
     seconds_per_iteration: +(s / Math.max(1, r.iterations)).toFixed(4),
     example_grads_per_s: +(exampleGrads / s).toFixed(1),
     fooled,
-    median_norm: +Array.from(r.norms).sort((a, b) => a - b)[Math.floor(batch / 2)].toFixed(4),
+    median_norm: +Array.from(r.norms)
+      .sort((a, b) => a - b)
+      [Math.floor(batch / 2)].toFixed(4),
   };
   console.error(`${attack}: ${JSON.stringify(results[attack])}`);
 }
@@ -84,7 +99,9 @@ model.dispose();
 
 let torch: Record<string, unknown> | undefined;
 if (torchPath) {
-  const out = execFileSync('/usr/bin/python3', [torchPath, '--seconds', '3', '--threads', String(info.threads)], { encoding: 'utf8' });
+  const out = execFileSync('/usr/bin/python3', [torchPath, '--seconds', '3', '--threads', String(info.threads)], {
+    encoding: 'utf8',
+  });
   torch = JSON.parse(out.trim().split('\n').pop() as string);
 }
 const torchGrad = torch ? Number(torch.input_grad_img_step_s) : undefined;
@@ -100,7 +117,10 @@ const summary = {
         torch,
         ratio_torch_over_arcal_input_grad: +((torchGrad as number) / inputGrad).toFixed(2),
         ratio_torch_over_arcal_attack_grads: Object.fromEntries(
-          Object.entries(results).map(([k, v]) => [k, +((torchGrad as number) / (v as { example_grads_per_s: number }).example_grads_per_s).toFixed(2)]),
+          Object.entries(results).map(([k, v]) => [
+            k,
+            +((torchGrad as number) / (v as { example_grads_per_s: number }).example_grads_per_s).toFixed(2),
+          ]),
         ),
       }
     : {}),

@@ -5,9 +5,19 @@ import { tf } from '../src/backend/index.ts';
 import { argmax, type LinearProblem } from './attacks.fixtures.ts';
 
 /** Runs the attack with default parameters and checks everything but the closeness to d*; returns the landing classes. */
-export async function checkedRun(p: LinearProblem, attack: AttackName, extra: Partial<MinimalPerturbationOptions> = {}): Promise<{ norms: Float32Array; landed: Int32Array }> {
+export async function checkedRun(
+  p: LinearProblem,
+  attack: AttackName,
+  extra: Partial<MinimalPerturbationOptions> = {},
+): Promise<{ norms: Float32Array; landed: Int32Array }> {
   const before = tf.memory().numTensors;
-  const r = await minimalPerturbation(p.model, p.x, { attack, shape: [p.n, p.d], batchSize: 32, returnAdversarial: true, ...extra });
+  const r = await minimalPerturbation(p.model, p.x, {
+    attack,
+    shape: [p.n, p.d],
+    batchSize: 32,
+    returnAdversarial: true,
+    ...extra,
+  });
   expect(tf.memory().numTensors).toBe(before);
   expect(Array.from(r.predicted)).toEqual(Array.from(p.predicted));
   const adv = r.adversarial as Float32Array;
@@ -35,4 +45,3 @@ export async function checkedRun(p: LinearProblem, attack: AttackName, extra: Pa
   }
   return { norms: r.norms, landed };
 }
-

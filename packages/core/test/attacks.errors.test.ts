@@ -1,7 +1,8 @@
 /** Bad inputs, models and options fail with INVALID_INPUT and a message that names the problem, leaking nothing. */
-import { beforeAll, describe, expect, it } from 'vitest';
+
 import { isArcalError } from '@arcal/contracts';
-import { minimalPerturbation, type MinimalPerturbationOptions } from '../src/attacks/index.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type MinimalPerturbationOptions, minimalPerturbation } from '../src/attacks/index.ts';
 import { ready, tf } from '../src/backend/index.ts';
 
 const d = 4;
@@ -53,7 +54,10 @@ describe('minimalPerturbation rejects', () => {
     await expectInvalid(minimalPerturbation(model, good, opts({ shape: undefined })), /needs opts.shape/);
     // A model for flat [N, 4] inputs given [2, 2, 2]: its own error is reported with the shape.
     const flatOnly = (x: tf.Tensor) => tf.tidy(() => tf.matMul(x as tf.Tensor2D, tf.tensor2d(W), false, true));
-    await expectInvalid(minimalPerturbation(flatOnly, good, opts({ shape: [2, 2, 2] })), /model failed on an input of shape \[2, 2, 2\]/);
+    await expectInvalid(
+      minimalPerturbation(flatOnly, good, opts({ shape: [2, 2, 2] })),
+      /model failed on an input of shape \[2, 2, 2\]/,
+    );
   });
 
   it('model outputs that are not finite 2-D logits', async () => {
@@ -65,13 +69,19 @@ describe('minimalPerturbation rejects', () => {
       [(x) => tf.div(model(x), 0), /returned (Infinity|-Infinity|NaN)/],
     ];
     for (const [m, re] of bad) await expectInvalid(minimalPerturbation(m, good, opts()), re);
-    await expectInvalid(minimalPerturbation({ apply: () => [model(tf.zeros([2, d]))] }, good, opts()), /single logits tensor/);
+    await expectInvalid(
+      minimalPerturbation({ apply: () => [model(tf.zeros([2, d]))] }, good, opts()),
+      /single logits tensor/,
+    );
     await expectInvalid(minimalPerturbation(42 as never, good, opts()), /function x => logits or an object with apply/);
     await expectInvalid(minimalPerturbation(model, good, opts({ outputs: 'probabilities' })), /probabilities/);
   });
 
   it('unknown attacks and invalid parameters', async () => {
-    await expectInvalid(minimalPerturbation(model, good, opts({ attack: 'pgd' as never })), /attack must be one of cw-l2, fmn-l2, ddn-l2, deepfool-l2/);
+    await expectInvalid(
+      minimalPerturbation(model, good, opts({ attack: 'pgd' as never })),
+      /attack must be one of cw-l2, fmn-l2, ddn-l2, deepfool-l2/,
+    );
     await expectInvalid(minimalPerturbation(model, good, opts({ steps: 0 })), /steps/);
     await expectInvalid(minimalPerturbation(model, good, opts({ batchSize: 2.5 })), /batchSize/);
     await expectInvalid(minimalPerturbation(model, good, opts({ gamma: 1.5 })), /gamma/);

@@ -39,7 +39,15 @@ export interface LinearOptions {
 }
 
 export function linearProblem(seed: number, opts: LinearOptions = {}): LinearProblem {
-  const { n = 32, d = 32, k = 10, scale = 1, minDist = 0.01, maxDist = Number.POSITIVE_INFINITY, rows = 'gaussian' } = opts;
+  const {
+    n = 32,
+    d = 32,
+    k = 10,
+    scale = 1,
+    minDist = 0.01,
+    maxDist = Number.POSITIVE_INFINITY,
+    rows = 'gaussian',
+  } = opts;
   const rng = new Rng(seed);
   const W = Float32Array.from({ length: k * d }, () => scale * rng.normal());
   if (rows === 'orthogonal') {
@@ -102,7 +110,8 @@ export function linearProblem(seed: number, opts: LinearOptions = {}): LinearPro
   }
   const Wt = tf.keep(tf.tensor2d(W, [k, d]));
   const bt = tf.keep(tf.tensor1d(b));
-  const model = (x: tf.Tensor) => tf.tidy(() => tf.add(tf.matMul(tf.reshape(x, [x.shape[0], d]), Wt, false, true), bt) as tf.Tensor2D);
+  const model = (x: tf.Tensor) =>
+    tf.tidy(() => tf.add(tf.matMul(tf.reshape(x, [x.shape[0], d]), Wt, false, true), bt) as tf.Tensor2D);
   return {
     d,
     k,
@@ -136,4 +145,3 @@ export function distanceToClass(p: LinearProblem, i: number, j: number): number 
   for (let c = 0; c < p.d; c++) nn += (p.W[y * p.d + c] - p.W[j * p.d + c]) ** 2;
   return (z[y] - z[j]) / Math.sqrt(nn);
 }
-

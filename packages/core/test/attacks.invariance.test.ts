@@ -4,7 +4,12 @@
  * it cannot fool; no leaked tensors. Cheap parameters keep the file fast; the properties do not depend on them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AttackName, averagedProbabilityModel, minimalPerturbation, type MinimalPerturbationOptions } from '../src/attacks/index.ts';
+import {
+  type AttackName,
+  averagedProbabilityModel,
+  type MinimalPerturbationOptions,
+  minimalPerturbation,
+} from '../src/attacks/index.ts';
 import { ready, tf } from '../src/backend/index.ts';
 import { Rng } from '../src/util/rng.ts';
 import { type LinearProblem, linearProblem } from './attacks.fixtures.ts';
@@ -27,8 +32,12 @@ beforeAll(async () => {
 });
 afterAll(() => p.dispose());
 
-const run = (attack: AttackName, model: Parameters<typeof minimalPerturbation>[0], x: Float32Array, extra: Partial<MinimalPerturbationOptions> = {}) =>
-  minimalPerturbation(model, x, { attack, shape: [x.length / p.d, p.d], batchSize: 20, ...cheap[attack], ...extra });
+const run = (
+  attack: AttackName,
+  model: Parameters<typeof minimalPerturbation>[0],
+  x: Float32Array,
+  extra: Partial<MinimalPerturbationOptions> = {},
+) => minimalPerturbation(model, x, { attack, shape: [x.length / p.d, p.d], batchSize: 20, ...cheap[attack], ...extra });
 
 function expectClose(a: Float32Array, b: Float32Array, tol = REL_TOL) {
   expect(a.length).toBe(b.length);
@@ -46,9 +55,12 @@ describe.each(attacks)('%s', (attack) => {
     expect(Array.from(small.success)).toEqual(Array.from(whole.success));
     const perm = new Rng(3).permutation(p.n);
     const xp = new Float32Array(p.x.length);
-    perm.forEach((src, dst) => xp.set(p.x.subarray(src * p.d, (src + 1) * p.d), dst * p.d));
+    for (let dst = 0; dst < p.n; dst++) xp.set(p.x.subarray(perm[dst] * p.d, (perm[dst] + 1) * p.d), dst * p.d);
     const shuffled = await run(attack, p.model, xp, { batchSize: 6 });
-    expectClose(Float32Array.from(perm, (src) => whole.norms[src]), shuffled.norms);
+    expectClose(
+      Float32Array.from(perm, (src) => whole.norms[src]),
+      shuffled.norms,
+    );
     expect(Array.from(shuffled.predicted)).toEqual(Array.from(perm, (src) => whole.predicted[src]));
   });
 
@@ -81,7 +93,8 @@ describe.each(attacks)('%s', (attack) => {
   it('reports +Infinity and success 0 for examples it cannot fool, without leaking tensors', async () => {
     const before = tf.memory().numTensors;
     // Constant logits: no gradient at all.
-    const flat = (x: tf.Tensor) => tf.tidy(() => tf.add(tf.mul(tf.sum(tf.reshape(x, [x.shape[0], -1]), 1, true), 0), tf.tensor2d([[1, 0, -1]])));
+    const flat = (x: tf.Tensor) =>
+      tf.tidy(() => tf.add(tf.mul(tf.sum(tf.reshape(x, [x.shape[0], -1]), 1, true), 0), tf.tensor2d([[1, 0, -1]])));
     // Class 0 wins everywhere in the box (z₀ − z₁ = 1 + 0.5 Σx > 0) although the gradient is not zero.
     const boxed = (x: tf.Tensor) =>
       tf.tidy(() => {
@@ -104,7 +117,11 @@ describe('driver', () => {
     const xt = tf.tensor2d(p.x, [p.n, p.d]);
     const before = tf.memory().numTensors;
     const seen: Array<[number, number]> = [];
-    const a = await minimalPerturbation(p.model, xt, { attack: 'deepfool-l2', batchSize: 8, onProgress: (d, t) => seen.push([d, t]) });
+    const a = await minimalPerturbation(p.model, xt, {
+      attack: 'deepfool-l2',
+      batchSize: 8,
+      onProgress: (d, t) => seen.push([d, t]),
+    });
     expect(tf.memory().numTensors).toBe(before);
     expect(xt.isDisposed).toBe(false);
     xt.dispose();

@@ -2,8 +2,9 @@
  * Robustness shards: slices (hand-computed), the JSON-lines round trip (Infinity included), merging (refusals
  * of disagreeing, overlapping and incomplete sets), and N merged shards equal to one serial run.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { isArcalError } from '@arcal/contracts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { minimalPerturbation } from '../src/attacks/index.ts';
 import { ready, tf } from '../src/backend/index.ts';
 import {
@@ -17,7 +18,13 @@ import {
 } from '../src/robustness/index.ts';
 import { type LinearProblem, linearProblem } from './attacks.fixtures.ts';
 
-const header = { datasetChecksum: 'sha256:d', split: 'validation', splitParams: { fraction: 0.1 }, seed: 7, modelChecksum: 'sha256:m' };
+const header = {
+  datasetChecksum: 'sha256:d',
+  split: 'validation',
+  splitParams: { fraction: 0.1 },
+  seed: 7,
+  modelChecksum: 'sha256:m',
+};
 let p: LinearProblem;
 let split: RobustnessSplit;
 let model: (x: tf.Tensor) => tf.Tensor;
@@ -32,7 +39,13 @@ beforeAll(async () => {
 afterAll(() => p.dispose());
 
 const run = (index: number, count: number) =>
-  computeRobustness(model, split, { shard: { index, count }, batchSize: 4, attack: 'fmn-l2', params: { steps: 30 }, header });
+  computeRobustness(model, split, {
+    shard: { index, count },
+    batchSize: 4,
+    attack: 'fmn-l2',
+    params: { steps: 30 },
+    header,
+  });
 
 const expectInvalid = (f: () => unknown, re: RegExp, code = 'INVALID_INPUT') => {
   let err: unknown;
@@ -80,13 +93,25 @@ describe('computeRobustness + mergeShards', () => {
     expect(Array.from(merged.predicted)).toEqual(Array.from(one.predicted));
     expect(Array.from(merged.success)).toEqual(Array.from(one.success));
     expect(Array.from(merged.fileIndex)).toEqual(Array.from(split.indices));
-    const direct = await minimalPerturbation(model, split.x, { attack: 'fmn-l2', steps: 30, batchSize: 4, shape: split.shape });
+    const direct = await minimalPerturbation(model, split.x, {
+      attack: 'fmn-l2',
+      steps: 30,
+      batchSize: 4,
+      shape: split.shape,
+    });
     expect(Array.from(merged.norms)).toEqual(Array.from(direct.norms));
     for (let i = 0; i < p.n; i++) {
       expect(merged.success[i]).toBe(1);
       expect(merged.norms[i]).toBeGreaterThanOrEqual(p.exact[i] - 1e-4);
     }
-    expect(merged.header).toMatchObject({ ...header, attack: 'fmn-l2', params: { steps: 30 }, batchSize: 4, total: 22, shard: { count: 3 } });
+    expect(merged.header).toMatchObject({
+      ...header,
+      attack: 'fmn-l2',
+      params: { steps: 30 },
+      batchSize: 4,
+      total: 22,
+      shard: { count: 3 },
+    });
   });
 
   it('carries never-fooled examples (+Infinity, success 0) through text and merging', async () => {
@@ -98,7 +123,15 @@ describe('computeRobustness + mergeShards', () => {
       });
     const small = { x: split.x.subarray(0, 6 * p.d), shape: [6, p.d], indices: split.indices.subarray(0, 6) };
     const shards = await Promise.all(
-      [0, 1].map((index) => computeRobustness(boxed, small, { shard: { index, count: 2 }, batchSize: 2, attack: 'ddn-l2', params: { steps: 5 }, header })),
+      [0, 1].map((index) =>
+        computeRobustness(boxed, small, {
+          shard: { index, count: 2 },
+          batchSize: 2,
+          attack: 'ddn-l2',
+          params: { steps: 5 },
+          header,
+        }),
+      ),
     );
     const text = shards.map(serializeShard);
     expect(text[0]).toContain('"norm":"Infinity"');
@@ -157,9 +190,21 @@ describe('serializeShard / parseShard', () => {
   it('rejects truncated or damaged text as DATA_CORRUPT', () => {
     const lines = serializeShard(shard).trimEnd().split('\n');
     expectInvalid(() => parseShard(lines.slice(0, 3).join('\n')), /announces 3 rows, found 2/, 'DATA_CORRUPT');
-    expectInvalid(() => parseShard([lines[0], lines[1], '{"index":1,', lines[3]].join('\n')), /line 3 is not valid JSON/, 'DATA_CORRUPT');
-    expectInvalid(() => parseShard([lines[0], lines[2], lines[1], lines[3]].join('\n')), /index 1, expected 0/, 'DATA_CORRUPT');
-    expectInvalid(() => parseShard(lines.join('\n').replace('"norm":"Infinity"', '"norm":null')), /norm must be/, 'DATA_CORRUPT');
+    expectInvalid(
+      () => parseShard([lines[0], lines[1], '{"index":1,', lines[3]].join('\n')),
+      /line 3 is not valid JSON/,
+      'DATA_CORRUPT',
+    );
+    expectInvalid(
+      () => parseShard([lines[0], lines[2], lines[1], lines[3]].join('\n')),
+      /index 1, expected 0/,
+      'DATA_CORRUPT',
+    );
+    expectInvalid(
+      () => parseShard(lines.join('\n').replace('"norm":"Infinity"', '"norm":null')),
+      /norm must be/,
+      'DATA_CORRUPT',
+    );
     expectInvalid(() => parseShard(''), /empty/, 'DATA_CORRUPT');
   });
 });
@@ -167,14 +212,27 @@ describe('serializeShard / parseShard', () => {
 describe('mergeShards refuses', () => {
   let shards: RobustnessShard[];
   beforeAll(async () => {
-    shards = await Promise.all([0, 1, 2].map((i) => computeRobustness(model, split, { shard: { index: i, count: 3 }, batchSize: 4, attack: 'deepfool-l2', header })));
+    shards = await Promise.all(
+      [0, 1, 2].map((i) =>
+        computeRobustness(model, split, { shard: { index: i, count: 3 }, batchSize: 4, attack: 'deepfool-l2', header }),
+      ),
+    );
   });
   const withHeader = (s: RobustnessShard, h: object): RobustnessShard => ({ ...s, header: { ...s.header, ...h } });
 
   it('headers that disagree beyond the shard index', () => {
-    expectInvalid(() => mergeShards([shards[0], withHeader(shards[1], { modelChecksum: 'sha256:other' }), shards[2]]), /disagrees .* on modelChecksum/);
-    expectInvalid(() => mergeShards([shards[0], withHeader(shards[1], { params: { steps: 3 } }), shards[2]]), /on params/);
-    expectInvalid(() => mergeShards([shards[0], withHeader(shards[1], { splitParams: { fraction: 0.2 } }), shards[2]]), /on splitParams/);
+    expectInvalid(
+      () => mergeShards([shards[0], withHeader(shards[1], { modelChecksum: 'sha256:other' }), shards[2]]),
+      /disagrees .* on modelChecksum/,
+    );
+    expectInvalid(
+      () => mergeShards([shards[0], withHeader(shards[1], { params: { steps: 3 } }), shards[2]]),
+      /on params/,
+    );
+    expectInvalid(
+      () => mergeShards([shards[0], withHeader(shards[1], { splitParams: { fraction: 0.2 } }), shards[2]]),
+      /on splitParams/,
+    );
   });
 
   it('overlaps, gaps and missing ends', () => {
@@ -184,6 +242,9 @@ describe('mergeShards refuses', () => {
     expectInvalid(() => mergeShards([shards[0], shards[1]]), /rows \[16, 22\) are missing/);
     expectInvalid(() => mergeShards([]), /at least one shard/);
     // A shard relabelled with another index overlaps or mis-aligns with the slice that index owns.
-    expectInvalid(() => mergeShards([shards[0], withHeader(shards[1], { shard: { index: 2, count: 3 } }), shards[2]]), /given twice|overlaps|covers/);
+    expectInvalid(
+      () => mergeShards([shards[0], withHeader(shards[1], { shard: { index: 2, count: 3 } }), shards[2]]),
+      /given twice|overlaps|covers/,
+    );
   });
 });

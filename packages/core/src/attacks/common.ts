@@ -166,7 +166,13 @@ export class ActiveSet {
 }
 
 /** Copies rows `local` of the tensor t [n, ...] into the flat store at batch rows `global` (D values a row). */
-export async function writeRows(store: Float32Array, d: number, t: tf.Tensor, local: Int32Array, global: Int32Array): Promise<void> {
+export async function writeRows(
+  store: Float32Array,
+  d: number,
+  t: tf.Tensor,
+  local: Int32Array,
+  global: Int32Array,
+): Promise<void> {
   if (local.length === 0) return;
   const g = tf.tidy(() => tf.gather(t, tf.tensor1d(local, 'int32')));
   const v = (await g.data()) as Float32Array;

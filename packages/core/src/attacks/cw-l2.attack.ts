@@ -15,10 +15,16 @@
  * early abort usually stops well before). The original paper used 9 × 10 000 steps at learning rate 0.01.
  */
 import { tf } from '../backend/index.ts';
-import { ActiveSet, cosineAnneal, margin, oneHot, writeRows, whereRows } from './common.ts';
+import { ActiveSet, cosineAnneal, margin, oneHot, whereRows, writeRows } from './common.ts';
 import type { BatchAttack } from './types.ts';
 
-export const CW_DEFAULTS = { binarySearchSteps: 9, steps: 200, learningRate: 0.01, initialConst: 0.1, abortEarly: true } as const;
+export const CW_DEFAULTS = {
+  binarySearchSteps: 9,
+  steps: 200,
+  learningRate: 0.01,
+  initialConst: 0.1,
+  abortEarly: true,
+} as const;
 
 const BETA1 = 0.9;
 const BETA2 = 0.999;
@@ -64,7 +70,13 @@ export const cwL2: BatchAttack = async (f, x, predicted, numClasses, params) => 
       const flush = async (local: Int32Array) => {
         const sel = Array.from(local).filter((i) => improved[set.rows[i]]);
         const l = Int32Array.from(sel);
-        await writeRows(store, d, set.get('best'), l, Int32Array.from(l, (i) => set.rows[i]));
+        await writeRows(
+          store,
+          d,
+          set.get('best'),
+          l,
+          Int32Array.from(l, (i) => set.rows[i]),
+        );
       };
       try {
         for (let step = 1; step <= steps && set.size > 0; step++) {
@@ -76,7 +88,10 @@ export const cwL2: BatchAttack = async (f, x, predicted, numClasses, params) => 
             const ymask = set.get('ymask');
             return tf.grad((w: tf.Tensor) => {
               const xp = tf.add(tf.mul(tf.tanh(w), 0.5), 0.5);
-              const l2 = tf.sum(tf.square(tf.sub(xp, x0)), xp.shape.slice(1).map((_, i) => i + 1));
+              const l2 = tf.sum(
+                tf.square(tf.sub(xp, x0)),
+                xp.shape.slice(1).map((_, i) => i + 1),
+              );
               const mg = margin(f(xp), ymask);
               const loss = tf.add(l2, tf.mul(cs, tf.relu(mg))); // κ = 0: max(m, 0)
               xw = tf.keep(xp);
@@ -131,7 +146,7 @@ export const cwL2: BatchAttack = async (f, x, predicted, numClasses, params) => 
                 prevLoss[g] = loss;
               }
             }
-            const leaving = Int32Array.from(keep.reduce<number[]>((a, v, i) => (v ? a : (a.push(i), a)), []));
+            const leaving = Int32Array.from(Array.from(keep.keys()).filter((i) => !keep[i]));
             if (leaving.length > 0) {
               await flush(leaving);
               set.compact(keep);

@@ -18,10 +18,27 @@
  * cannot move and leave the batch; the others run the whole schedule.
  */
 import { tf } from '../backend/index.ts';
-import { ActiveSet, column, cosineAnneal, margin, normaliseRows, oneHot, rowNorms, writeRows, whereRows } from './common.ts';
+import {
+  ActiveSet,
+  column,
+  cosineAnneal,
+  margin,
+  normaliseRows,
+  oneHot,
+  rowNorms,
+  whereRows,
+  writeRows,
+} from './common.ts';
 import type { BatchAttack } from './types.ts';
 
-export const DDN_DEFAULTS = { steps: 100, gamma: 0.05, initNorm: 1, alphaInit: 1, alphaFinal: 0.01, ddnLoss: 'margin' } as const;
+export const DDN_DEFAULTS = {
+  steps: 100,
+  gamma: 0.05,
+  initNorm: 1,
+  alphaInit: 1,
+  alphaFinal: 0.01,
+  ddnLoss: 'margin',
+} as const;
 
 export const ddnL2: BatchAttack = async (f, x, predicted, numClasses, params) => {
   const steps = params.steps ?? DDN_DEFAULTS.steps;
@@ -46,7 +63,13 @@ export const ddnL2: BatchAttack = async (f, x, predicted, numClasses, params) =>
   set.set('best', x.clone());
   const flush = async (local: Int32Array) => {
     const l = Int32Array.from(Array.from(local).filter((i) => found[set.rows[i]]));
-    await writeRows(store, d, set.get('best'), l, Int32Array.from(l, (i) => set.rows[i]));
+    await writeRows(
+      store,
+      d,
+      set.get('best'),
+      l,
+      Int32Array.from(l, (i) => set.rows[i]),
+    );
   };
   try {
     for (let k = 0; k < steps && set.size > 0; k++) {

@@ -13,7 +13,7 @@
  * Defaults: steps 50 (typically 2–4 are used), overshoot 0.02, candidates = all classes.
  */
 import { tf } from '../backend/index.ts';
-import { ActiveSet, column, margin, oneHot, rowNorms, writeRows, whereRows } from './common.ts';
+import { ActiveSet, column, margin, oneHot, rowNorms, whereRows, writeRows } from './common.ts';
 import type { BatchAttack } from './types.ts';
 
 export const DEEPFOOL_DEFAULTS = { steps: 50, overshoot: 0.02 } as const;
@@ -63,7 +63,13 @@ export const deepFoolL2: BatchAttack = async (f, x, predicted, numClasses, param
       }
       if (adv.length > 0) {
         const local = Int32Array.from(adv);
-        await writeRows(store, d, set.get('xi'), local, Int32Array.from(local, (i) => set.rows[i]));
+        await writeRows(
+          store,
+          d,
+          set.get('xi'),
+          local,
+          Int32Array.from(local, (i) => set.rows[i]),
+        );
         for (const i of adv) found[set.rows[i]] = 1;
       }
       set.compact(keep);

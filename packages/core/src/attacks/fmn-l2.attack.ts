@@ -18,7 +18,17 @@
  * makes the radius converge).
  */
 import { tf } from '../backend/index.ts';
-import { ActiveSet, column, cosineAnneal, margin, normaliseRows, oneHot, rowNorms, writeRows, whereRows } from './common.ts';
+import {
+  ActiveSet,
+  column,
+  cosineAnneal,
+  margin,
+  normaliseRows,
+  oneHot,
+  rowNorms,
+  whereRows,
+  writeRows,
+} from './common.ts';
 import type { BatchAttack } from './types.ts';
 
 export const FMN_DEFAULTS = { steps: 100, alphaInit: 1, gammaInit: 0.05, gammaFinal: 0.001 } as const;
@@ -46,7 +56,13 @@ export const fmnL2: BatchAttack = async (f, x, predicted, numClasses, params) =>
   set.set('best', x.clone());
   const flush = async (local: Int32Array) => {
     const l = Int32Array.from(Array.from(local).filter((i) => found[set.rows[i]]));
-    await writeRows(store, d, set.get('best'), l, Int32Array.from(l, (i) => set.rows[i]));
+    await writeRows(
+      store,
+      d,
+      set.get('best'),
+      l,
+      Int32Array.from(l, (i) => set.rows[i]),
+    );
   };
   try {
     for (let k = 0; k < steps && set.size > 0; k++) {

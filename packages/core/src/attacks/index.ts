@@ -25,12 +25,12 @@ import {
   type MinimalPerturbationResult,
 } from './types.ts';
 
-export * from './types.ts';
 export { averagedProbabilityModel, cosineAnneal, margin, rowNorms, toLogitsFunction } from './common.ts';
 export { CW_DEFAULTS, cwL2 } from './cw-l2.attack.ts';
 export { DDN_DEFAULTS, ddnL2 } from './ddn-l2.attack.ts';
 export { DEEPFOOL_DEFAULTS, deepFoolL2 } from './deepfool-l2.attack.ts';
 export { FMN_DEFAULTS, fmnL2 } from './fmn-l2.attack.ts';
+export * from './types.ts';
 
 export const ATTACKS: Record<AttackName, BatchAttack> = {
   'cw-l2': cwL2,
@@ -63,7 +63,10 @@ const PARAM_RULES: Array<[string, 'int1' | 'int0' | 'int2' | 'pos' | 'nonneg' | 
 
 function checkOptions(opts: MinimalPerturbationOptions): void {
   if (!opts || !(ATTACK_NAMES as readonly string[]).includes(opts.attack)) {
-    throw new ArcalError('INVALID_INPUT', `attack must be one of ${ATTACK_NAMES.join(', ')} (got ${String(opts?.attack)})`);
+    throw new ArcalError(
+      'INVALID_INPUT',
+      `attack must be one of ${ATTACK_NAMES.join(', ')} (got ${String(opts?.attack)})`,
+    );
   }
   const o = opts as unknown as Record<string, unknown>;
   for (const [name, kind] of PARAM_RULES) {
@@ -85,7 +88,10 @@ function checkOptions(opts: MinimalPerturbationOptions): void {
                   : kind === 'nonneg'
                     ? v >= 0
                     : v > 0 && v < 1);
-    if (!ok) throw new ArcalError('INVALID_INPUT', `option ${name} is invalid (${String(v)}): expected ${kind}`, [{ path: name, message: kind }]);
+    if (!ok)
+      throw new ArcalError('INVALID_INPUT', `option ${name} is invalid (${String(v)}): expected ${kind}`, [
+        { path: name, message: kind },
+      ]);
   }
   if (opts.ddnLoss !== undefined && opts.ddnLoss !== 'margin' && opts.ddnLoss !== 'ce') {
     throw new ArcalError('INVALID_INPUT', `ddnLoss must be 'margin' or 'ce' (got ${String(opts.ddnLoss)})`);
@@ -96,7 +102,10 @@ function checkOptions(opts: MinimalPerturbationOptions): void {
 }
 
 /** Flat pixel data and shape of the input, checked: rank ≥ 2, positive dimensions, finite values in [0,1]. */
-async function readInput(x: tf.Tensor | Float32Array, shape?: number[]): Promise<{ data: Float32Array; shape: number[] }> {
+async function readInput(
+  x: tf.Tensor | Float32Array,
+  shape?: number[],
+): Promise<{ data: Float32Array; shape: number[] }> {
   let data: Float32Array;
   let s: number[];
   if (x instanceof tf.Tensor) {
@@ -111,7 +120,10 @@ async function readInput(x: tf.Tensor | Float32Array, shape?: number[]): Promise
     throw new ArcalError('INVALID_INPUT', 'x must be a tf.Tensor or a Float32Array with opts.shape');
   }
   if (s.length < 2 || s.some((v) => !Number.isInteger(v) || v < 0) || s.slice(1).some((v) => v === 0)) {
-    throw new ArcalError('INVALID_INPUT', `x must have shape [N, ...image dims] with positive image dims (got [${s.join(', ')}])`);
+    throw new ArcalError(
+      'INVALID_INPUT',
+      `x must have shape [N, ...image dims] with positive image dims (got [${s.join(', ')}])`,
+    );
   }
   const size = s.reduce((a, b) => a * b, 1);
   if (size !== data.length) {
@@ -120,7 +132,10 @@ async function readInput(x: tf.Tensor | Float32Array, shape?: number[]): Promise
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
     if (!Number.isFinite(v)) {
-      throw new ArcalError('INVALID_INPUT', `x contains ${v} at flat index ${i} (example ${Math.floor(i / (size / s[0]))}); inputs must be finite`);
+      throw new ArcalError(
+        'INVALID_INPUT',
+        `x contains ${v} at flat index ${i} (example ${Math.floor(i / (size / s[0]))}); inputs must be finite`,
+      );
     }
     if (v < 0 || v > 1) {
       throw new ArcalError('INVALID_INPUT', `x contains ${v} at flat index ${i}; inputs must be raw pixels in [0, 1]`);
@@ -130,7 +145,12 @@ async function readInput(x: tf.Tensor | Float32Array, shape?: number[]): Promise
 }
 
 /** Runs the model on a batch and checks that the output is finite 2-D [n, K ≥ 2] (probabilities: rows sum to 1). */
-async function cleanLogits(f: LogitsFunction, xb: tf.Tensor, outputs: 'logits' | 'probabilities', raw: LogitsFunction): Promise<{ predicted: Int32Array; k: number }> {
+async function cleanLogits(
+  f: LogitsFunction,
+  xb: tf.Tensor,
+  outputs: 'logits' | 'probabilities',
+  raw: LogitsFunction,
+): Promise<{ predicted: Int32Array; k: number }> {
   const n = xb.shape[0];
   let out: tf.Tensor;
   try {
@@ -138,12 +158,19 @@ async function cleanLogits(f: LogitsFunction, xb: tf.Tensor, outputs: 'logits' |
     out = tf.tidy(() => (outputs === 'probabilities' ? raw(xb) : f(xb)));
   } catch (e) {
     if (e instanceof ArcalError) throw e;
-    throw new ArcalError('INVALID_INPUT', `the model failed on an input of shape [${xb.shape.join(', ')}]: ${(e as Error).message}`);
+    throw new ArcalError(
+      'INVALID_INPUT',
+      `the model failed on an input of shape [${xb.shape.join(', ')}]: ${(e as Error).message}`,
+    );
   }
-  if (!(out instanceof tf.Tensor)) throw new ArcalError('INVALID_INPUT', 'the model must return a tensor of logits [N, K]');
+  if (!(out instanceof tf.Tensor))
+    throw new ArcalError('INVALID_INPUT', 'the model must return a tensor of logits [N, K]');
   try {
     if (out.rank !== 2 || out.shape[0] !== n || (out.shape[1] ?? 0) < 2) {
-      throw new ArcalError('INVALID_INPUT', `the model must return 2-D logits [${n}, K ≥ 2] (got [${out.shape.join(', ')}])`);
+      throw new ArcalError(
+        'INVALID_INPUT',
+        `the model must return 2-D logits [${n}, K ≥ 2] (got [${out.shape.join(', ')}])`,
+      );
     }
     const k = out.shape[1] as number;
     const v = (await out.data()) as Float32Array;
@@ -153,10 +180,12 @@ async function cleanLogits(f: LogitsFunction, xb: tf.Tensor, outputs: 'logits' |
       let sum = 0;
       for (let j = 0; j < k; j++) {
         const z = v[i * k + j];
-        if (!Number.isFinite(z)) throw new ArcalError('INVALID_INPUT', `the model returned ${z} for example ${i}, class ${j}`);
+        if (!Number.isFinite(z))
+          throw new ArcalError('INVALID_INPUT', `the model returned ${z} for example ${i}, class ${j}`);
         if (z > v[i * k + best]) best = j;
         sum += z;
-        if (outputs === 'probabilities' && z < 0) throw new ArcalError('INVALID_INPUT', `outputs 'probabilities' but the model returned ${z} < 0`);
+        if (outputs === 'probabilities' && z < 0)
+          throw new ArcalError('INVALID_INPUT', `outputs 'probabilities' but the model returned ${z} < 0`);
       }
       if (outputs === 'probabilities' && Math.abs(sum - 1) > 1e-3) {
         throw new ArcalError('INVALID_INPUT', `outputs 'probabilities' but row ${i} sums to ${sum}`);
@@ -170,7 +199,13 @@ async function cleanLogits(f: LogitsFunction, xb: tf.Tensor, outputs: 'logits' |
 }
 
 /** Margins z_ŷ − max_{j≠ŷ} z_j of flat examples (negative ⇔ fooled). */
-async function margins(f: LogitsFunction, data: Float32Array, shape: number[], predicted: Int32Array, k: number): Promise<Float32Array> {
+async function margins(
+  f: LogitsFunction,
+  data: Float32Array,
+  shape: number[],
+  predicted: Int32Array,
+  k: number,
+): Promise<Float32Array> {
   const m = tf.tidy(() => margin(f(tf.tensor(data, shape)), oneHot(predicted, k)));
   const v = (await m.data()) as Float32Array;
   m.dispose();

@@ -35,16 +35,30 @@ export interface ComputeRobustnessOptions {
  * batches a single serial run (shard 0 of 1) would make, so merged shards equal the serial result.
  * Row i of the shard: {index: start + i, fileIndex: indices[start + i], norm, predicted, success}.
  */
-export async function computeRobustness(model: AttackModel, split: RobustnessSplit, opts: ComputeRobustnessOptions): Promise<RobustnessShard> {
+export async function computeRobustness(
+  model: AttackModel,
+  split: RobustnessSplit,
+  opts: ComputeRobustnessOptions,
+): Promise<RobustnessShard> {
   const { x, shape, indices } = split ?? ({} as RobustnessSplit);
   if (!(x instanceof Float32Array) || !Array.isArray(shape) || !(indices instanceof Int32Array)) {
     throw new ArcalError('INVALID_INPUT', 'split must be {x: Float32Array, shape: number[], indices: Int32Array}');
   }
   const n = shape[0];
-  if (indices.length !== n) throw new ArcalError('INVALID_INPUT', `split.indices has ${indices.length} entries for ${n} examples`);
+  if (indices.length !== n)
+    throw new ArcalError('INVALID_INPUT', `split.indices has ${indices.length} entries for ${n} examples`);
   const h = opts?.header;
-  if (!h || typeof h.datasetChecksum !== 'string' || typeof h.modelChecksum !== 'string' || typeof h.split !== 'string' || typeof h.seed !== 'number') {
-    throw new ArcalError('INVALID_INPUT', 'header must give datasetChecksum, split, splitParams, seed and modelChecksum');
+  if (
+    !h ||
+    typeof h.datasetChecksum !== 'string' ||
+    typeof h.modelChecksum !== 'string' ||
+    typeof h.split !== 'string' ||
+    typeof h.seed !== 'number'
+  ) {
+    throw new ArcalError(
+      'INVALID_INPUT',
+      'header must give datasetChecksum, split, splitParams, seed and modelChecksum',
+    );
   }
   const params = { ...(opts.params ?? {}) } as AttackParams & Record<string, unknown>;
   for (const key of ['attack', 'batchSize', 'shape', 'onProgress', 'returnAdversarial', 'outputs']) delete params[key];

@@ -56,12 +56,21 @@ export interface RobustnessShard {
  * B = ⌈total / batchSize⌉ are dealt out contiguously, shard i getting batches ⌊iB/count⌋ … ⌊(i+1)B/count⌋ − 1,
  * so every shard starts on a batch boundary and runs exactly the batches a serial run would.
  */
-export function shardBounds(total: number, batchSize: number, shard: { index: number; count: number }): { start: number; end: number } {
-  if (!Number.isInteger(total) || total < 0) throw new ArcalError('INVALID_INPUT', `split size must be an integer ≥ 0 (got ${total})`);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ArcalError('INVALID_INPUT', `batchSize must be an integer ≥ 1 (got ${batchSize})`);
+export function shardBounds(
+  total: number,
+  batchSize: number,
+  shard: { index: number; count: number },
+): { start: number; end: number } {
+  if (!Number.isInteger(total) || total < 0)
+    throw new ArcalError('INVALID_INPUT', `split size must be an integer ≥ 0 (got ${total})`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new ArcalError('INVALID_INPUT', `batchSize must be an integer ≥ 1 (got ${batchSize})`);
   const { index, count } = shard ?? ({} as { index: number; count: number });
   if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 0 || index >= count) {
-    throw new ArcalError('INVALID_INPUT', `shard must be {index, count} with integers 0 ≤ index < count (got ${JSON.stringify(shard)})`);
+    throw new ArcalError(
+      'INVALID_INPUT',
+      `shard must be {index, count} with integers 0 ≤ index < count (got ${JSON.stringify(shard)})`,
+    );
   }
   const batches = Math.ceil(total / batchSize);
   const first = Math.floor((index * batches) / count);
@@ -75,7 +84,15 @@ const encodeNorm = (v: number): number | string => (Number.isFinite(v) ? v : Str
 export function serializeShard(shard: RobustnessShard): string {
   const lines = [JSON.stringify(shard.header)];
   for (const r of shard.rows) {
-    lines.push(JSON.stringify({ index: r.index, fileIndex: r.fileIndex, norm: encodeNorm(r.norm), predicted: r.predicted, success: r.success }));
+    lines.push(
+      JSON.stringify({
+        index: r.index,
+        fileIndex: r.fileIndex,
+        norm: encodeNorm(r.norm),
+        predicted: r.predicted,
+        success: r.success,
+      }),
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -111,18 +128,29 @@ export function parseShard(text: string | Uint8Array): RobustnessShard {
   if (!isInt(h.batchSize, 1) || !isInt(h.total) || !isInt(h.rows) || !isInt(h.start) || !isInt(h.end)) {
     corrupt('header.batchSize, total, rows, start and end must be integers');
   }
-  if (!h.shard || !isInt(h.shard.index) || !isInt(h.shard.count, 1) || h.shard.index >= h.shard.count) corrupt('header.shard must be {index, count}');
-  if (h.end - h.start !== h.rows || h.end > h.total) corrupt(`header rows ${h.rows} does not match [${h.start}, ${h.end}) of ${h.total}`);
+  if (!h.shard || !isInt(h.shard.index) || !isInt(h.shard.count, 1) || h.shard.index >= h.shard.count)
+    corrupt('header.shard must be {index, count}');
+  if (h.end - h.start !== h.rows || h.end > h.total)
+    corrupt(`header rows ${h.rows} does not match [${h.start}, ${h.end}) of ${h.total}`);
   if (lines.length - 1 !== h.rows) corrupt(`header announces ${h.rows} rows, found ${lines.length - 1} (truncated?)`);
   const rows: ShardRow[] = [];
   for (let i = 1; i < lines.length; i++) {
     const r = parse(lines[i], i + 1);
     const norm = r.norm === 'Infinity' ? Number.POSITIVE_INFINITY : r.norm;
     if (r.index !== h.start + i - 1) corrupt(`line ${i + 1}: index ${String(r.index)}, expected ${h.start + i - 1}`);
-    if (!isInt(r.fileIndex) || !isInt(r.predicted) || (r.success !== 0 && r.success !== 1)) corrupt(`line ${i + 1}: bad fileIndex, predicted or success`);
-    if (typeof norm !== 'number' || Number.isNaN(norm) || norm < 0) corrupt(`line ${i + 1}: norm must be a number ≥ 0 or "Infinity"`);
-    if ((r.success === 1) !== Number.isFinite(norm)) corrupt(`line ${i + 1}: success ${String(r.success)} contradicts norm ${String(r.norm)}`);
-    rows.push({ index: r.index as number, fileIndex: r.fileIndex as number, norm: norm as number, predicted: r.predicted as number, success: r.success as 0 | 1 });
+    if (!isInt(r.fileIndex) || !isInt(r.predicted) || (r.success !== 0 && r.success !== 1))
+      corrupt(`line ${i + 1}: bad fileIndex, predicted or success`);
+    if (typeof norm !== 'number' || Number.isNaN(norm) || norm < 0)
+      corrupt(`line ${i + 1}: norm must be a number ≥ 0 or "Infinity"`);
+    if ((r.success === 1) !== Number.isFinite(norm))
+      corrupt(`line ${i + 1}: success ${String(r.success)} contradicts norm ${String(r.norm)}`);
+    rows.push({
+      index: r.index as number,
+      fileIndex: r.fileIndex as number,
+      norm: norm as number,
+      predicted: r.predicted as number,
+      success: r.success as 0 | 1,
+    });
   }
   return { header: h, rows };
 }
@@ -156,7 +184,8 @@ export interface MergedRobustness {
  * missing first or last slice; and slices that are not the batch-aligned ones shardBounds assigns.
  */
 export function mergeShards(shards: RobustnessShard[]): MergedRobustness {
-  if (!Array.isArray(shards) || shards.length === 0) throw new ArcalError('INVALID_INPUT', 'mergeShards needs at least one shard');
+  if (!Array.isArray(shards) || shards.length === 0)
+    throw new ArcalError('INVALID_INPUT', 'mergeShards needs at least one shard');
   const common = (h: ShardHeader) => {
     const { rows: _r, start: _s, end: _e, shard, ...rest } = h;
     return { ...rest, shard: { count: shard.count } };
@@ -169,7 +198,11 @@ export function mergeShards(shards: RobustnessShard[]): MergedRobustness {
       const keys = [...new Set([...Object.keys(ref), ...Object.keys(c)])].filter(
         (k) => canonical((ref as Record<string, unknown>)[k]) !== canonical((c as Record<string, unknown>)[k]),
       );
-      throw new ArcalError('INVALID_INPUT', `shard ${s.header.shard.index} disagrees with shard ${shards[0].header.shard.index} on ${keys.join(', ')}`, keys.map((k) => ({ path: `header.${k}`, message: 'differs between shards' })));
+      throw new ArcalError(
+        'INVALID_INPUT',
+        `shard ${s.header.shard.index} disagrees with shard ${shards[0].header.shard.index} on ${keys.join(', ')}`,
+        keys.map((k) => ({ path: `header.${k}`, message: 'differs between shards' })),
+      );
     }
   }
   const sorted = [...shards].sort((a, b) => a.header.start - b.header.start || a.header.end - b.header.end);
@@ -180,16 +213,35 @@ export function mergeShards(shards: RobustnessShard[]): MergedRobustness {
     const h = s.header;
     if (seen.has(h.shard.index)) throw new ArcalError('INVALID_INPUT', `shard ${h.shard.index} given twice`);
     seen.add(h.shard.index);
-    if (h.start < cursor) throw new ArcalError('INVALID_INPUT', `shard ${h.shard.index} [${h.start}, ${h.end}) overlaps the rows before ${cursor}`);
-    if (h.start > cursor) throw new ArcalError('INVALID_INPUT', `rows [${cursor}, ${h.start}) are missing (gap before shard ${h.shard.index})`);
+    if (h.start < cursor)
+      throw new ArcalError(
+        'INVALID_INPUT',
+        `shard ${h.shard.index} [${h.start}, ${h.end}) overlaps the rows before ${cursor}`,
+      );
+    if (h.start > cursor)
+      throw new ArcalError(
+        'INVALID_INPUT',
+        `rows [${cursor}, ${h.start}) are missing (gap before shard ${h.shard.index})`,
+      );
     const want = shardBounds(total, batchSize, h.shard);
     if (want.start !== h.start || want.end !== h.end) {
-      throw new ArcalError('INVALID_INPUT', `shard ${h.shard.index} covers [${h.start}, ${h.end}) but shard ${h.shard.index} of ${h.shard.count} is [${want.start}, ${want.end})`);
+      throw new ArcalError(
+        'INVALID_INPUT',
+        `shard ${h.shard.index} covers [${h.start}, ${h.end}) but shard ${h.shard.index} of ${h.shard.count} is [${want.start}, ${want.end})`,
+      );
     }
-    if (s.rows.length !== h.rows) throw new ArcalError('INVALID_INPUT', `shard ${h.shard.index} has ${s.rows.length} rows, its header says ${h.rows}`);
+    if (s.rows.length !== h.rows)
+      throw new ArcalError(
+        'INVALID_INPUT',
+        `shard ${h.shard.index} has ${s.rows.length} rows, its header says ${h.rows}`,
+      );
     cursor = h.end;
   }
-  if (cursor !== total) throw new ArcalError('INVALID_INPUT', `rows [${cursor}, ${total}) are missing (no shard covers the end of the split)`);
+  if (cursor !== total)
+    throw new ArcalError(
+      'INVALID_INPUT',
+      `rows [${cursor}, ${total}) are missing (no shard covers the end of the split)`,
+    );
   const norms = new Float32Array(total);
   const predicted = new Int32Array(total);
   const success = new Uint8Array(total);
@@ -198,7 +250,11 @@ export function mergeShards(shards: RobustnessShard[]): MergedRobustness {
     for (let i = 0; i < s.rows.length; i++) {
       const r = s.rows[i];
       const at = s.header.start + i;
-      if (r.index !== at) throw new ArcalError('INVALID_INPUT', `shard ${s.header.shard.index} row ${i} has index ${r.index}, expected ${at}`);
+      if (r.index !== at)
+        throw new ArcalError(
+          'INVALID_INPUT',
+          `shard ${s.header.shard.index} row ${i} has index ${r.index}, expected ${at}`,
+        );
       norms[at] = r.norm;
       predicted[at] = r.predicted;
       success[at] = r.success;
