@@ -23,8 +23,18 @@ Inline (no services):
   arcal doctor [--json]           which tensor backend runs and why the others do not
   arcal schema                    the experiment-spec JSON Schema
 
-Service:
+Service (ARCAL_URL, default http://127.0.0.1:3000, and ARCAL_API_KEY):
+  arcal submit <spec.json> [--wait] [--idempotency-key k] [--json]
+                                  queue an experiment; --wait follows it (progress per job) to the end
+  arcal status <id> [--json]      status, progress and final metrics
+  arcal logs <id> [--follow] [--json]
+                                  worker logs; --follow streams them until the experiment ends
+  arcal cancel <id> | arcal retry <id> [--json]
+  arcal report <id> [--format md|json] [--figures dir] [--out file]
+                                  the stored report; --figures writes the dashboard's charts as SVG (and PNG)
+  arcal list [--status s] [--limit n] [--json]
   arcal keys create --project <name> [--json]   create an API key (writes to DATABASE_URL)
+  The dashboard is served by the API at /ui.
 
 Environment: ARCAL_BACKEND (tfjs-node-gpu | tfjs-node | native | wasm | cpu), ARCAL_THREADS, ARCAL_DATA_DIR.
 Exit codes: 0 ok, 1 failure, 2 invalid input, 130 interrupted.`;
@@ -72,6 +82,14 @@ async function dispatch(argv: string[], signal: AbortSignal): Promise<number> {
       return (await import('./commands/predict.ts')).predictCommand(parseArgs(rest, { string: ['model', 'data', 'limit', 'backend'] }));
     case 'robustness':
       return (await import('./commands/robustness.ts')).robustnessCommand(rest, signal);
+    case 'submit':
+    case 'status':
+    case 'logs':
+    case 'cancel':
+    case 'retry':
+    case 'report':
+    case 'list':
+      return (await import('./commands/remote.ts')).remoteCommand(cmd, rest, { env: process.env, stdout: process.stdout, stderr: process.stderr, signal });
     case 'keys': {
       const { createKeyCommand } = await import('@arcal/api');
       return createKeyCommand(rest);

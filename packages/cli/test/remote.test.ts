@@ -1,0 +1,187 @@
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ArcalClient } from '@arcal/client';
+import { integrationEnv } from '@arcal/db/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURE, sampleReport } from '../../../apps/web/test/report-fixture.ts';
+import { type LiveApi, smallSpec, startApi } from '../../client/test/live-api.ts';
+import { type RemoteCommand, remoteCommand } from '../src/commands/remote.ts';
+
+const integration = await integrationEnv('cli-remote');
+const env = integration.available ? integration.env : undefined;
+afterAll(() => env?.cleanup());
+
+const dir = mkdtempSync(join(tmpdir(), 'arcal-cli-remote-'));
+const specFile = (name: string, spec: unknown) => {
+  const f = join(dir, `${name}.json`);
+  writeFileSync(f, JSON.stringify(spec));
+  return f;
+};
+
+describe.skipIf(!env)('arcal remote commands against the real API', () => {
+  let api: LiveApi;
+  let client: ArcalClient;
+
+  const run = async (cmd: RemoteCommand, argv: string[], o: { tty?: boolean; env?: Record<string, string> } = {}) => {
+    let stdout = '';
+    let stderr = '';
+    const code = await remoteCommand(cmd, argv, {
+      env: o.env ?? { ARCAL_URL: api.url, ARCAL_API_KEY: api.key },
+      stdout: { write: (s: string) => (stdout += s) },
+      stderr: { write: (s: string) => (stderr += s), isTTY: o.tty ?? false },
+    });
+    return { code, stdout, stderr };
+  };
+
+  /** Plays a worker: waits until the CLI follows the experiment, then runs it to `status` with events. */
+  async function playWorker(id: string, status: 'succeeded' | 'failed') {
+    // Followers are subscribed once their snapshot went out; a short pause covers that.
+    await new Promise((r) => setTimeout(r, 400));
+    await api.deps.repos.experiments.transition(id, ['queued'], 'running');
+    await api.deps.events.publish(id, { type: 'status', status: 'running' });
+    await api.deps.events.publish(id, { type: 'job', jobId: 'j1', kind: 'train:member', state: 'active' });
+    for (const epoch of [0, 1]) {
+      const log = await api.deps.repos.results.appendLog(id, 'info', `epoch ${epoch} done`);
+      await api.deps.events.publish(id, { type: 'epoch', member: 0, epoch, record: { trainLoss: 1 - epoch / 4, trainAccuracy: 0.5 } });
+      await api.deps.events.publish(id, { type: 'log', id: log.id.toString(), level: 'info', message: log.message, at: log.createdAt.toISOString() });
+    }
+    if (status === 'succeeded') {
+      const e = await client.get(id);
+      await api.deps.repos.results.saveReport(id, sampleReport(e.spec));
+      await api.deps.repos.experiments.transition(id, ['running'], 'succeeded');
+    } else {
+      await api.deps.repos.experiments.transition(id, ['running'], 'failed', { code: 'TRAINING_DIVERGED', message: 'loss became NaN' });
+    }
+    await api.deps.events.publish(id, { type: 'status', status });
+  }
+
+  beforeAll(async () => {
+    api = await startApi(env!);
+    client = new ArcalClient({ baseUrl: api.url, apiKey: api.key });
+  });
+  afterAll(() => api?.close());
+
+  it('submit: an invalid spec exits 2 with one line per problem, before any request', async () => {
+    const bad = smallSpec('bad') as Record<string, any>;
+    bad.training.epochs = 0;
+    bad.ensemble.members = 0;
+    const r = await run('submit', [specFile('bad', bad)]);
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines.map((l) => l.split(':')[0]).sort()).toEqual(['ensemble.members', 'training.epochs']);
+    expect((await client.list()).items).toHaveLength(0);
+    expect((await run('submit', [join(dir, 'missing.json')])).code).toBe(2);
+    writeFileSync(join(dir, 'broken.json'), '{');
+    expect((await run('submit', [join(dir, 'broken.json')])).stderr).toMatch(/not valid JSON/);
+  });
+
+  it('submit: problems only the service knows come back as lines with exit 2 too', async () => {
+    const r = await run('submit', [specFile('path', smallSpec('p', { dataset: { name: 'synthetic', path: '/etc' } }))]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe('dataset.path: is not accepted by the service: datasets are named from the server registry');
+  });
+
+  it('submit prints the id; --json prints the API answer; status and list see it', async () => {
+    const r = await run('submit', [specFile('ok', smallSpec('plain'))]);
+    expect(r.code).toBe(0);
+    const [id, status] = r.stdout.trim().split(' ');
+    expect(status).toBe('queued');
+    const st = await run('status', [id!]);
+    expect(st.stdout).toContain('status    queued (attempt 1)');
+    expect(st.stdout).toContain('progress  0/2 epochs (0%)');
+    const j = await run('status', [id!, '--json']);
+    expect(JSON.parse(j.stdout)).toMatchObject({ id, status: 'queued', progress: { done: 0, total: 2, fraction: 0 } });
+    const list = await run('list', ['--json']);
+    expect(JSON.parse(list.stdout).map((e: { id: string }) => e.id)).toContain(id);
+    const text = await run('list', ['--status', 'queued']);
+    expect(text.stdout.split('\n')[0]).toMatch(/^id\s+status\s+method\s+dataset/);
+    expect(text.stdout).toContain(id);
+    const sj = await run('submit', [specFile('ok2', smallSpec('json')), '--json']);
+    expect(JSON.parse(sj.stdout)).toMatchObject({ status: 'queued', links: { self: expect.stringMatching(/^\/v1\/experiments\//) } });
+  });
+
+  it('submit --wait follows to success (exit 0) and prints plain progress lines off a TTY', async () => {
+    const file = specFile('wait', smallSpec('wait-ok'));
+    const pending = run('submit', [file, '--wait']);
+    let id: string | undefined;
+    while (!id) {
+      id = (await client.list()).items.find((e) => e.name === 'wait-ok')?.id;
+      if (!id) await new Promise((r) => setTimeout(r, 50));
+    }
+    await playWorker(id, 'succeeded');
+    const r = await pending;
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`${id} succeeded`);
+    expect(r.stdout).toContain('test accuracy 0.8100  ECE 0.0430');
+    expect(r.stderr).toContain('status succeeded');
+    expect(r.stderr).not.toContain('\x1b['); // no cursor control off a TTY
+  });
+
+  it('submit --wait exits 1 when the experiment fails; on a TTY it redraws per member', async () => {
+    const pending = run('submit', [specFile('fail', smallSpec('wait-fail')), '--wait'], { tty: true });
+    let id: string | undefined;
+    while (!id) {
+      id = (await client.list()).items.find((e) => e.name === 'wait-fail')?.id;
+      if (!id) await new Promise((r) => setTimeout(r, 50));
+    }
+    await playWorker(id, 'failed');
+    const r = await pending;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('TRAINING_DIVERGED: loss became NaN');
+    expect(r.stderr).toMatch(/\x1b\[\d+A/);
+    expect(r.stderr).toContain('member 0');
+  });
+
+  it('logs, logs --follow (no line lost or doubled), cancel, retry and error exits', async () => {
+    const s = await client.submit(smallSpec('logs'));
+    await api.deps.repos.results.appendLog(s.id, 'info', 'stored before');
+    const pending = run('logs', [s.id, '--follow']);
+    await playWorker(s.id, 'failed');
+    const r = await pending;
+    expect(r.code).toBe(1);
+    expect(r.stdout.trim().split('\n').map((l) => l.split(/\s+/).slice(2).join(' '))).toEqual(['stored before', 'epoch 0 done', 'epoch 1 done']);
+    const all = await run('logs', [s.id, '--json']);
+    expect(all.stdout.trim().split('\n').map((l) => JSON.parse(l).message)).toEqual(['stored before', 'epoch 0 done', 'epoch 1 done']);
+
+    const retried = await run('retry', [s.id]);
+    expect([retried.code, retried.stdout.trim()]).toEqual([0, `${s.id} queued (attempt 2)`]);
+    expect((await run('cancel', [s.id])).stdout.trim()).toBe(`${s.id} cancelled`);
+    const again = await run('cancel', [s.id]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/CONFLICT, HTTP 409, request [0-9a-f-]{36}\)/);
+    expect((await run('status', ['00000000-0000-0000-0000-000000000000'])).stderr).toMatch(/NOT_FOUND, HTTP 404/);
+    expect((await run('status', [])).code).toBe(2);
+    expect((await run('status', ['x'], { env: { ARCAL_URL: api.url } })).code).toBe(2);
+    const down = await run('list', [], { env: { ARCAL_URL: 'http://127.0.0.1:1', ARCAL_API_KEY: 'k' } });
+    expect([down.code, down.stderr]).toEqual([1, expect.stringContaining('cannot reach http://127.0.0.1:1')]);
+    expect((await run('report', [s.id])).code).toBe(1);
+  });
+
+  it('report: json is the stored report; md has the tables; --figures writes the charts as SVG and PNG', async () => {
+    const s = await client.submit(smallSpec('reported'));
+    await playWorker(s.id, 'succeeded');
+    const j = await run('report', [s.id, '--format', 'json']);
+    expect(j.code).toBe(0);
+    expect(JSON.parse(j.stdout)).toEqual((await client.get(s.id)).report);
+
+    const figs = join(dir, 'figs');
+    const out = join(dir, 'out', 'report.md');
+    const md = await run('report', [s.id, '--format', 'md', '--figures', figs, '--out', out]);
+    expect(md.code).toBe(0);
+    const text = readFileSync(out, 'utf8');
+    expect(text).toContain('| 0.8100 | 0.0430 | 0.5200 | 0.2700 |');
+    // One row per robustness subset in the per-subset table
+    const subsetRows = text.split('\n').filter((l) => /^\| \d \| 32 \|/.test(l));
+    expect(subsetRows).toHaveLength(FIXTURE.subsets);
+    expect(text).toContain('![ECE per subset](../figs/subset-ece.svg)');
+    const files = readdirSync(figs).sort();
+    const names = ['epoch-curves', 'ood-entropy', 'reliability', 'shift-severity', 'soft-labels', 'subset-acc-conf', 'subset-ece'];
+    expect(files).toEqual(names.flatMap((n) => [`${n}.png`, `${n}.svg`]).sort());
+    const svg = readFileSync(join(figs, 'subset-ece.svg'), 'utf8');
+    expect(svg.match(/aria-roledescription="bar"/g)).toHaveLength(FIXTURE.subsets);
+    expect([...readFileSync(join(figs, 'subset-ece.png')).subarray(1, 4)]).toEqual([0x50, 0x4e, 0x47]);
+    expect((await run('report', [s.id, '--format', 'html'])).code).toBe(2);
+  });
+});
