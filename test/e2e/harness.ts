@@ -98,7 +98,7 @@ export async function startService(env: IntegrationEnv, opts: { workers: number;
   };
   const workers: Proc[] = [];
   const addWorker = async () => {
-    const w = start([workerBin, '--concurrency', '2'], workerEnv, `worker${workers.length}`);
+    const w = start([workerBin, '--concurrency', '1'], workerEnv, `worker${workers.length}`);
     workers.push(w);
     await until(async () => w.output().includes('arcal-worker ready') || (w.child.exitCode !== null && Promise.reject(new Error(`worker exited:\n${w.output()}`))), 90_000, 'a worker to start');
     return w;
@@ -201,4 +201,12 @@ export function numericDiff(a: unknown, b: unknown, tol: number, path = ''): str
     return [...keys].flatMap((k) => numericDiff((a as any)[k], (b as any)[k], tol, `${path}.${k}`));
   }
   return a === b ? [] : [`${path}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`];
+}
+
+/** The final status of an event list, with the failure reason when it failed (for readable assertions). */
+export function outcome(events: SseEvent[]): string {
+  const end = events.at(-1);
+  if (end?.event !== 'end') return `no end (${events.map((e) => e.event).join(', ')})`;
+  const failed = events.find((e) => e.event === 'status' && e.data.error);
+  return end.data.status === 'succeeded' || !failed ? end.data.status : `${end.data.status}: ${JSON.stringify(failed.data.error)}`;
 }

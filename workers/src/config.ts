@@ -15,6 +15,8 @@ export interface WorkerConfig {
   /** tfjs backend for compute jobs (cpu | wasm | native ...); core picks when unset. */
   backend?: string;
   dataDir?: string;
+  /** Largest robustness shard, in examples (rounded down to a multiple of the attack batch size) [4096]. */
+  shardExamples: number;
   /** Seconds to wait for running jobs on SIGTERM before exiting. */
   shutdownGraceSeconds: number;
   /** BullMQ lock of a running job (renewed at half this by the worker's own process) [60 s]. */
@@ -24,7 +26,7 @@ export interface WorkerConfig {
   logLevel: string;
 }
 
-export type SandboxConfig = Pick<WorkerConfig, 'databaseUrl' | 'redisUrl' | 'artifactDir' | 'queuePrefix' | 'backend' | 'dataDir'>;
+export type SandboxConfig = Pick<WorkerConfig, 'databaseUrl' | 'redisUrl' | 'artifactDir' | 'queuePrefix' | 'backend' | 'dataDir' | 'shardExamples'>;
 
 export const usage = 'arcal-worker [--queues attack,train,evaluate,orchestrate] [--concurrency n]';
 
@@ -63,7 +65,7 @@ export function loadWorkerConfig(argv: string[], env: Record<string, string | un
 function positive(v: string | undefined, d: number, name: string): number {
   if (v === undefined || v === '') return d;
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number of milliseconds, got "${v}"`);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${v}"`);
   return n;
 }
 
@@ -75,5 +77,6 @@ export function sandboxConfig(env: Record<string, string | undefined>): SandboxC
     queuePrefix: env.ARCAL_QUEUE_PREFIX || 'arcal',
     ...(env.ARCAL_BACKEND ? { backend: env.ARCAL_BACKEND } : {}),
     ...(env.ARCAL_DATA_DIR ? { dataDir: env.ARCAL_DATA_DIR } : {}),
+    shardExamples: positive(env.ARCAL_SHARD_EXAMPLES, 4096, 'ARCAL_SHARD_EXAMPLES'),
   };
 }

@@ -7,7 +7,14 @@ import type { HandlerTable } from './run-job.ts';
 export const inProcess: HandlerTable = { ...orchestrateHandlers };
 
 /** Kinds handled by the sandboxed compute processes, listed without importing them (that would load tfjs here). */
-export const SANDBOXED_KINDS: JobKind[] = ['train:experiment'];
+export const SANDBOXED_KINDS: JobKind[] = [
+  'train:experiment',
+  'train:vanilla',
+  'train:member',
+  'train:member-epoch',
+  'attack:robustness-shard',
+  'evaluate:evaluate',
+];
 
 /** Kinds of the catalog that no processor implements yet; a job of such a kind fails as unrecoverable. */
 export function missingHandlers(queues: QueueName[]): JobKind[] {

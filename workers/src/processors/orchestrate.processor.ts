@@ -1,26 +1,157 @@
 /**
- * The orchestrate queue: short bookkeeping jobs that plan the graph and close it. Runs in the worker's
- * own process (no tfjs here).
- *
- * Graph today: start → train:experiment (the whole experiment through core's runExperiment, resumable
- * from its checkpoints) → finalize.
+ * The orchestrate queue: short bookkeeping jobs that plan the graph, join its fan-outs and close it. Runs
+ * in the worker's own process (no tfjs here). See graph.ts for the shape of the graph.
  */
-import { type ExperimentReport } from '@arcal/contracts';
-import { jobIds } from '@arcal/db';
+import { readFile } from 'node:fs/promises';
+import type { EpochRecord, ExperimentReport, ResolvedSpec } from '@arcal/contracts';
+import { type JobRequest, type Split, jobIds } from '@arcal/db';
+import { averageProbabilities, classificationSummary, subsetStats, updateSoftLabels } from '../calibration.ts';
+import type { WorkerContext } from '../context.ts';
+import { layoutOf, needsReference, tableSize, usesGraph } from '../graph.ts';
 import type { HandlerTable } from '../run-job.ts';
+import { writeAtomic } from './compute-context.ts';
+import { ENSEMBLE_MEMBER, recordEpoch } from './records.ts';
+import type { JointSetup } from './train.processor.ts';
+
+const req = (id: string, kind: JobRequest['kind'], experimentId: string, payload: object = {}): JobRequest => ({
+  id,
+  kind,
+  experimentId,
+  payload: { experimentId, ...payload } as never,
+});
+
+async function say(ctx: WorkerContext, id: string, message: string, jobId?: string) {
+  const line = await ctx.repos.results.appendLog(id, 'info', message, jobId);
+  await ctx.events.publish(id, { type: 'log', id: line.id.toString(), level: 'info', message, at: line.createdAt.toISOString() });
+}
+
+/** Member training of the experiment: all members (independent), or the epoch the joint ensemble is at. */
+function memberJobs(id: string, spec: ResolvedSpec, attempt: number, currentEpoch: number): JobRequest[] {
+  const M = spec.ensemble.members;
+  if (spec.ensemble.mode !== 'joint') return Array.from({ length: M }, (_, m) => req(jobIds.member(id, m, attempt), 'train:member', id, { member: m }));
+  if (currentEpoch >= spec.training.epochs) return [req(jobIds.evaluate(id, attempt), 'evaluate:evaluate', id)];
+  return Array.from({ length: M }, (_, m) => req(jobIds.memberEpoch(id, m, currentEpoch, attempt), 'train:member-epoch', id, { member: m, epoch: currentEpoch }));
+}
 
 export const orchestrateHandlers: HandlerTable = {
-  'orchestrate:start': async ({ ctx, payload, experiment }) => {
+  /** Plans the graph; on a retry (attempt > 1) the same plan resumes from checkpoints, cached shards and the stored joint epoch. */
+  'orchestrate:start': async ({ ctx, payload, experiment, job }) => {
     const id = payload.experimentId;
+    const spec = experiment.spec as unknown as ResolvedSpec;
     if (await ctx.repos.experiments.transition(id, ['queued'], 'running')) {
       await ctx.events.publish(id, { type: 'status', status: 'running' });
     }
-    const line = await ctx.repos.results.appendLog(id, 'info', `attempt ${experiment.attempt}: planned the inline graph (train:experiment → finalize)`);
-    await ctx.events.publish(id, { type: 'log', id: line.id.toString(), level: 'info', message: line.message, at: line.createdAt.toISOString() });
-    await ctx.dispatcher.dispatch([
-      { id: jobIds.experiment(id, experiment.attempt), kind: 'train:experiment', experimentId: id, payload: { experimentId: id } },
-    ]);
-    return { planned: ['train:experiment'] };
+    const a = experiment.attempt;
+    let plan: JobRequest[];
+    let outline: string;
+    if (!usesGraph(spec)) {
+      plan = [req(jobIds.experiment(id, a), 'train:experiment', id)];
+      outline = 'train:experiment → finalize';
+    } else if (needsReference(spec)) {
+      plan = [req(jobIds.vanilla(id, a), 'train:vanilla', id)];
+      outline = `train:vanilla → robustness shards → merge → ${spec.ensemble.mode === 'joint' ? 'joint member epochs' : 'members'} → evaluate → finalize`;
+    } else {
+      plan = memberJobs(id, spec, a, experiment.currentEpoch);
+      outline = `${spec.ensemble.mode === 'joint' ? `joint member epochs from epoch ${experiment.currentEpoch}` : 'members'} → evaluate → finalize`;
+    }
+    await say(ctx, id, `attempt ${a}: planned ${outline}`, job.id);
+    await ctx.dispatcher.dispatch(plan);
+    return { planned: plan.map((p) => p.kind) };
+  },
+
+  /** Joins the robustness shards into one file per split (robustnessOf's cache format), then starts member training. */
+  'orchestrate:merge-robustness': async ({ ctx, payload, experiment }) => {
+    const id = payload.experimentId;
+    const spec = experiment.spec as unknown as ResolvedSpec;
+    const layout = layoutOf(ctx.config.artifactDir, id);
+    const shards = await ctx.repos.runs.shardsForExperiment(id);
+    const splits = [...new Set(shards.map((s) => s.split as Split))];
+    for (const split of splits) {
+      const parts = shards.filter((s) => s.split === split).sort((x, y) => x.start - y.start);
+      const norms: Array<number | null> = [];
+      let attack = '';
+      for (const p of parts) {
+        if (p.start !== norms.length) throw new Error(`robustness shards of ${split} leave a gap at ${norms.length}`);
+        const f = JSON.parse(await readFile(layout.shard(split, p.shard), 'utf8')) as { attack: string; n: number; norms: Array<number | null> };
+        if (f.n !== p.end - p.start) throw new Error(`robustness shard ${split}/${p.shard} holds ${f.n} radii, expected ${p.end - p.start}`);
+        attack = f.attack;
+        norms.push(...f.norms);
+      }
+      await writeAtomic(layout.robustness(split), `${JSON.stringify({ attack, n: norms.length, norms })}\n`);
+    }
+    await ctx.dispatcher.dispatch(memberJobs(id, spec, experiment.attempt, experiment.currentEpoch));
+    return { merged: splits };
+  },
+
+  /** Every member of an independent ensemble is trained: evaluate. */
+  'orchestrate:members-done': async ({ ctx, payload, experiment }) => {
+    const id = payload.experimentId;
+    const spec = experiment.spec as unknown as ResolvedSpec;
+    const group = Array.from({ length: spec.ensemble.members }, (_, m) => jobIds.member(id, m, experiment.attempt));
+    const done = await ctx.repos.jobs.countCompleted(group);
+    if (done !== group.length) throw new Error(`members-done ran with ${done} of ${group.length} members completed`);
+    await ctx.dispatcher.dispatch([req(jobIds.evaluate(id, experiment.attempt), 'evaluate:evaluate', id)]);
+    return { members: group.length };
+  },
+
+  /**
+   * Joint barrier after epoch e+1 of every member: the averaged validation prediction updates the one shared
+   * soft-label table (Eq. 3 per robustness subset), an ensemble epoch record is stored, joint.json is written
+   * as runExperiment writes it, and epoch e+1 (or evaluation) is enqueued. The table moves only from epoch e
+   * to e+1 (compare-and-set), so a repeated barrier never applies the update twice.
+   */
+  'orchestrate:epoch-barrier': async ({ ctx, payload, experiment }) => {
+    const id = payload.experimentId;
+    const e = payload.epoch;
+    const spec = experiment.spec as unknown as ResolvedSpec;
+    const M = spec.ensemble.members;
+    const R = tableSize(spec);
+    const layout = layoutOf(ctx.config.artifactDir, id);
+    const setup = JSON.parse(await readFile(layout.jointSetup, 'utf8')) as JointSetup;
+    if (experiment.currentEpoch === e) {
+      const probs: Float32Array[] = [];
+      for (let m = 0; m < M; m++) {
+        const b = await readFile(layout.valProbs(m, e + 1));
+        probs.push(new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
+      }
+      const metrics = await ctx.repos.runs.metricsForExperiment(id);
+      const memberRecords = Array.from({ length: M }, (_, m) => {
+        const row = metrics.find((r) => r.member === m && r.epoch === e + 1);
+        if (!row) throw new Error(`member ${m} has no record of epoch ${e + 1}`);
+        return row.record as unknown as EpochRecord;
+      });
+      const pTrue0 = (experiment.softLabels as { pTrue?: number[] } | null)?.pTrue ?? new Array(R).fill(1);
+      // The same arithmetic, in the same order, as runExperiment's joint loop.
+      const avg = averageProbabilities(probs);
+      const stats = subsetStats(avg, setup.valLabels, setup.ranking.val, R);
+      const upd = updateSoftLabels(pTrue0, stats, { alpha: spec.method.alpha, numClasses: setup.classes });
+      let trainLoss = 0;
+      let trainAcc = 0;
+      for (const r of memberRecords) {
+        trainLoss += r.trainLoss / M;
+        trainAcc += r.trainAccuracy / M;
+      }
+      const { brier, ...v } = classificationSummary(avg, setup.valLabels, spec.evaluation.bins);
+      const rec: EpochRecord = {
+        epoch: e + 1,
+        member: 'ensemble',
+        trainLoss,
+        trainAccuracy: trainAcc,
+        learningRate: memberRecords.at(-1)?.learningRate ?? spec.training.learningRate,
+        validation: { ...v, brier },
+        softLabels: { pTrue: [...upd.pTrue], epsilon: upd.epsilon, valConf: stats.map((s) => s.conf), valAcc: stats.map((s) => s.acc) },
+        seconds: memberRecords.reduce((s, r) => s + r.seconds, 0),
+      };
+      await recordEpoch(ctx, id, new Map(), rec);
+      await ctx.repos.experiments.advanceEpoch(id, e, e + 1, { epoch: e + 1, pTrue: upd.pTrue, epsilon: upd.epsilon });
+    }
+    const now = await ctx.repos.experiments.get(id);
+    if (!now || now.currentEpoch < e + 1) throw new Error(`the shared soft labels did not reach epoch ${e + 1}`);
+    const pTrue = (now.softLabels as { pTrue: number[] }).pTrue;
+    const records = (await ctx.repos.runs.metricsForExperiment(id)).filter((r) => r.member === ENSEMBLE_MEMBER).map((r) => r.record);
+    await writeAtomic(layout.jointFile, `${JSON.stringify({ epoch: now.currentEpoch, pTrue, records, ranking: setup.ranking }, null, 2)}\n`);
+    await ctx.dispatcher.dispatch(memberJobs(id, spec, experiment.attempt, now.currentEpoch));
+    return { epoch: now.currentEpoch, pTrue };
   },
 
   'orchestrate:finalize': async ({ ctx, payload }) => {

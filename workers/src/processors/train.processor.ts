@@ -1,123 +1,201 @@
 /**
  * The train queue's compute handlers. They load tfjs through @arcal/core and therefore run only inside
  * sandboxed processes (see sandbox/compute.ts), never on the worker's main event loop, so BullMQ's
- * lock renewal cannot stall behind a training step.
+ * lock renewal cannot stall behind a training step. Each calls core's trainMember with exactly the
+ * arguments runExperiment uses, so the service and an inline run give the same numbers.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
-import { ArcalError, type EpochRecord, type ResolvedSpec } from '@arcal/contracts';
-import { jobIds } from '@arcal/db';
-import type { WorkerContext } from '../context.ts';
+import { readFile } from 'node:fs/promises';
+import type { EpochRecord } from '@arcal/contracts';
+import { type JobRequest, jobIds } from '@arcal/db';
+import { UnrecoverableError } from 'bullmq';
+import { isLastOfGroup } from '../barrier.ts';
+import { needsRanking, planShards, tableSize } from '../graph.ts';
 import type { HandlerTable } from '../run-job.ts';
+import { type ComputeJob, computeJob, readNorms, referenceSeed, writeAtomic } from './compute-context.ts';
+import { experimentDir, recordArtifacts } from './records.ts';
 
-/** Runs of the `runs` table that are not ensemble members. */
-export const REFERENCE_MEMBER = -1;
-export const ENSEMBLE_MEMBER = -2;
-export const memberIndex = (m: EpochRecord['member'] | number): number => (m === 'ensemble' ? ENSEMBLE_MEMBER : Number(m));
+export { ENSEMBLE_MEMBER, REFERENCE_MEMBER, experimentDir, memberIndex, recordArtifacts, recordEpoch } from './records.ts';
 
-export const experimentDir = (ctx: WorkerContext, experimentId: string) => join(resolve(ctx.config.artifactDir), experimentId);
+type Ranking = { trainSubsetOf: Int32Array; valSubsetOf: Int32Array };
 
-const sha256File = (file: string) =>
-  new Promise<string>((ok, fail) => {
-    const h = createHash('sha256');
-    createReadStream(file).on('data', (c) => h.update(c)).on('end', () => ok(h.digest('hex'))).on('error', fail);
-  });
-
-async function* walk(dir: string): AsyncGenerator<string> {
-  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) yield* walk(p);
-    else if (e.isFile() && !e.name.endsWith('.tmp')) yield p;
-  }
+/** The ranking members train with when it is precomputed: each split ranked on the reference model's radii (Algorithm 1). */
+async function precomputedRanking(c: ComputeJob): Promise<Ranking | undefined> {
+  if (!(needsRanking(c.spec) && c.spec.method.robustness.source === 'precompute')) return undefined;
+  const tr = await readNorms(c.layout.robustness('train'));
+  const va = await readNorms(c.layout.robustness('validation'));
+  return c.core.rankingFrom(tr, va, c.spec.method.subsets);
 }
 
-/** Records every file under the experiment's folder as an artifact (name = relative path with / as _). */
-export async function recordArtifacts(ctx: WorkerContext, experimentId: string): Promise<number> {
-  const root = resolve(ctx.config.artifactDir);
-  let n = 0;
-  for await (const file of walk(experimentDir(ctx, experimentId))) {
-    const rel = relative(root, file);
-    const name = relative(experimentDir(ctx, experimentId), file).split('/').join('_');
-    const st = await stat(file);
-    await ctx.repos.results.recordArtifact(experimentId, {
-      name,
-      path: rel,
-      sha256: await sha256File(file),
-      size: st.size,
-      contentType: file.endsWith('.json') ? 'application/json' : 'application/octet-stream',
-    });
-    n++;
-  }
-  return n;
+/** Joint mode: the ranking, validation labels and class count every member-epoch job and barrier share. */
+export interface JointSetup {
+  classes: number;
+  valLabels: number[];
+  ranking: { train: number[]; val: number[] };
 }
 
-/** Stores one epoch record (idempotent per run and epoch) and announces it. */
-export async function recordEpoch(ctx: WorkerContext, experimentId: string, runIds: Map<number, string>, r: EpochRecord): Promise<void> {
-  const member = memberIndex(r.member);
-  let runId = runIds.get(member);
-  if (!runId) {
-    // the reference model (-1) and ensemble-level records (-2) get runs of their own
-    runId = (await ctx.repos.runs.ensureRun(experimentId, member, 0)).id;
-    runIds.set(member, runId);
+async function jointSetup(c: ComputeJob): Promise<{ setup: JointSetup; ranking: Ranking }> {
+  const existing = await readFile(c.layout.jointSetup, 'utf8').catch(() => undefined);
+  if (existing) {
+    const setup = JSON.parse(existing) as JointSetup;
+    return { setup, ranking: { trainSubsetOf: Int32Array.from(setup.ranking.train), valSubsetOf: Int32Array.from(setup.ranking.val) } };
   }
-  await ctx.repos.runs.recordEpoch(runId, {
-    epoch: r.epoch,
-    trainLoss: r.trainLoss,
-    trainAccuracy: r.trainAccuracy,
-    learningRate: r.learningRate,
-    valLoss: r.validation?.nll ?? null,
-    valAccuracy: r.validation?.accuracy ?? null,
-    valEce: r.validation?.ece ?? null,
-    softLabels: r.softLabels ?? null,
-    record: r,
-    seconds: r.seconds,
-  });
-  await ctx.events.publish(experimentId, { type: 'epoch', member: r.member, epoch: r.epoch, record: r });
+  // As runExperiment: the precomputed ranking, else every example in subset 0.
+  const ranking = (await precomputedRanking(c)) ?? { trainSubsetOf: new Int32Array(c.data.train.n), valSubsetOf: new Int32Array(c.data.validation.n) };
+  const setup: JointSetup = {
+    classes: c.data.classes,
+    valLabels: Array.from(c.data.validation.y),
+    ranking: { train: Array.from(ranking.trainSubsetOf), val: Array.from(ranking.valSubsetOf) },
+  };
+  await writeAtomic(c.layout.jointSetup, JSON.stringify(setup));
+  return { setup, ranking };
 }
+
+const dispatchOne = (id: string, kind: JobRequest['kind'], experimentId: string, payload: object): JobRequest => ({
+  id,
+  kind,
+  experimentId,
+  payload: { experimentId, ...payload } as never,
+});
 
 export const trainHandlers: HandlerTable = {
   /** The whole experiment inline, resumable: runExperiment continues from the checkpoints in its folder. */
   'train:experiment': async ({ ctx, payload, signal, experiment, job }) => {
     const id = payload.experimentId;
-    const spec = experiment.spec as unknown as ResolvedSpec;
-    const core: any = await import('@arcal/core');
-    if (typeof core.loadExperimentData !== 'function') {
-      throw new ArcalError('BACKEND_UNAVAILABLE', '@arcal/core does not export loadExperimentData yet');
-    }
-    await core.ready({ ...(ctx.config.backend ? { backend: ctx.config.backend } : {}) });
-    const seeds = Array.from({ length: spec.ensemble.members }, (_, m) => core.memberSeed(spec.seed, m) as number);
-    const runs = await ctx.repos.runs.ensureRuns(id, seeds);
-    const runIds = new Map(runs.map((r) => [r.member, r.id]));
-    const say = async (level: 'info' | 'warn', message: string) => {
-      const line = await ctx.repos.results.appendLog(id, level, message, job.id);
-      await ctx.events.publish(id, { type: 'log', id: line.id.toString(), level, message, at: line.createdAt.toISOString() });
-    };
-    const dataOpts = { ...(ctx.config.dataDir ? { dataDir: ctx.config.dataDir } : {}), allowDownload: false, onLog: (l: string) => void say('info', l) };
-    const data = await core.loadExperimentData(spec.dataset, spec.seed, dataOpts);
-    await say('info', `data: ${data.name} (train ${data.train.n}, validation ${data.validation.n}, test ${data.test.n})`);
+    const c = await computeJob({ ctx, experiment, job });
+    await c.say('info', `data: ${c.data.name} (train ${c.data.train.n}, validation ${c.data.validation.n}, test ${c.data.test.n})`);
     // Epoch records are written in order, one at a time, before the job can complete.
     let pending: Promise<void> = Promise.resolve();
-    const report = await core.runExperiment(spec, {
+    const report = await c.core.runExperiment(c.spec, {
       outDir: experimentDir(ctx, id),
-      data,
+      data: c.data,
       signal,
       log: (l: string) => {
-        pending = pending.then(() => say('info', l));
+        pending = pending.then(() => c.say('info', l));
       },
-      ...(typeof core.loadOodSet === 'function' ? { loadOod: (name: string) => core.loadOodSet(name, dataOpts) } : {}),
-      onEvent: (e: any) => {
-        if (e.type === 'epoch') pending = pending.then(() => recordEpoch(ctx, id, runIds, e.record));
-        else if (e.type === 'stage') pending = pending.then(() => say('info', `stage ${e.stage}${e.detail ? `: ${e.detail}` : ''}`));
+      loadOod: (name: string) => c.core.loadOodSet(name as never, c.dataOptions) as never,
+      onEvent: (e) => {
+        if (e.type === 'epoch') pending = pending.then(() => c.record(e.record));
+        else if (e.type === 'stage') pending = pending.then(() => c.say('info', `stage ${e.stage}${e.detail ? `: ${e.detail}` : ''}`));
       },
     });
     await pending;
     await ctx.repos.results.saveReport(id, report);
     await recordArtifacts(ctx, id);
-    await ctx.dispatcher.dispatch([
-      { id: jobIds.finalize(id, experiment.attempt), kind: 'orchestrate:finalize', experimentId: id, payload: { experimentId: id } },
-    ]);
+    await ctx.dispatcher.dispatch([dispatchOne(jobIds.finalize(id, experiment.attempt), 'orchestrate:finalize', id, {})]);
     return { accuracy: report.final.accuracy, ece: report.final.ece };
+  },
+
+  /** The vanilla reference model, then the robustness shards of every split it ranks. */
+  'train:vanilla': async ({ ctx, payload, signal, experiment, job }) => {
+    const id = payload.experimentId;
+    const c = await computeJob({ ctx, experiment, job });
+    await c.say('info', 'training the vanilla reference model (shared ranking for all members)');
+    const ref = await c.core.trainMember({
+      spec: c.spec,
+      data: c.data,
+      member: -1,
+      seed: referenceSeed(c.core, c.spec.seed),
+      methodKind: 'vanilla',
+      checkpointDir: c.layout.referenceModel,
+      signal,
+      onEpoch: c.queue,
+    });
+    await c.flush();
+    for (const r of ref.epochs) await c.record(r);
+    const accuracy = ref.epochs.at(-1)?.validation?.accuracy ?? null;
+    ref.dispose();
+    const shards = planShards(c.spec, { train: c.data.train.n, validation: c.data.validation.n, test: c.data.test.n }, ctx.config.shardExamples);
+    for (const s of shards) await ctx.repos.runs.recordShard(id, { split: s.split, shard: s.shard, start: s.start, end: s.end });
+    const a = experiment.attempt;
+    await ctx.dispatcher.dispatch(
+      shards.length
+        ? shards.map((s) => dispatchOne(jobIds.shard(id, s.split, s.shard, a), 'attack:robustness-shard', id, { split: s.split, shard: s.shard, start: s.start, end: s.end }))
+        : [dispatchOne(jobIds.merge(id, a), 'orchestrate:merge-robustness', id, {})],
+    );
+    return { epochs: c.spec.training.epochs, validationAccuracy: accuracy, shards: shards.length };
+  },
+
+  /** One member of an independent ensemble, every epoch (resumes from its checkpoint). */
+  'train:member': async ({ ctx, payload, signal, experiment, job }) => {
+    const id = payload.experimentId;
+    const m = payload.member;
+    const c = await computeJob({ ctx, experiment, job });
+    const spec = c.spec;
+    const ranking = await precomputedRanking(c);
+    const onTheFly = needsRanking(spec) && spec.method.robustness.source === 'on-the-fly';
+    const R = tableSize(spec);
+    const s = await c.core.trainMember({
+      spec,
+      data: c.data,
+      member: m,
+      seed: c.core.memberSeed(spec.seed, m),
+      checkpointDir: c.layout.member(m),
+      ranking,
+      // runExperiment's reRankWith for one model: attack train and validation every everyEpochs epochs
+      reRank: onTheFly
+        ? async (model, epoch) => {
+            if (epoch % spec.method.robustness.everyEpochs !== 0) return undefined;
+            const attack = spec.method.robustness.attack;
+            const tr = await c.core.robustnessOf([model], c.data.train, c.data.shape, spec, attack, { what: `train (epoch ${epoch})` });
+            const va = await c.core.robustnessOf([model], c.data.validation, c.data.shape, spec, attack, { what: `validation (epoch ${epoch})` });
+            return c.core.rankingFrom(tr, va, R);
+          }
+        : undefined,
+      onEpoch: c.queue,
+      signal,
+    });
+    await c.flush();
+    for (const r of s.epochs) await c.record(r);
+    const last = s.epochs.at(-1);
+    s.dispose();
+    const result = { member: m, epochs: s.epoch, validation: last?.validation ?? null };
+    const a = experiment.attempt;
+    const group = Array.from({ length: spec.ensemble.members }, (_, i) => jobIds.member(id, i, a));
+    if (await isLastOfGroup(ctx, job, result, group)) {
+      await ctx.dispatcher.dispatch([dispatchOne(jobIds.membersDone(id, a), 'orchestrate:members-done', id, {})]);
+    }
+    return result;
+  },
+
+  /**
+   * Joint mode ("AR-AdaLS of Ensemble"): one epoch of one member with the shared soft-label table from
+   * Postgres; stores the member's validation probabilities for the epoch barrier.
+   */
+  'train:member-epoch': async ({ ctx, payload, signal, experiment, job }) => {
+    const id = payload.experimentId;
+    const { member: m, epoch: e } = payload;
+    if (experiment.currentEpoch !== e) return { skipped: `the ensemble is at epoch ${experiment.currentEpoch}, not ${e}` };
+    const c = await computeJob({ ctx, experiment, job });
+    const spec = c.spec;
+    const { ranking } = await jointSetup(c);
+    const shared = (experiment.softLabels as { pTrue?: number[] } | null)?.pTrue ?? new Array(tableSize(spec)).fill(1);
+    const s = await c.core.trainMember({
+      spec,
+      data: c.data,
+      member: m,
+      seed: c.core.memberSeed(spec.seed, m),
+      checkpointDir: c.layout.member(m),
+      untilEpoch: e + 1,
+      ranking,
+      sharedPTrue: shared,
+      onEpoch: c.queue,
+      signal,
+    });
+    try {
+      if (s.epoch !== e + 1) throw new UnrecoverableError(`member ${m} checkpoint is at epoch ${s.epoch}, expected ${e + 1}`);
+      await writeAtomic(c.layout.valProbs(m, e + 1), new Uint8Array(s.valProbs.buffer, s.valProbs.byteOffset, s.valProbs.byteLength));
+      await c.flush();
+      const rec = s.epochs.find((r: EpochRecord) => r.epoch === e + 1)!;
+      await c.record(rec);
+    } finally {
+      s.dispose();
+    }
+    const result = { member: m, epoch: e + 1, valProbs: c.layout.valProbs(m, e + 1) };
+    const a = experiment.attempt;
+    const group = Array.from({ length: spec.ensemble.members }, (_, i) => jobIds.memberEpoch(id, i, e, a));
+    if (await isLastOfGroup(ctx, job, result, group)) {
+      await ctx.dispatcher.dispatch([dispatchOne(jobIds.epochBarrier(id, e, a), 'orchestrate:epoch-barrier', id, { epoch: e })]);
+    }
+    return result;
   },
 };

@@ -5,14 +5,22 @@
  */
 import { sandboxConfig } from '../config.ts';
 import { createContext, type WorkerContext } from '../context.ts';
+import { attackHandlers } from '../processors/attack.processor.ts';
+import { evaluateHandlers } from '../processors/evaluate.processor.ts';
 import { trainHandlers } from '../processors/train.processor.ts';
-import { type JobLike, runJob } from '../run-job.ts';
+import { type HandlerTable, type JobLike, runJob } from '../run-job.ts';
+
+const handlers: HandlerTable = { ...trainHandlers, ...attackHandlers, ...evaluateHandlers };
 
 let ctx: WorkerContext | undefined;
+
+// A worker that dies (kill -9, OOM) closes the IPC channel: exit too, so that a job BullMQ hands to another
+// worker is never finished twice; its checkpoints stay for the retry.
+process.on('disconnect', () => process.exit(1));
 
 export default async function compute(job: JobLike, _token?: string, signal?: AbortSignal): Promise<unknown> {
   ctx ??= createContext(sandboxConfig(process.env), (level, message, data) =>
     process.stderr.write(`${JSON.stringify({ level, pid: process.pid, message, ...data })}\n`),
   );
-  return runJob(ctx, trainHandlers, job, signal);
+  return runJob(ctx, handlers, job, signal);
 }

@@ -140,6 +140,18 @@ export class ExperimentsRepository {
     await this.db.experiment.update({ where: { id }, data: { softLabels: softLabels as Prisma.InputJsonValue, currentEpoch: epoch } });
   }
 
+  /**
+   * Joint ensembles: moves the shared soft-label table from epoch `from` to `to` (compare-and-set on the
+   * current epoch); returns false when another barrier already moved it, so an update is applied once.
+   */
+  async advanceEpoch(id: string, from: number, to: number, softLabels: unknown): Promise<boolean> {
+    const r = await this.db.experiment.updateMany({
+      where: { id, currentEpoch: from },
+      data: { softLabels: softLabels as Prisma.InputJsonValue, currentEpoch: to },
+    });
+    return r.count > 0;
+  }
+
   async delete(id: string): Promise<void> {
     await this.db.experiment.delete({ where: { id } });
   }

@@ -1,0 +1,104 @@
+/**
+ * End to end through real processes (API + 2 workers + PostgreSQL + Redis): experiments that run as a graph
+ * of jobs. Each must store exactly what an inline runExperiment of the same spec gives in this process.
+ *
+ * - independent AR-AdaLS ensemble with precomputed robustness: vanilla reference → robustness shards of
+ *   train/validation/test (several shards for train) → merge → 2 member jobs → evaluate → finalize;
+ * - joint AR-AdaLS ensemble ("AR-AdaLS of Ensemble"): per epoch one job per member and a barrier that
+ *   updates the shared soft-label table; a worker is killed with SIGKILL mid-training and the experiment
+ *   still completes with the same numbers.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { integrationEnv } from '@arcal/db/testing';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asMetricRows, comparable, inlineReport, resolve, storedMetricRows } from './compare.ts';
+import { type Service, followEvents, numericDiff, outcome, startService, until } from './harness.ts';
+
+const integration = await integrationEnv('e2e_graph');
+const env = integration.available ? integration.env : undefined;
+
+/** Shards of 64 examples with attack batches of 32: train (128) splits in two, validation and test in one each. */
+const SHARD_EXAMPLES = 64;
+
+const base = {
+  seed: 5,
+  dataset: { name: 'synthetic', classes: 4, shape: [8, 8, 1], trainLimit: 128, validationSize: 64, testLimit: 64 },
+  model: { arch: 'mlp' },
+  training: { epochs: 2, batchSize: 32, optimizer: 'sgd', learningRate: 0.05 },
+  method: { kind: 'ar-adals', subsets: 2, alpha: 1, robustness: { attack: 'fmn-l2', source: 'precompute', params: { steps: 10, batchSize: 32 } } },
+  evaluation: { bins: 10, robustnessSubsets: 2, robustness: { reference: 'vanilla' } },
+};
+
+const jobsOf = async (id: string) => {
+  const c = new pg.Client({ connectionString: env!.databaseUrl });
+  await c.connect();
+  try {
+    return (await c.query('select id, queue, name, state, attempts from jobs where experiment_id = $1 order by created_at', [id])).rows;
+  } finally {
+    await c.end();
+  }
+};
+
+describe.skipIf(!env)('service end to end: job graph (API + 2 workers + PostgreSQL + Redis)', () => {
+  let service: Service;
+
+  beforeAll(async () => {
+    service = await startService(env!, { workers: 2, workerEnv: { ARCAL_SHARD_EXAMPLES: String(SHARD_EXAMPLES) } });
+  });
+
+  afterAll(async () => {
+    await service?.stop();
+    await env?.cleanup();
+  });
+
+  const expectSameAsInline = async (id: string, raw: object) => {
+    const expected = await inlineReport(resolve(raw));
+    const view = await service.request('GET', `/v1/experiments/${id}`);
+    expect(view.body.status).toBe('succeeded');
+    expect(numericDiff(comparable(view.body.report), comparable(expected), 1e-6)).toEqual([]);
+    const metrics = await service.request('GET', `/v1/experiments/${id}/metrics`);
+    const stored = storedMetricRows(metrics.body.epochs.filter((r: any) => r.member !== -1));
+    expect(numericDiff(stored, asMetricRows(expected), 1e-6)).toEqual([]);
+    return { view, metrics };
+  };
+
+  it('independent AR-AdaLS, 2 members: reference → robustness shards → merge → members in parallel → evaluate, equal to inline', async () => {
+    const raw = { ...base, name: 'e2e-graph-independent', ensemble: { members: 2, mode: 'independent' } };
+    const submitted = await service.request('POST', '/v1/experiments', raw);
+    expect(submitted.status).toBe(202);
+    const id = submitted.body.id as string;
+    const events = await followEvents(service, id, 150_000);
+    expect(outcome(events)).toBe('succeeded');
+
+    const { metrics } = await expectSameAsInline(id, raw);
+    // The reference model's epochs are stored as member -1.
+    expect(metrics.body.epochs.filter((r: any) => r.member === -1).map((r: any) => r.epoch)).toEqual([1, 2]);
+
+    const jobs = await jobsOf(id);
+    const kinds = jobs.map((j) => `${j.queue}:${j.name}`);
+    expect(kinds.filter((k) => k === 'attack:robustness-shard')).toHaveLength(4);
+    expect(kinds.filter((k) => k === 'train:member')).toHaveLength(2);
+    for (const k of ['orchestrate:start', 'train:vanilla', 'orchestrate:merge-robustness', 'orchestrate:members-done', 'evaluate:evaluate', 'orchestrate:finalize']) {
+      expect(kinds.filter((x) => x === k), k).toHaveLength(1);
+    }
+    expect(jobs.every((j) => j.state === 'completed')).toBe(true);
+
+    const c = new pg.Client({ connectionString: env!.databaseUrl });
+    await c.connect();
+    const shards = (await c.query('select split, shard, start, "end", path from robustness_shards where experiment_id = $1 order by split, shard', [id])).rows;
+    await c.end();
+    expect(shards.map((s) => [s.split, s.shard, s.start, s.end])).toEqual([
+      ['test', 0, 0, 64],
+      ['train', 0, 0, 64],
+      ['train', 1, 64, 128],
+      ['validation', 0, 0, 64],
+    ]);
+    // The merged training radii are the two shards' radii, in order.
+    const dir = join(service.artifactDir, id, 'reference');
+    const merged = JSON.parse(readFileSync(join(dir, 'robustness-train.json'), 'utf8'));
+    const parts = [0, 1].map((s) => JSON.parse(readFileSync(join(dir, 'shards', `robustness-train-${s}.json`), 'utf8')).norms);
+    expect(merged.norms).toEqual([...parts[0], ...parts[1]]);
+  }, 240_000);
+});

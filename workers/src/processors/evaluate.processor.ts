@@ -1,0 +1,54 @@
+/**
+ * The evaluate queue: once every member is trained, core's runExperiment is run on the experiment's folder.
+ * Every stage it would train finds its checkpoint or cached robustness file there, so it only evaluates
+ * (post-hoc calibration, test metrics, robustness subsets, shift and OOD) and writes report.json and the
+ * exported models exactly as an inline run would. Sandboxed processes only (tfjs).
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { EpochRecord, ExperimentReport } from '@arcal/contracts';
+import { jobIds } from '@arcal/db';
+import type { HandlerTable } from '../run-job.ts';
+import { computeJob, writeAtomic } from './compute-context.ts';
+import { ENSEMBLE_MEMBER, recordArtifacts } from './records.ts';
+
+/** Epoch records in the order runExperiment emits them: member by member, or epoch by epoch (members, then the ensemble) when joint. */
+export function inlineOrder(rows: Array<{ member: number; epoch: number; record: unknown }>, joint: boolean): EpochRecord[] {
+  const kept = rows.filter((r) => r.member >= 0 || r.member === ENSEMBLE_MEMBER);
+  const rank = (m: number) => (m === ENSEMBLE_MEMBER ? Number.MAX_SAFE_INTEGER : m);
+  kept.sort((a, b) => (joint ? a.epoch - b.epoch || rank(a.member) - rank(b.member) : rank(a.member) - rank(b.member) || a.epoch - b.epoch));
+  return kept.map((r) => r.record as EpochRecord);
+}
+
+export const evaluateHandlers: HandlerTable = {
+  'evaluate:evaluate': async ({ ctx, payload, signal, experiment, job }) => {
+    const id = payload.experimentId;
+    const c = await computeJob({ ctx, experiment, job });
+    const epochs = c.spec.training.epochs;
+    // Refuse to train here: every member must be complete.
+    for (let m = 0; m < c.spec.ensemble.members; m++) {
+      const meta = await readFile(join(c.layout.member(m), 'checkpoint.json'), 'utf8').then(JSON.parse, () => null);
+      if (!meta || meta.epoch < epochs) throw new Error(`member ${m} is not trained yet (checkpoint at epoch ${meta?.epoch ?? 0} of ${epochs})`);
+    }
+    let pending: Promise<void> = Promise.resolve();
+    const report: ExperimentReport = await c.core.runExperiment(c.spec, {
+      outDir: c.layout.outDir,
+      data: c.data,
+      signal,
+      loadOod: (name: string) => c.core.loadOodSet(name as never, c.dataOptions) as never,
+      onEvent: (e) => {
+        if (e.type === 'stage' && e.stage === 'evaluate') pending = pending.then(() => c.say('info', 'evaluating the trained members'));
+      },
+    });
+    await pending;
+    // The resumed runner saw no epochs being trained; the history is what the jobs recorded.
+    report.epochs = inlineOrder(await ctx.repos.runs.metricsForExperiment(id), c.spec.ensemble.mode === 'joint');
+    await writeAtomic(join(c.layout.outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+    await ctx.repos.results.saveReport(id, report);
+    await recordArtifacts(ctx, id);
+    await ctx.dispatcher.dispatch([
+      { id: jobIds.finalize(id, experiment.attempt), kind: 'orchestrate:finalize', experimentId: id, payload: { experimentId: id } },
+    ]);
+    return { accuracy: report.final.accuracy, ece: report.final.ece };
+  },
+};
