@@ -101,4 +101,47 @@ describe.skipIf(!env)('service end to end: job graph (API + 2 workers + PostgreS
     const parts = [0, 1].map((s) => JSON.parse(readFileSync(join(dir, 'shards', `robustness-train-${s}.json`), 'utf8')).norms);
     expect(merged.norms).toEqual([...parts[0], ...parts[1]]);
   }, 240_000);
+  it('joint AR-AdaLS of 2 members: per-epoch member jobs and barrier; a worker killed (SIGKILL) mid-epoch; equal to inline', async () => {
+    const raw = { ...base, name: 'e2e-graph-joint', training: { ...base.training, epochs: 3 }, ensemble: { members: 2, mode: 'joint' } };
+    const submitted = await service.request('POST', '/v1/experiments', raw);
+    expect(submitted.status).toBe(202);
+    const id = submitted.body.id as string;
+    // Kill whichever worker starts a member's second epoch, as soon as it starts it.
+    const victimJob = new RegExp(`"job":"(${id}-m\\d-e1)","name":"member-epoch","msg":"active"`);
+    const killed = until(
+      async () => {
+        for (const w of service.workers) {
+          const m = victimJob.exec(w.output());
+          if (m && w.child.exitCode === null) {
+            w.child.kill('SIGKILL');
+            return { worker: w, job: m[1]! };
+          }
+        }
+        return undefined;
+      },
+      150_000,
+      'a worker to start a member epoch 2 job',
+    );
+    const events = await followEvents(service, id, 200_000);
+    const { worker, job } = await killed;
+    expect(await worker.exited).toBe('SIGKILL');
+    expect(outcome(events)).toBe('succeeded');
+    // The killed job ran again on the surviving worker.
+    const survivor = service.workers.find((w) => w !== worker)!;
+    expect(survivor.output()).toContain(`"job":"${job}","name":"member-epoch","msg":"completed"`);
+
+    const { metrics } = await expectSameAsInline(id, raw);
+    // The shared table after the last epoch is what Postgres holds.
+    const ensemble = metrics.body.epochs.filter((r: any) => r.member === -2);
+    expect(ensemble.map((r: any) => r.epoch)).toEqual([1, 2, 3]);
+    const c = new pg.Client({ connectionString: env!.databaseUrl });
+    await c.connect();
+    const row = (await c.query('select soft_labels, current_epoch from experiments where id = $1', [id])).rows[0];
+    await c.end();
+    expect(row.current_epoch).toBe(3);
+    expect(row.soft_labels.pTrue).toEqual(ensemble[2].softLabels.pTrue);
+    const kinds = (await jobsOf(id)).map((j) => `${j.queue}:${j.name}`);
+    expect(kinds.filter((k) => k === 'train:member-epoch')).toHaveLength(6);
+    expect(kinds.filter((k) => k === 'orchestrate:epoch-barrier')).toHaveLength(3);
+  }, 300_000);
 });

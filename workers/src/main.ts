@@ -59,6 +59,7 @@ for (const queue of config.queues) {
   });
   worker.on('active', (job) => {
     active.set(job.id!, { experimentId: (job.data as { experimentId: string }).experimentId, worker });
+    logger.info({ queue, job: job.id, name: job.name }, 'active');
   });
   worker.on('completed', (job) => {
     active.delete(job.id!);
