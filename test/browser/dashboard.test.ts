@@ -184,7 +184,7 @@ describe.skipIf(!env)('dashboard in Chromium', () => {
       seconds: 1,
     });
     const run = await api.deps.repos.runs.ensureRun(id, 0, 3);
-    for (const epoch of [0, 1]) {
+    for (const epoch of [1, 2]) {
       const rec = record(epoch);
       await api.deps.repos.runs.recordEpoch(run.id, { ...rec, valLoss: 1, valAccuracy: 0.5, valEce: 0.1, record: rec });
       await api.deps.events.publish(id, { type: 'epoch', member: 0, epoch, record: rec });
@@ -195,7 +195,7 @@ describe.skipIf(!env)('dashboard in Chromium', () => {
     // Live curves: 2 epochs × (loss, accuracy, ECE) of one member; heatmap 2 epochs × 3 subsets.
     await page.waitForFunction(() => document.querySelectorAll('[data-chart="epoch-curves"] path[aria-roledescription="point"]').length === 6, undefined, { timeout: 15_000 });
     await page.waitForFunction(() => document.querySelectorAll('[data-chart="soft-labels"] path[aria-roledescription="rect mark"]').length === 6, undefined, { timeout: 15_000 });
-    expect(await page.textContent('#logs')).toContain('epoch 1 done');
+    expect(await page.textContent('#logs')).toContain('epoch 2 done');
     await page.screenshot({ path: join(ARTIFACTS, 'live.png'), fullPage: true });
 
     const e = await client.get(id);

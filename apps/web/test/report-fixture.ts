@@ -15,7 +15,7 @@ export function sampleReport(spec: unknown = {}): ExperimentReport & ReportExtra
   for (let m = 0; m < members; m++) {
     for (let e = 0; e < epochs; e++) {
       epochRecords.push({
-        epoch: e,
+        epoch: e + 1, // epochs are counted from 1, as the training loop records them
         member: m,
         trainLoss: 2 / (e + 1) + m * 0.1,
         trainAccuracy: 0.5 + 0.1 * e,

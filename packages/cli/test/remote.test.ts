@@ -41,7 +41,7 @@ describe.skipIf(!env)('arcal remote commands against the real API', () => {
     await api.deps.repos.experiments.transition(id, ['queued'], 'running');
     await api.deps.events.publish(id, { type: 'status', status: 'running' });
     await api.deps.events.publish(id, { type: 'job', jobId: 'j1', kind: 'train:member', state: 'active' });
-    for (const epoch of [0, 1]) {
+    for (const epoch of [1, 2]) {
       const log = await api.deps.repos.results.appendLog(id, 'info', `epoch ${epoch} done`);
       await api.deps.events.publish(id, { type: 'epoch', member: 0, epoch, record: { trainLoss: 1 - epoch / 4, trainAccuracy: 0.5 } });
       await api.deps.events.publish(id, { type: 'log', id: log.id.toString(), level: 'info', message: log.message, at: log.createdAt.toISOString() });
@@ -141,9 +141,9 @@ describe.skipIf(!env)('arcal remote commands against the real API', () => {
     await playWorker(s.id, 'failed');
     const r = await pending;
     expect(r.code).toBe(1);
-    expect(r.stdout.trim().split('\n').map((l) => l.split(/\s+/).slice(2).join(' '))).toEqual(['stored before', 'epoch 0 done', 'epoch 1 done']);
+    expect(r.stdout.trim().split('\n').map((l) => l.split(/\s+/).slice(2).join(' '))).toEqual(['stored before', 'epoch 1 done', 'epoch 2 done']);
     const all = await run('logs', [s.id, '--json']);
-    expect(all.stdout.trim().split('\n').map((l) => JSON.parse(l).message)).toEqual(['stored before', 'epoch 0 done', 'epoch 1 done']);
+    expect(all.stdout.trim().split('\n').map((l) => JSON.parse(l).message)).toEqual(['stored before', 'epoch 1 done', 'epoch 2 done']);
 
     const retried = await run('retry', [s.id]);
     expect([retried.code, retried.stdout.trim()]).toEqual([0, `${s.id} queued (attempt 2)`]);

@@ -29,7 +29,7 @@ const base = (title: string, extra: ChartSpec = {}): ChartSpec => ({
   ...extra,
 });
 
-/** One training-curve point: member ('ensemble' for joint records), epoch (1-based as shown), metric. */
+/** One training-curve point: member ('ensemble' for joint records), epoch (1-based, as recorded), metric. */
 export interface EpochPoint {
   member: string;
   epoch: number;
@@ -44,7 +44,7 @@ export function epochPointsFromReport(epochs: ExperimentReport['epochs']): Epoch
   const out: EpochPoint[] = [];
   for (const e of epochs) {
     const member = e.member === 'ensemble' ? 'ensemble' : `member ${e.member}`;
-    const epoch = e.epoch + 1;
+    const epoch = e.epoch;
     if (finite(e.trainLoss)) out.push({ member, epoch, metric: 'loss', value: e.trainLoss });
     if (finite(e.trainAccuracy)) out.push({ member, epoch, metric: 'accuracy', value: e.trainAccuracy });
     if (finite(e.validation?.ece)) out.push({ member, epoch, metric: 'ECE', value: e.validation!.ece });
@@ -58,7 +58,7 @@ export function epochPointsFromMetrics(rows: Array<Pick<MetricRow, 'member' | 'e
   for (const r of rows) {
     if (r.member < 0) continue;
     const member = `member ${r.member}`;
-    const epoch = r.epoch + 1;
+    const epoch = r.epoch;
     if (finite(r.trainLoss)) out.push({ member, epoch, metric: 'loss', value: r.trainLoss });
     if (finite(r.trainAccuracy)) out.push({ member, epoch, metric: 'accuracy', value: r.trainAccuracy });
     if (finite(r.valEce)) out.push({ member, epoch, metric: 'ECE', value: r.valEce });
@@ -102,7 +102,7 @@ export function softLabelCells(epochs: Array<{ member: number | string; epoch: n
   const first = withLabels[0]!.member;
   return withLabels
     .filter((e) => e.member === first)
-    .flatMap((e) => e.softLabels!.pTrue.map((p, subset) => ({ epoch: e.epoch + 1, subset, pTrue: p })));
+    .flatMap((e) => e.softLabels!.pTrue.map((p, subset) => ({ epoch: e.epoch, subset, pTrue: p })));
 }
 
 export function softLabelHeatmapSpec(cells: SoftLabelCell[]): ChartSpec {

@@ -272,7 +272,7 @@ class LiveView {
       case 'snapshot': {
         const e = ev.data.experiment;
         this.total = { members: Number(e.spec?.ensemble?.members ?? 1), epochs: Number(e.spec?.training?.epochs ?? 0) };
-        for (const r of ev.data.epochs) if (r.member >= 0) this.members.set(r.member, Math.max(this.members.get(r.member) ?? 0, r.epoch + 1));
+        for (const r of ev.data.epochs) if (r.member >= 0) this.members.set(r.member, Math.max(this.members.get(r.member) ?? 0, r.epoch));
         this.setStatus(e.status);
         break;
       }
@@ -282,14 +282,14 @@ class LiveView {
       case 'epoch': {
         if (typeof ev.data.member !== 'number' || ev.data.member < 0) break;
         const m = ev.data.member;
-        this.members.set(m, Math.max(this.members.get(m) ?? 0, ev.data.epoch + 1));
+        this.members.set(m, Math.max(this.members.get(m) ?? 0, ev.data.epoch));
         const r = ev.data.record ?? {};
         const bits = [
           typeof r.trainLoss === 'number' ? `loss ${r.trainLoss.toFixed(4)}` : '',
           typeof r.trainAccuracy === 'number' ? `acc ${r.trainAccuracy.toFixed(4)}` : '',
           typeof r.validation?.ece === 'number' ? `val ECE ${r.validation.ece.toFixed(4)}` : '',
         ].filter(Boolean);
-        this.plain(`member ${m} epoch ${ev.data.epoch + 1}/${this.total.epochs}${bits.length ? `: ${bits.join(', ')}` : ''}`);
+        this.plain(`member ${m} epoch ${ev.data.epoch}/${this.total.epochs}${bits.length ? `: ${bits.join(', ')}` : ''}`);
         break;
       }
       case 'job': {
