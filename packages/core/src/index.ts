@@ -13,6 +13,7 @@ export * from './training/checkpoint.ts';
 export * from './experiment/index.ts';
 export * from './study/index.ts';
 export * from './attacks/index.ts';
+export * from './robustness/index.ts';
 export * as ood from './ood/index.ts';
 export * as posthoc from './posthoc/index.ts';
 export { Rng, memberSeed } from './util/rng.ts';
