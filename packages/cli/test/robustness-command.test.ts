@@ -93,7 +93,9 @@ describe('arcal robustness', () => {
     const parts: string[] = [];
     for (let i = 0; i < 3; i++) {
       parts.push(join(dir, `part-${i}.jsonl`));
-      expect(await run('--model', modelDir, '--spec', specFile, '--split', 'test', '--shard', `${i}/3`, '--out', parts[i])).toBe(0);
+      expect(
+        await run('--model', modelDir, '--spec', specFile, '--split', 'test', '--shard', `${i}/3`, '--out', parts[i]),
+      ).toBe(0);
     }
     expect(tf.memory().numTensors).toBe(before);
     // 22 examples in batches of 4 → 6 batches, dealt 2 per shard: [0, 8), [8, 16), [16, 22).
@@ -161,7 +163,22 @@ describe('arcal robustness', () => {
 
   it('--attack, --batch-size and --split override the spec; the split is the seeded one', async () => {
     const f = join(dir, 'val.jsonl');
-    expect(await run('--model', modelDir, '--spec', specFile, '--split', 'validation', '--attack', 'deepfool-l2', '--batch-size', '3', '--out', f)).toBe(0);
+    expect(
+      await run(
+        '--model',
+        modelDir,
+        '--spec',
+        specFile,
+        '--split',
+        'validation',
+        '--attack',
+        'deepfool-l2',
+        '--batch-size',
+        '3',
+        '--out',
+        f,
+      ),
+    ).toBe(0);
     const lines = readFileSync(f, 'utf8').trim().split('\n');
     const h = JSON.parse(lines[0]);
     expect(h).toMatchObject({ split: 'validation', attack: 'deepfool-l2', batchSize: 3, total: 10, rows: 10 });
@@ -177,7 +194,10 @@ describe('arcal robustness', () => {
       [[...good, '--shard', '0/0'], /n must be at least 1/],
       [['--model', modelDir, '--spec', specFile, '--split', 'holdout', '--out', 'x'], /unknown split "holdout"/],
       [['--model', join(dir, 'nope'), '--spec', specFile, '--split', 'test', '--out', 'x'], /model\.json: not found/],
-      [['--model', modelDir, '--spec', join(dir, 'nope.json'), '--split', 'test', '--out', 'x'], /nope\.json: no such file/],
+      [
+        ['--model', modelDir, '--spec', join(dir, 'nope.json'), '--split', 'test', '--out', 'x'],
+        /nope\.json: no such file/,
+      ],
       [[...good, '--attack', 'pgd'], /unknown attack "pgd"/],
       [['--model', modelDir, '--split', 'test'], /missing --spec, --out/],
       [['merge', join(dir, 'nope.jsonl'), '--out', join(dir, 'm.json')], /nope\.jsonl: no such file/],
@@ -192,9 +212,26 @@ describe('arcal robustness', () => {
   it('merge refuses gaps, overlaps, mismatched headers and corrupt files', async () => {
     const p = (i: number) => join(dir, `part-${i}.jsonl`);
     const other = join(dir, 'other-attack.jsonl');
-    expect(await run('--model', modelDir, '--spec', specFile, '--split', 'test', '--shard', '1/3', '--attack', 'deepfool-l2', '--out', other)).toBe(0);
+    expect(
+      await run(
+        '--model',
+        modelDir,
+        '--spec',
+        specFile,
+        '--split',
+        'test',
+        '--shard',
+        '1/3',
+        '--attack',
+        'deepfool-l2',
+        '--out',
+        other,
+      ),
+    ).toBe(0);
     const half = join(dir, 'half.jsonl');
-    expect(await run('--model', modelDir, '--spec', specFile, '--split', 'test', '--shard', '0/2', '--out', half)).toBe(0);
+    expect(await run('--model', modelDir, '--spec', specFile, '--split', 'test', '--shard', '0/2', '--out', half)).toBe(
+      0,
+    );
     const corrupt = join(dir, 'corrupt.jsonl');
     writeFileSync(corrupt, readFileSync(p(1), 'utf8').split('\n').slice(0, 4).join('\n'));
     const out = join(dir, 'never.json');

@@ -24,7 +24,7 @@ import {
   ready,
   serializeShard,
 } from '@arcal/core';
-import { type ParsedArgs, int, parseArgs, str } from '../args.ts';
+import { int, type ParsedArgs, parseArgs, str } from '../args.ts';
 import { Progress } from '../progress.ts';
 import { loadSpecFile, problemLines } from '../spec-file.ts';
 
@@ -35,7 +35,14 @@ const SPLITS = ['train', 'validation', 'test'] as const;
 type SplitName = (typeof SPLITS)[number];
 
 /** Error codes that mean the input (arguments, files, spec) is wrong: exit 2. */
-const INPUT_CODES = new Set(['INVALID_INPUT', 'INVALID_SPEC', 'NOT_IMPLEMENTED', 'DATA_NOT_FOUND', 'DATA_CORRUPT', 'CONFLICT']);
+const INPUT_CODES = new Set([
+  'INVALID_INPUT',
+  'INVALID_SPEC',
+  'NOT_IMPLEMENTED',
+  'DATA_NOT_FOUND',
+  'DATA_CORRUPT',
+  'CONFLICT',
+]);
 
 const bad = (message: string): never => {
   throw new ArcalError('INVALID_INPUT', message);
@@ -65,7 +72,9 @@ function readText(file: string): string {
     return readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return bad(`${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
+    return bad(
+      `${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`,
+    );
   }
 }
 
@@ -76,12 +85,14 @@ async function computeShard(a: ParsedArgs, signal: AbortSignal): Promise<number>
   const specFile = str(a, 'spec');
   const splitArg = str(a, 'split');
   const outFile = str(a, 'out');
-  if (a.positionals.length > 0) bad(`unexpected argument "${a.positionals[0]}" (arcal robustness --help shows the usage)`);
+  if (a.positionals.length > 0)
+    bad(`unexpected argument "${a.positionals[0]}" (arcal robustness --help shows the usage)`);
   if (!modelDir || !specFile || !splitArg || !outFile) {
     const missing = (['model', 'spec', 'split', 'out'] as const).filter((k) => !str(a, k)).map((k) => `--${k}`);
     bad(`missing ${missing.join(', ')} (arcal robustness --help shows the usage)`);
   }
-  if (!(SPLITS as readonly string[]).includes(splitArg as string)) bad(`unknown split "${splitArg}" (expected ${SPLITS.join(', ')})`);
+  if (!(SPLITS as readonly string[]).includes(splitArg as string))
+    bad(`unknown split "${splitArg}" (expected ${SPLITS.join(', ')})`);
   const split = splitArg as SplitName;
   const shard = parseShardArg(str(a, 'shard') ?? '0/1');
   const attackArg = str(a, 'attack');
@@ -108,7 +119,9 @@ async function computeShard(a: ParsedArgs, signal: AbortSignal): Promise<number>
     });
     const [h, w, c] = meta.config.inputShape;
     if (data.shape[0] !== h || data.shape[1] !== w || data.shape[2] !== c) {
-      bad(`${specFile}: ${data.name} images are ${data.shape.join('×')}, the model in ${modelDir} expects ${h}×${w}×${c}`);
+      bad(
+        `${specFile}: ${data.name} images are ${data.shape.join('×')}, the model in ${modelDir} expects ${h}×${w}×${c}`,
+      );
     }
     if (data.classes !== meta.config.classes) {
       bad(`${specFile}: ${data.name} has ${data.classes} classes, the model in ${modelDir} has ${meta.config.classes}`);
@@ -180,9 +193,13 @@ function merge(a: ParsedArgs): number {
   writeAtomic(resolve(outFile as string), mergedToJson(merged));
   let fooled = 0;
   for (const v of merged.success) fooled += v;
-  process.stderr.write(`merged ${files.length} shard${files.length === 1 ? '' : 's'}: ${merged.norms.length} examples, ${fooled} fooled → ${outFile}\n`);
+  process.stderr.write(
+    `merged ${files.length} shard${files.length === 1 ? '' : 's'}: ${merged.norms.length} examples, ${fooled} fooled → ${outFile}\n`,
+  );
   // A digest of the merged norms lets two runs be compared at a glance.
-  process.stderr.write(`norms sha256 ${createHash('sha256').update(Buffer.from(merged.norms.buffer)).digest('hex').slice(0, 16)}\n`);
+  process.stderr.write(
+    `norms sha256 ${createHash('sha256').update(Buffer.from(merged.norms.buffer)).digest('hex').slice(0, 16)}\n`,
+  );
   return 0;
 }
 
@@ -197,7 +214,10 @@ export async function robustnessCommand(argv: string[], signal: AbortSignal): Pr
       process.stdout.write(`${robustnessUsage}\n`);
       return 0;
     }
-    const a = parseArgs(argv, { string: ['model', 'spec', 'split', 'attack', 'shard', 'batch-size', 'out', 'backend', 'threads', 'data-dir'], boolean: ['offline'] });
+    const a = parseArgs(argv, {
+      string: ['model', 'spec', 'split', 'attack', 'shard', 'batch-size', 'out', 'backend', 'threads', 'data-dir'],
+      boolean: ['offline'],
+    });
     if (a.positionals[0] === 'merge') return merge(a);
     return await computeShard(a, signal);
   } catch (e) {
