@@ -4,12 +4,12 @@
  * (post-hoc calibration, test metrics, robustness subsets, shift and OOD) and writes report.json and the
  * exported models exactly as an inline run would. Sandboxed processes only (tfjs).
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EpochRecord, ExperimentReport } from '@arcal/contracts';
 import { jobIds } from '@arcal/db';
 import type { HandlerTable } from '../run-job.ts';
 import { computeJob, writeAtomic } from './compute-context.ts';
+import { checkpointEpoch } from './train.processor.ts';
 import { ENSEMBLE_MEMBER, recordArtifacts } from './records.ts';
 
 /** Epoch records in the order runExperiment emits them: member by member, or epoch by epoch (members, then the ensemble) when joint. */
@@ -27,8 +27,8 @@ export const evaluateHandlers: HandlerTable = {
     const epochs = c.spec.training.epochs;
     // Refuse to train here: every member must be complete.
     for (let m = 0; m < c.spec.ensemble.members; m++) {
-      const meta = await readFile(join(c.layout.member(m), 'checkpoint.json'), 'utf8').then(JSON.parse, () => null);
-      if (!meta || meta.epoch < epochs) throw new Error(`member ${m} is not trained yet (checkpoint at epoch ${meta?.epoch ?? 0} of ${epochs})`);
+      const at = await checkpointEpoch(c.layout.member(m));
+      if (at < epochs) throw new Error(`member ${m} is not trained yet (checkpoint at epoch ${at} of ${epochs})`);
     }
     let pending: Promise<void> = Promise.resolve();
     const report: ExperimentReport = await c.core.runExperiment(c.spec, {

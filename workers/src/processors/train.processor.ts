@@ -5,6 +5,7 @@
  * arguments runExperiment uses, so the service and an inline run give the same numbers.
  */
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { EpochRecord } from '@arcal/contracts';
 import { type JobRequest, jobIds } from '@arcal/db';
 import { UnrecoverableError } from 'bullmq';
@@ -49,6 +50,10 @@ async function jointSetup(c: ComputeJob): Promise<{ setup: JointSetup; ranking: 
   await writeAtomic(c.layout.jointSetup, JSON.stringify(setup));
   return { setup, ranking };
 }
+
+/** Epochs a member's checkpoint holds (0 without one). */
+export const checkpointEpoch = (dir: string): Promise<number> =>
+  readFile(join(dir, 'checkpoint.json'), 'utf8').then((t) => Number(JSON.parse(t).epoch) || 0, () => 0);
 
 const dispatchOne = (id: string, kind: JobRequest['kind'], experimentId: string, payload: object): JobRequest => ({
   id,
@@ -124,6 +129,8 @@ export const trainHandlers: HandlerTable = {
     const ranking = await precomputedRanking(c);
     const onTheFly = needsRanking(spec) && spec.method.robustness.source === 'on-the-fly';
     const R = tableSize(spec);
+    const resumedFrom = await checkpointEpoch(c.layout.member(m));
+    if (resumedFrom > 0) await c.say('info', `member ${m}: resuming after epoch ${resumedFrom} from its checkpoint`);
     const s = await c.core.trainMember({
       spec,
       data: c.data,
@@ -148,7 +155,7 @@ export const trainHandlers: HandlerTable = {
     for (const r of s.epochs) await c.record(r);
     const last = s.epochs.at(-1);
     s.dispose();
-    const result = { member: m, epochs: s.epoch, validation: last?.validation ?? null };
+    const result = { member: m, epochs: s.epoch, resumedFrom, validation: last?.validation ?? null };
     const a = experiment.attempt;
     const group = Array.from({ length: spec.ensemble.members }, (_, i) => jobIds.member(id, i, a));
     if (await isLastOfGroup(ctx, job, result, group)) {

@@ -41,9 +41,10 @@ export class JobsRepository {
     });
   }
 
+  /** A cancelled row stays cancelled: its job fails because it was aborted. */
   async markFailed(id: string, error: { code?: string; message: string }, final: boolean, attempts: number): Promise<void> {
     await this.db.job.updateMany({
-      where: { id, state: { not: 'completed' } },
+      where: { id, state: { notIn: ['completed', 'cancelled'] } },
       data: { state: final ? 'failed' : 'queued', attempts, error: error as Prisma.InputJsonValue, ...(final ? { finishedAt: new Date() } : {}) },
     });
   }
