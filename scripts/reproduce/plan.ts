@@ -90,24 +90,28 @@ export const GREY_CORRUPTIONS = [
 ];
 
 /**
- * Full preset, sized for about six hours on two cores (see docs/RESULTS.md for the measured rate): 4,000
- * training images so the reference CNN reaches ~100 % training accuracy within 15 epochs.
+ * Full preset: 3,000 training images for 12 epochs (measured: the vanilla CNN reaches ~93 % training accuracy,
+ * test confidence above test accuracy, but not the ~100 % fit of the paper's networks; more epochs would
+ * exceed the budget), and 800 test images for the clean, shifted (17 × 5) and robustness-subset evaluations. Budget, measured on the
+ * 2 shared cores with the native backend: ~30 s per CNN epoch over 3,000 images and ~100 s of evaluation per
+ * model; ≈ 80 model trainings (ensembles and CCAT's attack included) + 70 model evaluations + the attacks
+ * ≈ 11 h at that (heavily contended) rate, about 5–6 h on two otherwise idle cores. See costOf for the ETA.
  */
 export const FASHION_MNIST: Preset = {
   name: 'fashion-mnist',
-  dataset: { name: 'fashion-mnist', trainLimit: 4000, validationSize: 1000, testLimit: 1000 },
+  dataset: { name: 'fashion-mnist', trainLimit: 3000, validationSize: 1000, testLimit: 800 },
   model: { arch: 'cnn' },
-  training: { epochs: 15, batchSize: 128, optimizer: 'adam', learningRate: 0.001 },
+  training: { epochs: 12, batchSize: 128, optimizer: 'adam', learningRate: 0.001 },
   seeds: [0, 1, 2],
   rSeeds: [0, 1],
   ensembleSeed: 0,
   members: 5,
-  lsEpsilons: [0.02, 0.05, 0.1, 0.2],
+  lsEpsilons: [0.05, 0.1, 0.2],
   rValues: [1, 2, 4, 6, 8, 10, 12, 16],
   alpha: 1,
   subsets: 10,
   attack: { attack: 'fmn-l2', params: { steps: 20 } },
-  onTheFlyEvery: 5,
+  onTheFlyEvery: 6,
   ccat: { epsilon: 0.3, steps: 5, rho: 10 },
   mixupAlpha: 0.2,
   corruptions: GREY_CORRUPTIONS,
