@@ -90,9 +90,10 @@ export const GREY_CORRUPTIONS = [
 ];
 
 /**
- * Full preset: 3,000 training images for 12 epochs (measured: the vanilla CNN reaches ~93 % training accuracy,
- * test confidence above test accuracy, but not the ~100 % fit of the paper's networks; more epochs would
- * exceed the budget), and 800 test images for the clean, shifted (17 × 5) and robustness-subset evaluations. Budget, measured on the
+ * Full preset: 3,000 training images for 12 epochs of Adam at 3·10⁻³ (measured, seed 0: the vanilla CNN ends at
+ * 95.6 % running training accuracy, test accuracy 86.3 % under confidence 91.9 %, ECE 6.2 % — over-confident,
+ * though short of the ~100 % fit of the paper's networks; at 10⁻³ it reached 92.9 % and ECE 2.7 %; more epochs
+ * would exceed the budget), and 800 test images for the clean, shifted (17 × 5) and robustness-subset evaluations. Budget, measured on the
  * 2 shared cores with the native backend: ~30 s per CNN epoch over 3,000 images and ~100 s of evaluation per
  * model; ≈ 80 model trainings (ensembles and CCAT's attack included) + 70 model evaluations + the attacks
  * ≈ 11 h at that (heavily contended) rate, about 5–6 h on two otherwise idle cores. See costOf for the ETA.
@@ -101,7 +102,7 @@ export const FASHION_MNIST: Preset = {
   name: 'fashion-mnist',
   dataset: { name: 'fashion-mnist', trainLimit: 3000, validationSize: 1000, testLimit: 800 },
   model: { arch: 'cnn' },
-  training: { epochs: 12, batchSize: 128, optimizer: 'adam', learningRate: 0.001 },
+  training: { epochs: 12, batchSize: 128, optimizer: 'adam', learningRate: 0.003 },
   seeds: [0, 1, 2],
   rSeeds: [0, 1],
   ensembleSeed: 0,
