@@ -144,4 +144,21 @@ describe.skipIf(!env)('service end to end: job graph (API + 2 workers + PostgreS
     expect(kinds.filter((k) => k === 'train:member-epoch')).toHaveLength(6);
     expect(kinds.filter((k) => k === 'orchestrate:epoch-barrier')).toHaveLength(3);
   }, 300_000);
+  it('joint AdaLS of 2 members without a reference model: start fans out member epochs directly; equal to inline', async () => {
+    const raw = {
+      ...base,
+      name: 'e2e-graph-joint-adals',
+      method: { kind: 'adals', alpha: 1 },
+      evaluation: { bins: 10, robustnessSubsets: 0 },
+      ensemble: { members: 2, mode: 'joint' },
+    };
+    const submitted = await service.request('POST', '/v1/experiments', raw);
+    const id = submitted.body.id as string;
+    const events = await followEvents(service, id, 150_000);
+    expect(outcome(events)).toBe('succeeded');
+    await expectSameAsInline(id, raw);
+    const kinds = (await jobsOf(id)).map((j) => `${j.queue}:${j.name}`);
+    expect(kinds).not.toContain('train:vanilla');
+    expect(kinds.filter((k) => k === 'train:member-epoch')).toHaveLength(4);
+  }, 240_000);
 });
