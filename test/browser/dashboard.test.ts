@@ -23,7 +23,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
 const browserMissing = existsSync(CHROMIUM) ? null : `no Chromium at ${CHROMIUM} (apt-get install -y chromium)`;
 if (browserMissing) {
-  if (process.env.REQUIRE_BROWSER === '1') throw new Error(`browser tests: ${browserMissing} (REQUIRE_BROWSER=1, so this is a failure)`);
+  if (process.env.REQUIRE_BROWSER === '1')
+    throw new Error(`browser tests: ${browserMissing} (REQUIRE_BROWSER=1, so this is a failure)`);
   console.warn(`\n*** SKIPPING browser tests: ${browserMissing}. ***\n`);
 }
 const integration = browserMissing ? null : await integrationEnv('browser');
@@ -73,7 +74,14 @@ describe.skipIf(!env)('dashboard in Chromium', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+        '--disable-sync',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     page.on('console', (m) => {
@@ -104,7 +112,8 @@ describe.skipIf(!env)('dashboard in Chromium', () => {
       cookie: document.cookie,
       url: location.href,
     }));
-    for (const where of [stored.local, stored.session, stored.cookie, stored.url, ...requests]) expect(where).not.toContain(api.key);
+    for (const where of [stored.local, stored.session, stored.cookie, stored.url, ...requests])
+      expect(where).not.toContain(api.key);
     expect(stored.local).toBe('{}');
     expect(stored.cookie).not.toContain('arcal_session'); // HttpOnly: invisible to scripts
     expect(await page.$('#api-key')).toBeNull(); // the form, and the key typed into it, are gone
@@ -112,49 +121,82 @@ describe.skipIf(!env)('dashboard in Chromium', () => {
   });
 
   it('lists status, method, dataset, progress and age; filters by status and search', async () => {
-    const row = (id: string) => page.$$eval(`#experiments tr[data-id="${id}"] td`, (tds) => tds.map((t) => t.textContent?.trim() ?? ''));
+    const row = (id: string) =>
+      page.$$eval(`#experiments tr[data-id="${id}"] td`, (tds) => tds.map((t) => t.textContent?.trim() ?? ''));
     const [, name, status, method, dataset, progress, ageText] = await row(ids.second!);
-    expect([name, status, method, dataset, progress]).toEqual(['second-label-smoothing', 'succeeded', 'label-smoothing', 'synthetic', 'done']);
+    expect([name, status, method, dataset, progress]).toEqual([
+      'second-label-smoothing',
+      'succeeded',
+      'label-smoothing',
+      'synthetic',
+      'done',
+    ]);
     expect(ageText).toMatch(/s ago|min ago/);
     expect((await row(ids.live!))[5]).toBe('0/2 epochs');
     await page.selectOption('#status-filter', 'queued');
-    expect(await page.$$eval('#experiments tbody tr', (rows) => rows.map((r) => r.getAttribute('data-id')).sort())).toEqual([ids.live, ids.cancel].sort());
+    expect(
+      await page.$$eval('#experiments tbody tr', (rows) => rows.map((r) => r.getAttribute('data-id')).sort()),
+    ).toEqual([ids.live, ids.cancel].sort());
     await page.selectOption('#status-filter', '');
     await page.fill('#search', 'smoothing');
-    expect(await page.$$eval('#experiments tbody tr', (rows) => rows.map((r) => r.getAttribute('data-id')))).toEqual([ids.second]);
+    expect(await page.$$eval('#experiments tbody tr', (rows) => rows.map((r) => r.getAttribute('data-id')))).toEqual([
+      ids.second,
+    ]);
     await page.fill('#search', '');
   });
 
   it('draws every chart of a stored report with one mark per datum of the API’s report', async () => {
     await page.goto(`${api.url}/ui/#/e/${ids.report}`);
-    const names = ['epoch-curves', 'soft-labels', 'reliability', 'subset-acc-conf', 'subset-ece', 'shift-severity', 'ood-entropy'];
+    const names = [
+      'epoch-curves',
+      'soft-labels',
+      'reliability',
+      'subset-acc-conf',
+      'subset-ece',
+      'shift-severity',
+      'ood-entropy',
+    ];
     for (const n of names) await page.waitForSelector(`[data-chart="${n}"][data-rendered]`);
     const e: ExperimentDetail = await client.get(ids.report!);
     const r = e.report!;
     // Expected counts from the API's data, independently of the chart code:
     const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
-    const curvePoints = r.epochs.reduce((a, x) => a + [x.trainLoss, x.trainAccuracy, x.validation?.ece].filter(finite).length, 0);
+    const curvePoints = r.epochs.reduce(
+      (a, x) => a + [x.trainLoss, x.trainAccuracy, x.validation?.ece].filter(finite).length,
+      0,
+    );
     const curveMembers = new Set(r.epochs.map((x) => x.member)).size;
     const firstMember = r.epochs.find((x) => x.softLabels)!.member;
-    const softCells = r.epochs.filter((x) => x.member === firstMember && x.softLabels).reduce((a, x) => a + x.softLabels!.pTrue.length, 0);
+    const softCells = r.epochs
+      .filter((x) => x.member === firstMember && x.softLabels)
+      .reduce((a, x) => a + x.softLabels!.pTrue.length, 0);
     expect(await marks(page, 'epoch-curves')).toEqual({ 'line mark': 3 * curveMembers, point: curvePoints });
     expect(await marks(page, 'soft-labels')).toEqual({ 'rect mark': softCells });
-    expect(await marks(page, 'reliability')).toEqual({ 'rect mark': r.final.reliability.filter((b) => b.count > 0).length, 'line mark': 1 });
+    expect(await marks(page, 'reliability')).toEqual({
+      'rect mark': r.final.reliability.filter((b) => b.count > 0).length,
+      'line mark': 1,
+    });
     expect(await marks(page, 'subset-acc-conf')).toEqual({ point: r.bySubset.length, 'line mark': 1 });
     expect(await marks(page, 'subset-ece')).toEqual({ bar: r.bySubset.length });
     expect(await marks(page, 'shift-severity')).toEqual({ point: r.shift!.meanEceBySeverity.length, 'line mark': 1 });
-    expect(await marks(page, 'ood-entropy')).toEqual({ 'rect mark': r.ood!.histogramIn.counts.length + r.ood!.histogramOut.counts.length });
+    expect(await marks(page, 'ood-entropy')).toEqual({
+      'rect mark': r.ood!.histogramIn.counts.length + r.ood!.histogramOut.counts.length,
+    });
     // The fixture's own sizes agree (guards against an empty report passing the comparisons above).
     expect(r.bySubset.length).toBe(FIXTURE.subsets);
     expect(softCells).toBe(FIXTURE.epochs * FIXTURE.subsets);
 
     // Bar values: each ECE bar's label carries the report's per-subset ECE.
-    const eceLabels = await page.$$eval('[data-chart="subset-ece"] path[aria-roledescription="bar"]', (ps) => ps.map((p) => p.getAttribute('aria-label') ?? ''));
+    const eceLabels = await page.$$eval('[data-chart="subset-ece"] path[aria-roledescription="bar"]', (ps) =>
+      ps.map((p) => p.getAttribute('aria-label') ?? ''),
+    );
     const eceShown = eceLabels.map((l) => Number(/ECE: ([\d.eE-]+)/.exec(l)![1]));
     expect(eceShown).toHaveLength(r.bySubset.length);
-    eceShown.forEach((v, i) => expect(v).toBeCloseTo(r.bySubset[i]!.ece, 3));
+    for (const [i, v] of eceShown.entries()) expect(v).toBeCloseTo(r.bySubset[i]!.ece, 3);
     // Taller bar for larger ECE: heights follow the data's order.
-    const heights = await page.$$eval('[data-chart="subset-ece"] path[aria-roledescription="bar"]', (ps) => ps.map((p) => (p as SVGGraphicsElement).getBBox().height));
+    const heights = await page.$$eval('[data-chart="subset-ece"] path[aria-roledescription="bar"]', (ps) =>
+      ps.map((p) => (p as SVGGraphicsElement).getBBox().height),
+    );
     const order = (xs: number[]) => xs.map((_, i) => i).sort((a, b) => xs[a]! - xs[b]!);
     expect(order(heights)).toEqual(order(r.bySubset.map((s) => s.ece)));
 
@@ -188,13 +230,31 @@ describe.skipIf(!env)('dashboard in Chromium', () => {
       const rec = record(epoch);
       await api.deps.repos.runs.recordEpoch(run.id, { ...rec, valLoss: 1, valAccuracy: 0.5, valEce: 0.1, record: rec });
       await api.deps.events.publish(id, { type: 'epoch', member: 0, epoch, record: rec });
-      await api.deps.events.publish(id, { type: 'log', id: String(10 + epoch), level: 'info', message: `epoch ${epoch} done`, at: new Date().toISOString() });
+      await api.deps.events.publish(id, {
+        type: 'log',
+        id: String(10 + epoch),
+        level: 'info',
+        message: `epoch ${epoch} done`,
+        at: new Date().toISOString(),
+      });
     }
-    await page.waitForFunction(() => document.querySelector('#live-progress')?.textContent?.includes('2/2 epochs'), undefined, { timeout: 15_000 });
+    await page.waitForFunction(
+      () => document.querySelector('#live-progress')?.textContent?.includes('2/2 epochs'),
+      undefined,
+      { timeout: 15_000 },
+    );
     await page.waitForSelector('[data-chart="epoch-curves"][data-rendered]');
     // Live curves: 2 epochs × (loss, accuracy, ECE) of one member; heatmap 2 epochs × 3 subsets.
-    await page.waitForFunction(() => document.querySelectorAll('[data-chart="epoch-curves"] path[aria-roledescription="point"]').length === 6, undefined, { timeout: 15_000 });
-    await page.waitForFunction(() => document.querySelectorAll('[data-chart="soft-labels"] path[aria-roledescription="rect mark"]').length === 6, undefined, { timeout: 15_000 });
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-chart="epoch-curves"] path[aria-roledescription="point"]').length === 6,
+      undefined,
+      { timeout: 15_000 },
+    );
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-chart="soft-labels"] path[aria-roledescription="rect mark"]').length === 6,
+      undefined,
+      { timeout: 15_000 },
+    );
     expect(await page.textContent('#logs')).toContain('epoch 2 done');
     await page.screenshot({ path: join(ARTIFACTS, 'live.png'), fullPage: true });
 

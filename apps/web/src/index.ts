@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 export const webDistDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist');
 
@@ -36,14 +36,24 @@ export async function webUi(app: FastifyInstance, opts: WebUiOptions = {}): Prom
     reply.header('referrer-policy', 'no-referrer');
     return payload;
   });
-  const hide = { schema: { hide: true }, config: { rateLimit: false } };
+  const hide = { schema: { hide: true } };
   app.get('/ui', hide, (_request, reply) => reply.redirect('/ui/'));
   if (!existsSync(join(root, 'index.html'))) {
-    const missing = async (_request: unknown, reply: import('fastify').FastifyReply) =>
-      reply.status(503).type('text/plain; charset=utf-8').send(`the dashboard is not built: run npm run build:web (looked in ${root})\n`);
+    const missing = async (_request: FastifyRequest, reply: FastifyReply) =>
+      reply
+        .status(503)
+        .type('text/plain; charset=utf-8')
+        .send(`the dashboard is not built: run npm run build:web (looked in ${root})\n`);
     app.get('/ui/', hide, missing);
     app.get('/ui/*', hide, missing);
     return;
   }
-  await app.register(fastifyStatic, { root, prefix: '/ui/', decorateReply: false, index: ['index.html'], cacheControl: true, maxAge: 0 });
+  await app.register(fastifyStatic, {
+    root,
+    prefix: '/ui/',
+    decorateReply: false,
+    index: ['index.html'],
+    cacheControl: true,
+    maxAge: 0,
+  });
 }

@@ -6,11 +6,14 @@ import { FIXTURE, sampleReport } from './report-fixture.ts';
 /** Rendered data marks by kind, read off vega's ARIA roles (one element per drawn item). */
 const marks = (svg: string) => {
   const out: Record<string, number> = {};
-  for (const m of svg.matchAll(/<path[^>]*role="graphics-symbol"[^>]*aria-roledescription="([^"]*)"/g)) out[m[1]!] = (out[m[1]!] ?? 0) + 1;
+  for (const m of svg.matchAll(/<path[^>]*role="graphics-symbol"[^>]*aria-roledescription="([^"]*)"/g))
+    out[m[1]!] = (out[m[1]!] ?? 0) + 1;
   return out;
 };
 const labels = (svg: string, role: string) =>
-  [...svg.matchAll(/<path aria-label="([^"]*)" role="graphics-symbol" aria-roledescription="([^"]*)"/g)].filter((m) => m[2] === role).map((m) => m[1]!);
+  [...svg.matchAll(/<path aria-label="([^"]*)" role="graphics-symbol" aria-roledescription="([^"]*)"/g)]
+    .filter((m) => m[2] === role)
+    .map((m) => m[1]!);
 
 describe('chart specs rendered to SVG in Node', () => {
   const report = sampleReport();
@@ -18,7 +21,15 @@ describe('chart specs rendered to SVG in Node', () => {
   const { members, epochs, subsets, bins, emptyBins, severities, histBins } = FIXTURE;
 
   it('offers every figure the report has data for, and none for missing sections', () => {
-    expect(Object.keys(charts)).toEqual(['epoch-curves', 'soft-labels', 'reliability', 'subset-acc-conf', 'subset-ece', 'shift-severity', 'ood-entropy']);
+    expect(Object.keys(charts)).toEqual([
+      'epoch-curves',
+      'soft-labels',
+      'reliability',
+      'subset-acc-conf',
+      'subset-ece',
+      'shift-severity',
+      'ood-entropy',
+    ]);
     const bare = sampleReport();
     delete bare.shift;
     delete bare.ood;
@@ -43,7 +54,7 @@ describe('chart specs rendered to SVG in Node', () => {
     // ECE_r = 0.5 − 0.1 r by construction
     const got = labels(svg, 'bar').map((l) => Number(/ECE: ([\d.]+)/.exec(l)![1]));
     expect(got).toHaveLength(subsets);
-    got.forEach((v, r) => expect(v).toBeCloseTo(0.5 - 0.1 * r, 6));
+    for (const [r, v] of got.entries()) expect(v).toBeCloseTo(0.5 - 0.1 * r, 6);
   });
 
   it('soft-label cells follow the first member that recorded them; OOD bars are fractions of each set', () => {
@@ -55,7 +66,9 @@ describe('chart specs rendered to SVG in Node', () => {
     const sum = (set: string) => bars.filter((b) => b.set === set).reduce((a, b) => a + b.fraction, 0);
     expect(sum('in-distribution')).toBeCloseTo(1, 12);
     expect(sum('out-of-distribution')).toBeCloseTo(1, 12);
-    expect(epochPointsFromMetrics([{ member: -1, epoch: 0, trainLoss: 1, trainAccuracy: 0.5, valEce: null }])).toEqual([]);
+    expect(epochPointsFromMetrics([{ member: -1, epoch: 0, trainLoss: 1, trainAccuracy: 0.5, valEce: null }])).toEqual(
+      [],
+    );
   });
 
   it('compare figures: a bar per (experiment, metric), a line per experiment', async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArcalClient } from '@arcal/client';
@@ -43,15 +43,29 @@ describe.skipIf(!env)('arcal remote commands against the real API', () => {
     await api.deps.events.publish(id, { type: 'job', jobId: 'j1', kind: 'train:member', state: 'active' });
     for (const epoch of [1, 2]) {
       const log = await api.deps.repos.results.appendLog(id, 'info', `epoch ${epoch} done`);
-      await api.deps.events.publish(id, { type: 'epoch', member: 0, epoch, record: { trainLoss: 1 - epoch / 4, trainAccuracy: 0.5 } });
-      await api.deps.events.publish(id, { type: 'log', id: log.id.toString(), level: 'info', message: log.message, at: log.createdAt.toISOString() });
+      await api.deps.events.publish(id, {
+        type: 'epoch',
+        member: 0,
+        epoch,
+        record: { trainLoss: 1 - epoch / 4, trainAccuracy: 0.5 },
+      });
+      await api.deps.events.publish(id, {
+        type: 'log',
+        id: log.id.toString(),
+        level: 'info',
+        message: log.message,
+        at: log.createdAt.toISOString(),
+      });
     }
     if (status === 'succeeded') {
       const e = await client.get(id);
       await api.deps.repos.results.saveReport(id, sampleReport(e.spec));
       await api.deps.repos.experiments.transition(id, ['running'], 'succeeded');
     } else {
-      await api.deps.repos.experiments.transition(id, ['running'], 'failed', { code: 'TRAINING_DIVERGED', message: 'loss became NaN' });
+      await api.deps.repos.experiments.transition(id, ['running'], 'failed', {
+        code: 'TRAINING_DIVERGED',
+        message: 'loss became NaN',
+      });
     }
     await api.deps.events.publish(id, { type: 'status', status });
   }
@@ -80,7 +94,9 @@ describe.skipIf(!env)('arcal remote commands against the real API', () => {
   it('submit: problems only the service knows come back as lines with exit 2 too', async () => {
     const r = await run('submit', [specFile('path', smallSpec('p', { dataset: { name: 'synthetic', path: '/etc' } }))]);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe('dataset.path: is not accepted by the service: datasets are named from the server registry');
+    expect(r.stderr.trim()).toBe(
+      'dataset.path: is not accepted by the service: datasets are named from the server registry',
+    );
   });
 
   it('submit prints the id; --json prints the API answer; status and list see it', async () => {
@@ -99,7 +115,10 @@ describe.skipIf(!env)('arcal remote commands against the real API', () => {
     expect(text.stdout.split('\n')[0]).toMatch(/^id\s+status\s+method\s+dataset/);
     expect(text.stdout).toContain(id);
     const sj = await run('submit', [specFile('ok2', smallSpec('json')), '--json']);
-    expect(JSON.parse(sj.stdout)).toMatchObject({ status: 'queued', links: { self: expect.stringMatching(/^\/v1\/experiments\//) } });
+    expect(JSON.parse(sj.stdout)).toMatchObject({
+      status: 'queued',
+      links: { self: expect.stringMatching(/^\/v1\/experiments\//) },
+    });
   });
 
   it('submit --wait follows to success (exit 0) and prints plain progress lines off a TTY', async () => {
@@ -130,7 +149,10 @@ describe.skipIf(!env)('arcal remote commands against the real API', () => {
     const r = await pending;
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('TRAINING_DIVERGED: loss became NaN');
-    expect(r.stderr).toMatch(/\x1b\[\d+A/);
+    // Each redraw moves the cursor up over the previous drawing: status + one member line (2), then
+    // status + member + the active job (3).
+    expect(r.stderr).toContain('\u001b[2A');
+    expect(r.stderr).toContain('\u001b[3A');
     expect(r.stderr).toContain('member 0');
   });
 
@@ -141,9 +163,19 @@ describe.skipIf(!env)('arcal remote commands against the real API', () => {
     await playWorker(s.id, 'failed');
     const r = await pending;
     expect(r.code).toBe(1);
-    expect(r.stdout.trim().split('\n').map((l) => l.split(/\s+/).slice(2).join(' '))).toEqual(['stored before', 'epoch 1 done', 'epoch 2 done']);
+    expect(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/).slice(2).join(' ')),
+    ).toEqual(['stored before', 'epoch 1 done', 'epoch 2 done']);
     const all = await run('logs', [s.id, '--json']);
-    expect(all.stdout.trim().split('\n').map((l) => JSON.parse(l).message)).toEqual(['stored before', 'epoch 1 done', 'epoch 2 done']);
+    expect(
+      all.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).message),
+    ).toEqual(['stored before', 'epoch 1 done', 'epoch 2 done']);
 
     const retried = await run('retry', [s.id]);
     expect([retried.code, retried.stdout.trim()]).toEqual([0, `${s.id} queued (attempt 2)`]);
@@ -177,7 +209,15 @@ describe.skipIf(!env)('arcal remote commands against the real API', () => {
     expect(subsetRows).toHaveLength(FIXTURE.subsets);
     expect(text).toContain('![ECE per subset](../figs/subset-ece.svg)');
     const files = readdirSync(figs).sort();
-    const names = ['epoch-curves', 'ood-entropy', 'reliability', 'shift-severity', 'soft-labels', 'subset-acc-conf', 'subset-ece'];
+    const names = [
+      'epoch-curves',
+      'ood-entropy',
+      'reliability',
+      'shift-severity',
+      'soft-labels',
+      'subset-acc-conf',
+      'subset-ece',
+    ];
     expect(files).toEqual(names.flatMap((n) => [`${n}.png`, `${n}.svg`]).sort());
     const svg = readFileSync(join(figs, 'subset-ece.svg'), 'utf8');
     expect(svg.match(/aria-roledescription="bar"/g)).toHaveLength(FIXTURE.subsets);

@@ -6,7 +6,7 @@
  * Every failure is an ApiError carrying the API's `{ code, message, requestId }`. Runs in Node ≥ 20 and
  * browsers (fetch, ReadableStream, TextDecoder); imports nothing at run time.
  */
-import { type RouteName, ROUTES, routePath } from './routes.ts';
+import { ROUTES, type RouteName, routePath } from './routes.ts';
 import { readSse } from './sse.ts';
 import type {
   ArtifactInfo,
@@ -30,7 +30,16 @@ export class ApiError extends Error {
   readonly details: Array<{ path: string; message: string }>;
   /** Extra fields of the error body (e.g. `estimate` with BUDGET_EXCEEDED). */
   readonly body: Record<string, unknown>;
-  constructor(status: number, body: { code?: string; message?: string; requestId?: string; details?: Array<{ path: string; message: string }>; [k: string]: unknown }) {
+  constructor(
+    status: number,
+    body: {
+      code?: string;
+      message?: string;
+      requestId?: string;
+      details?: Array<{ path: string; message: string }>;
+      [k: string]: unknown;
+    },
+  ) {
     const code = body.code ?? (status === 0 ? 'NETWORK' : `HTTP_${status}`);
     super(body.message ?? `HTTP ${status}`);
     this.name = 'ApiError';
@@ -43,12 +52,19 @@ export class ApiError extends Error {
 
   /** `message (CODE, HTTP 404, request abc)` — what a user quotes when reporting it. */
   describe(): string {
-    const where = [this.code, this.status ? `HTTP ${this.status}` : '', this.requestId ? `request ${this.requestId}` : ''].filter(Boolean).join(', ');
+    const where = [
+      this.code,
+      this.status ? `HTTP ${this.status}` : '',
+      this.requestId ? `request ${this.requestId}` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
     return `${this.message} (${where})`;
   }
 }
 
-export const isApiError = (e: unknown): e is ApiError => e instanceof Error && (e as Error).name === 'ApiError' && typeof (e as ApiError).code === 'string';
+export const isApiError = (e: unknown): e is ApiError =>
+  e instanceof Error && (e as Error).name === 'ApiError' && typeof (e as ApiError).code === 'string';
 
 export interface ClientOptions {
   /** Service root, e.g. `http://127.0.0.1:3000`; '' for the page's own origin. */
@@ -75,7 +91,11 @@ export interface FollowOptions {
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
     const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    const stop = () => {
+      clearTimeout(t);
+      resolve();
+    };
+    signal?.addEventListener('abort', stop, { once: true });
   });
 
 export class ArcalClient {
@@ -96,7 +116,11 @@ export class ArcalClient {
   /** Key mode from ARCAL_URL (default http://127.0.0.1:3000) and ARCAL_API_KEY. */
   static fromEnv(env: Record<string, string | undefined>, opts: Partial<ClientOptions> = {}): ArcalClient {
     const apiKey = env.ARCAL_API_KEY;
-    if (!apiKey) throw new ApiError(0, { code: 'UNAUTHORIZED', message: 'set ARCAL_API_KEY (create a key with arcal keys create --project <name>)' });
+    if (!apiKey)
+      throw new ApiError(0, {
+        code: 'UNAUTHORIZED',
+        message: 'set ARCAL_API_KEY (create a key with arcal keys create --project <name>)',
+      });
     return new ArcalClient({ baseUrl: env.ARCAL_URL || 'http://127.0.0.1:3000', apiKey, ...opts });
   }
 
@@ -111,7 +135,14 @@ export class ArcalClient {
 
   private async request(
     name: RouteName,
-    o: { params?: Record<string, string>; query?: Record<string, string | number | undefined>; body?: unknown; headers?: Record<string, string>; signal?: AbortSignal; raw?: boolean } = {},
+    o: {
+      params?: Record<string, string>;
+      query?: Record<string, string | number | undefined>;
+      body?: unknown;
+      headers?: Record<string, string>;
+      signal?: AbortSignal;
+      raw?: boolean;
+    } = {},
   ): Promise<Response> {
     const route = ROUTES[name];
     let url = `${this.baseUrl}${routePath(name, o.params)}`;
@@ -134,7 +165,10 @@ export class ArcalClient {
     } catch (e) {
       if ((e as Error).name === 'AbortError') throw e;
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      throw new ApiError(0, { code: 'NETWORK', message: `cannot reach ${this.baseUrl || 'the service'}: ${cause?.code ?? cause?.message ?? (e as Error).message}` });
+      throw new ApiError(0, {
+        code: 'NETWORK',
+        message: `cannot reach ${this.baseUrl || 'the service'}: ${cause?.code ?? cause?.message ?? (e as Error).message}`,
+      });
     }
     if (!res.ok) throw await errorOf(res);
     return res;
@@ -155,7 +189,10 @@ export class ArcalClient {
 
   /** 202 for a new experiment; 200 when `idempotencyKey` repeats an earlier submission. */
   submit(spec: unknown, opts: { idempotencyKey?: string } = {}): Promise<Submitted> {
-    return this.json('submit', { body: spec, headers: opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {} });
+    return this.json('submit', {
+      body: spec,
+      headers: opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {},
+    });
   }
 
   list(opts: { status?: ExperimentStatus; limit?: number; cursor?: string } = {}): Promise<Page<ExperimentView>> {
@@ -168,7 +205,11 @@ export class ArcalClient {
     const max = opts.max ?? Number.POSITIVE_INFINITY;
     let cursor: string | undefined;
     do {
-      const page = await this.list({ status: opts.status, limit: Math.min(100, Math.max(1, max - out.length)), cursor });
+      const page = await this.list({
+        status: opts.status,
+        limit: Math.min(100, Math.max(1, max - out.length)),
+        cursor,
+      });
       out.push(...page.items);
       cursor = page.next ?? undefined;
     } while (cursor && out.length < max);
@@ -228,7 +269,11 @@ export class ArcalClient {
     for (;;) {
       let res: Response;
       try {
-        res = await this.request('events', { params: { id }, headers: { accept: 'text/event-stream' }, signal: opts.signal });
+        res = await this.request('events', {
+          params: { id },
+          headers: { accept: 'text/event-stream' },
+          signal: opts.signal,
+        });
       } catch (e) {
         if (!reconnect || !isApiError(e) || e.code !== 'NETWORK' || ++failures > maxRetries) throw e;
         await sleep(opts.retryMs ?? 1000, opts.signal);
@@ -245,24 +290,37 @@ export class ArcalClient {
           } catch {
             continue;
           }
-          const ev = { event: raw.event, data, ...(raw.id !== undefined ? { id: raw.id } : {}) } as ExperimentStreamEvent;
+          const ev = {
+            event: raw.event,
+            data,
+            ...(raw.id !== undefined ? { id: raw.id } : {}),
+          } as ExperimentStreamEvent;
           yield ev;
           if (ev.event === 'end') return;
         }
       } catch (e) {
         if (opts.signal?.aborted) return;
-        if (!reconnect) throw new ApiError(0, { code: 'NETWORK', message: `the event stream broke: ${(e as Error).message}` });
+        if (!reconnect)
+          throw new ApiError(0, { code: 'NETWORK', message: `the event stream broke: ${(e as Error).message}` });
       }
       if (opts.signal?.aborted) return;
-      if (!reconnect) throw new ApiError(0, { code: 'NETWORK', message: 'the event stream ended before the experiment finished' });
-      if (++failures > maxRetries) throw new ApiError(0, { code: 'NETWORK', message: `the event stream kept dropping (${maxRetries} reconnects)` });
+      if (!reconnect)
+        throw new ApiError(0, { code: 'NETWORK', message: 'the event stream ended before the experiment finished' });
+      if (++failures > maxRetries)
+        throw new ApiError(0, {
+          code: 'NETWORK',
+          message: `the event stream kept dropping (${maxRetries} reconnects)`,
+        });
       await sleep(opts.retryMs ?? 1000, opts.signal);
       if (opts.signal?.aborted) return;
     }
   }
 
   /** Resolves with the experiment once it has finished (following events). */
-  async waitFor(id: string, opts: FollowOptions & { onEvent?: (e: ExperimentStreamEvent) => void } = {}): Promise<ExperimentDetail> {
+  async waitFor(
+    id: string,
+    opts: FollowOptions & { onEvent?: (e: ExperimentStreamEvent) => void } = {},
+  ): Promise<ExperimentDetail> {
     for await (const ev of this.events(id, opts)) {
       opts.onEvent?.(ev);
       if (ev.event === 'snapshot' && FINISHED_STATUSES.includes(ev.data.experiment.status)) break;

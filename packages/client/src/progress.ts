@@ -10,7 +10,10 @@ export interface Progress {
   fraction: number;
 }
 
-export function progressOf(e: Pick<ExperimentView, 'spec' | 'status'>, records: Iterable<{ member: number | string; epoch: number }>): Progress {
+export function progressOf(
+  e: Pick<ExperimentView, 'spec' | 'status'>,
+  records: Iterable<{ member: number | string; epoch: number }>,
+): Progress {
   const members = Number(e.spec?.ensemble?.members ?? 1) || 1;
   const epochs = Number(e.spec?.training?.epochs ?? 0) || 0;
   const total = members * epochs;

@@ -37,7 +37,11 @@ export class SseParser {
         this.event = '';
         return undefined;
       }
-      const ev: RawSseEvent = { event: this.event || 'message', data: this.data.join('\n'), ...(this.id !== undefined ? { id: this.id } : {}) };
+      const ev: RawSseEvent = {
+        event: this.event || 'message',
+        data: this.data.join('\n'),
+        ...(this.id !== undefined ? { id: this.id } : {}),
+      };
       this.event = '';
       this.data = [];
       return ev;

@@ -51,7 +51,14 @@ export interface ExperimentDetail extends ExperimentView {
 /** Sections the runner adds to a report when the spec asks for them (shift and OOD evaluation). */
 export interface ReportExtras {
   shift?: {
-    rows: Array<{ corruption: string; severity: number; accuracy: number; ece: number; nll: number; variance?: number }>;
+    rows: Array<{
+      corruption: string;
+      severity: number;
+      accuracy: number;
+      ece: number;
+      nll: number;
+      variance?: number;
+    }>;
     meanEceBySeverity: Array<{ severity: number; meanEce: number; corruptions: number }>;
     notApplicable?: Array<{ corruption: string; reason: string }>;
   };
@@ -125,7 +132,11 @@ export interface SessionInfo {
 
 /** One server-sent event of /v1/experiments/{id}/events. */
 export type ExperimentStreamEvent =
-  | { event: 'snapshot'; id?: string; data: { experiment: ExperimentView; epochs: Array<{ member: number; epoch: number; record: any }> } }
+  | {
+      event: 'snapshot';
+      id?: string;
+      data: { experiment: ExperimentView; epochs: Array<{ member: number; epoch: number; record: any }> };
+    }
   | { event: 'status'; id?: string; data: { type: 'status'; status: ExperimentStatus; error?: unknown } }
   | { event: 'epoch'; id?: string; data: { type: 'epoch'; member: number | 'ensemble'; epoch: number; record: any } }
   | { event: 'log'; id?: string; data: { type: 'log'; id: string; level: string; message: string; at: string } }

@@ -1,6 +1,6 @@
 import { integrationEnv } from '@arcal/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiError, ArcalClient, ROUTES, type ExperimentStreamEvent, isApiError } from '../src/index.ts';
+import { ApiError, ArcalClient, type ExperimentStreamEvent, isApiError, ROUTES } from '../src/index.ts';
 import { type LiveApi, smallSpec, startApi } from './live-api.ts';
 
 const integration = await integrationEnv('client');
@@ -28,7 +28,9 @@ describe.skipIf(!env)('@arcal/client against the real API', () => {
   afterAll(() => api?.close());
 
   it('knows exactly the routes and methods of the OpenAPI document (under /v1, plus /healthz and /readyz)', async () => {
-    const doc = (await api.app.inject({ url: '/docs/json' })).json() as { paths: Record<string, Record<string, unknown>> };
+    const doc = (await api.app.inject({ url: '/docs/json' })).json() as {
+      paths: Record<string, Record<string, unknown>>;
+    };
     const methods = new Set(['get', 'post', 'put', 'patch', 'delete']);
     const documented = new Set<string>();
     for (const [path, ops] of Object.entries(doc.paths)) {
@@ -36,8 +38,14 @@ describe.skipIf(!env)('@arcal/client against the real API', () => {
       for (const m of Object.keys(ops)) if (methods.has(m)) documented.add(`${m.toUpperCase()} ${path}`);
     }
     const known = new Set(Object.values(ROUTES).map((r) => `${r.method} ${r.path}`));
-    expect([...known].filter((r) => !documented.has(r)), 'routes the client calls that the API does not document').toEqual([]);
-    expect([...documented].filter((r) => !known.has(r)), 'documented routes the client does not know').toEqual([]);
+    expect(
+      [...known].filter((r) => !documented.has(r)),
+      'routes the client calls that the API does not document',
+    ).toEqual([]);
+    expect(
+      [...documented].filter((r) => !known.has(r)),
+      'documented routes the client does not know',
+    ).toEqual([]);
   });
 
   it('submits, lists, reads, cancels, retries and deletes', async () => {
@@ -143,7 +151,13 @@ describe.skipIf(!env)('@arcal/client against the real API', () => {
           await api.deps.repos.experiments.transition(s.id, ['queued'], 'running');
           await api.deps.events.publish(s.id, { type: 'status', status: 'running' });
           await api.deps.events.publish(s.id, { type: 'epoch', member: 0, epoch: 0, record: { trainLoss: 1.5 } });
-          await api.deps.events.publish(s.id, { type: 'log', id: '9', level: 'info', message: 'hello', at: new Date().toISOString() });
+          await api.deps.events.publish(s.id, {
+            type: 'log',
+            id: '9',
+            level: 'info',
+            message: 'hello',
+            at: new Date().toISOString(),
+          });
           await api.deps.repos.experiments.transition(s.id, ['running'], 'failed', { code: 'X', message: 'boom' });
           await api.deps.events.publish(s.id, { type: 'status', status: 'failed' });
         }

@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SseParser, readSse } from '../src/sse.ts';
+import { readSse, SseParser } from '../src/sse.ts';
 
 describe('SseParser', () => {
   it('dispatches on blank lines, joins data lines, keeps the last id, ignores comments', () => {
     const p = new SseParser();
-    const text = ': keep-alive\n\nid: 1\nevent: snapshot\ndata: {"a":1}\n\ndata: line one\ndata: line two\n\nid: 7\nevent: end\ndata:{}\n\n';
+    const text =
+      ': keep-alive\n\nid: 1\nevent: snapshot\ndata: {"a":1}\n\ndata: line one\ndata: line two\n\nid: 7\nevent: end\ndata:{}\n\n';
     expect(p.push(text)).toEqual([
       { event: 'snapshot', data: '{"a":1}', id: '1' },
       // No event field: the spec's default type; the id persists from the previous event.

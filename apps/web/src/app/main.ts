@@ -4,13 +4,12 @@
  * lives only in the sign-in handler; the CSRF token for writes stays in sessionStorage (this tab only).
  */
 import {
-  ApiError,
   ArcalClient,
   type ExperimentDetail,
   type ExperimentStatus,
   type ExperimentView,
-  type MetricRow,
   isApiError,
+  type MetricRow,
   progressOf,
 } from '@arcal/client';
 import embed from 'vega-embed';
@@ -44,7 +43,10 @@ function route(): void {
 }
 
 function showError(e: unknown): void {
-  if (isApiError(e) && e.code === 'UNAUTHORIZED') return signInPage();
+  if (isApiError(e) && e.code === 'UNAUTHORIZED') {
+    signInPage();
+    return;
+  }
   if ((e as Error)?.name === 'AbortError') return;
   clear(root);
   root.append(
@@ -55,8 +57,19 @@ function showError(e: unknown): void {
 
 function signInPage(message?: string): void {
   clear(root);
-  const input = h('input', { type: 'password', name: 'key', id: 'api-key', autocomplete: 'off', required: true, placeholder: 'API key' });
-  const status = h('p', { class: 'muted', id: 'signin-status' }, message ?? 'Sign in with an API key (arcal keys create --project <name>).');
+  const input = h('input', {
+    type: 'password',
+    name: 'key',
+    id: 'api-key',
+    autocomplete: 'off',
+    required: true,
+    placeholder: 'API key',
+  });
+  const status = h(
+    'p',
+    { class: 'muted', id: 'signin-status' },
+    message ?? 'Sign in with an API key (arcal keys create --project <name>).',
+  );
   const form = h(
     'form',
     { id: 'signin', class: 'card' },
@@ -93,7 +106,14 @@ function progressBar(fraction: number, label: string) {
   const pct = Math.round(fraction * 100);
   return h(
     'div',
-    { class: 'progress', role: 'progressbar', 'aria-valuenow': pct, 'aria-valuemin': 0, 'aria-valuemax': 100, title: label },
+    {
+      class: 'progress',
+      role: 'progressbar',
+      'aria-valuenow': pct,
+      'aria-valuemin': 0,
+      'aria-valuemax': 100,
+      title: label,
+    },
     h('div', { class: 'fill', style: `width:${pct}%` }),
     h('span', {}, label),
   );
@@ -115,14 +135,33 @@ async function listPage(): Promise<void> {
 
   clear(root);
   const search = h('input', { type: 'search', id: 'search', placeholder: 'search name, id, method, dataset' });
-  const statusSel = h('select', { id: 'status-filter' }, h('option', { value: '' }, 'any status'), ...STATUSES.map((s) => h('option', { value: s }, s)));
+  const statusSel = h(
+    'select',
+    { id: 'status-filter' },
+    h('option', { value: '' }, 'any status'),
+    ...STATUSES.map((s) => h('option', { value: s }, s)),
+  );
   const compareBtn = h('button', { id: 'compare', disabled: true }, 'Compare selected');
   const tbody = h('tbody');
   const selected = new Set<string>();
   const table = h(
     'table',
     { id: 'experiments' },
-    h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, 'name'), h('th', {}, 'status'), h('th', {}, 'method'), h('th', {}, 'dataset'), h('th', {}, 'progress'), h('th', {}, 'age'))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        h('th', {}, ''),
+        h('th', {}, 'name'),
+        h('th', {}, 'status'),
+        h('th', {}, 'method'),
+        h('th', {}, 'dataset'),
+        h('th', {}, 'progress'),
+        h('th', {}, 'age'),
+      ),
+    ),
     tbody,
   );
   const count = h('p', { class: 'muted', id: 'count' });
@@ -134,7 +173,11 @@ async function listPage(): Promise<void> {
     const shown = items.filter((e) => {
       if (st && e.status !== st) return false;
       if (!q) return true;
-      return [e.name, e.id, e.spec?.method?.kind, e.spec?.dataset?.name].some((v) => String(v ?? '').toLowerCase().includes(q));
+      return [e.name, e.id, e.spec?.method?.kind, e.spec?.dataset?.name].some((v) =>
+        String(v ?? '')
+          .toLowerCase()
+          .includes(q),
+      );
     });
     for (const e of shown) {
       const p = progress.get(e.id)!;
@@ -177,7 +220,11 @@ async function drawCharts(container: HTMLElement, charts: Chart[]): Promise<void
       let section = container.querySelector<HTMLElement>(`[data-chart="${c.name}"]`);
       if (!section) {
         // The spec carries the visible title (the same one the exported figures show).
-        section = h('section', { class: 'chart', 'data-chart': c.name, 'aria-label': c.title }, h('div', { class: 'vis' }));
+        section = h(
+          'section',
+          { class: 'chart', 'data-chart': c.name, 'aria-label': c.title },
+          h('div', { class: 'vis' }),
+        );
         container.append(section);
       }
       section.removeAttribute('data-rendered');
@@ -197,7 +244,12 @@ function liveCharts(rows: MetricRow[]): Chart[] {
   const points = epochPointsFromMetrics(rows);
   if (points.length) out.push({ name: 'epoch-curves', title: 'Training curves (live)', spec: epochCurvesSpec(points) });
   const cells = softLabelCells(rows.filter((r) => r.member >= 0));
-  if (cells.length) out.push({ name: 'soft-labels', title: 'Soft labels per robustness subset (live)', spec: softLabelHeatmapSpec(cells) });
+  if (cells.length)
+    out.push({
+      name: 'soft-labels',
+      title: 'Soft labels per robustness subset (live)',
+      spec: softLabelHeatmapSpec(cells),
+    });
   return out;
 }
 
@@ -216,10 +268,20 @@ function summary(e: ExperimentDetail) {
   ];
   if (e.error) rows.push(['error', `${e.error.code ?? ''} ${e.error.message ?? ''}`.trim()]);
   if (r) {
-    rows.push(['test accuracy', fmt(r.final.accuracy)], ['test ECE', fmt(r.final.ece)], ['test NLL', fmt(r.final.nll)], ['test Brier', fmt(r.final.brier)]);
-    if (r.ood) rows.push(['OOD AUROC (max prob / entropy)', `${fmt(r.ood.aurocMaxProb, 3)} / ${fmt(r.ood.aurocEntropy, 3)}`]);
+    rows.push(
+      ['test accuracy', fmt(r.final.accuracy)],
+      ['test ECE', fmt(r.final.ece)],
+      ['test NLL', fmt(r.final.nll)],
+      ['test Brier', fmt(r.final.brier)],
+    );
+    if (r.ood)
+      rows.push(['OOD AUROC (max prob / entropy)', `${fmt(r.ood.aurocMaxProb, 3)} / ${fmt(r.ood.aurocEntropy, 3)}`]);
   }
-  return h('table', { class: 'summary', id: 'summary' }, h('tbody', {}, ...rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))));
+  return h(
+    'table',
+    { class: 'summary', id: 'summary' },
+    h('tbody', {}, ...rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))),
+  );
 }
 
 async function experimentPage(id: string): Promise<void> {
@@ -234,7 +296,17 @@ async function experimentPage(id: string): Promise<void> {
   const charts = h('div', { class: 'charts', id: 'charts' });
   const logs = h('pre', { class: 'logs', id: 'logs' });
   const notes = h('ul', { class: 'notes', id: 'notes' });
-  root.append(h('p', {}, h('a', { href: '#/' }, '← experiments')), title, progressBox, actions, info, charts, notes, h('h3', {}, 'Logs'), logs);
+  root.append(
+    h('p', {}, h('a', { href: '#/' }, '← experiments')),
+    title,
+    progressBox,
+    actions,
+    info,
+    charts,
+    notes,
+    h('h3', {}, 'Logs'),
+    logs,
+  );
 
   const renderHead = () => {
     clear(title);
@@ -244,16 +316,20 @@ async function experimentPage(id: string): Promise<void> {
     progressBox.append(progressBar(p.fraction, e.status === 'succeeded' ? 'done' : `${p.done}/${p.total} epochs`));
     clear(actions);
     const act = (label: string, fn: () => Promise<ExperimentView>) =>
-      h('button', {
-        onclick: (async () => {
-          try {
-            await fn();
-            route();
-          } catch (err) {
-            showError(err);
-          }
-        }) as EventListener,
-      }, label);
+      h(
+        'button',
+        {
+          onclick: (async () => {
+            try {
+              await fn();
+              route();
+            } catch (err) {
+              showError(err);
+            }
+          }) as EventListener,
+        },
+        label,
+      );
     if (['queued', 'running'].includes(e.status)) actions.append(act('Cancel', () => client.cancel(id)));
     if (['failed', 'cancelled'].includes(e.status)) actions.append(act('Retry', () => client.retry(id)));
     clear(info);
@@ -272,8 +348,10 @@ async function experimentPage(id: string): Promise<void> {
   // Live: epochs redraw the curves (at most every 2 s), status changes and the report reload the page data.
   let pending: ReturnType<typeof setTimeout> | undefined;
   const redraw = () => {
-    pending ??= setTimeout(() => {
+    if (pending !== undefined) return;
+    pending = setTimeout(() => {
       pending = undefined;
+      if (signal.aborted) return;
       renderHead();
       renderCharts().catch(showError);
     }, 2000);
@@ -324,7 +402,15 @@ async function comparePage(ids: string[]): Promise<void> {
   const table = h(
     'table',
     { id: 'compare-table' },
-    h('thead', {}, h('tr', {}, ...['name', 'status', 'method', 'dataset', 'accuracy', 'ECE', 'NLL', 'Brier'].map((c) => h('th', {}, c)))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ...['name', 'status', 'method', 'dataset', 'accuracy', 'ECE', 'NLL', 'Brier'].map((c) => h('th', {}, c)),
+      ),
+    ),
     h(
       'tbody',
       {},
@@ -345,13 +431,26 @@ async function comparePage(ids: string[]): Promise<void> {
     ),
   );
   const charts = h('div', { class: 'charts', id: 'charts' });
-  root.append(h('p', {}, h('a', { href: '#/' }, '← experiments')), h('h2', {}, `Compare ${items.length} experiments`), table, charts);
-  if (withReport.length < items.length) root.append(h('p', { class: 'muted' }, `${items.length - withReport.length} without a report yet (not in the charts).`));
+  root.append(
+    h('p', {}, h('a', { href: '#/' }, '← experiments')),
+    h('h2', {}, `Compare ${items.length} experiments`),
+    table,
+    charts,
+  );
+  if (withReport.length < items.length)
+    root.append(
+      h('p', { class: 'muted' }, `${items.length - withReport.length} without a report yet (not in the charts).`),
+    );
   // Names may repeat: the chart key adds the id's head.
-  const names = new Map(withReport.map((e) => [e.id, withReport.filter((o) => o.name === e.name).length > 1 ? `${e.name} (${e.id.slice(0, 8)})` : e.name]));
-  if (withReport.length) await drawCharts(charts, compareCharts(withReport.map((e) => ({ name: names.get(e.id)!, report: e.report! }))));
+  const names = new Map(
+    withReport.map((e) => [
+      e.id,
+      withReport.filter((o) => o.name === e.name).length > 1 ? `${e.name} (${e.id.slice(0, 8)})` : e.name,
+    ]),
+  );
+  if (withReport.length)
+    await drawCharts(charts, compareCharts(withReport.map((e) => ({ name: names.get(e.id)!, report: e.report! }))));
 }
 
 window.addEventListener('hashchange', route);
 route();
-export type { ApiError };

@@ -2,7 +2,7 @@
  * Renders chart specs to SVG in Node with vega's headless View (no DOM, no canvas), and SVG to PNG with
  * resvg when that optional package loads. Used by `arcal report --figures`.
  */
-import { View, parse } from 'vega';
+import { parse, View } from 'vega';
 import { compile } from 'vega-lite';
 import type { ChartSpec } from './specs.ts';
 
@@ -28,7 +28,11 @@ export async function svgToPng(svg: string, scale = 2): Promise<Uint8Array | nul
   );
   const R = await resvg;
   if (!R) return null;
-  return new R(svg, { fitTo: { mode: 'zoom', value: scale }, background: 'white', font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } })
+  return new R(svg, {
+    fitTo: { mode: 'zoom', value: scale },
+    background: 'white',
+    font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' },
+  })
     .render()
     .asPng();
 }

@@ -3,8 +3,9 @@
  * browser and `arcal report --figures` renders the same specs to SVG in Node, so both show one picture.
  * Imports types only: this module must stay free of DOM, Node and vega run-time code.
  */
-import type { ExperimentReport, SubsetRow } from '@arcal/contracts';
+
 import type { Histogram, MetricRow, ReportExtras } from '@arcal/client';
+import type { ExperimentReport, SubsetRow } from '@arcal/contracts';
 
 /** Vega-Lite top-level spec (kept loose here: vega-lite's own types are checked when compiling). */
 export type ChartSpec = Record<string, unknown>;
@@ -53,7 +54,9 @@ export function epochPointsFromReport(epochs: ExperimentReport['epochs']): Epoch
 }
 
 /** Curves from live per-epoch metrics (GET /metrics or SSE epoch events). Negative members are pseudo-members. */
-export function epochPointsFromMetrics(rows: Array<Pick<MetricRow, 'member' | 'epoch' | 'trainLoss' | 'trainAccuracy' | 'valEce'>>): EpochPoint[] {
+export function epochPointsFromMetrics(
+  rows: Array<Pick<MetricRow, 'member' | 'epoch' | 'trainLoss' | 'trainAccuracy' | 'valEce'>>,
+): EpochPoint[] {
   const out: EpochPoint[] = [];
   for (const r of rows) {
     if (r.member < 0) continue;
@@ -96,7 +99,9 @@ export interface SoftLabelCell {
 }
 
 /** Cells of the first member that recorded soft labels (joint ensembles record them under 'ensemble'). */
-export function softLabelCells(epochs: Array<{ member: number | string; epoch: number; softLabels?: { pTrue: number[] } | null }>): SoftLabelCell[] {
+export function softLabelCells(
+  epochs: Array<{ member: number | string; epoch: number; softLabels?: { pTrue: number[] } | null }>,
+): SoftLabelCell[] {
   const withLabels = epochs.filter((e) => e.softLabels && Array.isArray(e.softLabels.pTrue));
   if (!withLabels.length) return [];
   const first = withLabels[0]!.member;
@@ -276,14 +281,26 @@ export function reportCharts(report: ExperimentReport & ReportExtras): Chart[] {
   const points = epochPointsFromReport(report.epochs ?? []);
   if (points.length) out.push({ name: 'epoch-curves', title: 'Training curves', spec: epochCurvesSpec(points) });
   const cells = softLabelCells(report.epochs ?? []);
-  if (cells.length) out.push({ name: 'soft-labels', title: 'Soft labels per robustness subset', spec: softLabelHeatmapSpec(cells) });
-  if (report.final?.reliability?.length) out.push({ name: 'reliability', title: 'Reliability diagram', spec: reliabilitySpec(report.final.reliability) });
+  if (cells.length)
+    out.push({ name: 'soft-labels', title: 'Soft labels per robustness subset', spec: softLabelHeatmapSpec(cells) });
+  if (report.final?.reliability?.length)
+    out.push({ name: 'reliability', title: 'Reliability diagram', spec: reliabilitySpec(report.final.reliability) });
   if (report.bySubset?.length) {
-    out.push({ name: 'subset-acc-conf', title: 'Accuracy vs confidence per subset', spec: subsetAccConfSpec(report.bySubset) });
+    out.push({
+      name: 'subset-acc-conf',
+      title: 'Accuracy vs confidence per subset',
+      spec: subsetAccConfSpec(report.bySubset),
+    });
     out.push({ name: 'subset-ece', title: 'ECE per subset', spec: subsetEceSpec(report.bySubset) });
   }
-  if (report.shift?.meanEceBySeverity?.length) out.push({ name: 'shift-severity', title: 'Mean ECE per shift severity', spec: shiftSeveritySpec(report.shift.meanEceBySeverity) });
-  if (report.ood?.histogramIn && report.ood.histogramOut) out.push({ name: 'ood-entropy', title: 'OOD entropy histograms', spec: oodHistogramSpec(oodBars(report.ood)) });
+  if (report.shift?.meanEceBySeverity?.length)
+    out.push({
+      name: 'shift-severity',
+      title: 'Mean ECE per shift severity',
+      spec: shiftSeveritySpec(report.shift.meanEceBySeverity),
+    });
+  if (report.ood?.histogramIn && report.ood.histogramOut)
+    out.push({ name: 'ood-entropy', title: 'OOD entropy histograms', spec: oodHistogramSpec(oodBars(report.ood)) });
   return out;
 }
 
@@ -296,7 +313,10 @@ export function compareCharts(items: Array<{ name: string; report: ExperimentRep
     { experiment: name, metric: 'Brier' as const, value: report.final.brier },
   ]);
   const out: Chart[] = [{ name: 'compare-final', title: 'Final test metrics', spec: compareFinalSpec(rows) }];
-  const subsets = items.flatMap(({ name, report }) => (report.bySubset ?? []).map((r) => ({ experiment: name, subset: r.subset, ece: r.ece })));
-  if (subsets.length) out.push({ name: 'compare-subset-ece', title: 'ECE per robustness subset', spec: compareSubsetEceSpec(subsets) });
+  const subsets = items.flatMap(({ name, report }) =>
+    (report.bySubset ?? []).map((r) => ({ experiment: name, subset: r.subset, ece: r.ece })),
+  );
+  if (subsets.length)
+    out.push({ name: 'compare-subset-ece', title: 'ECE per robustness subset', spec: compareSubsetEceSpec(subsets) });
   return out;
 }

@@ -5,8 +5,9 @@
  * Exit codes: 0 ok, 1 failure (the API's error, or an experiment that did not succeed), 2 invalid input
  * or spec (one line per problem).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+
 import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import {
   ApiError,
@@ -73,7 +74,8 @@ export async function remoteCommand(cmd: RemoteCommand, argv: string[], io: Remo
         return 2;
       }
       io.stderr.write(`arcal: ${e.describe()}\n`);
-      if (e.code === 'BUDGET_EXCEEDED' && e.body.estimate) io.stderr.write(`estimate: ${JSON.stringify(e.body.estimate)}\n`);
+      if (e.code === 'BUDGET_EXCEEDED' && e.body.estimate)
+        io.stderr.write(`estimate: ${JSON.stringify(e.body.estimate)}\n`);
       return INVALID.has(e.code) || (e.code === 'UNAUTHORIZED' && e.status === 0) ? 2 : 1;
     }
     if (isArcalError(e)) {
@@ -104,7 +106,10 @@ const COMMANDS: Record<RemoteCommand, Handler> = {
       raw = JSON.parse(readFileSync(file, 'utf8'));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new ArcalError(code ? 'INVALID_INPUT' : 'INVALID_SPEC', `${file}: ${code === 'ENOENT' ? 'no such file' : code ? (e as Error).message : `not valid JSON (${(e as Error).message})`}`);
+      throw new ArcalError(
+        code ? 'INVALID_INPUT' : 'INVALID_SPEC',
+        `${file}: ${code === 'ENOENT' ? 'no such file' : code ? (e as Error).message : `not valid JSON (${(e as Error).message})`}`,
+      );
     }
     // The same rules the service applies, checked here first so problems show without a round trip.
     const v = validateSpec(raw);
@@ -140,7 +145,9 @@ const COMMANDS: Record<RemoteCommand, Handler> = {
     if (e.error) lines.push(`error     ${e.error.code ?? ''} ${e.error.message ?? ''}`.trimEnd());
     if (e.report) {
       const f = e.report.final;
-      lines.push(`test      accuracy ${f.accuracy.toFixed(4)}  ECE ${f.ece.toFixed(4)}  NLL ${f.nll.toFixed(4)}  Brier ${f.brier.toFixed(4)}`);
+      lines.push(
+        `test      accuracy ${f.accuracy.toFixed(4)}  ECE ${f.ece.toFixed(4)}  NLL ${f.nll.toFixed(4)}  Brier ${f.brier.toFixed(4)}`,
+      );
     }
     io.stdout.write(`${lines.join('\n')}\n`);
     return 0;
@@ -152,11 +159,12 @@ const COMMANDS: Record<RemoteCommand, Handler> = {
     const print = (l: { id: string; at: string; level: string; message: string }) =>
       asJson ? json(io, l) : io.stdout.write(`${l.at} ${l.level.padEnd(5)} ${l.message}\n`);
     if (!a.flags.follow) {
-      for (let after: string | undefined, page; (page = await client.logs(id, { after, limit: 1000 })); ) {
+      let after: string | undefined;
+      do {
+        const page = await client.logs(id, { after, limit: 1000 });
         for (const l of page.items) print(l);
-        if (!page.next) break;
-        after = page.next;
-      }
+        after = page.next ?? undefined;
+      } while (after);
       return 0;
     }
     // Subscribe first (the stream buffers what arrives meanwhile), then print the stored lines, then the
@@ -167,7 +175,8 @@ const COMMANDS: Record<RemoteCommand, Handler> = {
     const first = await stream.next();
     if (first.done) return 0;
     const drain = async () => {
-      for (let page; (page = await client.logs(id, { after: last ? String(last) : undefined, limit: 1000 })); ) {
+      for (;;) {
+        const page = await client.logs(id, { after: last ? String(last) : undefined, limit: 1000 });
         for (const l of page.items) {
           print(l);
           last = BigInt(l.id);
@@ -208,10 +217,13 @@ const COMMANDS: Record<RemoteCommand, Handler> = {
   async report(a, client, io) {
     const id = idArg(a, 'report');
     const format = str(a, 'format') ?? 'md';
-    if (format !== 'md' && format !== 'json') throw new ArcalError('INVALID_INPUT', `--format must be md or json, got "${format}"`);
+    if (format !== 'md' && format !== 'json')
+      throw new ArcalError('INVALID_INPUT', `--format must be md or json, got "${format}"`);
     const e = await client.get(id);
     if (!e.report) {
-      io.stderr.write(`arcal: experiment ${id} is ${e.status}; it has no report${FINISHED_STATUSES.includes(e.status) ? '' : ' yet'}\n`);
+      io.stderr.write(
+        `arcal: experiment ${id} is ${e.status}; it has no report${FINISHED_STATUSES.includes(e.status) ? '' : ' yet'}\n`,
+      );
       return 1;
     }
     const out = str(a, 'out');
@@ -234,13 +246,21 @@ const COMMANDS: Record<RemoteCommand, Handler> = {
     const status = str(a, 'status') as ExperimentStatus | undefined;
     const limitText = str(a, 'limit');
     const limit = limitText === undefined ? 50 : Number(limitText);
-    if (!Number.isInteger(limit) || limit < 1) throw new ArcalError('INVALID_INPUT', `--limit must be a positive integer, got "${limitText}"`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new ArcalError('INVALID_INPUT', `--limit must be a positive integer, got "${limitText}"`);
     const items = await client.listAll({ status, max: limit });
     if (a.flags.json) {
       json(io, items);
       return 0;
     }
-    const rows = items.map((e) => [e.id, e.status, String(e.spec?.method?.kind ?? '?'), String(e.spec?.dataset?.name ?? '?'), e.createdAt.slice(0, 19).replace('T', ' '), e.name]);
+    const rows = items.map((e) => [
+      e.id,
+      e.status,
+      String(e.spec?.method?.kind ?? '?'),
+      String(e.spec?.dataset?.name ?? '?'),
+      e.createdAt.slice(0, 19).replace('T', ' '),
+      e.name,
+    ]);
     io.stdout.write(table(['id', 'status', 'method', 'dataset', 'created (UTC)', 'name'], rows));
     return 0;
   },
@@ -272,7 +292,8 @@ class LiveView {
       case 'snapshot': {
         const e = ev.data.experiment;
         this.total = { members: Number(e.spec?.ensemble?.members ?? 1), epochs: Number(e.spec?.training?.epochs ?? 0) };
-        for (const r of ev.data.epochs) if (r.member >= 0) this.members.set(r.member, Math.max(this.members.get(r.member) ?? 0, r.epoch));
+        for (const r of ev.data.epochs)
+          if (r.member >= 0) this.members.set(r.member, Math.max(this.members.get(r.member) ?? 0, r.epoch));
         this.setStatus(e.status);
         break;
       }
@@ -289,7 +310,9 @@ class LiveView {
           typeof r.trainAccuracy === 'number' ? `acc ${r.trainAccuracy.toFixed(4)}` : '',
           typeof r.validation?.ece === 'number' ? `val ECE ${r.validation.ece.toFixed(4)}` : '',
         ].filter(Boolean);
-        this.plain(`member ${m} epoch ${ev.data.epoch}/${this.total.epochs}${bits.length ? `: ${bits.join(', ')}` : ''}`);
+        this.plain(
+          `member ${m} epoch ${ev.data.epoch}/${this.total.epochs}${bits.length ? `: ${bits.join(', ')}` : ''}`,
+        );
         break;
       }
       case 'job': {
@@ -328,7 +351,8 @@ class LiveView {
       return `${'█'.repeat(f)}${'░'.repeat(w - f)} ${done}/${total}`;
     };
     const lines = [`status ${this.status}`];
-    for (let m = 0; m < this.total.members; m++) lines.push(`  member ${m}  ${bar(this.members.get(m) ?? 0, this.total.epochs)}`);
+    for (let m = 0; m < this.total.members; m++)
+      lines.push(`  member ${m}  ${bar(this.members.get(m) ?? 0, this.total.epochs)}`);
     const jobs = [...this.jobs.values()].filter((j) => j.state !== 'completed').slice(-8);
     for (const j of jobs) lines.push(`  job ${j.kind.padEnd(22)} ${j.state}`);
     const up = this.drawn ? `\x1b[${this.drawn}A\x1b[0J` : '';
@@ -356,9 +380,12 @@ function finish(e: ExperimentDetail, io: RemoteIo, asJson: boolean): number {
     io.stdout.write(`${e.id} ${e.status}\n`);
     if (e.report) {
       const f = e.report.final;
-      io.stdout.write(`test accuracy ${f.accuracy.toFixed(4)}  ECE ${f.ece.toFixed(4)}  NLL ${f.nll.toFixed(4)}  Brier ${f.brier.toFixed(4)}\n`);
+      io.stdout.write(
+        `test accuracy ${f.accuracy.toFixed(4)}  ECE ${f.ece.toFixed(4)}  NLL ${f.nll.toFixed(4)}  Brier ${f.brier.toFixed(4)}\n`,
+      );
     }
-    if (e.error) io.stderr.write(`arcal: ${e.error.code ?? 'FAILED'}: ${e.error.message ?? 'the experiment did not succeed'}\n`);
+    if (e.error)
+      io.stderr.write(`arcal: ${e.error.code ?? 'FAILED'}: ${e.error.message ?? 'the experiment did not succeed'}\n`);
   }
   return e.status === 'succeeded' ? 0 : 1;
 }
@@ -380,7 +407,12 @@ async function writeFigures(e: ExperimentDetail, dir: string, relativeTo: string
       pngPath = join(dir, `${c.name}.png`);
       await writeFile(pngPath, png);
     }
-    out.push({ name: c.name, title: c.title, svg: relative(relativeTo, svgPath), ...(pngPath ? { png: relative(relativeTo, pngPath) } : {}) });
+    out.push({
+      name: c.name,
+      title: c.title,
+      svg: relative(relativeTo, svgPath),
+      ...(pngPath ? { png: relative(relativeTo, pngPath) } : {}),
+    });
   }
   return out;
 }
@@ -388,34 +420,74 @@ async function writeFigures(e: ExperimentDetail, dir: string, relativeTo: string
 const n4 = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(4) : '—');
 
 /** The report as Markdown: summary, final metrics, members, per-subset, shift and OOD tables, figures, notes. */
-export function reportMarkdown(e: ExperimentView & Pick<ExperimentDetail, 'report'>, figures: Array<{ title: string; svg: string }> = []): string {
+export function reportMarkdown(
+  e: ExperimentView & Pick<ExperimentDetail, 'report'>,
+  figures: Array<{ title: string; svg: string }> = [],
+): string {
   const r = e.report!;
   const md: string[] = [];
   const t = (head: string[], rows: string[][]) => {
-    md.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((x) => `| ${x.join(' | ')} |`), '');
+    md.push(
+      `| ${head.join(' | ')} |`,
+      `|${head.map(() => '---').join('|')}|`,
+      ...rows.map((x) => `| ${x.join(' | ')} |`),
+      '',
+    );
   };
   md.push(`# ${e.name}`, '');
   md.push(`- experiment: \`${e.id}\` (${e.status}, attempt ${e.attempt})`);
-  md.push(`- method: ${e.spec?.method?.kind ?? '?'}; dataset: ${r.dataset?.name ?? e.spec?.dataset?.name ?? '?'}; model: ${e.spec?.model?.arch ?? '?'}; members: ${r.members?.length ?? 1}`);
-  if (r.dataset) md.push(`- data: train ${r.dataset.train}, validation ${r.dataset.validation}, test ${r.dataset.test}`);
-  if (r.timings) md.push(`- time: ${r.timings.totalSeconds.toFixed(1)} s (train ${r.timings.trainSeconds.toFixed(1)}, attack ${r.timings.attackSeconds.toFixed(1)}, eval ${r.timings.evalSeconds.toFixed(1)}); backend ${r.backend}`);
+  md.push(
+    `- method: ${e.spec?.method?.kind ?? '?'}; dataset: ${r.dataset?.name ?? e.spec?.dataset?.name ?? '?'}; model: ${e.spec?.model?.arch ?? '?'}; members: ${r.members?.length ?? 1}`,
+  );
+  if (r.dataset)
+    md.push(`- data: train ${r.dataset.train}, validation ${r.dataset.validation}, test ${r.dataset.test}`);
+  if (r.timings)
+    md.push(
+      `- time: ${r.timings.totalSeconds.toFixed(1)} s (train ${r.timings.trainSeconds.toFixed(1)}, attack ${r.timings.attackSeconds.toFixed(1)}, eval ${r.timings.evalSeconds.toFixed(1)}); backend ${r.backend}`,
+    );
   md.push('', '## Test set', '');
   t(['accuracy', 'ECE', 'NLL', 'Brier'], [[n4(r.final.accuracy), n4(r.final.ece), n4(r.final.nll), n4(r.final.brier)]]);
   if (r.members?.length > 1) {
     md.push('## Members', '');
-    t(['member', 'seed', 'accuracy', 'ECE', 'NLL', 'Brier'], r.members.map((m) => [String(m.member), String(m.seed), n4(m.final.accuracy), n4(m.final.ece), n4(m.final.nll), n4(m.final.brier)]));
+    t(
+      ['member', 'seed', 'accuracy', 'ECE', 'NLL', 'Brier'],
+      r.members.map((m) => [
+        String(m.member),
+        String(m.seed),
+        n4(m.final.accuracy),
+        n4(m.final.ece),
+        n4(m.final.nll),
+        n4(m.final.brier),
+      ]),
+    );
   }
   if (r.bySubset?.length) {
     md.push('## By robustness subset', '');
-    t(['subset', 'count', 'robustness', 'accuracy', 'confidence', 'ECE'], r.bySubset.map((s) => [String(s.subset), String(s.count), `${n4(s.minRobustness)}–${n4(s.maxRobustness)}`, n4(s.acc), n4(s.conf), n4(s.ece)]));
+    t(
+      ['subset', 'count', 'robustness', 'accuracy', 'confidence', 'ECE'],
+      r.bySubset.map((s) => [
+        String(s.subset),
+        String(s.count),
+        `${n4(s.minRobustness)}–${n4(s.maxRobustness)}`,
+        n4(s.acc),
+        n4(s.conf),
+        n4(s.ece),
+      ]),
+    );
   }
   if (r.shift?.meanEceBySeverity?.length) {
     md.push('## Distribution shift', '');
-    t(['severity', 'corruptions', 'mean ECE'], r.shift.meanEceBySeverity.map((s) => [String(s.severity), String(s.corruptions), n4(s.meanEce)]));
+    t(
+      ['severity', 'corruptions', 'mean ECE'],
+      r.shift.meanEceBySeverity.map((s) => [String(s.severity), String(s.corruptions), n4(s.meanEce)]),
+    );
   }
   if (r.ood) {
     md.push('## Out of distribution', '');
-    t(['OOD set', 'in / out samples', 'AUROC (max prob)', 'AUROC (entropy)'], [[r.ood.dataset, `${r.ood.inCount} / ${r.ood.outCount}`, n4(r.ood.aurocMaxProb), n4(r.ood.aurocEntropy)]]);
+    t(
+      ['OOD set', 'in / out samples', 'AUROC (max prob)', 'AUROC (entropy)'],
+      [[r.ood.dataset, `${r.ood.inCount} / ${r.ood.outCount}`, n4(r.ood.aurocMaxProb), n4(r.ood.aurocEntropy)]],
+    );
   }
   if (figures.length) {
     md.push('## Figures', '');
