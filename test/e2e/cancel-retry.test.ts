@@ -7,7 +7,7 @@ import { integrationEnv } from '@arcal/db/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asMetricRows, comparable, inlineReport, resolve, storedMetricRows } from './compare.ts';
-import { type Service, followEvents, numericDiff, outcome, startService, until } from './harness.ts';
+import { followEvents, numericDiff, outcome, type Service, startService, until } from './harness.ts';
 
 const integration = await integrationEnv('e2e_cancel');
 const env = integration.available ? integration.env : undefined;
@@ -55,7 +55,8 @@ describe.skipIf(!env)('service end to end: cancel and retry (API + 2 workers + P
     expect(submitted.status).toBe(202);
     const id = submitted.body.id as string;
     const logs = () => service.workers.map((w) => w.output()).join('');
-    const activeMembers = () => [...logs().matchAll(new RegExp(`"job":"(${id}-m\\d)","name":"member","msg":"active"`, 'g'))].map((m) => m[1]!);
+    const activeMembers = () =>
+      [...logs().matchAll(new RegExp(`"job":"(${id}-m\\d)","name":"member","msg":"active"`, 'g'))].map((m) => m[1]!);
 
     // Cancel as soon as a member has finished its first epoch.
     let cancelled: Promise<{ status: number; body: any }> | undefined;
@@ -84,17 +85,29 @@ describe.skipIf(!env)('service end to end: cancel and retry (API + 2 workers + P
     const stoppedAfterMs = Date.now() - cancelAt;
     expect(stoppedAfterMs).toBeLessThan(STOP_WITHIN_MS);
     // Nothing runs or waits any more, and no training continues.
-    const progress = async () => (await query('select count(*)::int as n from epoch_metrics m join runs r on r.id = m.run_id where r.experiment_id = $1', [id]))[0].n;
+    const progress = async () =>
+      (
+        await query(
+          'select count(*)::int as n from epoch_metrics m join runs r on r.id = m.run_id where r.experiment_id = $1',
+          [id],
+        )
+      )[0].n;
     const before = await progress();
     await new Promise((r) => setTimeout(r, 2500));
     expect(await progress()).toBe(before);
     expect(before).toBeLessThan(3 * 8);
-    const open = await query(`select id, state from jobs where experiment_id = $1 and state in ('pending', 'queued', 'active')`, [id]);
+    const open = await query(
+      `select id, state from jobs where experiment_id = $1 and state in ('pending', 'queued', 'active')`,
+      [id],
+    );
     expect(open).toEqual([]);
     const started = new Set(activeMembers());
     const queuedAtCancel = [0, 1, 2].map((m) => `${id}-m${m}`).filter((j) => !runningAtCancel.includes(j));
-    for (const j of queuedAtCancel) expect(started.has(j), `${j} was queued at the cancel and must never start`).toBe(false);
-    const states = await query(`select id, state from jobs where experiment_id = $1 and name = 'member' order by id`, [id]);
+    for (const j of queuedAtCancel)
+      expect(started.has(j), `${j} was queued at the cancel and must never start`).toBe(false);
+    const states = await query(`select id, state from jobs where experiment_id = $1 and name = 'member' order by id`, [
+      id,
+    ]);
     expect(states.every((s) => s.state === 'cancelled')).toBe(true);
 
     // Retry: a new attempt resumes the members from their checkpoints.
@@ -103,7 +116,10 @@ describe.skipIf(!env)('service end to end: cancel and retry (API + 2 workers + P
     expect(retried.body.attempt).toBe(2);
     const again = await followEvents(service, id, 180_000);
     expect(outcome(again)).toBe('succeeded');
-    const resumed = await query(`select id, result from jobs where experiment_id = $1 and name = 'member' and id like '%-r2' order by id`, [id]);
+    const resumed = await query(
+      `select id, result from jobs where experiment_id = $1 and name = 'member' and id like '%-r2' order by id`,
+      [id],
+    );
     expect(resumed).toHaveLength(3);
     const resumedFrom = resumed.map((r) => r.result.resumedFrom as number);
     // The member whose first epoch triggered the cancel had a checkpoint to resume from.

@@ -52,5 +52,7 @@ export function asMetricRows(r: ExperimentReport) {
 }
 
 export function storedMetricRows(epochs: Array<Record<string, unknown>>) {
-  return epochs.map(({ seconds: _s, ...rest }) => rest).sort((a: any, b: any) => a.member - b.member || a.epoch - b.epoch);
+  return epochs
+    .map(({ seconds: _s, ...rest }) => rest)
+    .sort((a: any, b: any) => a.member - b.member || a.epoch - b.epoch);
 }

@@ -6,7 +6,7 @@
 import { integrationEnv } from '@arcal/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asMetricRows, comparable, inlineReport, resolve, storedMetricRows } from './compare.ts';
-import { type Service, followEvents, numericDiff, outcome, startService } from './harness.ts';
+import { followEvents, numericDiff, outcome, type Service, startService } from './harness.ts';
 
 const integration = await integrationEnv('e2e_job');
 const env = integration.available ? integration.env : undefined;
@@ -58,8 +58,12 @@ describe.skipIf(!env)('service end to end: one train:experiment job (API + 2 wor
 
     const artifacts = await service.request('GET', `/v1/experiments/${id}/artifacts`);
     const names = artifacts.body.items.map((a: any) => a.name);
-    expect(names).toEqual(expect.arrayContaining(['report.json', 'members_m0_checkpoint.json', 'members_m0_checkpoint.bin']));
-    const report = await fetch(`${service.base}/v1/experiments/${id}/artifacts/report.json`, { headers: { authorization: `Bearer ${service.key}` } });
+    expect(names).toEqual(
+      expect.arrayContaining(['report.json', 'members_m0_checkpoint.json', 'members_m0_checkpoint.bin']),
+    );
+    const report = await fetch(`${service.base}/v1/experiments/${id}/artifacts/report.json`, {
+      headers: { authorization: `Bearer ${service.key}` },
+    });
     expect(((await report.json()) as any).final.accuracy).toBe(view.body.report.final.accuracy);
   }, 240_000);
 });

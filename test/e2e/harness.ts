@@ -29,7 +29,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export const until = async <T>(f: () => Promise<T | undefined | null | false>, ms: number, what = 'condition'): Promise<T> => {
+export const until = async <T>(
+  f: () => Promise<T | undefined | null | false>,
+  ms: number,
+  what = 'condition',
+): Promise<T> => {
   const end = Date.now() + ms;
   for (;;) {
     const v = await f();
@@ -75,7 +79,10 @@ export interface Service {
  * Starts the API and `workers` worker processes. Workers get short BullMQ lock and stall intervals so
  * that a killed worker's job is handed to another within seconds.
  */
-export async function startService(env: IntegrationEnv, opts: { workers: number; workerEnv?: Record<string, string> }): Promise<Service> {
+export async function startService(
+  env: IntegrationEnv,
+  opts: { workers: number; workerEnv?: Record<string, string> },
+): Promise<Service> {
   const port = await freePort();
   const key = `arcal_e2e_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
   const artifactDir = mkdtempSync(join(tmpdir(), 'arcal-e2e-'));
@@ -86,7 +93,11 @@ export async function startService(env: IntegrationEnv, opts: { workers: number;
     ARTIFACT_DIR: artifactDir,
     LOG_LEVEL: 'warn',
   };
-  const api = start(['--import', 'tsx', serverEntry], { ...common, HOST: '127.0.0.1', PORT: String(port), ARCAL_BOOTSTRAP_KEY: key }, 'api');
+  const api = start(
+    ['--import', 'tsx', serverEntry],
+    { ...common, HOST: '127.0.0.1', PORT: String(port), ARCAL_BOOTSTRAP_KEY: key },
+    'api',
+  );
   const workerEnv = {
     ...common,
     ...COMPUTE_ENV,
@@ -100,7 +111,13 @@ export async function startService(env: IntegrationEnv, opts: { workers: number;
   const addWorker = async () => {
     const w = start([workerBin, '--concurrency', '1'], workerEnv, `worker${workers.length}`);
     workers.push(w);
-    await until(async () => w.output().includes('arcal-worker ready') || (w.child.exitCode !== null && Promise.reject(new Error(`worker exited:\n${w.output()}`))), 90_000, 'a worker to start');
+    await until(
+      async () =>
+        w.output().includes('arcal-worker ready') ||
+        (w.child.exitCode !== null && Promise.reject(new Error(`worker exited:\n${w.output()}`))),
+      90_000,
+      'a worker to start',
+    );
     return w;
   };
   const base = `http://127.0.0.1:${port}`;
@@ -108,7 +125,9 @@ export async function startService(env: IntegrationEnv, opts: { workers: number;
     until(
       async () => {
         if (api.child.exitCode !== null) throw new Error(`the API exited:\n${api.output()}`);
-        return fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false);
+        return fetch(`${base}/healthz`)
+          .then((r) => r.ok)
+          .catch(() => false);
       },
       90_000,
       'the API to listen',
@@ -125,14 +144,18 @@ export async function startService(env: IntegrationEnv, opts: { workers: number;
     async request(method, path, body) {
       const r = await fetch(`${base}${path}`, {
         method,
-        headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${key}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
       const text = await r.text();
       return { status: r.status, body: text ? JSON.parse(text) : undefined };
     },
     async stop() {
-      for (const p of [api, ...workers]) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+      for (const p of [api, ...workers])
+        if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
       await Promise.all([api, ...workers].map((p) => p.exited));
     },
   };
@@ -144,19 +167,26 @@ export interface SseEvent {
 }
 
 /** Reads the experiment's event stream until `end` (or the timeout); returns every event in order. */
-export async function followEvents(service: Service, id: string, timeoutMs: number, onEvent?: (e: SseEvent) => void): Promise<SseEvent[]> {
+export async function followEvents(
+  service: Service,
+  id: string,
+  timeoutMs: number,
+  onEvent?: (e: SseEvent) => void,
+): Promise<SseEvent[]> {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), timeoutMs);
   const events: SseEvent[] = [];
   try {
-    const r = await fetch(`${service.base}/v1/experiments/${id}/events`, { headers: { authorization: `Bearer ${service.key}` }, signal: ac.signal });
+    const r = await fetch(`${service.base}/v1/experiments/${id}/events`, {
+      headers: { authorization: `Bearer ${service.key}` },
+      signal: ac.signal,
+    });
     if (!r.ok || !r.body) throw new Error(`events: HTTP ${r.status}`);
     const decoder = new TextDecoder();
     let buf = '';
     for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) {
       buf += decoder.decode(chunk, { stream: true });
-      let cut: number;
-      while ((cut = buf.indexOf('\n\n')) >= 0) {
+      for (let cut = buf.indexOf('\n\n'); cut >= 0; cut = buf.indexOf('\n\n')) {
         const block = buf.slice(0, cut);
         buf = buf.slice(cut + 2);
         let event = 'message';
@@ -174,7 +204,8 @@ export async function followEvents(service: Service, id: string, timeoutMs: numb
     }
     throw new Error('the event stream closed without an end event');
   } catch (err) {
-    if (ac.signal.aborted) throw new Error(`no end event within ${timeoutMs} ms; got: ${events.map((e) => e.event).join(', ')}`);
+    if (ac.signal.aborted)
+      throw new Error(`no end event within ${timeoutMs} ms; got: ${events.map((e) => e.event).join(', ')}`);
     throw err;
   } finally {
     clearTimeout(timer);
@@ -208,5 +239,7 @@ export function outcome(events: SseEvent[]): string {
   const end = events.at(-1);
   if (end?.event !== 'end') return `no end (${events.map((e) => e.event).join(', ')})`;
   const failed = events.find((e) => e.event === 'status' && e.data.error);
-  return end.data.status === 'succeeded' || !failed ? end.data.status : `${end.data.status}: ${JSON.stringify(failed.data.error)}`;
+  return end.data.status === 'succeeded' || !failed
+    ? end.data.status
+    : `${end.data.status}: ${JSON.stringify(failed.data.error)}`;
 }

@@ -14,7 +14,7 @@ import { integrationEnv } from '@arcal/db/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asMetricRows, comparable, inlineReport, resolve, storedMetricRows } from './compare.ts';
-import { type Service, followEvents, numericDiff, outcome, startService, until } from './harness.ts';
+import { followEvents, numericDiff, outcome, type Service, startService, until } from './harness.ts';
 
 const integration = await integrationEnv('e2e_graph');
 const env = integration.available ? integration.env : undefined;
@@ -27,7 +27,12 @@ const base = {
   dataset: { name: 'synthetic', classes: 4, shape: [8, 8, 1], trainLimit: 128, validationSize: 64, testLimit: 64 },
   model: { arch: 'mlp' },
   training: { epochs: 2, batchSize: 32, optimizer: 'sgd', learningRate: 0.05 },
-  method: { kind: 'ar-adals', subsets: 2, alpha: 1, robustness: { attack: 'fmn-l2', source: 'precompute', params: { steps: 10, batchSize: 32 } } },
+  method: {
+    kind: 'ar-adals',
+    subsets: 2,
+    alpha: 1,
+    robustness: { attack: 'fmn-l2', source: 'precompute', params: { steps: 10, batchSize: 32 } },
+  },
   evaluation: { bins: 10, robustnessSubsets: 2, robustness: { reference: 'vanilla' } },
 };
 
@@ -35,7 +40,11 @@ const jobsOf = async (id: string) => {
   const c = new pg.Client({ connectionString: env!.databaseUrl });
   await c.connect();
   try {
-    return (await c.query('select id, queue, name, state, attempts from jobs where experiment_id = $1 order by created_at', [id])).rows;
+    return (
+      await c.query('select id, queue, name, state, attempts from jobs where experiment_id = $1 order by created_at', [
+        id,
+      ])
+    ).rows;
   } finally {
     await c.end();
   }
@@ -80,14 +89,29 @@ describe.skipIf(!env)('service end to end: job graph (API + 2 workers + PostgreS
     const kinds = jobs.map((j) => `${j.queue}:${j.name}`);
     expect(kinds.filter((k) => k === 'attack:robustness-shard')).toHaveLength(4);
     expect(kinds.filter((k) => k === 'train:member')).toHaveLength(2);
-    for (const k of ['orchestrate:start', 'train:vanilla', 'orchestrate:merge-robustness', 'orchestrate:members-done', 'evaluate:evaluate', 'orchestrate:finalize']) {
-      expect(kinds.filter((x) => x === k), k).toHaveLength(1);
+    for (const k of [
+      'orchestrate:start',
+      'train:vanilla',
+      'orchestrate:merge-robustness',
+      'orchestrate:members-done',
+      'evaluate:evaluate',
+      'orchestrate:finalize',
+    ]) {
+      expect(
+        kinds.filter((x) => x === k),
+        k,
+      ).toHaveLength(1);
     }
     expect(jobs.every((j) => j.state === 'completed')).toBe(true);
 
     const c = new pg.Client({ connectionString: env!.databaseUrl });
     await c.connect();
-    const shards = (await c.query('select split, shard, start, "end", path from robustness_shards where experiment_id = $1 order by split, shard', [id])).rows;
+    const shards = (
+      await c.query(
+        'select split, shard, start, "end", path from robustness_shards where experiment_id = $1 order by split, shard',
+        [id],
+      )
+    ).rows;
     await c.end();
     expect(shards.map((s) => [s.split, s.shard, s.start, s.end])).toEqual([
       ['test', 0, 0, 64],
@@ -98,11 +122,18 @@ describe.skipIf(!env)('service end to end: job graph (API + 2 workers + PostgreS
     // The merged training radii are the two shards' radii, in order.
     const dir = join(service.artifactDir, id, 'reference');
     const merged = JSON.parse(readFileSync(join(dir, 'robustness-train.json'), 'utf8'));
-    const parts = [0, 1].map((s) => JSON.parse(readFileSync(join(dir, 'shards', `robustness-train-${s}.json`), 'utf8')).norms);
+    const parts = [0, 1].map(
+      (s) => JSON.parse(readFileSync(join(dir, 'shards', `robustness-train-${s}.json`), 'utf8')).norms,
+    );
     expect(merged.norms).toEqual([...parts[0], ...parts[1]]);
   }, 240_000);
   it('joint AR-AdaLS of 2 members: per-epoch member jobs and barrier; a worker killed (SIGKILL) mid-epoch; equal to inline', async () => {
-    const raw = { ...base, name: 'e2e-graph-joint', training: { ...base.training, epochs: 3 }, ensemble: { members: 2, mode: 'joint' } };
+    const raw = {
+      ...base,
+      name: 'e2e-graph-joint',
+      training: { ...base.training, epochs: 3 },
+      ensemble: { members: 2, mode: 'joint' },
+    };
     const submitted = await service.request('POST', '/v1/experiments', raw);
     expect(submitted.status).toBe(202);
     const id = submitted.body.id as string;

@@ -7,7 +7,12 @@
 import type { WorkerContext } from './context.ts';
 import type { JobLike } from './run-job.ts';
 
-export async function isLastOfGroup(ctx: WorkerContext, job: JobLike, result: unknown, groupIds: string[]): Promise<boolean> {
+export async function isLastOfGroup(
+  ctx: WorkerContext,
+  job: JobLike,
+  result: unknown,
+  groupIds: string[],
+): Promise<boolean> {
   if (job.id) await ctx.repos.jobs.markCompleted(job.id, result ?? null);
   return (await ctx.repos.jobs.countCompleted(groupIds)) === groupIds.length;
 }

@@ -5,4 +5,9 @@
  * tfjs import); they are the same functions runExperiment calls, which keeps the barrier's numbers equal to
  * an inline run's.
  */
-export { averageProbabilities, classificationSummary, subsetStats, updateSoftLabels } from '../../packages/core/src/calibration/index.ts';
+export {
+  averageProbabilities,
+  classificationSummary,
+  subsetStats,
+  updateSoftLabels,
+} from '../../packages/core/src/calibration/index.ts';

@@ -30,7 +30,8 @@ export const tableSize = (spec: ResolvedSpec): number => (spec.method.kind === '
  * run whole.
  */
 export function usesGraph(spec: ResolvedSpec): boolean {
-  if (spec.ensemble.mode === 'joint' && needsRanking(spec) && spec.method.robustness.source === 'on-the-fly') return false;
+  if (spec.ensemble.mode === 'joint' && needsRanking(spec) && spec.method.robustness.source === 'on-the-fly')
+    return false;
   return spec.ensemble.members > 1 || needsReference(spec);
 }
 
@@ -53,7 +54,10 @@ export interface ShardPlan {
 export function planShards(spec: ResolvedSpec, sizes: Record<Split, number>, maxShardExamples: number): ShardPlan[] {
   const splits: Array<{ split: Split; attack: string }> = [];
   if (needsRanking(spec) && spec.method.robustness.source === 'precompute') {
-    splits.push({ split: 'train', attack: spec.method.robustness.attack }, { split: 'validation', attack: spec.method.robustness.attack });
+    splits.push(
+      { split: 'train', attack: spec.method.robustness.attack },
+      { split: 'validation', attack: spec.method.robustness.attack },
+    );
   }
   const Rr = spec.evaluation.robustnessSubsets;
   if (Rr > 0 && spec.evaluation.robustness.reference === 'vanilla' && sizes.test >= Rr) {
@@ -64,7 +68,8 @@ export function planShards(spec: ResolvedSpec, sizes: Record<Split, number>, max
   const out: ShardPlan[] = [];
   for (const { split, attack } of splits) {
     const n = sizes[split];
-    for (let start = 0, shard = 0; start < n; start += size, shard++) out.push({ split, shard, start, end: Math.min(n, start + size), attack });
+    for (let start = 0, shard = 0; start < n; start += size, shard++)
+      out.push({ split, shard, start, end: Math.min(n, start + size), attack });
   }
   return out;
 }

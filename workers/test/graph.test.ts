@@ -45,7 +45,10 @@ describe('graph decisions', () => {
   });
 
   it('shards cut on multiples of the attack batch size and cover each split once', () => {
-    const s = spec({ method: arAdals('precompute', 100), evaluation: { robustnessSubsets: 4, robustness: { reference: 'vanilla' } } });
+    const s = spec({
+      method: arAdals('precompute', 100),
+      evaluation: { robustnessSubsets: 4, robustness: { reference: 'vanilla' } },
+    });
     // 250 → shards of 200 (the largest multiple of 100 not above 250)
     const plan = planShards(s, { train: 1000, validation: 150, test: 100 }, 250);
     expect(plan.map((p) => [p.split, p.shard, p.start, p.end])).toEqual([
@@ -67,9 +70,15 @@ describe('graph decisions', () => {
 
   it('test robustness is sharded only for the vanilla reference, training ranks only for precompute', () => {
     const self = spec({ method: arAdals('precompute'), evaluation: { robustnessSubsets: 4 } });
-    expect(new Set(planShards(self, { train: 10, validation: 10, test: 10 }, 4096).map((p) => p.split))).toEqual(new Set(['train', 'validation']));
-    const evalOnly = spec({ evaluation: { robustnessSubsets: 4, robustness: { reference: 'vanilla', attack: 'deepfool-l2' } } });
-    expect(planShards(evalOnly, { train: 10, validation: 10, test: 10 }, 4096)).toEqual([{ split: 'test', shard: 0, start: 0, end: 10, attack: 'deepfool-l2' }]);
+    expect(new Set(planShards(self, { train: 10, validation: 10, test: 10 }, 4096).map((p) => p.split))).toEqual(
+      new Set(['train', 'validation']),
+    );
+    const evalOnly = spec({
+      evaluation: { robustnessSubsets: 4, robustness: { reference: 'vanilla', attack: 'deepfool-l2' } },
+    });
+    expect(planShards(evalOnly, { train: 10, validation: 10, test: 10 }, 4096)).toEqual([
+      { split: 'test', shard: 0, start: 0, end: 10, attack: 'deepfool-l2' },
+    ]);
   });
 });
 
@@ -84,7 +93,12 @@ describe('epoch history order', () => {
     { member: 1, epoch: 2, record: 'b2' },
   ];
   it('independent: member by member; joint: epoch by epoch with the ensemble last; never the reference model', () => {
-    expect(inlineOrder(rows.filter((r) => r.member !== -2), false)).toEqual(['a1', 'a2', 'b1', 'b2']);
+    expect(
+      inlineOrder(
+        rows.filter((r) => r.member !== -2),
+        false,
+      ),
+    ).toEqual(['a1', 'a2', 'b1', 'b2']);
     expect(inlineOrder(rows, true)).toEqual(['a1', 'b1', 'E1', 'a2', 'b2', 'E2']);
   });
 });

@@ -6,7 +6,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { EpochRecord, ResolvedSpec } from '@arcal/contracts';
-import type { WorkerContext } from '../context.ts';
 import { type Layout, layoutOf } from '../graph.ts';
 import type { HandlerArgs } from '../run-job.ts';
 import { recordEpoch } from './records.ts';
@@ -56,7 +55,13 @@ export async function computeJob(args: Pick<HandlerArgs<never>, 'ctx' | 'experim
   }
   const say = async (level: 'info' | 'warn', message: string) => {
     const line = await ctx.repos.results.appendLog(id, level, message, job.id);
-    await ctx.events.publish(id, { type: 'log', id: line.id.toString(), level, message, at: line.createdAt.toISOString() });
+    await ctx.events.publish(id, {
+      type: 'log',
+      id: line.id.toString(),
+      level,
+      message,
+      at: line.createdAt.toISOString(),
+    });
   };
   const seeds = Array.from({ length: spec.ensemble.members }, (_, m) => core.memberSeed(spec.seed, m));
   const runIds = new Map((await ctx.repos.runs.ensureRuns(id, seeds)).map((r) => [r.member, r.id]));

@@ -9,14 +9,19 @@ import type { EpochRecord, ExperimentReport } from '@arcal/contracts';
 import { jobIds } from '@arcal/db';
 import type { HandlerTable } from '../run-job.ts';
 import { computeJob, writeAtomic } from './compute-context.ts';
-import { checkpointEpoch } from './train.processor.ts';
 import { ENSEMBLE_MEMBER, recordArtifacts } from './records.ts';
+import { checkpointEpoch } from './train.processor.ts';
 
 /** Epoch records in the order runExperiment emits them: member by member, or epoch by epoch (members, then the ensemble) when joint. */
-export function inlineOrder(rows: Array<{ member: number; epoch: number; record: unknown }>, joint: boolean): EpochRecord[] {
+export function inlineOrder(
+  rows: Array<{ member: number; epoch: number; record: unknown }>,
+  joint: boolean,
+): EpochRecord[] {
   const kept = rows.filter((r) => r.member >= 0 || r.member === ENSEMBLE_MEMBER);
   const rank = (m: number) => (m === ENSEMBLE_MEMBER ? Number.MAX_SAFE_INTEGER : m);
-  kept.sort((a, b) => (joint ? a.epoch - b.epoch || rank(a.member) - rank(b.member) : rank(a.member) - rank(b.member) || a.epoch - b.epoch));
+  kept.sort((a, b) =>
+    joint ? a.epoch - b.epoch || rank(a.member) - rank(b.member) : rank(a.member) - rank(b.member) || a.epoch - b.epoch,
+  );
   return kept.map((r) => r.record as EpochRecord);
 }
 
@@ -37,7 +42,8 @@ export const evaluateHandlers: HandlerTable = {
       signal,
       loadOod: (name: string) => c.core.loadOodSet(name as never, c.dataOptions) as never,
       onEvent: (e) => {
-        if (e.type === 'stage' && e.stage === 'evaluate') pending = pending.then(() => c.say('info', 'evaluating the trained members'));
+        if (e.type === 'stage' && e.stage === 'evaluate')
+          pending = pending.then(() => c.say('info', 'evaluating the trained members'));
       },
     });
     await pending;
@@ -47,7 +53,12 @@ export const evaluateHandlers: HandlerTable = {
     await ctx.repos.results.saveReport(id, report);
     await recordArtifacts(ctx, id);
     await ctx.dispatcher.dispatch([
-      { id: jobIds.finalize(id, experiment.attempt), kind: 'orchestrate:finalize', experimentId: id, payload: { experimentId: id } },
+      {
+        id: jobIds.finalize(id, experiment.attempt),
+        kind: 'orchestrate:finalize',
+        experimentId: id,
+        payload: { experimentId: id },
+      },
     ]);
     return { accuracy: report.final.accuracy, ece: report.final.ece };
   },

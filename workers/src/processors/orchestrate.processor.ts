@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { EpochRecord, ExperimentReport, ResolvedSpec } from '@arcal/contracts';
-import { type JobRequest, type Split, jobIds } from '@arcal/db';
+import { type JobRequest, jobIds, type Split } from '@arcal/db';
 import { averageProbabilities, classificationSummary, subsetStats, updateSoftLabels } from '../calibration.ts';
 import type { WorkerContext } from '../context.ts';
 import { layoutOf, needsReference, tableSize, usesGraph } from '../graph.ts';
@@ -22,15 +22,24 @@ const req = (id: string, kind: JobRequest['kind'], experimentId: string, payload
 
 async function say(ctx: WorkerContext, id: string, message: string, jobId?: string) {
   const line = await ctx.repos.results.appendLog(id, 'info', message, jobId);
-  await ctx.events.publish(id, { type: 'log', id: line.id.toString(), level: 'info', message, at: line.createdAt.toISOString() });
+  await ctx.events.publish(id, {
+    type: 'log',
+    id: line.id.toString(),
+    level: 'info',
+    message,
+    at: line.createdAt.toISOString(),
+  });
 }
 
 /** Member training of the experiment: all members (independent), or the epoch the joint ensemble is at. */
 function memberJobs(id: string, spec: ResolvedSpec, attempt: number, currentEpoch: number): JobRequest[] {
   const M = spec.ensemble.members;
-  if (spec.ensemble.mode !== 'joint') return Array.from({ length: M }, (_, m) => req(jobIds.member(id, m, attempt), 'train:member', id, { member: m }));
+  if (spec.ensemble.mode !== 'joint')
+    return Array.from({ length: M }, (_, m) => req(jobIds.member(id, m, attempt), 'train:member', id, { member: m }));
   if (currentEpoch >= spec.training.epochs) return [req(jobIds.evaluate(id, attempt), 'evaluate:evaluate', id)];
-  return Array.from({ length: M }, (_, m) => req(jobIds.memberEpoch(id, m, currentEpoch, attempt), 'train:member-epoch', id, { member: m, epoch: currentEpoch }));
+  return Array.from({ length: M }, (_, m) =>
+    req(jobIds.memberEpoch(id, m, currentEpoch, attempt), 'train:member-epoch', id, { member: m, epoch: currentEpoch }),
+  );
 }
 
 export const orchestrateHandlers: HandlerTable = {
@@ -72,8 +81,13 @@ export const orchestrateHandlers: HandlerTable = {
       let attack = '';
       for (const p of parts) {
         if (p.start !== norms.length) throw new Error(`robustness shards of ${split} leave a gap at ${norms.length}`);
-        const f = JSON.parse(await readFile(layout.shard(split, p.shard), 'utf8')) as { attack: string; n: number; norms: Array<number | null> };
-        if (f.n !== p.end - p.start) throw new Error(`robustness shard ${split}/${p.shard} holds ${f.n} radii, expected ${p.end - p.start}`);
+        const f = JSON.parse(await readFile(layout.shard(split, p.shard), 'utf8')) as {
+          attack: string;
+          n: number;
+          norms: Array<number | null>;
+        };
+        if (f.n !== p.end - p.start)
+          throw new Error(`robustness shard ${split}/${p.shard} holds ${f.n} radii, expected ${p.end - p.start}`);
         attack = f.attack;
         norms.push(...f.norms);
       }
@@ -139,7 +153,12 @@ export const orchestrateHandlers: HandlerTable = {
         trainAccuracy: trainAcc,
         learningRate: memberRecords.at(-1)?.learningRate ?? spec.training.learningRate,
         validation: { ...v, brier },
-        softLabels: { pTrue: [...upd.pTrue], epsilon: upd.epsilon, valConf: stats.map((s) => s.conf), valAcc: stats.map((s) => s.acc) },
+        softLabels: {
+          pTrue: [...upd.pTrue],
+          epsilon: upd.epsilon,
+          valConf: stats.map((s) => s.conf),
+          valAcc: stats.map((s) => s.acc),
+        },
         seconds: memberRecords.reduce((s, r) => s + r.seconds, 0),
       };
       await recordEpoch(ctx, id, new Map(), rec);
@@ -148,8 +167,13 @@ export const orchestrateHandlers: HandlerTable = {
     const now = await ctx.repos.experiments.get(id);
     if (!now || now.currentEpoch < e + 1) throw new Error(`the shared soft labels did not reach epoch ${e + 1}`);
     const pTrue = (now.softLabels as { pTrue: number[] }).pTrue;
-    const records = (await ctx.repos.runs.metricsForExperiment(id)).filter((r) => r.member === ENSEMBLE_MEMBER).map((r) => r.record);
-    await writeAtomic(layout.jointFile, `${JSON.stringify({ epoch: now.currentEpoch, pTrue, records, ranking: setup.ranking }, null, 2)}\n`);
+    const records = (await ctx.repos.runs.metricsForExperiment(id))
+      .filter((r) => r.member === ENSEMBLE_MEMBER)
+      .map((r) => r.record);
+    await writeAtomic(
+      layout.jointFile,
+      `${JSON.stringify({ epoch: now.currentEpoch, pTrue, records, ranking: setup.ranking }, null, 2)}\n`,
+    );
     await ctx.dispatcher.dispatch(memberJobs(id, spec, experiment.attempt, now.currentEpoch));
     return { epoch: now.currentEpoch, pTrue };
   },

@@ -12,14 +12,19 @@ import type { WorkerContext } from '../context.ts';
 /** Runs of the `runs` table that are not ensemble members. */
 export const REFERENCE_MEMBER = -1;
 export const ENSEMBLE_MEMBER = -2;
-export const memberIndex = (m: EpochRecord['member'] | number): number => (m === 'ensemble' ? ENSEMBLE_MEMBER : Number(m));
+export const memberIndex = (m: EpochRecord['member'] | number): number =>
+  m === 'ensemble' ? ENSEMBLE_MEMBER : Number(m);
 
-export const experimentDir = (ctx: WorkerContext, experimentId: string) => join(resolve(ctx.config.artifactDir), experimentId);
+export const experimentDir = (ctx: WorkerContext, experimentId: string) =>
+  join(resolve(ctx.config.artifactDir), experimentId);
 
 const sha256File = (file: string) =>
   new Promise<string>((ok, fail) => {
     const h = createHash('sha256');
-    createReadStream(file).on('data', (c) => h.update(c)).on('end', () => ok(h.digest('hex'))).on('error', fail);
+    createReadStream(file)
+      .on('data', (c) => h.update(c))
+      .on('end', () => ok(h.digest('hex')))
+      .on('error', fail);
   });
 
 async function* walk(dir: string): AsyncGenerator<string> {
@@ -51,7 +56,12 @@ export async function recordArtifacts(ctx: WorkerContext, experimentId: string):
 }
 
 /** Stores one epoch record (idempotent per run and epoch) and announces it. */
-export async function recordEpoch(ctx: WorkerContext, experimentId: string, runIds: Map<number, string>, r: EpochRecord): Promise<void> {
+export async function recordEpoch(
+  ctx: WorkerContext,
+  experimentId: string,
+  runIds: Map<number, string>,
+  r: EpochRecord,
+): Promise<void> {
   const member = memberIndex(r.member);
   let runId = runIds.get(member);
   if (!runId) {

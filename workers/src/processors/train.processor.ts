@@ -15,7 +15,14 @@ import type { HandlerTable } from '../run-job.ts';
 import { type ComputeJob, computeJob, readNorms, referenceSeed, writeAtomic } from './compute-context.ts';
 import { experimentDir, recordArtifacts } from './records.ts';
 
-export { ENSEMBLE_MEMBER, REFERENCE_MEMBER, experimentDir, memberIndex, recordArtifacts, recordEpoch } from './records.ts';
+export {
+  ENSEMBLE_MEMBER,
+  experimentDir,
+  memberIndex,
+  REFERENCE_MEMBER,
+  recordArtifacts,
+  recordEpoch,
+} from './records.ts';
 
 type Ranking = { trainSubsetOf: Int32Array; valSubsetOf: Int32Array };
 
@@ -38,10 +45,16 @@ async function jointSetup(c: ComputeJob): Promise<{ setup: JointSetup; ranking: 
   const existing = await readFile(c.layout.jointSetup, 'utf8').catch(() => undefined);
   if (existing) {
     const setup = JSON.parse(existing) as JointSetup;
-    return { setup, ranking: { trainSubsetOf: Int32Array.from(setup.ranking.train), valSubsetOf: Int32Array.from(setup.ranking.val) } };
+    return {
+      setup,
+      ranking: { trainSubsetOf: Int32Array.from(setup.ranking.train), valSubsetOf: Int32Array.from(setup.ranking.val) },
+    };
   }
   // As runExperiment: the precomputed ranking, else every example in subset 0.
-  const ranking = (await precomputedRanking(c)) ?? { trainSubsetOf: new Int32Array(c.data.train.n), valSubsetOf: new Int32Array(c.data.validation.n) };
+  const ranking = (await precomputedRanking(c)) ?? {
+    trainSubsetOf: new Int32Array(c.data.train.n),
+    valSubsetOf: new Int32Array(c.data.validation.n),
+  };
   const setup: JointSetup = {
     classes: c.data.classes,
     valLabels: Array.from(c.data.validation.y),
@@ -53,7 +66,10 @@ async function jointSetup(c: ComputeJob): Promise<{ setup: JointSetup; ranking: 
 
 /** Epochs a member's checkpoint holds (0 without one). */
 export const checkpointEpoch = (dir: string): Promise<number> =>
-  readFile(join(dir, 'checkpoint.json'), 'utf8').then((t) => Number(JSON.parse(t).epoch) || 0, () => 0);
+  readFile(join(dir, 'checkpoint.json'), 'utf8').then(
+    (t) => Number(JSON.parse(t).epoch) || 0,
+    () => 0,
+  );
 
 const dispatchOne = (id: string, kind: JobRequest['kind'], experimentId: string, payload: object): JobRequest => ({
   id,
@@ -67,7 +83,10 @@ export const trainHandlers: HandlerTable = {
   'train:experiment': async ({ ctx, payload, signal, experiment, job }) => {
     const id = payload.experimentId;
     const c = await computeJob({ ctx, experiment, job });
-    await c.say('info', `data: ${c.data.name} (train ${c.data.train.n}, validation ${c.data.validation.n}, test ${c.data.test.n})`);
+    await c.say(
+      'info',
+      `data: ${c.data.name} (train ${c.data.train.n}, validation ${c.data.validation.n}, test ${c.data.test.n})`,
+    );
     // Epoch records are written in order, one at a time, before the job can complete.
     let pending: Promise<void> = Promise.resolve();
     const report = await c.core.runExperiment(c.spec, {
@@ -80,13 +99,16 @@ export const trainHandlers: HandlerTable = {
       loadOod: (name: string) => c.core.loadOodSet(name as never, c.dataOptions) as never,
       onEvent: (e) => {
         if (e.type === 'epoch') pending = pending.then(() => c.record(e.record));
-        else if (e.type === 'stage') pending = pending.then(() => c.say('info', `stage ${e.stage}${e.detail ? `: ${e.detail}` : ''}`));
+        else if (e.type === 'stage')
+          pending = pending.then(() => c.say('info', `stage ${e.stage}${e.detail ? `: ${e.detail}` : ''}`));
       },
     });
     await pending;
     await ctx.repos.results.saveReport(id, report);
     await recordArtifacts(ctx, id);
-    await ctx.dispatcher.dispatch([dispatchOne(jobIds.finalize(id, experiment.attempt), 'orchestrate:finalize', id, {})]);
+    await ctx.dispatcher.dispatch([
+      dispatchOne(jobIds.finalize(id, experiment.attempt), 'orchestrate:finalize', id, {}),
+    ]);
     return { accuracy: report.final.accuracy, ece: report.final.ece };
   },
 
@@ -109,12 +131,24 @@ export const trainHandlers: HandlerTable = {
     for (const r of ref.epochs) await c.record(r);
     const accuracy = ref.epochs.at(-1)?.validation?.accuracy ?? null;
     ref.dispose();
-    const shards = planShards(c.spec, { train: c.data.train.n, validation: c.data.validation.n, test: c.data.test.n }, ctx.config.shardExamples);
-    for (const s of shards) await ctx.repos.runs.recordShard(id, { split: s.split, shard: s.shard, start: s.start, end: s.end });
+    const shards = planShards(
+      c.spec,
+      { train: c.data.train.n, validation: c.data.validation.n, test: c.data.test.n },
+      ctx.config.shardExamples,
+    );
+    for (const s of shards)
+      await ctx.repos.runs.recordShard(id, { split: s.split, shard: s.shard, start: s.start, end: s.end });
     const a = experiment.attempt;
     await ctx.dispatcher.dispatch(
       shards.length
-        ? shards.map((s) => dispatchOne(jobIds.shard(id, s.split, s.shard, a), 'attack:robustness-shard', id, { split: s.split, shard: s.shard, start: s.start, end: s.end }))
+        ? shards.map((s) =>
+            dispatchOne(jobIds.shard(id, s.split, s.shard, a), 'attack:robustness-shard', id, {
+              split: s.split,
+              shard: s.shard,
+              start: s.start,
+              end: s.end,
+            }),
+          )
         : [dispatchOne(jobIds.merge(id, a), 'orchestrate:merge-robustness', id, {})],
     );
     return { epochs: c.spec.training.epochs, validationAccuracy: accuracy, shards: shards.length };
@@ -143,8 +177,12 @@ export const trainHandlers: HandlerTable = {
         ? async (model, epoch) => {
             if (epoch % spec.method.robustness.everyEpochs !== 0) return undefined;
             const attack = spec.method.robustness.attack;
-            const tr = await c.core.robustnessOf([model], c.data.train, c.data.shape, spec, attack, { what: `train (epoch ${epoch})` });
-            const va = await c.core.robustnessOf([model], c.data.validation, c.data.shape, spec, attack, { what: `validation (epoch ${epoch})` });
+            const tr = await c.core.robustnessOf([model], c.data.train, c.data.shape, spec, attack, {
+              what: `train (epoch ${epoch})`,
+            });
+            const va = await c.core.robustnessOf([model], c.data.validation, c.data.shape, spec, attack, {
+              what: `validation (epoch ${epoch})`,
+            });
             return c.core.rankingFrom(tr, va, R);
           }
         : undefined,
@@ -171,7 +209,8 @@ export const trainHandlers: HandlerTable = {
   'train:member-epoch': async ({ ctx, payload, signal, experiment, job }) => {
     const id = payload.experimentId;
     const { member: m, epoch: e } = payload;
-    if (experiment.currentEpoch !== e) return { skipped: `the ensemble is at epoch ${experiment.currentEpoch}, not ${e}` };
+    if (experiment.currentEpoch !== e)
+      return { skipped: `the ensemble is at epoch ${experiment.currentEpoch}, not ${e}` };
     const c = await computeJob({ ctx, experiment, job });
     const spec = c.spec;
     const { ranking } = await jointSetup(c);
@@ -189,8 +228,12 @@ export const trainHandlers: HandlerTable = {
       signal,
     });
     try {
-      if (s.epoch !== e + 1) throw new UnrecoverableError(`member ${m} checkpoint is at epoch ${s.epoch}, expected ${e + 1}`);
-      await writeAtomic(c.layout.valProbs(m, e + 1), new Uint8Array(s.valProbs.buffer, s.valProbs.byteOffset, s.valProbs.byteLength));
+      if (s.epoch !== e + 1)
+        throw new UnrecoverableError(`member ${m} checkpoint is at epoch ${s.epoch}, expected ${e + 1}`);
+      await writeAtomic(
+        c.layout.valProbs(m, e + 1),
+        new Uint8Array(s.valProbs.buffer, s.valProbs.byteOffset, s.valProbs.byteLength),
+      );
       await c.flush();
       const rec = s.epochs.find((r: EpochRecord) => r.epoch === e + 1)!;
       await c.record(rec);
@@ -201,7 +244,9 @@ export const trainHandlers: HandlerTable = {
     const a = experiment.attempt;
     const group = Array.from({ length: spec.ensemble.members }, (_, i) => jobIds.memberEpoch(id, i, e, a));
     if (await isLastOfGroup(ctx, job, result, group)) {
-      await ctx.dispatcher.dispatch([dispatchOne(jobIds.epochBarrier(id, e, a), 'orchestrate:epoch-barrier', id, { epoch: e })]);
+      await ctx.dispatcher.dispatch([
+        dispatchOne(jobIds.epochBarrier(id, e, a), 'orchestrate:epoch-barrier', id, { epoch: e }),
+      ]);
     }
     return result;
   },
