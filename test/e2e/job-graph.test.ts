@@ -73,7 +73,7 @@ describe.skipIf(!env)('service end to end: job graph (API + 2 workers + PostgreS
     return { view, metrics };
   };
 
-  it('independent AR-AdaLS, 2 members: reference → robustness shards → merge → members in parallel → evaluate, equal to inline', async () => {
+  it('independent AR-AdaLS, 2 members: reference → robustness shards → merge → 2 member jobs → evaluate, equal to inline', async () => {
     const raw = { ...base, name: 'e2e-graph-independent', ensemble: { members: 2, mode: 'independent' } };
     const submitted = await service.request('POST', '/v1/experiments', raw);
     expect(submitted.status).toBe(202);

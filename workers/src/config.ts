@@ -26,7 +26,10 @@ export interface WorkerConfig {
   logLevel: string;
 }
 
-export type SandboxConfig = Pick<WorkerConfig, 'databaseUrl' | 'redisUrl' | 'artifactDir' | 'queuePrefix' | 'backend' | 'dataDir' | 'shardExamples'>;
+export type SandboxConfig = Pick<
+  WorkerConfig,
+  'databaseUrl' | 'redisUrl' | 'artifactDir' | 'queuePrefix' | 'backend' | 'dataDir' | 'shardExamples'
+>;
 
 export const usage = 'arcal-worker [--queues attack,train,evaluate,orchestrate] [--concurrency n]';
 
@@ -38,13 +41,20 @@ export function loadWorkerConfig(argv: string[], env: Record<string, string | un
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
     const value = () => inline ?? argv[++i];
     if (flag === '--queues') {
-      const list = (value() ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const list = (value() ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       const bad = list.filter((q) => !(QUEUE_NAMES as readonly string[]).includes(q));
-      if (!list.length || bad.length) throw new Error(`--queues: unknown queue(s) ${bad.join(', ') || '(none given)'}; known: ${QUEUE_NAMES.join(', ')}`);
+      if (!list.length || bad.length)
+        throw new Error(
+          `--queues: unknown queue(s) ${bad.join(', ') || '(none given)'}; known: ${QUEUE_NAMES.join(', ')}`,
+        );
       queues = list as QueueName[];
     } else if (flag === '--concurrency') {
       concurrency = Number(value());
-      if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('--concurrency must be a positive integer');
+      if (!Number.isInteger(concurrency) || concurrency < 1)
+        throw new Error('--concurrency must be a positive integer');
     } else if (flag === '--help' || flag === '-h') {
       throw new Error(`usage: ${usage}`);
     } else {

@@ -1,14 +1,14 @@
 /** What every processor receives: repositories, the dispatcher, the event publisher, config. Built once per process. */
 import {
-  EventPublisher,
-  JobDispatcher,
-  type Queues,
-  type Repositories,
   closeQueues,
   createDb,
   createQueues,
   createRedis,
   createRepositories,
+  EventPublisher,
+  JobDispatcher,
+  type Queues,
+  type Repositories,
 } from '@arcal/db';
 import type { SandboxConfig } from './config.ts';
 

@@ -5,12 +5,12 @@
  * running ones (up to SHUTDOWN_GRACE_SECONDS) before exiting.
  */
 import { fileURLToPath } from 'node:url';
-import { EventSubscriber, assertNoEviction, createRedis } from '@arcal/db';
+import { assertNoEviction, createRedis, EventSubscriber } from '@arcal/db';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import pino from 'pino';
 import { loadWorkerConfig } from './config.ts';
 import { createContext } from './context.ts';
-import { SANDBOXED_QUEUES, inProcess, missingHandlers } from './handlers.ts';
+import { inProcess, missingHandlers, SANDBOXED_QUEUES } from './handlers.ts';
 import { type JobLike, runJob } from './run-job.ts';
 
 let config: ReturnType<typeof loadWorkerConfig>;
@@ -47,7 +47,9 @@ const workers: Worker[] = [];
 
 for (const queue of config.queues) {
   const sandboxed = SANDBOXED_QUEUES.includes(queue);
-  const processor = sandboxed ? computeFile : (job: Job, _token?: string, signal?: AbortSignal) => runJob(ctx, inProcess, job as JobLike, signal);
+  const processor = sandboxed
+    ? computeFile
+    : (job: Job, _token?: string, signal?: AbortSignal) => runJob(ctx, inProcess, job as JobLike, signal);
   const worker = new Worker(queue, processor, {
     connection,
     prefix: config.queuePrefix,
@@ -68,12 +70,16 @@ for (const queue of config.queues) {
   worker.on('failed', async (job, err) => {
     if (!job) return;
     active.delete(job.id!);
-    const final = err instanceof UnrecoverableError || err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+    const final =
+      err instanceof UnrecoverableError ||
+      err.name === 'UnrecoverableError' ||
+      job.attemptsMade >= (job.opts.attempts ?? 1);
     logger.warn({ queue, job: job.id, attempts: job.attemptsMade, final, err: err.message }, 'job failed');
     try {
       await ctx.repos.jobs.markFailed(job.id!, { message: err.message }, final, job.attemptsMade);
       // The row knows the experiment even when the payload is malformed.
-      const experimentId = (await ctx.repos.jobs.get(job.id!))?.experimentId ?? (job.data as { experimentId?: string }).experimentId;
+      const experimentId =
+        (await ctx.repos.jobs.get(job.id!))?.experimentId ?? (job.data as { experimentId?: string }).experimentId;
       if (final && experimentId) {
         const error = { code: 'JOB_FAILED', message: `${queue}:${job.name} failed: ${err.message}`, job: job.id };
         if (await ctx.repos.experiments.transition(experimentId, ['queued', 'running'], 'failed', error)) {
@@ -102,7 +108,10 @@ await subscriber.onCancel((experimentId) => {
 // Rows committed but never enqueued (a crash between the two) are repaired here as well as by the API.
 const repair = setInterval(() => ctx.dispatcher.repairPending(60_000).catch(() => {}), 60_000);
 repair.unref();
-logger.info({ queues: config.queues, concurrency: config.concurrency, prefix: config.queuePrefix }, 'arcal-worker ready');
+logger.info(
+  { queues: config.queues, concurrency: config.concurrency, prefix: config.queuePrefix },
+  'arcal-worker ready',
+);
 
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -33,18 +33,27 @@ export type HandlerTable = Partial<{ [K in JobKind]: Handler<K> }>;
 export function classify(err: unknown, signal?: AbortSignal): Error {
   if (signal?.aborted) return new UnrecoverableError('cancelled');
   if (err instanceof UnrecoverableError) return err;
-  if (err instanceof ArcalError && ['INVALID_SPEC', 'INVALID_INPUT', 'DATA_NOT_FOUND', 'DATA_CORRUPT', 'NOT_IMPLEMENTED'].includes(err.code)) {
+  if (
+    err instanceof ArcalError &&
+    ['INVALID_SPEC', 'INVALID_INPUT', 'DATA_NOT_FOUND', 'DATA_CORRUPT', 'NOT_IMPLEMENTED'].includes(err.code)
+  ) {
     return new UnrecoverableError(`${err.code}: ${err.message}`);
   }
   return err instanceof Error ? err : new Error(String(err));
 }
 
-export async function runJob(ctx: WorkerContext, handlers: HandlerTable, job: JobLike, signal?: AbortSignal): Promise<unknown> {
+export async function runJob(
+  ctx: WorkerContext,
+  handlers: HandlerTable,
+  job: JobLike,
+  signal?: AbortSignal,
+): Promise<unknown> {
   const kind = kindOf(job.queueName, job.name);
   const handler = handlers[kind] as Handler | undefined;
   if (!handler) throw new UnrecoverableError(`no handler for job kind ${kind} in this process`);
   const payload = job.data as { experimentId?: unknown };
-  if (!payload || typeof payload.experimentId !== 'string') throw new UnrecoverableError(`job ${job.id} has no experimentId`);
+  if (!payload || typeof payload.experimentId !== 'string')
+    throw new UnrecoverableError(`job ${job.id} has no experimentId`);
   const experiment = await ctx.repos.experiments.get(payload.experimentId);
   if (!experiment) throw new UnrecoverableError(`experiment ${payload.experimentId} does not exist (deleted?)`);
   if (experiment.status !== 'queued' && experiment.status !== 'running') {

@@ -3,11 +3,13 @@
  * its data (kept per process: a sandboxed process serves many jobs of one experiment), its artifact
  * layout, and a logger that writes job logs to Postgres and to the event stream. Sandboxed processes only.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { EpochRecord, ResolvedSpec } from '@arcal/contracts';
 import { type Layout, layoutOf } from '../graph.ts';
 import type { HandlerArgs } from '../run-job.ts';
+
+export { writeAtomic } from '../files.ts';
+
 import { recordEpoch } from './records.ts';
 
 export type Core = typeof import('@arcal/core');
@@ -115,10 +117,4 @@ export async function referenceModel(c: ComputeJob, signal?: AbortSignal) {
 export async function readNorms(file: string): Promise<Float32Array> {
   const cached = JSON.parse(await readFile(file, 'utf8')) as { norms: Array<number | null> };
   return Float32Array.from(cached.norms, (v) => (v === null ? Number.POSITIVE_INFINITY : v));
-}
-
-export async function writeAtomic(file: string, bytes: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  await writeFile(`${file}.tmp`, bytes);
-  await rename(`${file}.tmp`, file);
 }

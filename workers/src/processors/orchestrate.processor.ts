@@ -7,9 +7,9 @@ import type { EpochRecord, ExperimentReport, ResolvedSpec } from '@arcal/contrac
 import { type JobRequest, jobIds, type Split } from '@arcal/db';
 import { averageProbabilities, classificationSummary, subsetStats, updateSoftLabels } from '../calibration.ts';
 import type { WorkerContext } from '../context.ts';
+import { writeAtomic } from '../files.ts';
 import { layoutOf, needsReference, tableSize, usesGraph } from '../graph.ts';
 import type { HandlerTable } from '../run-job.ts';
-import { writeAtomic } from './compute-context.ts';
 import { ENSEMBLE_MEMBER, recordEpoch } from './records.ts';
 import type { JointSetup } from './train.processor.ts';
 
