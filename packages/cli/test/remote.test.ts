@@ -23,21 +23,28 @@ describe.skipIf(!env)('arcal remote commands against the real API', () => {
   let api: LiveApi;
   let client: ArcalClient;
 
-  const run = async (cmd: RemoteCommand, argv: string[], o: { tty?: boolean; env?: Record<string, string> } = {}) => {
-    let stdout = '';
-    let stderr = '';
-    const code = await remoteCommand(cmd, argv, {
+  /** Starts a command; `until` waits for its output to match (e.g. proof that it follows the stream). */
+  const start = (cmd: RemoteCommand, argv: string[], o: { tty?: boolean; env?: Record<string, string> } = {}) => {
+    const out = { stdout: '', stderr: '' };
+    const done = remoteCommand(cmd, argv, {
       env: o.env ?? { ARCAL_URL: api.url, ARCAL_API_KEY: api.key },
-      stdout: { write: (s: string) => (stdout += s) },
-      stderr: { write: (s: string) => (stderr += s), isTTY: o.tty ?? false },
-    });
-    return { code, stdout, stderr };
+      stdout: { write: (s: string) => (out.stdout += s) },
+      stderr: { write: (s: string) => (out.stderr += s), isTTY: o.tty ?? false },
+    }).then((code) => ({ code, ...out }));
+    const until = async (seen: (o: { stdout: string; stderr: string }) => boolean) => {
+      const t0 = Date.now();
+      while (!seen(out)) {
+        if (Date.now() - t0 > 20_000) throw new Error(`timed out waiting for output; so far: ${JSON.stringify(out)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    return { done, until };
   };
+  const run = (cmd: RemoteCommand, argv: string[], o: { tty?: boolean; env?: Record<string, string> } = {}) =>
+    start(cmd, argv, o).done;
 
-  /** Plays a worker: waits until the CLI follows the experiment, then runs it to `status` with events. */
+  /** Plays a worker: runs the experiment to `status`, publishing events as the workers do. */
   async function playWorker(id: string, status: 'succeeded' | 'failed') {
-    // Followers are subscribed once their snapshot went out; a short pause covers that.
-    await new Promise((r) => setTimeout(r, 400));
     await api.deps.repos.experiments.transition(id, ['queued'], 'running');
     await api.deps.events.publish(id, { type: 'status', status: 'running' });
     await api.deps.events.publish(id, { type: 'job', jobId: 'j1', kind: 'train:member', state: 'active' });
@@ -122,15 +129,12 @@ describe.skipIf(!env)('arcal remote commands against the real API', () => {
   });
 
   it('submit --wait follows to success (exit 0) and prints plain progress lines off a TTY', async () => {
-    const file = specFile('wait', smallSpec('wait-ok'));
-    const pending = run('submit', [file, '--wait']);
-    let id: string | undefined;
-    while (!id) {
-      id = (await client.list()).items.find((e) => e.name === 'wait-ok')?.id;
-      if (!id) await new Promise((r) => setTimeout(r, 50));
-    }
+    const cmd = start('submit', [specFile('wait', smallSpec('wait-ok')), '--wait']);
+    // The snapshot's status line proves the stream is subscribed (the API subscribes before sending it).
+    await cmd.until((o) => o.stderr.includes('status queued'));
+    const id = (await client.list()).items.find((e) => e.name === 'wait-ok')!.id;
     await playWorker(id, 'succeeded');
-    const r = await pending;
+    const r = await cmd.done;
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`${id} succeeded`);
     expect(r.stdout).toContain('test accuracy 0.8100  ECE 0.0430');
@@ -139,14 +143,11 @@ describe.skipIf(!env)('arcal remote commands against the real API', () => {
   });
 
   it('submit --wait exits 1 when the experiment fails; on a TTY it redraws per member', async () => {
-    const pending = run('submit', [specFile('fail', smallSpec('wait-fail')), '--wait'], { tty: true });
-    let id: string | undefined;
-    while (!id) {
-      id = (await client.list()).items.find((e) => e.name === 'wait-fail')?.id;
-      if (!id) await new Promise((r) => setTimeout(r, 50));
-    }
+    const cmd = start('submit', [specFile('fail', smallSpec('wait-fail')), '--wait'], { tty: true });
+    await cmd.until((o) => o.stderr.includes('status queued'));
+    const id = (await client.list()).items.find((e) => e.name === 'wait-fail')!.id;
     await playWorker(id, 'failed');
-    const r = await pending;
+    const r = await cmd.done;
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('TRAINING_DIVERGED: loss became NaN');
     // Each redraw moves the cursor up over the previous drawing: status + one member line (2), then
@@ -159,9 +160,10 @@ describe.skipIf(!env)('arcal remote commands against the real API', () => {
   it('logs, logs --follow (no line lost or doubled), cancel, retry and error exits', async () => {
     const s = await client.submit(smallSpec('logs'));
     await api.deps.repos.results.appendLog(s.id, 'info', 'stored before');
-    const pending = run('logs', [s.id, '--follow']);
+    const cmd = start('logs', [s.id, '--follow']);
+    await cmd.until((o) => o.stdout.includes('stored before')); // printed after the stream's first event
     await playWorker(s.id, 'failed');
-    const r = await pending;
+    const r = await cmd.done;
     expect(r.code).toBe(1);
     expect(
       r.stdout
