@@ -143,6 +143,14 @@ describe.skipIf(!env)('dashboard in Chromium', () => {
       ids.second,
     ]);
     await page.fill('#search', '');
+
+    // While something is unfinished the rows refresh themselves: a worker starts one and records an epoch.
+    await api.deps.repos.experiments.transition(ids.cancel!, ['queued'], 'running');
+    const run = await api.deps.repos.runs.ensureRun(ids.cancel!, 0, 3);
+    const rec = { epoch: 1, member: 0, trainLoss: 1, trainAccuracy: 0.5, learningRate: 0.05, seconds: 1 };
+    await api.deps.repos.runs.recordEpoch(run.id, { ...rec, record: rec });
+    await page.waitForSelector(`tr[data-id="${ids.cancel}"] [data-status="running"]`, { timeout: 15_000 });
+    expect((await row(ids.cancel!))[5]).toBe('1/2 epochs');
   });
 
   it('draws every chart of a stored report with one mark per datum of the API’s report', async () => {

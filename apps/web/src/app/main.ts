@@ -121,9 +121,12 @@ function progressBar(fraction: number, label: string) {
 
 // ---------------------------------------------------------------- list
 
-async function listPage(): Promise<void> {
+/** How often the list re-reads statuses and progress while some experiment is unfinished. */
+const LIST_REFRESH_MS = 5000;
+
+/** Experiments with their progress; progress of running ones comes from their per-epoch metrics (a few requests). */
+async function loadList(): Promise<{ items: ExperimentView[]; progress: Map<string, ReturnType<typeof progressOf>> }> {
   const items = await client.listAll({ max: 500 });
-  // Progress of unfinished experiments comes from their per-epoch metrics (a few requests at most).
   const progress = new Map<string, ReturnType<typeof progressOf>>();
   await Promise.all(
     items
@@ -132,6 +135,12 @@ async function listPage(): Promise<void> {
       .map(async (e) => progress.set(e.id, progressOf(e, (await client.metrics(e.id)).epochs))),
   );
   for (const e of items) if (!progress.has(e.id)) progress.set(e.id, progressOf(e, []));
+  return { items, progress };
+}
+
+async function listPage(): Promise<void> {
+  const signal = leave.signal;
+  let { items, progress } = await loadList();
 
   clear(root);
   const search = h('input', { type: 'search', id: 'search', placeholder: 'search name, id, method, dataset' });
@@ -210,6 +219,21 @@ async function listPage(): Promise<void> {
   });
   root.append(h('h2', {}, 'Experiments'), h('div', { class: 'toolbar' }, search, statusSel, compareBtn), count, table);
   render();
+  // Keep statuses and progress current while something is unfinished; only the rows are redrawn, so the
+  // search text, filter and selection stay.
+  const unfinished = () => items.some((e) => !['succeeded', 'failed', 'cancelled'].includes(e.status));
+  const timer = setInterval(async () => {
+    if (signal.aborted) return clearInterval(timer);
+    if (!unfinished()) return;
+    try {
+      ({ items, progress } = await loadList());
+      if (!signal.aborted) render();
+    } catch (e) {
+      clearInterval(timer);
+      if (!signal.aborted) showError(e);
+    }
+  }, LIST_REFRESH_MS);
+  signal.addEventListener('abort', () => clearInterval(timer), { once: true });
 }
 
 // ---------------------------------------------------------------- charts
