@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ArcalClient } from '@arcal/client';
 import { integrationEnv } from '@arcal/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -225,5 +227,34 @@ describe.skipIf(!env)('arcal remote commands against the real API', () => {
     expect(svg.match(/aria-roledescription="bar"/g)).toHaveLength(FIXTURE.subsets);
     expect([...readFileSync(join(figs, 'subset-ece.png')).subarray(1, 4)]).toEqual([0x50, 0x4e, 0x47]);
     expect((await run('report', [s.id, '--format', 'html'])).code).toBe(2);
+  });
+
+  it('the arcal binary dispatches the remote commands and exits 0 / 1 / 2', async () => {
+    const bin = fileURLToPath(new URL('../bin/arcal.js', import.meta.url));
+    const arcal = (...args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [bin, ...args],
+          { env: { ...process.env, ARCAL_URL: api.url, ARCAL_API_KEY: api.key }, timeout: 30_000 },
+          (err, stdout, stderr) =>
+            resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    const bad = smallSpec('bin-bad') as Record<string, any>;
+    bad.training.epochs = 0;
+    const [list, invalid, missing, help] = await Promise.all([
+      arcal('list', '--json'),
+      arcal('submit', specFile('bin-bad', bad)),
+      arcal('status', '00000000-0000-0000-0000-000000000000'),
+      arcal('--help'),
+    ]);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout).length).toBe((await client.listAll()).length);
+    expect([invalid.code, invalid.stderr.trim()]).toEqual([2, 'training.epochs: must be >= 1']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^arcal: experiment .* not found \(NOT_FOUND, HTTP 404, request /);
+    for (const c of ['submit', 'status', 'logs', 'cancel', 'retry', 'report', 'list'])
+      expect(help.stdout).toContain(`arcal ${c} `);
   });
 });
