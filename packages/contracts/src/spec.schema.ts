@@ -113,6 +113,7 @@ export const AttackParams = T.Object(
     overshoot: T.Optional(Num({ minimum: 0 })),
     gamma: T.Optional(Num({ exclusiveMinimum: 0, exclusiveMaximum: 1 })),
     batchSize: T.Optional(Int({ minimum: 1 })),
+    candidates: T.Optional(Int({ minimum: 2, description: 'deepfool-l2: classes considered (the top-k clean logits) [all].' })),
   },
   { additionalProperties: false },
 );
