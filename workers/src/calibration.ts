@@ -10,4 +10,4 @@ export {
   classificationSummary,
   subsetStats,
   updateSoftLabels,
-} from '../../packages/core/src/calibration/index.ts';
+} from '@arcal/core/calibration';
