@@ -149,7 +149,7 @@ describe.skipIf(!env)('dashboard in Chromium', () => {
     const run = await api.deps.repos.runs.ensureRun(ids.cancel!, 0, 3);
     const rec = { epoch: 1, member: 0, trainLoss: 1, trainAccuracy: 0.5, learningRate: 0.05, seconds: 1 };
     await api.deps.repos.runs.recordEpoch(run.id, { ...rec, record: rec });
-    await page.waitForSelector(`tr[data-id="${ids.cancel}"] [data-status="running"]`, { timeout: 15_000 });
+    await page.waitForSelector(`tr[data-id="${ids.cancel}"] [data-status="running"]`, { timeout: 25_000 });
     expect((await row(ids.cancel!))[5]).toBe('1/2 epochs');
   });
 

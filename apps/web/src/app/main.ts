@@ -121,8 +121,13 @@ function progressBar(fraction: number, label: string) {
 
 // ---------------------------------------------------------------- list
 
-/** How often the list re-reads statuses and progress while some experiment is unfinished. */
-const LIST_REFRESH_MS = 5000;
+/**
+ * How often the list re-reads statuses and progress while some experiment is unfinished, and for how many
+ * running experiments it reads metrics: at most (1 + 8) requests per 10 s stays well inside the API's
+ * default rate limit of 120 requests per minute per key.
+ */
+const LIST_REFRESH_MS = 10_000;
+const PROGRESS_READS = 8;
 
 /** Experiments with their progress; progress of running ones comes from their per-epoch metrics (a few requests). */
 async function loadList(): Promise<{ items: ExperimentView[]; progress: Map<string, ReturnType<typeof progressOf>> }> {
@@ -131,7 +136,7 @@ async function loadList(): Promise<{ items: ExperimentView[]; progress: Map<stri
   await Promise.all(
     items
       .filter((e) => e.status === 'running' || e.status === 'cancelling')
-      .slice(0, 20)
+      .slice(0, PROGRESS_READS)
       .map(async (e) => progress.set(e.id, progressOf(e, (await client.metrics(e.id)).epochs))),
   );
   for (const e of items) if (!progress.has(e.id)) progress.set(e.id, progressOf(e, []));
