@@ -1,5 +1,5 @@
 /** `arcal run spec.json [--out dir]` and `arcal run --resume dir`: an experiment in-process, no services. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ArcalError, type ExperimentReport, type ResolvedSpec } from '@arcal/contracts';
 import { type RunEvent, loadExperimentData, loadOodSet, ready, runExperiment } from '@arcal/core';
@@ -9,6 +9,9 @@ import { checkSpec, loadSpecFile } from '../spec-file.ts';
 
 export const runUsage = `arcal run <spec.json> [--out dir] [--backend name] [--threads n] [--data-dir dir] [--offline]
 arcal run --resume <dir>`;
+
+/** The spec file as given, kept in the output directory so `--resume` validates exactly what the user wrote. */
+const INPUT_SPEC = 'spec.input.json';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
@@ -61,18 +64,21 @@ export async function runCommand(a: ParsedArgs, signal: AbortSignal): Promise<nu
   let spec: ResolvedSpec;
   let outDir: string;
   if (resumeDir) {
-    const f = join(resumeDir, 'spec.json');
-    if (!existsSync(f)) throw new ArcalError('INVALID_INPUT', `${resumeDir} holds no run to resume (no spec.json)`);
+    // the spec as the user wrote it (spec.json holds the resolved one, with every default filled in)
+    const f = join(resumeDir, INPUT_SPEC);
+    if (!existsSync(f)) throw new ArcalError('INVALID_INPUT', `${resumeDir} holds no run to resume (no ${INPUT_SPEC})`);
     spec = checkSpec(JSON.parse(readFileSync(f, 'utf8')), f);
-    outDir = resume(resumeDir);
+    outDir = resolve(resumeDir);
   } else {
     const file = a.positionals[0];
     if (!file) throw new ArcalError('INVALID_INPUT', `missing spec file\nusage: ${runUsage}`);
     spec = loadSpecFile(file);
     outDir = resolve(str(a, 'out') ?? join('runs', spec.name));
-    if (existsSync(join(outDir, 'spec.json'))) {
+    if (existsSync(join(outDir, INPUT_SPEC)) || existsSync(join(outDir, 'spec.json'))) {
       throw new ArcalError('CONFLICT', `${outDir} already holds a run: continue it with \`arcal run --resume ${outDir}\` or choose another --out`);
     }
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(join(outDir, INPUT_SPEC), readFileSync(file));
   }
   const report = await runInline({ spec, outDir, backend: str(a, 'backend'), threads: int(a, 'threads'), dataDir: str(a, 'data-dir'), offline: a.flags.offline === true }, signal);
   printSummary([{ name: spec.name, report }]);
@@ -80,7 +86,6 @@ export async function runCommand(a: ParsedArgs, signal: AbortSignal): Promise<nu
   return 0;
 }
 
-const resume = (dir: string) => resolve(dir);
 
 /** The comparison table printed by `run` and `demo`. */
 export function printSummary(rows: Array<{ name: string; report: ExperimentReport }>): void {

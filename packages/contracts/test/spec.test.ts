@@ -1,0 +1,76 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { formatProblem, validateSpec } from '../src/index.ts';
+
+const fixtures = new URL('../../../apps/api/test/fixtures/', import.meta.url);
+const examples = readdirSync(fixtures).filter((f) => f.endsWith('.json'));
+
+describe('experiment spec', () => {
+  it('accepts every published example unchanged', () => {
+    expect(examples.length).toBeGreaterThanOrEqual(4);
+    for (const f of examples) {
+      const r = validateSpec(JSON.parse(readFileSync(new URL(f, fixtures), 'utf8')));
+      expect(r.ok, `${f}: ${r.ok ? '' : r.problems.map(formatProblem).join('; ')}`).toBe(true);
+    }
+  });
+
+  it('fills the documented defaults', () => {
+    const r = validateSpec({
+      name: 'd',
+      dataset: { name: 'fashion-mnist', validationSize: 100 },
+      model: { arch: 'cnn' },
+      training: { epochs: 1, batchSize: 8, optimizer: 'sgd', learningRate: 0.1 },
+      method: { kind: 'ar-adals' },
+    });
+    if (!r.ok) throw new Error('invalid');
+    expect(r.spec.seed).toBe(0);
+    expect(r.spec.training).toMatchObject({ momentum: 0.9, weightDecay: 0, schedule: 'constant', checkpoint: 'last' });
+    expect(r.spec.method).toMatchObject({ subsets: 10, alpha: 1, robustness: { attack: 'fmn-l2', source: 'precompute', everyEpochs: 1 } });
+    expect(r.spec.ensemble).toEqual({ members: 1, mode: 'independent' });
+    expect(r.spec.evaluation).toMatchObject({ bins: 15, robustnessSubsets: 10, robustness: { reference: 'self', attack: 'fmn-l2' } });
+    expect(r.spec.dataset).toMatchObject({ classes: 10, shape: [28, 28, 1] });
+  });
+
+  it('reports every schema problem at once with dot paths, before cross-field rules', () => {
+    const r = validateSpec({
+      name: 'x',
+      dataset: { name: 'mnist', trainLimit: 0 },
+      model: { arch: 'cnn', colour: 'red' },
+      training: { epochs: 0, batchSize: 1.5, optimizer: 'rmsprop', learningRate: 0.1 },
+      method: { kind: 'vanilla', epsilon: 0.1 },
+      ensemble: { members: 0, mode: 'joint' },
+    });
+    expect(r.ok).toBe(false);
+    const lines = r.ok ? [] : r.problems.map(formatProblem);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        'dataset.trainLimit: must be >= 1',
+        'model.colour: is not a known field',
+        'training.epochs: must be >= 1',
+        'training.batchSize: must be an integer',
+        'training.optimizer: must be one of sgd | adam',
+        'ensemble.members: must be >= 1',
+      ]),
+    );
+    // cross-field problems (epsilon without label smoothing, joint without adals) wait until the schema passes
+    expect(lines.some((l) => l.startsWith('method.epsilon') || l.startsWith('ensemble.mode'))).toBe(false);
+  });
+
+  it('checks cross-field rules once the schema passes', () => {
+    const r = validateSpec({
+      name: 'x',
+      dataset: { name: 'mnist', validationSize: 0 },
+      model: { arch: 'wrn', depth: 12 },
+      training: { epochs: 1, batchSize: 1, optimizer: 'sgd', learningRate: 0.1 },
+      method: { kind: 'vanilla', epsilon: 0.1 },
+      ensemble: { members: 2, mode: 'joint' },
+    });
+    expect(r.ok ? [] : r.problems.map(formatProblem)).toEqual(
+      expect.arrayContaining([
+        'method.epsilon: only applies to method label-smoothing',
+        'ensemble.mode: joint is only defined for adals and ar-adals, not vanilla',
+        'model.depth: must be 6n + 4 for wrn (e.g. 10, 16, 28)',
+      ]),
+    );
+  });
+});
