@@ -77,6 +77,8 @@ const RUNS: Run[] = [
   { key: 'fmn-l2-100', attack: 'fmn-l2', params: { steps: 100 } },
   { key: 'ddn-l2-100', attack: 'ddn-l2', params: { steps: 100 } },
   { key: 'deepfool-l2', attack: 'deepfool-l2', params: {} },
+  // What the demo ranks with: DeepFool over the 4 largest clean logits.
+  { key: 'deepfool-l2-c4', attack: 'deepfool-l2', params: { candidates: 4 } },
   { key: 'fmn-l2-1000', attack: 'fmn-l2', params: { steps: 1000 } },
   // C&W with a 10× larger Adam step: pixels at exactly 0 or 1 sit at |w| ≈ 7.25 in the tanh space, where
   // Adam's ~lr-sized steps need hundreds of steps before the pixel can move at all.
