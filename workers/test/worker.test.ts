@@ -99,11 +99,12 @@ describe.skipIf(!env)('arcal-worker process (real PostgreSQL + Redis)', () => {
     await repos.experiments.transition(e.id, ['queued'], 'cancelled');
     const id = `${e.id}-after-cancel`;
     await dispatcher.dispatch([{ id, kind: 'orchestrate:start', experimentId: e.id, payload: { experimentId: e.id } }]);
+    // read the job again once it is completed: a job object fetched just before completion has no return value
     const job = await until(async () => {
       const j = await queues.orchestrate.getJob(id);
-      return (await j?.isCompleted()) ? j : null;
+      return (await j?.isCompleted()) ? await queues.orchestrate.getJob(id) : null;
     });
-    expect(job.returnvalue).toEqual({ skipped: 'experiment is cancelled' });
+    expect(job?.returnvalue).toEqual({ skipped: 'experiment is cancelled' });
     expect(await db.job.count({ where: { experimentId: e.id, queue: 'train' } })).toBe(0);
   });
 
