@@ -120,7 +120,7 @@ export const AttackParams = T.Object(
 
 export const RobustnessSpec = T.Object(
   {
-    attack: T.Optional(OneOf([...ATTACKS], { default: 'fmn-l2' })),
+    attack: T.Optional(OneOf([...ATTACKS], { default: 'ddn-l2' })),
     source: T.Optional(OneOf(['precompute', 'on-the-fly'], { default: 'precompute' })),
     everyEpochs: T.Optional(Int({ minimum: 1, default: 1 })),
     params: T.Optional(AttackParams),
