@@ -20,7 +20,12 @@ const JOBS = Number(process.argv[4] ?? 50);
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 const summary = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
-  return { p50: +quantile(s, 0.5).toFixed(2), p99: +quantile(s, 0.99).toFixed(2), mean: +(s.reduce((a, b) => a + b, 0) / s.length).toFixed(2), n: s.length };
+  return {
+    p50: +quantile(s, 0.5).toFixed(2),
+    p99: +quantile(s, 0.99).toFixed(2),
+    mean: +(s.reduce((a, b) => a + b, 0) / s.length).toFixed(2),
+    n: s.length,
+  };
 };
 
 const integration = await integrationEnv('bench');
@@ -55,7 +60,11 @@ await Promise.all(
     while (next < N) {
       next++;
       const t = performance.now();
-      const r = await fetch(`${base}/v1/experiments`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: spec });
+      const r = await fetch(`${base}/v1/experiments`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: spec,
+      });
       await r.arrayBuffer();
       if (r.status !== 202) failures++;
       latencies.push(performance.now() - t);
@@ -65,14 +74,34 @@ await Promise.all(
 const seconds = (performance.now() - t0) / 1000;
 
 // --- per-job overhead through a real worker process
-const worker = spawn(process.execPath, [new URL('../workers/bin/arcal-worker.js', import.meta.url).pathname, '--queues', 'orchestrate', '--concurrency', '1'], {
-  env: { ...process.env, DATABASE_URL: env.databaseUrl, REDIS_URL: env.redisUrl, ARCAL_QUEUE_PREFIX: env.prefix, ARTIFACT_DIR: config.artifactDir, LOG_LEVEL: 'warn' },
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
+const worker = spawn(
+  process.execPath,
+  [
+    new URL('../workers/bin/arcal-worker.js', import.meta.url).pathname,
+    '--queues',
+    'orchestrate',
+    '--concurrency',
+    '1',
+  ],
+  {
+    env: {
+      ...process.env,
+      DATABASE_URL: env.databaseUrl,
+      REDIS_URL: env.redisUrl,
+      ARCAL_QUEUE_PREFIX: env.prefix,
+      ARTIFACT_DIR: config.artifactDir,
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  },
+);
 // The submissions above queued start jobs; this worker serves them too, so cancel those experiments first.
 await deps.db.experiment.updateMany({ data: { status: 'cancelled' } });
 const project = await deps.repos.projects.ensureProject('bench-jobs');
-const { experiment } = await deps.repos.experiments.createWithJobs({ projectId: project.id, name: 'noop', spec: {}, estimate: {} }, () => []);
+const { experiment } = await deps.repos.experiments.createWithJobs(
+  { projectId: project.id, name: 'noop', spec: {}, estimate: {} },
+  () => [],
+);
 const enqueueToStart: number[] = [];
 const startToRecorded: number[] = [];
 const roundTrip: number[] = [];
@@ -80,7 +109,9 @@ for (let i = -5; i < JOBS; i++) {
   const id = `${experiment.id}-noop-${i + 5}`;
   const t = Date.now();
   const tp = performance.now();
-  await deps.dispatcher.dispatch([{ id, kind: 'orchestrate:noop', experimentId: experiment.id, payload: { experimentId: experiment.id } }]);
+  await deps.dispatcher.dispatch([
+    { id, kind: 'orchestrate:noop', experimentId: experiment.id, payload: { experimentId: experiment.id } },
+  ]);
   let row = await deps.repos.jobs.get(id);
   const deadline = Date.now() + 60_000;
   while (row?.state !== 'completed' && Date.now() < deadline) {
@@ -99,7 +130,14 @@ await new Promise((r) => worker.once('exit', r));
 console.log(
   JSON.stringify(
     {
-      submissions: { requests: N, concurrency: C, failures, seconds: +seconds.toFixed(2), perSecond: +(N / seconds).toFixed(1), latencyMs: summary(latencies) },
+      submissions: {
+        requests: N,
+        concurrency: C,
+        failures,
+        seconds: +seconds.toFixed(2),
+        perSecond: +(N / seconds).toFixed(1),
+        latencyMs: summary(latencies),
+      },
       emptyJob: {
         jobs: JOBS,
         enqueueToStartMs: summary(enqueueToStart),

@@ -10,7 +10,7 @@
  * ratio table is printed. The last stdout line is always one JSON object.
  */
 import { execFileSync } from 'node:child_process';
-import { Optimizer, createModel, ready, tf, trainStep } from '@arcal/core';
+import { createModel, Optimizer, ready, tf, trainStep } from '@arcal/core';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => {
@@ -66,7 +66,13 @@ function measureArcal() {
   const infer = rate(() => tf.tidy(() => model.apply(xi, false)).dispose(), 512);
 
   const xg = tf.tensor4d(randn(256 * 784, 3), [256, 28, 28, 1]);
-  const yg = tf.oneHot(tf.tensor1d(Int32Array.from({ length: 256 }, (_, i) => (i * 3) % 10), 'int32'), 10);
+  const yg = tf.oneHot(
+    tf.tensor1d(
+      Int32Array.from({ length: 256 }, (_, i) => (i * 3) % 10),
+      'int32',
+    ),
+    10,
+  );
   const marginGrad = tf.grad((x: tf.Tensor) => {
     const z = model.apply(x, false);
     const zy = tf.sum(tf.mul(z, yg), 1);
@@ -81,7 +87,9 @@ function measureArcal() {
 }
 
 function measureTorch(path: string) {
-  const out = execFileSync('/usr/bin/python3', [path, '--threads', String(threads), '--seconds', String(seconds)], { encoding: 'utf8' });
+  const out = execFileSync('/usr/bin/python3', [path, '--threads', String(threads), '--seconds', String(seconds)], {
+    encoding: 'utf8',
+  });
   return JSON.parse(out.trim().split('\n').at(-1)!);
 }
 
@@ -93,17 +101,30 @@ for (let r = 0; r < repeat; r++) {
   if (torchPath) theirs.push(measureTorch(torchPath));
 }
 const keys = ['train_img_s', 'infer_img_s', 'input_grad_img_step_s'] as const;
-const result: Record<string, unknown> = { backend: info.name, threads, seconds, repeat, date: new Date().toISOString() };
+const result: Record<string, unknown> = {
+  backend: info.name,
+  threads,
+  seconds,
+  repeat,
+  date: new Date().toISOString(),
+};
 for (const k of keys) result[k] = Math.round(median(ours.map((o) => o[k])) * 10) / 10;
 if (torchPath) {
-  const torch: Record<string, unknown> = { version: theirs[0].version, blas: theirs[0].blas, threads: theirs[0].threads };
+  const torch: Record<string, unknown> = {
+    version: theirs[0].version,
+    blas: theirs[0].blas,
+    threads: theirs[0].threads,
+  };
   for (const k of keys) torch[k] = Math.round(median(theirs.map((t) => t[k])) * 10) / 10;
   result.torch = torch;
-  result.ratio = Object.fromEntries(keys.map((k) => [k, Math.round(((result[k] as number) / (torch[k] as number)) * 1000) / 1000]));
+  result.ratio = Object.fromEntries(
+    keys.map((k) => [k, Math.round(((result[k] as number) / (torch[k] as number)) * 1000) / 1000]),
+  );
   if (!jsonOnly) {
     console.log(`| workload | arcal (${info.name}) | PyTorch ${torch.version} (${torch.blas}) | ratio |`);
     console.log('|---|---:|---:|---:|');
-    for (const k of keys) console.log(`| ${k} | ${result[k]} | ${torch[k]} | ${(result.ratio as Record<string, number>)[k].toFixed(2)}x |`);
+    for (const k of keys)
+      console.log(`| ${k} | ${result[k]} | ${torch[k]} | ${(result.ratio as Record<string, number>)[k].toFixed(2)}x |`);
   }
 } else if (!jsonOnly) {
   for (const k of keys) console.log(`${k}: ${result[k]}`);

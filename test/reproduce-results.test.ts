@@ -4,7 +4,7 @@
  */
 import type { ExperimentReport } from '@arcal/contracts';
 import { describe, expect, it } from 'vitest';
-import { type Family, type PlannedExperiment, SMOKE, planFor } from '../scripts/reproduce/plan.ts';
+import { type Family, type PlannedExperiment, planFor, SMOKE } from '../scripts/reproduce/plan.ts';
 import { buildResults, selectLsEpsilon } from '../scripts/reproduce/results.ts';
 import { niceTicks, quantile } from '../scripts/reproduce/svg.ts';
 
@@ -34,7 +34,16 @@ function fabricate(e: PlannedExperiment): ExperimentReport {
   const testEce = e.family === 'label-smoothing' && eps === 0.05 ? 0.5 : ECE[e.family]! + 0.02 * e.seed;
   const valEce = e.family === 'label-smoothing' ? (eps === 0.2 ? 0.01 : 0.03) : 0.02;
   const ensemble = e.family.startsWith('ens-') || e.family === 'ar-adals-of-ensemble';
-  const rows = SMOKE.corruptions.flatMap((c) => SMOKE.severities.map((sv) => ({ corruption: c, severity: sv, accuracy: 0.8 - 0.1 * sv, ece: testEce + 0.01 * sv, nll: 1, ...(ensemble ? { variance: (ECE[e.family]! * sv) / 100 } : {}) })));
+  const rows = SMOKE.corruptions.flatMap((c) =>
+    SMOKE.severities.map((sv) => ({
+      corruption: c,
+      severity: sv,
+      accuracy: 0.8 - 0.1 * sv,
+      ece: testEce + 0.01 * sv,
+      nll: 1,
+      ...(ensemble ? { variance: (ECE[e.family]! * sv) / 100 } : {}),
+    })),
+  );
   return {
     arcal: 'test',
     spec: e.spec,
@@ -49,12 +58,41 @@ function fabricate(e: PlannedExperiment): ExperimentReport {
       seconds: 1,
       validation: { accuracy: 0.8, nll: 0.5, ece: valEce, brier: 0.3, confidence: 0.9, count: 100 },
     })),
-    final: { accuracy: 0.8 + 0.01 * e.seed, nll: 0.6, ece: testEce, brier: 0.3, confidence: 0.9, count: 100, reliability: [] },
+    final: {
+      accuracy: 0.8 + 0.01 * e.seed,
+      nll: 0.6,
+      ece: testEce,
+      brier: 0.3,
+      confidence: 0.9,
+      count: 100,
+      reliability: [],
+    },
     members: [],
-    bySubset: Array.from({ length: 10 }, (_, i) => ({ subset: i, count: 10, acc: 0.5 + 0.05 * i, conf: 0.6 + 0.04 * i, ece: 0.2 - 0.015 * i, minRobustness: i, maxRobustness: i + 1 })),
+    bySubset: Array.from({ length: 10 }, (_, i) => ({
+      subset: i,
+      count: 10,
+      acc: 0.5 + 0.05 * i,
+      conf: 0.6 + 0.04 * i,
+      ece: 0.2 - 0.015 * i,
+      minRobustness: i,
+      maxRobustness: i + 1,
+    })),
     ...(ensemble ? { variance: ECE[e.family]! / 200 } : {}),
-    shift: { rows, meanEceBySeverity: SMOKE.severities.map((sv) => ({ severity: sv, meanEce: testEce + 0.01 * sv, corruptions: SMOKE.corruptions.length })), notApplicable: [] },
-    ood: { aurocEntropy: e.family === 'ar-adals' ? 0.9 : 0.8, aurocMaxProb: 0.8, meanEntropyOut: 1, histogramOut: { edges: [0, 1, 2], counts: [5, 5], density: [0.5, 0.5], outside: 0 } },
+    shift: {
+      rows,
+      meanEceBySeverity: SMOKE.severities.map((sv) => ({
+        severity: sv,
+        meanEce: testEce + 0.01 * sv,
+        corruptions: SMOKE.corruptions.length,
+      })),
+      notApplicable: [],
+    },
+    ood: {
+      aurocEntropy: e.family === 'ar-adals' ? 0.9 : 0.8,
+      aurocMaxProb: 0.8,
+      meanEntropyOut: 1,
+      histogramOut: { edges: [0, 1, 2], counts: [5, 5], density: [0.5, 0.5], outside: 0 },
+    },
     notes: [],
     timings: { totalSeconds: 60, trainSeconds: 50, attackSeconds: 5, evalSeconds: 5 },
   };
@@ -77,7 +115,11 @@ describe('reproduction results', () => {
   expect(ensLs.spec.method).toMatchObject({ kind: 'label-smoothing', epsilon: 0.2 });
   const input = {
     preset: SMOKE,
-    experiments: [...experiments, { planned: ensLs, report: fabricate(ensLs) }, { planned: { ...full[0], dir: 'vanilla/seed=9', seed: 9 }, error: 'boom' }],
+    experiments: [
+      ...experiments,
+      { planned: ensLs, report: fabricate(ensLs) },
+      { planned: { ...full[0], dir: 'vanilla/seed=9', seed: 9 }, error: 'boom' },
+    ],
     machine: { cpu: 'test cpu', cores: 2, memoryGb: 8, os: 'test', node: '20', backend: 'cpu' },
     generatedAt: '2000-01-01T00:00:00Z',
     scriptSeconds: 1,
@@ -90,7 +132,18 @@ describe('reproduction results', () => {
     expect(rowOf(markdown, 'Label Smoothing (ε = 0.2)')).toContain('| 6.00 ± 1.41 |');
     // one ensemble run: no ±
     expect(rowOf(markdown, 'AR-AdaLS of Ensemble')).toBe('| AR-AdaLS of Ensemble | 1 | 80.00 | 3.00 | 0.6000 |');
-    for (const name of ['Temperature Scaling', 'AdaLS', 'AR-AdaLS', 'mixup', 'CCAT', 'Mix-n-Match', 'Ensemble of Vanilla', 'Ensemble of LS (ε = 0.2)', 'Ensemble of AdaLS', 'Ensemble of AR-AdaLS']) {
+    for (const name of [
+      'Temperature Scaling',
+      'AdaLS',
+      'AR-AdaLS',
+      'mixup',
+      'CCAT',
+      'Mix-n-Match',
+      'Ensemble of Vanilla',
+      'Ensemble of LS (ε = 0.2)',
+      'Ensemble of AdaLS',
+      'Ensemble of AR-AdaLS',
+    ]) {
       expect(rowOf(markdown, name), name).toBeDefined();
     }
   });
@@ -135,7 +188,11 @@ describe('reproduction results', () => {
       expect(svg.trim().endsWith('</svg>')).toBe(true);
       expect(svg).not.toMatch(/NaN/);
     }
-    const verdict = (claim: string) => markdown.split('\n').find((l) => l.startsWith(`| ${claim} |`))?.split(' | ')[1];
+    const verdict = (claim: string) =>
+      markdown
+        .split('\n')
+        .find((l) => l.startsWith(`| ${claim} |`))
+        ?.split(' | ')[1];
     expect(verdict('clean ECE: AR-AdaLS < Vanilla')).toBe('holds');
     // TS 4 %/6 % vs AR-AdaLS 3 %/5 %: holds; on-the-fly 2 % < pre-compute 3 %: holds
     expect(verdict('clean ECE: AR-AdaLS < Temperature Scaling')).toBe('holds');

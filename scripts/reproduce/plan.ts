@@ -43,7 +43,12 @@ export const FAMILY_LABEL: Record<Family, string> = {
 
 export interface Preset {
   name: 'fashion-mnist' | 'smoke';
-  dataset: { name: 'fashion-mnist' | 'mnist' | 'synthetic'; trainLimit: number; validationSize: number; testLimit: number };
+  dataset: {
+    name: 'fashion-mnist' | 'mnist' | 'synthetic';
+    trainLimit: number;
+    validationSize: number;
+    testLimit: number;
+  };
   model: Record<string, unknown>;
   training: { epochs: number; batchSize: number; optimizer: 'adam' | 'sgd'; learningRate: number };
   /** Seeds of every single-model method. */
@@ -180,15 +185,26 @@ export function baseSpec(p: Preset): Record<string, unknown> {
 export function studiesFor(p: Preset, lsEpsilon?: number): Array<{ family: Family; doc: StudyDocument }> {
   const base = baseSpec(p);
   const robustness = { attack: p.attack.attack, source: 'precompute', params: p.attack.params };
-  const method = (kind: string, extra: Record<string, unknown> = {}) => ({ ...base, method: { kind, robustness, ...extra } });
+  const method = (kind: string, extra: Record<string, unknown> = {}) => ({
+    ...base,
+    method: { kind, robustness, ...extra },
+  });
   const seeds = { seed: p.seeds };
-  const single = (family: Family, kind: string, extra: Record<string, unknown> = {}, vary: Record<string, unknown[]> = seeds) => ({
+  const single = (
+    family: Family,
+    kind: string,
+    extra: Record<string, unknown> = {},
+    vary: Record<string, unknown[]> = seeds,
+  ) => ({
     family,
     doc: { name: family, base: method(kind, extra), vary } as StudyDocument,
   });
   const ensemble = (family: Family, kind: string, extra: Record<string, unknown> = {}, mode = 'independent') => ({
     family,
-    doc: { name: family, base: { ...method(kind, extra), seed: p.ensembleSeed, ensemble: { members: p.members, mode } } } as StudyDocument,
+    doc: {
+      name: family,
+      base: { ...method(kind, extra), seed: p.ensembleSeed, ensemble: { members: p.members, mode } },
+    } as StudyDocument,
   });
   const out = [
     single('vanilla', 'vanilla'),
@@ -203,11 +219,24 @@ export function studiesFor(p: Preset, lsEpsilon?: number): Array<{ family: Famil
       family: 'ar-adals-otf' as Family,
       doc: {
         name: 'ar-adals-otf',
-        base: { ...base, method: { kind: 'ar-adals', alpha: p.alpha, subsets: p.subsets, robustness: { ...robustness, source: 'on-the-fly', everyEpochs: p.onTheFlyEvery } } },
+        base: {
+          ...base,
+          method: {
+            kind: 'ar-adals',
+            alpha: p.alpha,
+            subsets: p.subsets,
+            robustness: { ...robustness, source: 'on-the-fly', everyEpochs: p.onTheFlyEvery },
+          },
+        },
         vary: seeds,
       } as StudyDocument,
     },
-    single('r-sweep', 'ar-adals', { alpha: p.alpha }, { 'method.subsets': p.rValues.filter((r) => r !== 1 && r !== p.subsets), seed: p.rSeeds }),
+    single(
+      'r-sweep',
+      'ar-adals',
+      { alpha: p.alpha },
+      { 'method.subsets': p.rValues.filter((r) => r !== 1 && r !== p.subsets), seed: p.rSeeds },
+    ),
     ensemble('ens-vanilla', 'vanilla'),
     ensemble('ens-adals', 'adals', { alpha: p.alpha }),
     ensemble('ens-ar-adals', 'ar-adals', { alpha: p.alpha, subsets: p.subsets }),
@@ -230,13 +259,23 @@ export function planFor(p: Preset, lsEpsilon?: number): PlannedExperiment[] {
  * plus the reference model, the attacks and the shift evaluation (inference ≈ 1/3 pass).
  */
 export function costOf(p: Preset, e: PlannedExperiment): number {
-  const s = e.spec as { method: { kind: string; ccat?: { steps: number }; robustness?: { source?: string } }; ensemble?: { members: number } };
+  const s = e.spec as {
+    method: { kind: string; ccat?: { steps: number }; robustness?: { source?: string } };
+    ensemble?: { members: number };
+  };
   const n = p.dataset.trainLimit;
   const members = s.ensemble?.members ?? 1;
   let train = p.training.epochs * n * members;
   if (s.method.kind === 'ccat') train *= 1 + (s.method.ccat?.steps ?? 10) / 2;
   const attackPass = 0.6;
-  const attacks = s.method.robustness?.source === 'on-the-fly' ? Math.ceil(p.training.epochs / p.onTheFlyEvery) * (n + p.dataset.validationSize) * p.attack.params.steps * attackPass * members : 0;
+  const attacks =
+    s.method.robustness?.source === 'on-the-fly'
+      ? Math.ceil(p.training.epochs / p.onTheFlyEvery) *
+        (n + p.dataset.validationSize) *
+        p.attack.params.steps *
+        attackPass *
+        members
+      : 0;
   const evalPasses = (members * (p.corruptions.length * p.severities.length + 2) * p.dataset.testLimit) / 3;
   return train + attacks + evalPasses;
 }

@@ -3,7 +3,14 @@
  * SVG strings out, so it can be checked on fabricated reports.
  */
 import type { ExperimentReport, SubsetRow } from '@arcal/contracts';
-import { type Stat, aggregateStudy, formatStat, meanStd, reportMetric, selectBest } from '../../packages/core/src/study/index.ts';
+import {
+  aggregateStudy,
+  formatStat,
+  meanStd,
+  reportMetric,
+  type Stat,
+  selectBest,
+} from '../../packages/core/src/study/index.ts';
 import { FAMILY_LABEL, type Family, type PlannedExperiment, type Preset } from './plan.ts';
 import { boxPlot, histogramChart, lineChart } from './svg.ts';
 
@@ -53,12 +60,21 @@ const statOf = (vals: Array<number | undefined>): Stat | undefined => {
 const pct = (s: Stat | undefined, digits = 2) => formatStat(s, 100, digits);
 
 /** The ε of the label-smoothing sweep with the lowest mean validation ECE over seeds (the paper's rule). */
-export function selectLsEpsilon(experiments: Finished[]): { epsilon: number; candidates: Array<{ epsilon: number; valEce: number }> } | undefined {
+export function selectLsEpsilon(
+  experiments: Finished[],
+): { epsilon: number; candidates: Array<{ epsilon: number; valEce: number }> } | undefined {
   const ls = done(experiments).filter((x) => x.planned.family === 'label-smoothing');
   if (!ls.length) return undefined;
   const configs = aggregateStudy(
     ls.map((x) => ({
-      experiment: { name: x.planned.dir, slug: x.planned.dir, config: x.planned.config, configKey: JSON.stringify(x.planned.config), seed: x.planned.seed, spec: x.planned.spec },
+      experiment: {
+        name: x.planned.dir,
+        slug: x.planned.dir,
+        config: x.planned.config,
+        configKey: JSON.stringify(x.planned.config),
+        seed: x.planned.seed,
+        spec: x.planned.spec,
+      },
       report: x.report,
     })),
   );
@@ -67,18 +83,33 @@ export function selectLsEpsilon(experiments: Finished[]): { epsilon: number; can
   if (!best) return undefined;
   return {
     epsilon: (best.value as Record<string, number>)['method.epsilon'],
-    candidates: sel.groups[0].candidates.map((c) => ({ epsilon: (c.value as Record<string, number>)['method.epsilon'], valEce: c.score })),
+    candidates: sel.groups[0].candidates.map((c) => ({
+      epsilon: (c.value as Record<string, number>)['method.epsilon'],
+      valEce: c.score,
+    })),
   };
 }
 
 /** Finished reports of a row of the tables (for LS: only the selected ε). */
 function rowReports(input: ResultsInput, family: Family, lsEps?: number): ExperimentReport[] {
   return done(input.experiments)
-    .filter((x) => x.planned.family === family && (family !== 'label-smoothing' || x.planned.config['method.epsilon'] === lsEps))
+    .filter(
+      (x) =>
+        x.planned.family === family && (family !== 'label-smoothing' || x.planned.config['method.epsilon'] === lsEps),
+    )
     .map((x) => x.report);
 }
 
-const SINGLE: Family[] = ['vanilla', 'temperature-scaling', 'label-smoothing', 'adals', 'ar-adals', 'mixup', 'ccat', 'mix-n-match'];
+const SINGLE: Family[] = [
+  'vanilla',
+  'temperature-scaling',
+  'label-smoothing',
+  'adals',
+  'ar-adals',
+  'mixup',
+  'ccat',
+  'mix-n-match',
+];
 const ENSEMBLES: Family[] = ['ens-vanilla', 'ens-label-smoothing', 'ens-adals', 'ens-ar-adals', 'ar-adals-of-ensemble'];
 
 const shiftOf = (r: ExperimentReport) => r.shift as ShiftSection | undefined;
@@ -120,13 +151,20 @@ export function buildResults(input: ResultsInput): { markdown: string; figures: 
   const sel = selectLsEpsilon(input.experiments);
   const lsEps = sel?.epsilon;
   const rows = (f: Family) => rowReports(input, f, lsEps);
-  const label = (f: Family) => (f === 'label-smoothing' && lsEps !== undefined ? `Label Smoothing (ε = ${lsEps})` : f === 'ens-label-smoothing' && lsEps !== undefined ? `Ensemble of LS (ε = ${lsEps})` : FAMILY_LABEL[f]);
+  const label = (f: Family) =>
+    f === 'label-smoothing' && lsEps !== undefined
+      ? `Label Smoothing (ε = ${lsEps})`
+      : f === 'ens-label-smoothing' && lsEps !== undefined
+        ? `Ensemble of LS (ε = ${lsEps})`
+        : FAMILY_LABEL[f];
   const finished = done(input.experiments);
   const failed = input.experiments.filter((x) => x.error);
   const totalSeconds = finished.reduce((s, x) => s + x.report.timings.totalSeconds, 0);
   const claims: Claim[] = [];
 
-  md.push(`# Reproduction of the AR-AdaLS comparison on ${p.dataset.name === 'fashion-mnist' ? 'Fashion-MNIST' : p.dataset.name} (preset \`${p.name}\`)`);
+  md.push(
+    `# Reproduction of the AR-AdaLS comparison on ${p.dataset.name === 'fashion-mnist' ? 'Fashion-MNIST' : p.dataset.name} (preset \`${p.name}\`)`,
+  );
   md.push('');
   md.push(
     `Generated ${input.generatedAt} by \`npm run reproduce -- --preset ${p.name}\`. ${finished.length} of ${input.experiments.length} experiments finished` +
@@ -139,27 +177,72 @@ export function buildResults(input: ResultsInput): { markdown: string; figures: 
       `tensor backend ${input.machine.backend}${input.machine.threads ? ` (${input.machine.threads} threads)` : ''}. Data: ${input.dataSource ?? p.dataset.name}.`,
   );
   md.push('');
-  md.push('ECE, accuracy and confidence are in %, NLL in nats. Single-model rows are mean ± sample standard deviation over seeds; ensemble rows are one run of M members (as in the paper).');
+  md.push(
+    'ECE, accuracy and confidence are in %, NLL in nats. Single-model rows are mean ± sample standard deviation over seeds; ensemble rows are one run of M members (as in the paper).',
+  );
   if (failed.length) {
     md.push('', '**Failed experiments:**', '', ...failed.map((x) => `- \`${x.planned.dir}\`: ${x.error}`));
   }
 
   // --- setup
   md.push('', '## Setup and hyperparameters', '');
-  md.push('Marked † where the paper does not give the value (it trains CIFAR/ImageNet networks); the note says how it was chosen.', '');
+  md.push(
+    'Marked † where the paper does not give the value (it trains CIFAR/ImageNet networks); the note says how it was chosen.',
+    '',
+  );
   const hp: string[][] = [
-    ['data', `${p.dataset.name}: ${p.dataset.trainLimit} training, ${p.dataset.validationSize} validation (seeded draw from the training file), first ${p.dataset.testLimit} test images`, '† sized for the compute budget'],
-    ['model', `\`${JSON.stringify(p.model)}\``, '† arcal reference network for 28×28×1 (the paper: ResNet-29 / WRN-28-10 / ResNet-101)'],
-    ['training', `${p.training.optimizer}, lr ${p.training.learningRate}, batch ${p.training.batchSize}, ${p.training.epochs} epochs, constant lr, last checkpoint`, '† chosen so the vanilla model fits its training set (~100 % accuracy), the over-confident regime the paper studies'],
-    ['seeds', `single models: ${p.seeds.join(', ')}; R sweep: ${p.rSeeds.join(', ')}; ensembles: seed ${p.ensembleSeed}, M = ${p.members}`, `paper: 4–5 runs, M = 5${p.seeds.length < 4 ? ' († fewer runs here for time)' : ''}`],
-    ['label smoothing ε', `swept over {${p.lsEpsilons.join(', ')}}, selected by lowest mean validation ECE${lsEps !== undefined ? `: ε = ${lsEps}` : ''}`, 'paper: sweep, best validation (range † not given)'],
-    ['AdaLS / AR-AdaLS', `α = ${p.alpha}, R = ${p.subsets}, soft labels updated after every epoch, clipped to (1/Z, 1]`, 'paper: R = 10, update each epoch; α †'],
-    ['adversarial robustness', `${p.attack.attack} (${p.attack.params.steps} steps), precomputed on a vanilla reference model of the same seed and settings; on-the-fly variant re-attacks every ${p.onTheFlyEvery} epochs`, 'paper: CW-L2; † FMN-L2 here (a minimal-L2 attack, cheaper); re-attack interval †'],
-    ['test robustness subsets', `${p.robustnessSubsets} subsets of the test set ranked by the vanilla reference model's robustness`, '† one ranking shared by all methods so subsets are comparable'],
+    [
+      'data',
+      `${p.dataset.name}: ${p.dataset.trainLimit} training, ${p.dataset.validationSize} validation (seeded draw from the training file), first ${p.dataset.testLimit} test images`,
+      '† sized for the compute budget',
+    ],
+    [
+      'model',
+      `\`${JSON.stringify(p.model)}\``,
+      '† arcal reference network for 28×28×1 (the paper: ResNet-29 / WRN-28-10 / ResNet-101)',
+    ],
+    [
+      'training',
+      `${p.training.optimizer}, lr ${p.training.learningRate}, batch ${p.training.batchSize}, ${p.training.epochs} epochs, constant lr, last checkpoint`,
+      '† chosen so the vanilla model fits its training set (~100 % accuracy), the over-confident regime the paper studies',
+    ],
+    [
+      'seeds',
+      `single models: ${p.seeds.join(', ')}; R sweep: ${p.rSeeds.join(', ')}; ensembles: seed ${p.ensembleSeed}, M = ${p.members}`,
+      `paper: 4–5 runs, M = 5${p.seeds.length < 4 ? ' († fewer runs here for time)' : ''}`,
+    ],
+    [
+      'label smoothing ε',
+      `swept over {${p.lsEpsilons.join(', ')}}, selected by lowest mean validation ECE${lsEps !== undefined ? `: ε = ${lsEps}` : ''}`,
+      'paper: sweep, best validation (range † not given)',
+    ],
+    [
+      'AdaLS / AR-AdaLS',
+      `α = ${p.alpha}, R = ${p.subsets}, soft labels updated after every epoch, clipped to (1/Z, 1]`,
+      'paper: R = 10, update each epoch; α †',
+    ],
+    [
+      'adversarial robustness',
+      `${p.attack.attack} (${p.attack.params.steps} steps), precomputed on a vanilla reference model of the same seed and settings; on-the-fly variant re-attacks every ${p.onTheFlyEvery} epochs`,
+      'paper: CW-L2; † FMN-L2 here (a minimal-L2 attack, cheaper); re-attack interval †',
+    ],
+    [
+      'test robustness subsets',
+      `${p.robustnessSubsets} subsets of the test set ranked by the vanilla reference model's robustness`,
+      '† one ranking shared by all methods so subsets are comparable',
+    ],
     ['mixup', `Beta(${p.mixupAlpha}, ${p.mixupAlpha})`, '† common value from Zhang et al. / Thulasidasan et al.'],
-    ['CCAT', `ε∞ = ${p.ccat.epsilon}, ${p.ccat.steps} PGD steps of 2.5·ε/steps, ρ = ${p.ccat.rho}, half of each batch adversarial`, `† ε and ρ from Stutz et al. for MNIST; ${p.ccat.steps} steps instead of their longer attack, for time`],
+    [
+      'CCAT',
+      `ε∞ = ${p.ccat.epsilon}, ${p.ccat.steps} PGD steps of 2.5·ε/steps, ρ = ${p.ccat.rho}, half of each batch adversarial`,
+      `† ε and ρ from Stutz et al. for MNIST; ${p.ccat.steps} steps instead of their longer attack, for time`,
+    ],
     ['temperature scaling / Mix-n-Match', 'fitted on the validation split', 'paper: on hold-out validation data'],
-    ['shift', `${p.corruptions.length} corruptions defined for 1-channel images × severities ${p.severities.join(', ')}`, 'paper: CIFAR-10-C; frost and the colour-only corruptions do not apply'],
+    [
+      'shift',
+      `${p.corruptions.length} corruptions defined for 1-channel images × severities ${p.severities.join(', ')}`,
+      'paper: CIFAR-10-C; frost and the colour-only corruptions do not apply',
+    ],
     ['OOD', `${p.ood} test images`, 'paper: CIFAR-100 for CIFAR-10'],
     ['ECE', `${p.bins} equal-width bins`, '† bins not given'],
   ];
@@ -204,27 +287,56 @@ export function buildResults(input: ResultsInput): { markdown: string; figures: 
     });
     md.push('', '![vanilla training](figures/fig0-vanilla-training.svg)');
     const fits = tr && tr.mean >= 0.99;
-    claims.push({ text: 'the vanilla model reaches (near) 100 % training accuracy', holds: tr ? fits : undefined, evidence: `last-epoch training accuracy ${pct(tr)}` });
-    claims.push({ text: 'the vanilla model is over-confident on clean test data (confidence > accuracy)', holds: gap ? gap.mean > 0 : undefined, evidence: `confidence − accuracy ${pct(gap)}` });
+    claims.push({
+      text: 'the vanilla model reaches (near) 100 % training accuracy',
+      holds: tr ? fits : undefined,
+      evidence: `last-epoch training accuracy ${pct(tr)}`,
+    });
+    claims.push({
+      text: 'the vanilla model is over-confident on clean test data (confidence > accuracy)',
+      holds: gap ? gap.mean > 0 : undefined,
+      evidence: `confidence − accuracy ${pct(gap)}`,
+    });
   } else md.push('No finished vanilla run.');
 
   // --- Table 2
   md.push('', '## 2. Clean test calibration (paper Table 2)', '');
   const t2 = [...SINGLE, ...ENSEMBLES].map((f) => {
     const r = rows(f);
-    return [label(f), String(r.length), pct(statOf(r.map((x) => x.final.accuracy))), pct(statOf(r.map((x) => x.final.ece))), formatStat(statOf(r.map((x) => x.final.nll)), 1, 4)];
+    return [
+      label(f),
+      String(r.length),
+      pct(statOf(r.map((x) => x.final.accuracy))),
+      pct(statOf(r.map((x) => x.final.ece))),
+      formatStat(statOf(r.map((x) => x.final.nll)), 1, 4),
+    ];
   });
   md.push(table(['method', 'runs', 'accuracy', 'ECE', 'NLL'], t2));
-  if (sel) md.push('', `Label-smoothing sweep (mean validation ECE): ${sel.candidates.map((c) => `ε = ${c.epsilon}: ${(100 * c.valEce).toFixed(2)}`).join('; ')} → ε = ${sel.epsilon}.`);
+  if (sel)
+    md.push(
+      '',
+      `Label-smoothing sweep (mean validation ECE): ${sel.candidates.map((c) => `ε = ${c.epsilon}: ${(100 * c.valEce).toFixed(2)}`).join('; ')} → ε = ${sel.epsilon}.`,
+    );
   const ece = (f: Family) => statOf(rows(f).map((x) => x.final.ece));
   for (const other of ['vanilla', 'temperature-scaling', 'label-smoothing', 'adals', 'ccat'] as Family[]) {
-    claims.push({ text: `clean ECE: AR-AdaLS < ${label(other)}`, holds: lt(ece('ar-adals'), ece(other)), evidence: `${show('AR-AdaLS', ece('ar-adals'))} vs ${show(label(other), ece(other))}` });
+    claims.push({
+      text: `clean ECE: AR-AdaLS < ${label(other)}`,
+      holds: lt(ece('ar-adals'), ece(other)),
+      evidence: `${show('AR-AdaLS', ece('ar-adals'))} vs ${show(label(other), ece(other))}`,
+    });
   }
-  claims.push({ text: 'clean ECE: label smoothing < vanilla', holds: lt(ece('label-smoothing'), ece('vanilla')), evidence: `${show('LS', ece('label-smoothing'))} vs ${show('vanilla', ece('vanilla'))}` });
+  claims.push({
+    text: 'clean ECE: label smoothing < vanilla',
+    holds: lt(ece('label-smoothing'), ece('vanilla')),
+    evidence: `${show('LS', ece('label-smoothing'))} vs ${show('vanilla', ece('vanilla'))}`,
+  });
 
   // --- Figs 1 and 2
   md.push('', '## 3. Accuracy, confidence and ECE by adversarial-robustness subset (paper Figs. 1 and 2)', '');
-  md.push('Subset 1 holds the least robust tenth of the test set (smallest FMN-L2 perturbation on the vanilla reference), subset R the most robust. Error bars: ± one standard deviation over seeds.', '');
+  md.push(
+    'Subset 1 holds the least robust tenth of the test set (smallest FMN-L2 perturbation on the vanilla reference), subset R the most robust. Error bars: ± one standard deviation over seeds.',
+    '',
+  );
   const subsetFamilies: Family[] = ['vanilla', 'label-smoothing', 'ar-adals'];
   for (const f of subsetFamilies) {
     const r = rows(f);
@@ -241,9 +353,16 @@ export function buildResults(input: ResultsInput): { markdown: string; figures: 
     });
     md.push(`![${label(f)} by subset](figures/${key}-${f}-acc-conf.svg)`, '');
   }
-  const eceSeries = subsetFamilies.map((f) => ({ name: label(f), points: bySubsetSeries(rows(f), 'ece') })).filter((s) => s.points.length);
+  const eceSeries = subsetFamilies
+    .map((f) => ({ name: label(f), points: bySubsetSeries(rows(f), 'ece') }))
+    .filter((s) => s.points.length);
   if (eceSeries.length) {
-    figures['fig2c-ece-by-subset.svg'] = lineChart({ title: 'ECE by robustness subset', xLabel: 'adversarial robustness subset (1 = least robust)', yLabel: 'ECE', series: eceSeries });
+    figures['fig2c-ece-by-subset.svg'] = lineChart({
+      title: 'ECE by robustness subset',
+      xLabel: 'adversarial robustness subset (1 = least robust)',
+      yLabel: 'ECE',
+      series: eceSeries,
+    });
     md.push('![ECE by subset](figures/fig2c-ece-by-subset.svg)', '');
     const R = Math.max(...eceSeries.map((s) => s.points.length));
     md.push(
@@ -262,50 +381,101 @@ export function buildResults(input: ResultsInput): { markdown: string; figures: 
     if (vr.length) {
       const first = (k: 'acc' | 'conf' | 'ece') => statOf(vr.map((x) => x.bySubset[0][k]));
       const last = (k: 'acc' | 'conf' | 'ece') => statOf(vr.map((x) => x.bySubset.at(-1)![k]));
-      claims.push({ text: 'vanilla: accuracy rises from the least to the most robust subset', holds: lt(first('acc'), last('acc')), evidence: `subset 1 ${pct(first('acc'))} → subset R ${pct(last('acc'))}` });
-      claims.push({ text: 'vanilla: confidence rises from the least to the most robust subset', holds: lt(first('conf'), last('conf')), evidence: `subset 1 ${pct(first('conf'))} → subset R ${pct(last('conf'))}` });
-      claims.push({ text: 'vanilla: the least robust subset is worse calibrated than the most robust', holds: lt(last('ece'), first('ece')), evidence: `ECE subset 1 ${pct(first('ece'))} vs subset R ${pct(last('ece'))}` });
+      claims.push({
+        text: 'vanilla: accuracy rises from the least to the most robust subset',
+        holds: lt(first('acc'), last('acc')),
+        evidence: `subset 1 ${pct(first('acc'))} → subset R ${pct(last('acc'))}`,
+      });
+      claims.push({
+        text: 'vanilla: confidence rises from the least to the most robust subset',
+        holds: lt(first('conf'), last('conf')),
+        evidence: `subset 1 ${pct(first('conf'))} → subset R ${pct(last('conf'))}`,
+      });
+      claims.push({
+        text: 'vanilla: the least robust subset is worse calibrated than the most robust',
+        holds: lt(last('ece'), first('ece')),
+        evidence: `ECE subset 1 ${pct(first('ece'))} vs subset R ${pct(last('ece'))}`,
+      });
       const overAll = vr.every((x) => x.bySubset.every((s) => s.conf >= s.acc));
-      claims.push({ text: 'vanilla: confidence ≥ accuracy in every subset', holds: overAll, evidence: `${vr.length} run(s) checked subset by subset` });
+      claims.push({
+        text: 'vanilla: confidence ≥ accuracy in every subset',
+        holds: overAll,
+        evidence: `${vr.length} run(s) checked subset by subset`,
+      });
     }
   }
-  md.push('', 'The per-subset variance panels of Figs. 1–2 need per-example predictions of independent runs, which the reports do not keep; they are left out (Fig. 3 below gives the variance per shift).');
+  md.push(
+    '',
+    'The per-subset variance panels of Figs. 1–2 need per-example predictions of independent runs, which the reports do not keep; they are left out (Fig. 3 below gives the variance per shift).',
+  );
 
   // --- Table 3
   md.push('', '## 4. ECE under corruption, mean over corruption types per severity (paper Table 3)', '');
   const sevs = p.severities;
   const t3 = [...SINGLE, ...ENSEMBLES].map((f) => {
     const r = rows(f).filter((x) => shiftOf(x));
-    const bySev = sevs.map((sv) => pct(statOf(r.map((x) => shiftOf(x)!.meanEceBySeverity.find((m) => m.severity === sv)?.meanEce)), 1));
+    const bySev = sevs.map((sv) =>
+      pct(statOf(r.map((x) => shiftOf(x)!.meanEceBySeverity.find((m) => m.severity === sv)?.meanEce)), 1),
+    );
     return [label(f), ...bySev, pct(statOf(r.map((x) => shiftMean(x, 'ece'))), 1)];
   });
   md.push(table(['method', ...sevs.map((s) => `severity ${s}`), 'all'], t3));
   const sEce = (f: Family) => statOf(rows(f).map((x) => shiftMean(x, 'ece')));
   for (const other of ['vanilla', 'label-smoothing', 'adals'] as Family[]) {
-    claims.push({ text: `shift ECE: AR-AdaLS < ${label(other)}`, holds: lt(sEce('ar-adals'), sEce(other)), evidence: `${show('AR-AdaLS', sEce('ar-adals'))} vs ${show(label(other), sEce(other))}` });
+    claims.push({
+      text: `shift ECE: AR-AdaLS < ${label(other)}`,
+      holds: lt(sEce('ar-adals'), sEce(other)),
+      evidence: `${show('AR-AdaLS', sEce('ar-adals'))} vs ${show(label(other), sEce(other))}`,
+    });
   }
   for (const other of ['ens-vanilla', 'ens-label-smoothing', 'ens-adals', 'ens-ar-adals'] as Family[]) {
-    claims.push({ text: `shift ECE: AR-AdaLS of Ensemble < ${label(other)}`, holds: lt(sEce('ar-adals-of-ensemble'), sEce(other)), evidence: `${show('AR-AdaLS of Ensemble', sEce('ar-adals-of-ensemble'))} vs ${show(label(other), sEce(other))}` });
+    claims.push({
+      text: `shift ECE: AR-AdaLS of Ensemble < ${label(other)}`,
+      holds: lt(sEce('ar-adals-of-ensemble'), sEce(other)),
+      evidence: `${show('AR-AdaLS of Ensemble', sEce('ar-adals-of-ensemble'))} vs ${show(label(other), sEce(other))}`,
+    });
   }
 
   // --- Fig 3
   md.push('', '## 5. Variance of independent runs under shift (paper Fig. 3)', '');
-  md.push(`σ² of the predicted probabilities across the M = ${p.members} independently trained members of each ensemble run ("clean" = the clean test set); boxes: quartiles across corruption types, whiskers: min and max.`, '');
+  md.push(
+    `σ² of the predicted probabilities across the M = ${p.members} independently trained members of each ensemble run ("clean" = the clean test set); boxes: quartiles across corruption types, whiskers: min and max.`,
+    '',
+  );
   const varFamilies: Family[] = ['ens-vanilla', 'ens-label-smoothing', 'ens-ar-adals'];
   const cats = ['clean', ...sevs.map(String)];
   const varSeries = varFamilies
     .map((f) => {
       const r = rows(f)[0];
       if (!r) return undefined;
-      const vals = [[r.variance].filter(finite), ...sevs.map((sv) => (shiftOf(r)?.rows ?? []).filter((x) => x.severity === sv).map((x) => x.variance).filter(finite))];
+      const vals = [
+        [r.variance].filter(finite),
+        ...sevs.map((sv) =>
+          (shiftOf(r)?.rows ?? [])
+            .filter((x) => x.severity === sv)
+            .map((x) => x.variance)
+            .filter(finite),
+        ),
+      ];
       return { name: label(f).replace('Ensemble of ', ''), values: vals };
     })
     .filter((s): s is { name: string; values: number[][] } => s !== undefined && s.values.some((v) => v.length));
   if (varSeries.length) {
-    figures['fig3-variance-shift.svg'] = boxPlot({ title: 'Variance across independent runs', xLabel: 'shift severity', yLabel: 'σ²', categories: cats, series: varSeries });
+    figures['fig3-variance-shift.svg'] = boxPlot({
+      title: 'Variance across independent runs',
+      xLabel: 'shift severity',
+      yLabel: 'σ²',
+      categories: cats,
+      series: varSeries,
+    });
     md.push('![variance under shift](figures/fig3-variance-shift.svg)', '');
     const meanOf = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : Number.NaN);
-    md.push(table(['method', ...cats], varSeries.map((s) => [s.name, ...s.values.map((v) => (v.length ? meanOf(v).toExponential(2) : '–'))])));
+    md.push(
+      table(
+        ['method', ...cats],
+        varSeries.map((s) => [s.name, ...s.values.map((v) => (v.length ? meanOf(v).toExponential(2) : '–'))]),
+      ),
+    );
     const avgVar = (f: Family) => {
       const r = rows(f)[0];
       const v = (shiftOf(r ?? ({} as ExperimentReport))?.rows ?? []).map((x) => x.variance).filter(finite);
@@ -314,7 +484,11 @@ export function buildResults(input: ResultsInput): { markdown: string; figures: 
     for (const other of ['ens-vanilla', 'ens-label-smoothing'] as Family[]) {
       const a = avgVar('ens-ar-adals');
       const b = avgVar(other);
-      claims.push({ text: `variance under shift: AR-AdaLS < ${label(other).replace('Ensemble of ', '')}`, holds: lt(a, b), evidence: `mean σ² ${a?.mean.toExponential(2) ?? '–'} vs ${b?.mean.toExponential(2) ?? '–'}` });
+      claims.push({
+        text: `variance under shift: AR-AdaLS < ${label(other).replace('Ensemble of ', '')}`,
+        holds: lt(a, b),
+        evidence: `mean σ² ${a?.mean.toExponential(2) ?? '–'} vs ${b?.mean.toExponential(2) ?? '–'}`,
+      });
     }
   } else md.push('No ensemble run with shift results.');
 
@@ -326,47 +500,94 @@ export function buildResults(input: ResultsInput): { markdown: string; figures: 
     table(
       ['', ...t4Fam.map(t4Label)],
       [
-        ['Acc / cAcc', ...t4Fam.map((f) => `${pct(statOf(rows(f).map((x) => x.final.accuracy)), 1)} / ${pct(statOf(rows(f).map((x) => shiftMean(x, 'accuracy'))), 1)}`)],
-        ['ECE / cECE', ...t4Fam.map((f) => `${pct(statOf(rows(f).map((x) => x.final.ece)), 2)} / ${pct(statOf(rows(f).map((x) => shiftMean(x, 'ece'))), 2)}`)],
-        ['minutes per run', ...t4Fam.map((f) => formatStat(statOf(rows(f).map((x) => x.timings.totalSeconds / 60)), 1, 1))],
+        [
+          'Acc / cAcc',
+          ...t4Fam.map(
+            (f) =>
+              `${pct(statOf(rows(f).map((x) => x.final.accuracy)), 1)} / ${pct(statOf(rows(f).map((x) => shiftMean(x, 'accuracy'))), 1)}`,
+          ),
+        ],
+        [
+          'ECE / cECE',
+          ...t4Fam.map(
+            (f) =>
+              `${pct(statOf(rows(f).map((x) => x.final.ece)), 2)} / ${pct(statOf(rows(f).map((x) => shiftMean(x, 'ece'))), 2)}`,
+          ),
+        ],
+        [
+          'minutes per run',
+          ...t4Fam.map((f) => formatStat(statOf(rows(f).map((x) => x.timings.totalSeconds / 60)), 1, 1)),
+        ],
       ],
     ),
   );
   md.push('', 'cAcc and cECE: mean over every corruption × severity.');
-  claims.push({ text: 'clean ECE: on-the-fly AR-AdaLS < pre-computed AR-AdaLS', holds: lt(ece('ar-adals-otf'), ece('ar-adals')), evidence: `${show('on-the-fly', ece('ar-adals-otf'))} vs ${show('pre-compute', ece('ar-adals'))}` });
-  claims.push({ text: 'shift ECE: on-the-fly AR-AdaLS < pre-computed AR-AdaLS', holds: lt(sEce('ar-adals-otf'), sEce('ar-adals')), evidence: `${show('on-the-fly', sEce('ar-adals-otf'))} vs ${show('pre-compute', sEce('ar-adals'))}` });
+  claims.push({
+    text: 'clean ECE: on-the-fly AR-AdaLS < pre-computed AR-AdaLS',
+    holds: lt(ece('ar-adals-otf'), ece('ar-adals')),
+    evidence: `${show('on-the-fly', ece('ar-adals-otf'))} vs ${show('pre-compute', ece('ar-adals'))}`,
+  });
+  claims.push({
+    text: 'shift ECE: on-the-fly AR-AdaLS < pre-computed AR-AdaLS',
+    holds: lt(sEce('ar-adals-otf'), sEce('ar-adals')),
+    evidence: `${show('on-the-fly', sEce('ar-adals-otf'))} vs ${show('pre-compute', sEce('ar-adals'))}`,
+  });
 
   // --- Fig 4
   md.push('', `## 7. Out-of-distribution data: ${p.ood} (paper Fig. 4)`, '');
   const oodFam: Family[] = ['vanilla', 'label-smoothing', 'mixup', 'ar-adals'];
   const histSeries = oodFam
     .map((f) => {
-      const hs = rows(f).map(oodOf).filter((o): o is OodSection => o !== undefined);
+      const hs = rows(f)
+        .map(oodOf)
+        .filter((o): o is OodSection => o !== undefined);
       if (!hs.length) return undefined;
       const nb = hs[0].histogramOut.density.length;
-      return { name: label(f), edges: hs[0].histogramOut.edges, values: Array.from({ length: nb }, (_, b) => hs.reduce((s, h) => s + h.histogramOut.density[b], 0) / hs.length) };
+      return {
+        name: label(f),
+        edges: hs[0].histogramOut.edges,
+        values: Array.from({ length: nb }, (_, b) => hs.reduce((s, h) => s + h.histogramOut.density[b], 0) / hs.length),
+      };
     })
     .filter((s): s is { name: string; edges: number[]; values: number[] } => s !== undefined);
   if (histSeries.length) {
-    figures['fig4-ood-entropy.svg'] = histogramChart({ title: `Predictive entropy on ${p.ood} (OOD)`, xLabel: 'entropy (nats)', yLabel: 'density (mean over seeds)', edges: histSeries[0].edges, series: histSeries });
+    figures['fig4-ood-entropy.svg'] = histogramChart({
+      title: `Predictive entropy on ${p.ood} (OOD)`,
+      xLabel: 'entropy (nats)',
+      yLabel: 'density (mean over seeds)',
+      edges: histSeries[0].edges,
+      series: histSeries,
+    });
     md.push('![OOD entropy](figures/fig4-ood-entropy.svg)', '');
   }
   const au = (f: Family) => statOf(rows(f).map((x) => oodOf(x)?.aurocEntropy));
   md.push(
     table(
       ['method', 'AUROC (entropy)', 'AUROC (max prob.)', 'mean OOD entropy'],
-      [...SINGLE, ...ENSEMBLES].map((f) => [label(f), formatStat(au(f), 1, 3), formatStat(statOf(rows(f).map((x) => oodOf(x)?.aurocMaxProb)), 1, 3), formatStat(statOf(rows(f).map((x) => oodOf(x)?.meanEntropyOut)), 1, 3)]),
+      [...SINGLE, ...ENSEMBLES].map((f) => [
+        label(f),
+        formatStat(au(f), 1, 3),
+        formatStat(statOf(rows(f).map((x) => oodOf(x)?.aurocMaxProb)), 1, 3),
+        formatStat(statOf(rows(f).map((x) => oodOf(x)?.meanEntropyOut)), 1, 3),
+      ]),
     ),
   );
   for (const other of ['label-smoothing', 'mixup'] as Family[]) {
-    claims.push({ text: `OOD AUROC: AR-AdaLS > ${label(other)}`, holds: lt(au(other), au('ar-adals')), evidence: `${show('AR-AdaLS', au('ar-adals'), 1)} vs ${show(label(other), au(other), 1)}` });
+    claims.push({
+      text: `OOD AUROC: AR-AdaLS > ${label(other)}`,
+      holds: lt(au(other), au('ar-adals')),
+      evidence: `${show('AR-AdaLS', au('ar-adals'), 1)} vs ${show(label(other), au(other), 1)}`,
+    });
   }
 
   // --- Fig 5
   md.push('', '## 8. Sensitivity to the number of robustness subsets R (paper Fig. 5)', '');
   const rReports = (R: number) => {
     const xs = done(input.experiments).filter(
-      (x) => (x.planned.family === 'r-sweep' && x.planned.config['method.subsets'] === R) || (R === 1 && x.planned.family === 'adals') || (R === p.subsets && x.planned.family === 'ar-adals'),
+      (x) =>
+        (x.planned.family === 'r-sweep' && x.planned.config['method.subsets'] === R) ||
+        (R === 1 && x.planned.family === 'adals') ||
+        (R === p.subsets && x.planned.family === 'ar-adals'),
     );
     return xs.filter((x) => p.rSeeds.includes(x.planned.seed) || x.planned.family === 'r-sweep').map((x) => x.report);
   };
@@ -377,26 +598,55 @@ export function buildResults(input: ResultsInput): { markdown: string; figures: 
     });
   const rClean = rPoints((r) => r.final.ece);
   const rShift = rPoints((r) => shiftMean(r, 'ece'));
-  figures['fig5-ece-vs-r.svg'] = lineChart({ title: 'AR-AdaLS: ECE vs number of subsets R (R = 1 is AdaLS)', xLabel: 'R', yLabel: 'ECE', series: [{ name: 'clean', points: rClean }, { name: 'corrupted (mean)', points: rShift }] });
+  figures['fig5-ece-vs-r.svg'] = lineChart({
+    title: 'AR-AdaLS: ECE vs number of subsets R (R = 1 is AdaLS)',
+    xLabel: 'R',
+    yLabel: 'ECE',
+    series: [
+      { name: 'clean', points: rClean },
+      { name: 'corrupted (mean)', points: rShift },
+    ],
+  });
   md.push('![ECE vs R](figures/fig5-ece-vs-r.svg)', '');
   md.push(
     table(
       ['R', 'runs', 'clean ECE', 'corrupted ECE'],
-      p.rValues.map((R) => [String(R), String(rReports(R).length), pct(statOf(rReports(R).map((r) => r.final.ece))), pct(statOf(rReports(R).map((r) => shiftMean(r, 'ece'))))]),
+      p.rValues.map((R) => [
+        String(R),
+        String(rReports(R).length),
+        pct(statOf(rReports(R).map((r) => r.final.ece))),
+        pct(statOf(rReports(R).map((r) => shiftMean(r, 'ece')))),
+      ]),
     ),
   );
-  md.push('', `Seeds ${p.rSeeds.join(', ')} at every R (R = 1 and R = ${p.subsets} reuse the AdaLS and AR-AdaLS runs of those seeds).`);
+  md.push(
+    '',
+    `Seeds ${p.rSeeds.join(', ')} at every R (R = 1 and R = ${p.subsets} reuse the AdaLS and AR-AdaLS runs of those seeds).`,
+  );
   const r1 = statOf(rReports(1).map((r) => r.final.ece));
   const r10 = statOf(rReports(p.subsets).map((r) => r.final.ece));
-  claims.push({ text: `clean ECE falls from R = 1 (AdaLS) to R = ${p.subsets}`, holds: lt(r10, r1), evidence: `${show(`R = ${p.subsets}`, r10)} vs ${show('R = 1', r1)}` });
+  claims.push({
+    text: `clean ECE falls from R = 1 (AdaLS) to R = ${p.subsets}`,
+    holds: lt(r10, r1),
+    evidence: `${show(`R = ${p.subsets}`, r10)} vs ${show('R = 1', r1)}`,
+  });
 
   // --- orderings
-  md.push('', '## 9. Do the paper\'s orderings hold here?', '');
+  md.push('', "## 9. Do the paper's orderings hold here?", '');
   const verdict = (c: Claim) => (c.holds === undefined ? 'not measured' : c.holds ? 'holds' : '**does not hold**');
-  md.push(table(['claim', 'here', 'numbers'], claims.map((c) => [c.text, verdict(c), c.evidence]), 'text'));
+  md.push(
+    table(
+      ['claim', 'here', 'numbers'],
+      claims.map((c) => [c.text, verdict(c), c.evidence]),
+      'text',
+    ),
+  );
   const nHold = claims.filter((c) => c.holds === true).length;
   const nNot = claims.filter((c) => c.holds === false).length;
-  md.push('', `${nHold} of ${claims.length} orderings hold, ${nNot} do not, ${claims.length - nHold - nNot} could not be measured. A difference smaller than the seed-to-seed standard deviation is not evidence either way.`);
+  md.push(
+    '',
+    `${nHold} of ${claims.length} orderings hold, ${nNot} do not, ${claims.length - nHold - nNot} could not be measured. A difference smaller than the seed-to-seed standard deviation is not evidence either way.`,
+  );
 
   md.push('', '## Left out', '');
   md.push(
@@ -409,4 +659,4 @@ export function buildResults(input: ResultsInput): { markdown: string; figures: 
   return { markdown: `${md.join('\n')}\n`, figures };
 }
 
-export { SINGLE, ENSEMBLES };
+export { ENSEMBLES, SINGLE };

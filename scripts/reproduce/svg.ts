@@ -6,12 +6,24 @@
 const W = 560;
 const H = 340;
 const M = { left: 64, right: 150, top: 36, bottom: 48 };
-const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
+const COLOURS = [
+  '#1f77b4',
+  '#d62728',
+  '#2ca02c',
+  '#ff7f0e',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#17becf',
+  '#7f7f7f',
+  '#bcbd22',
+];
 
 export const colour = (i: number): string => COLOURS[i % COLOURS.length];
 
 /** XML-escapes text for element content and attribute values. */
-export const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+export const esc = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 const f = (v: number): string => (Math.round(v * 100) / 100).toString();
 
@@ -22,7 +34,8 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((k) => k * mag).find((s) => s >= raw) ?? 10 * mag;
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step)
+    out.push(Number(v.toPrecision(12)));
   return out;
 }
 
@@ -32,7 +45,14 @@ interface Frame {
   parts: string[];
 }
 
-function frame(title: string, xLabel: string, yLabel: string, xr: [number, number], yr: [number, number], xTicks: Array<{ v: number; label: string }>): Frame {
+function frame(
+  title: string,
+  xLabel: string,
+  yLabel: string,
+  xr: [number, number],
+  yr: [number, number],
+  xTicks: Array<{ v: number; label: string }>,
+): Frame {
   const pw = W - M.left - M.right;
   const ph = H - M.top - M.bottom;
   const x = (v: number) => M.left + ((v - xr[0]) / (xr[1] - xr[0] || 1)) * pw;
@@ -87,41 +107,86 @@ export interface LinePoint {
 }
 
 /** A line chart, one polyline per series, with ± error bars where `err` is given. */
-export function lineChart(o: { title: string; xLabel: string; yLabel: string; series: Array<{ name: string; points: LinePoint[] }>; xTickLabels?: Map<number, string> }): string {
+export function lineChart(o: {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: Array<{ name: string; points: LinePoint[] }>;
+  xTickLabels?: Map<number, string>;
+}): string {
   const pts = o.series.flatMap((s) => s.points);
-  const xr = range(pts.map((p) => p.x), 0.04);
-  const yr = range(pts.flatMap((p) => [p.y - (p.err ?? 0), p.y + (p.err ?? 0)]), 0.08, true);
+  const xr = range(
+    pts.map((p) => p.x),
+    0.04,
+  );
+  const yr = range(
+    pts.flatMap((p) => [p.y - (p.err ?? 0), p.y + (p.err ?? 0)]),
+    0.08,
+    true,
+  );
   const xs = [...new Set(pts.map((p) => p.x))].sort((a, b) => a - b);
-  const fr = frame(o.title, o.xLabel, o.yLabel, xr, yr, xs.map((v) => ({ v, label: o.xTickLabels?.get(v) ?? String(v) })));
+  const fr = frame(
+    o.title,
+    o.xLabel,
+    o.yLabel,
+    xr,
+    yr,
+    xs.map((v) => ({ v, label: o.xTickLabels?.get(v) ?? String(v) })),
+  );
   o.series.forEach((s, i) => {
     const c = colour(i);
     const ok = s.points.filter((p) => Number.isFinite(p.y));
-    if (ok.length > 1) fr.parts.push(`<polyline fill="none" stroke="${c}" stroke-width="1.8" points="${ok.map((p) => `${f(fr.x(p.x))},${f(fr.y(p.y))}`).join(' ')}"/>`);
+    if (ok.length > 1)
+      fr.parts.push(
+        `<polyline fill="none" stroke="${c}" stroke-width="1.8" points="${ok.map((p) => `${f(fr.x(p.x))},${f(fr.y(p.y))}`).join(' ')}"/>`,
+      );
     for (const p of ok) {
       fr.parts.push(`<circle cx="${f(fr.x(p.x))}" cy="${f(fr.y(p.y))}" r="2.8" fill="${c}"/>`);
       if (p.err) {
         const [a, b] = [fr.y(p.y - p.err), fr.y(p.y + p.err)];
-        fr.parts.push(`<path d="M${f(fr.x(p.x))} ${f(a)}V${f(b)}M${f(fr.x(p.x) - 3)} ${f(a)}h6M${f(fr.x(p.x) - 3)} ${f(b)}h6" stroke="${c}" fill="none"/>`);
+        fr.parts.push(
+          `<path d="M${f(fr.x(p.x))} ${f(a)}V${f(b)}M${f(fr.x(p.x) - 3)} ${f(a)}h6M${f(fr.x(p.x) - 3)} ${f(b)}h6" stroke="${c}" fill="none"/>`,
+        );
       }
     }
   });
-  legend(fr.parts, o.series.map((s) => s.name));
+  legend(
+    fr.parts,
+    o.series.map((s) => s.name),
+  );
   return `${fr.parts.join('\n')}\n</svg>\n`;
 }
 
 /** Step histograms over shared bin edges, one outline per series (values per bin, e.g. densities). */
-export function histogramChart(o: { title: string; xLabel: string; yLabel: string; edges: number[]; series: Array<{ name: string; values: number[] }> }): string {
+export function histogramChart(o: {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  edges: number[];
+  series: Array<{ name: string; values: number[] }>;
+}): string {
   const xr: [number, number] = [o.edges[0], o.edges.at(-1)!];
-  const yr = range(o.series.flatMap((s) => s.values), 0.08, true);
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((q) => xr[0] + q * (xr[1] - xr[0])).map((v) => ({ v, label: v.toFixed(2) }));
+  const yr = range(
+    o.series.flatMap((s) => s.values),
+    0.08,
+    true,
+  );
+  const ticks = [0, 0.25, 0.5, 0.75, 1]
+    .map((q) => xr[0] + q * (xr[1] - xr[0]))
+    .map((v) => ({ v, label: v.toFixed(2) }));
   const fr = frame(o.title, o.xLabel, o.yLabel, xr, yr, ticks);
   o.series.forEach((s, i) => {
     const d = [`M${f(fr.x(o.edges[0]))} ${f(fr.y(0))}`];
     s.values.forEach((v, b) => d.push(`V${f(fr.y(v))}H${f(fr.x(o.edges[b + 1]))}`));
     d.push(`V${f(fr.y(0))}`);
-    fr.parts.push(`<path d="${d.join('')}" fill="${colour(i)}" fill-opacity="0.12" stroke="${colour(i)}" stroke-width="1.6"/>`);
+    fr.parts.push(
+      `<path d="${d.join('')}" fill="${colour(i)}" fill-opacity="0.12" stroke="${colour(i)}" stroke-width="1.6"/>`,
+    );
   });
-  legend(fr.parts, o.series.map((s) => s.name));
+  legend(
+    fr.parts,
+    o.series.map((s) => s.name),
+  );
   return `${fr.parts.join('\n')}\n</svg>\n`;
 }
 
@@ -138,11 +203,24 @@ export function quantile(sorted: number[], q: number): number {
  * Box plots grouped by category: per series a box from the 25th to the 75th percentile with the median, and
  * whiskers at the minimum and maximum (as in the paper's Fig. 3).
  */
-export function boxPlot(o: { title: string; xLabel: string; yLabel: string; categories: string[]; series: Array<{ name: string; values: number[][] }> }): string {
+export function boxPlot(o: {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  categories: string[];
+  series: Array<{ name: string; values: number[][] }>;
+}): string {
   const all = o.series.flatMap((s) => s.values.flat());
   const yr = range(all, 0.08, true);
   const nC = o.categories.length;
-  const fr = frame(o.title, o.xLabel, o.yLabel, [-0.5, nC - 0.5], yr, o.categories.map((label, v) => ({ v, label })));
+  const fr = frame(
+    o.title,
+    o.xLabel,
+    o.yLabel,
+    [-0.5, nC - 0.5],
+    yr,
+    o.categories.map((label, v) => ({ v, label })),
+  );
   const nS = o.series.length;
   const slot = 0.8 / Math.max(1, nS);
   o.series.forEach((s, i) => {
@@ -154,11 +232,20 @@ export function boxPlot(o: { title: string; xLabel: string; yLabel: string; cate
       const x0 = fr.x(cx - slot * 0.4);
       const x1 = fr.x(cx + slot * 0.4);
       const [q1, med, q3] = [0.25, 0.5, 0.75].map((q) => quantile(v, q));
-      fr.parts.push(`<path d="M${f(fr.x(cx))} ${f(fr.y(v[0]))}V${f(fr.y(q1))}M${f(fr.x(cx))} ${f(fr.y(q3))}V${f(fr.y(v.at(-1)!))}" stroke="${c}"/>`);
-      fr.parts.push(`<rect x="${f(x0)}" y="${f(fr.y(q3))}" width="${f(x1 - x0)}" height="${f(Math.max(0.5, fr.y(q1) - fr.y(q3)))}" fill="${c}" fill-opacity="0.25" stroke="${c}"/>`);
-      fr.parts.push(`<line x1="${f(x0)}" x2="${f(x1)}" y1="${f(fr.y(med))}" y2="${f(fr.y(med))}" stroke="${c}" stroke-width="2"/>`);
+      fr.parts.push(
+        `<path d="M${f(fr.x(cx))} ${f(fr.y(v[0]))}V${f(fr.y(q1))}M${f(fr.x(cx))} ${f(fr.y(q3))}V${f(fr.y(v.at(-1)!))}" stroke="${c}"/>`,
+      );
+      fr.parts.push(
+        `<rect x="${f(x0)}" y="${f(fr.y(q3))}" width="${f(x1 - x0)}" height="${f(Math.max(0.5, fr.y(q1) - fr.y(q3)))}" fill="${c}" fill-opacity="0.25" stroke="${c}"/>`,
+      );
+      fr.parts.push(
+        `<line x1="${f(x0)}" x2="${f(x1)}" y1="${f(fr.y(med))}" y2="${f(fr.y(med))}" stroke="${c}" stroke-width="2"/>`,
+      );
     });
   });
-  legend(fr.parts, o.series.map((s) => s.name));
+  legend(
+    fr.parts,
+    o.series.map((s) => s.name),
+  );
   return `${fr.parts.join('\n')}\n</svg>\n`;
 }

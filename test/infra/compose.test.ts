@@ -40,7 +40,8 @@ describe('docker-compose.yml', () => {
     const devices = s.deploy.resources.reservations.devices;
     expect(devices[0].capabilities).toContain('gpu');
     expect(devices[0].driver).toBe('nvidia');
-    for (const [name, other] of Object.entries(services)) if (name !== 'worker-gpu') expect(other.profiles, name).toBeUndefined();
+    for (const [name, other] of Object.entries(services))
+      if (name !== 'worker-gpu') expect(other.profiles, name).toBeUndefined();
     const dockerfile = readFileSync(new URL(s.build.dockerfile, root), 'utf8');
     expect(dockerfile).toMatch(/^FROM nvidia\/cuda:/m);
     expect(dockerfile).toMatch(/@tensorflow\/tfjs-node-gpu@4\.22\.0/);

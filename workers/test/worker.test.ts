@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { JobDispatcher, closeQueues, createDb, createQueues, createRedis, createRepositories } from '@arcal/db';
+import { closeQueues, createDb, createQueues, createRedis, createRepositories, JobDispatcher } from '@arcal/db';
 import { integrationEnv } from '@arcal/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -57,7 +57,8 @@ describe.skipIf(!env)('arcal-worker process (real PostgreSQL + Redis)', () => {
 
   const newExperiment = async () => {
     const p = await repos.projects.ensureProject('w');
-    return (await repos.experiments.createWithJobs({ projectId: p.id, name: 'w', spec: {}, estimate: {} }, () => [])).experiment;
+    return (await repos.experiments.createWithJobs({ projectId: p.id, name: 'w', spec: {}, estimate: {} }, () => []))
+      .experiment;
   };
 
   it('runs a job and records its completion in Postgres', async () => {
@@ -77,8 +78,14 @@ describe.skipIf(!env)('arcal-worker process (real PostgreSQL + Redis)', () => {
     const e = await newExperiment();
     const id = `${e.id}-bad`;
     // A job that names no experiment: retrying cannot fix it.
-    await repos.jobs.createPending([{ id, kind: 'orchestrate:noop', experimentId: e.id, payload: { experimentId: e.id } }]);
-    await queues.orchestrate.add('noop', { nothing: true }, { jobId: id, attempts: 3, backoff: { type: 'fixed', delay: 200 } });
+    await repos.jobs.createPending([
+      { id, kind: 'orchestrate:noop', experimentId: e.id, payload: { experimentId: e.id } },
+    ]);
+    await queues.orchestrate.add(
+      'noop',
+      { nothing: true },
+      { jobId: id, attempts: 3, backoff: { type: 'fixed', delay: 200 } },
+    );
     const row = await until(async () => {
       const r = await repos.jobs.get(id);
       return r?.state === 'failed' ? r : null;

@@ -3,13 +3,13 @@
  * It validates, records, enqueues and reports; it never imports tfjs or @arcal/core training code.
  */
 import { randomUUID } from 'node:crypto';
+import { ArcalError } from '@arcal/contracts';
+import type { Db, EventPublisher, EventSubscriber, JobDispatcher, Repositories } from '@arcal/db';
+import { webUi } from '@arcal/web';
 import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { ArcalError } from '@arcal/contracts';
-import { webUi } from '@arcal/web';
-import type { Db, EventPublisher, EventSubscriber, JobDispatcher, Repositories } from '@arcal/db';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { ApiConfig } from './config.ts';
@@ -33,7 +33,11 @@ export interface ApiDeps {
   subscriber: EventSubscriber;
 }
 
-export async function buildApp(config: ApiConfig, deps: ApiDeps, opts: { logger?: boolean | object } = {}): Promise<FastifyInstance> {
+export async function buildApp(
+  config: ApiConfig,
+  deps: ApiDeps,
+  opts: { logger?: boolean | object } = {},
+): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? { level: config.logLevel },
     bodyLimit: config.bodyLimit,
@@ -54,11 +58,20 @@ export async function buildApp(config: ApiConfig, deps: ApiDeps, opts: { logger?
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'arcal', version: '1', description: 'Calibration vs adversarial robustness experiments (AR-AdaLS) as a service.' },
+      info: {
+        title: 'arcal',
+        version: '1',
+        description: 'Calibration vs adversarial robustness experiments (AR-AdaLS) as a service.',
+      },
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'API key from `arcal keys create`' },
-          session: { type: 'apiKey', in: 'cookie', name: 'arcal_session', description: 'From POST /v1/session; writes need x-csrf-token' },
+          session: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'arcal_session',
+            description: 'From POST /v1/session; writes need x-csrf-token',
+          },
         },
       },
     },
@@ -73,12 +86,25 @@ export async function buildApp(config: ApiConfig, deps: ApiDeps, opts: { logger?
     nameSpace: `${config.queuePrefix}:ratelimit:`,
     keyGenerator: rateLimitKey,
     errorResponseBuilder: (_req, ctx) =>
-      Object.assign(new ArcalError('RATE_LIMITED', `rate limit of ${ctx.max} requests per ${ctx.after} exceeded; retry later`), { statusCode: 429 }),
+      Object.assign(
+        new ArcalError('RATE_LIMITED', `rate limit of ${ctx.max} requests per ${ctx.after} exceeded; retry later`),
+        { statusCode: 429 },
+      ),
   });
 
   const service = new ExperimentsService(config, deps.repos, deps.dispatcher, deps.events);
-  await app.register(opsRoutes, { db: deps.db, redis: deps.redis, dispatcher: deps.dispatcher, repos: deps.repos, http });
-  await app.register(sessionRoutes, { projects: deps.repos.projects, ttlMs: config.sessionTtlMs, secure: config.secureCookies });
+  await app.register(opsRoutes, {
+    db: deps.db,
+    redis: deps.redis,
+    dispatcher: deps.dispatcher,
+    repos: deps.repos,
+    http,
+  });
+  await app.register(sessionRoutes, {
+    projects: deps.repos.projects,
+    ttlMs: config.sessionTtlMs,
+    secure: config.secureCookies,
+  });
   await app.register(experimentRoutes, {
     service,
     repos: deps.repos,

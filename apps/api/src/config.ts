@@ -41,7 +41,11 @@ const int = (v: string | undefined, d: number, name: string): number => {
 };
 
 export function loadConfig(env: Record<string, string | undefined>): ApiConfig {
-  const datasets = env.ARCAL_DATASETS ? env.ARCAL_DATASETS.split(',').map((s) => s.trim()).filter(Boolean) : [...DATASET_NAMES];
+  const datasets = env.ARCAL_DATASETS
+    ? env.ARCAL_DATASETS.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [...DATASET_NAMES];
   for (const d of datasets) {
     if (!(DATASET_NAMES as readonly string[]).includes(d)) throw new Error(`ARCAL_DATASETS: unknown dataset "${d}"`);
   }
@@ -54,7 +58,10 @@ export function loadConfig(env: Record<string, string | undefined>): ApiConfig {
     queuePrefix: env.ARCAL_QUEUE_PREFIX || 'arcal',
     ...(env.ARCAL_BOOTSTRAP_KEY ? { bootstrapKey: env.ARCAL_BOOTSTRAP_KEY } : {}),
     bootstrapProject: env.ARCAL_BOOTSTRAP_PROJECT || 'default',
-    rateLimit: { max: int(env.RATE_LIMIT_MAX, 120, 'RATE_LIMIT_MAX'), windowMs: int(env.RATE_LIMIT_WINDOW_MS, 60_000, 'RATE_LIMIT_WINDOW_MS') },
+    rateLimit: {
+      max: int(env.RATE_LIMIT_MAX, 120, 'RATE_LIMIT_MAX'),
+      windowMs: int(env.RATE_LIMIT_WINDOW_MS, 60_000, 'RATE_LIMIT_WINDOW_MS'),
+    },
     bodyLimit: int(env.BODY_LIMIT_BYTES, 256 * 1024, 'BODY_LIMIT_BYTES'),
     budgetSeconds: int(env.ARCAL_BUDGET_SECONDS, 24 * 3600, 'ARCAL_BUDGET_SECONDS'),
     workerFlops: int(env.ARCAL_WORKER_FLOPS, 2e9, 'ARCAL_WORKER_FLOPS'),

@@ -1,18 +1,20 @@
 /** Real dependencies of the API, made from its config (server.ts and the tests both use this). */
 import {
-  EventPublisher,
-  EventSubscriber,
-  JobDispatcher,
   closeQueues,
   createDb,
   createQueues,
   createRedis,
   createRepositories,
+  EventPublisher,
+  EventSubscriber,
+  JobDispatcher,
 } from '@arcal/db';
 import type { ApiDeps } from './app.ts';
 import type { ApiConfig } from './config.ts';
 
-export async function createApiDeps(config: Pick<ApiConfig, 'databaseUrl' | 'redisUrl' | 'queuePrefix'>): Promise<ApiDeps & { close(): Promise<void> }> {
+export async function createApiDeps(
+  config: Pick<ApiConfig, 'databaseUrl' | 'redisUrl' | 'queuePrefix'>,
+): Promise<ApiDeps & { close(): Promise<void> }> {
   const db = createDb(config.databaseUrl);
   const repos = createRepositories(db);
   const redis = createRedis(config.redisUrl, 'producer');

@@ -1,5 +1,5 @@
-export { buildApp, type ApiDeps } from './app.ts';
-export { loadConfig, type ApiConfig } from './config.ts';
+export { type ApiDeps, buildApp } from './app.ts';
+export { type ApiConfig, loadConfig } from './config.ts';
 export { createApiDeps } from './deps.ts';
-export { estimateCost, forwardMacs, type Estimate } from './estimate.ts';
+export { type Estimate, estimateCost, forwardMacs } from './estimate.ts';
 export { createKeyCommand } from './keys.ts';

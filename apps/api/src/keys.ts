@@ -3,7 +3,7 @@
  * API key, printing the key once. Reads DATABASE_URL from the environment given (default: process.env).
  */
 import { ArcalError } from '@arcal/contracts';
-import { DEFAULT_DATABASE_URL, createDb, ProjectsRepository } from '@arcal/db';
+import { createDb, DEFAULT_DATABASE_URL, ProjectsRepository } from '@arcal/db';
 
 export interface KeyCommandIo {
   env?: Record<string, string | undefined>;
@@ -25,10 +25,17 @@ export async function createKeyCommand(argv: string[], io: KeyCommandIo = {}): P
     else if (a.startsWith('--project=')) project = a.slice('--project='.length);
     else if (a === '--name') label = args[++i];
     else if (a.startsWith('--name=')) label = a.slice('--name='.length);
-    else throw new ArcalError('INVALID_INPUT', `unknown argument ${a}; usage: arcal keys create --project <name> [--name <label>] [--json]`);
+    else
+      throw new ArcalError(
+        'INVALID_INPUT',
+        `unknown argument ${a}; usage: arcal keys create --project <name> [--name <label>] [--json]`,
+      );
   }
   if (!project || !/^[\w.-]{1,100}$/.test(project)) {
-    throw new ArcalError('INVALID_INPUT', 'usage: arcal keys create --project <name> [--name <label>] [--json] (name: letters, digits, . _ -)');
+    throw new ArcalError(
+      'INVALID_INPUT',
+      'usage: arcal keys create --project <name> [--name <label>] [--json] (name: letters, digits, . _ -)',
+    );
   }
   const db = createDb(env.DATABASE_URL || DEFAULT_DATABASE_URL, { max: 1 });
   try {

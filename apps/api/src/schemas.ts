@@ -23,7 +23,9 @@ export const Links = T.Object({
   retry: T.String(),
 });
 
-export const Status = T.Union(['queued', 'running', 'succeeded', 'failed', 'cancelling', 'cancelled'].map((s) => T.Literal(s)));
+export const Status = T.Union(
+  ['queued', 'running', 'succeeded', 'failed', 'cancelling', 'cancelled'].map((s) => T.Literal(s)),
+);
 
 export const ExperimentView = T.Object(
   {

@@ -15,7 +15,8 @@ try {
   console.error(`arcal api: ${(err as Error).message}`);
   process.exit(1);
 }
-if (config.bootstrapKey) await deps.repos.projects.importApiKey(config.bootstrapProject, config.bootstrapKey, 'bootstrap');
+if (config.bootstrapKey)
+  await deps.repos.projects.importApiKey(config.bootstrapProject, config.bootstrapKey, 'bootstrap');
 const app = await buildApp(config, deps);
 // Jobs whose rows were committed but never enqueued (a crash in between) are handed to the queue now, then periodically.
 const repaired = await deps.dispatcher.repairPending(0);

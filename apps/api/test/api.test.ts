@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { createRedis, EventPublisher, jobIds } from '@arcal/db';
+import { integrationEnv } from '@arcal/db/testing';
 import { Queue } from 'bullmq';
 import fc from 'fast-check';
-import { EventPublisher, createRedis, jobIds } from '@arcal/db';
-import { integrationEnv } from '@arcal/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp } from './helpers.ts';
 
@@ -65,7 +65,12 @@ describe.skipIf(!env)('HTTP API (real PostgreSQL + Redis)', () => {
 
   it('answers the paper-scale example with 422 and its estimate, writing nothing', async () => {
     const before = await counts();
-    const r = await t.app.inject({ method: 'POST', url: '/v1/experiments', headers: auth(), payload: example('paper-cifar10.json') });
+    const r = await t.app.inject({
+      method: 'POST',
+      url: '/v1/experiments',
+      headers: auth(),
+      payload: example('paper-cifar10.json'),
+    });
     expect(r.statusCode).toBe(422);
     expect(r.json().code).toBe('BUDGET_EXCEEDED');
     expect(r.json().estimate.seconds).toBeGreaterThan(t.config.budgetSeconds);
@@ -80,7 +85,10 @@ describe.skipIf(!env)('HTTP API (real PostgreSQL + Redis)', () => {
     const r = await t.app.inject({ method: 'POST', url: '/v1/experiments', headers: auth(), payload: spec });
     expect(r.statusCode).toBe(400);
     expect(r.json().code).toBe('INVALID_SPEC');
-    const paths = r.json().details.map((d: { path: string }) => d.path).sort();
+    const paths = r
+      .json()
+      .details.map((d: { path: string }) => d.path)
+      .sort();
     expect(paths).toEqual(['bogus', 'ensemble.members', 'training.epochs']);
   });
 
@@ -96,7 +104,10 @@ describe.skipIf(!env)('HTTP API (real PostgreSQL + Redis)', () => {
 
   it('property: any single invalid field gives 400 naming that field, with no row and no job', async () => {
     const mutations: Array<[string, fc.Arbitrary<unknown>]> = [
-      ['training.epochs', fc.oneof(fc.integer({ max: 0 }), fc.constant('5'), fc.double({ min: 1.1, max: 9.9, noInteger: true }))],
+      [
+        'training.epochs',
+        fc.oneof(fc.integer({ max: 0 }), fc.constant('5'), fc.double({ min: 1.1, max: 9.9, noInteger: true })),
+      ],
       ['training.batchSize', fc.oneof(fc.integer({ max: 0 }), fc.constant(null))],
       ['training.learningRate', fc.oneof(fc.double({ max: 0, noNaN: true }), fc.string())],
       ['training.optimizer', fc.string().filter((s) => s !== 'sgd' && s !== 'adam')],
@@ -111,16 +122,19 @@ describe.skipIf(!env)('HTTP API (real PostgreSQL + Redis)', () => {
     ];
     const before = await counts();
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...mutations).chain(([p, g]) => g.map((v) => [p, v] as const)), async ([path, value]) => {
-        const spec = small();
-        const parts = path.split('.');
-        let o = spec;
-        for (const k of parts.slice(0, -1)) o = o[k];
-        o[parts.at(-1)!] = value;
-        const r = await t.app.inject({ method: 'POST', url: '/v1/experiments', headers: auth(), payload: spec });
-        expect(r.statusCode).toBe(400);
-        expect(r.json().details.map((d: { path: string }) => d.path)).toContain(path);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...mutations).chain(([p, g]) => g.map((v) => [p, v] as const)),
+        async ([path, value]) => {
+          const spec = small();
+          const parts = path.split('.');
+          let o = spec;
+          for (const k of parts.slice(0, -1)) o = o[k];
+          o[parts.at(-1)!] = value;
+          const r = await t.app.inject({ method: 'POST', url: '/v1/experiments', headers: auth(), payload: spec });
+          expect(r.statusCode).toBe(400);
+          expect(r.json().details.map((d: { path: string }) => d.path)).toContain(path);
+        },
+      ),
       { numRuns: 60 },
     );
     expect(await counts()).toEqual(before);
@@ -141,7 +155,9 @@ describe.skipIf(!env)('HTTP API (real PostgreSQL + Redis)', () => {
   });
 
   it("another project's experiment is not found, and lists show only the caller's project", async () => {
-    const a = (await t.app.inject({ method: 'POST', url: '/v1/experiments', headers: auth(), payload: small() })).json();
+    const a = (
+      await t.app.inject({ method: 'POST', url: '/v1/experiments', headers: auth(), payload: small() })
+    ).json();
     const other = { authorization: `Bearer ${otherKey}` };
     for (const [method, url] of [
       ['GET', `/v1/experiments/${a.id}`],
@@ -160,7 +176,10 @@ describe.skipIf(!env)('HTTP API (real PostgreSQL + Redis)', () => {
     const all = [];
     let cursor: string | null = null;
     do {
-      const r = await t.app.inject({ url: `/v1/experiments?limit=2${cursor ? `&cursor=${cursor}` : ''}`, headers: auth() });
+      const r = await t.app.inject({
+        url: `/v1/experiments?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+        headers: auth(),
+      });
       expect(r.statusCode).toBe(200);
       all.push(...r.json().items);
       cursor = r.json().next;
@@ -176,14 +195,20 @@ describe.skipIf(!env)('HTTP API (real PostgreSQL + Redis)', () => {
   });
 
   it('cancel removes the waiting job; delete works on finished experiments only and removes the row', async () => {
-    const a = (await t.app.inject({ method: 'POST', url: '/v1/experiments', headers: auth(), payload: small() })).json();
-    expect((await t.app.inject({ method: 'DELETE', url: `/v1/experiments/${a.id}`, headers: auth() })).statusCode).toBe(409);
+    const a = (
+      await t.app.inject({ method: 'POST', url: '/v1/experiments', headers: auth(), payload: small() })
+    ).json();
+    expect((await t.app.inject({ method: 'DELETE', url: `/v1/experiments/${a.id}`, headers: auth() })).statusCode).toBe(
+      409,
+    );
     const c = await t.app.inject({ method: 'POST', url: `/v1/experiments/${a.id}/cancel`, headers: auth() });
     expect(c.statusCode).toBe(200);
     expect(c.json().status).toBe('cancelled');
     expect(await orchestrate.getJob(jobIds.start(a.id, 1))).toBeUndefined();
     expect((await t.deps.repos.jobs.get(jobIds.start(a.id, 1)))?.state).toBe('cancelled');
-    expect((await t.app.inject({ method: 'POST', url: `/v1/experiments/${a.id}/cancel`, headers: auth() })).statusCode).toBe(409);
+    expect(
+      (await t.app.inject({ method: 'POST', url: `/v1/experiments/${a.id}/cancel`, headers: auth() })).statusCode,
+    ).toBe(409);
     // retry queues attempt 2 under a new job id
     const r = await t.app.inject({ method: 'POST', url: `/v1/experiments/${a.id}/retry`, headers: auth() });
     expect(r.statusCode).toBe(202);
@@ -204,11 +229,26 @@ describe.skipIf(!env)('HTTP API (real PostgreSQL + Redis)', () => {
     const cookie = setCookie.split(';')[0]!;
     const csrf = s.json().csrfToken;
     expect((await t.app.inject({ url: '/v1/experiments', headers: { cookie } })).statusCode).toBe(200);
-    const noCsrf = await t.app.inject({ method: 'POST', url: '/v1/experiments', headers: { cookie }, payload: small() });
+    const noCsrf = await t.app.inject({
+      method: 'POST',
+      url: '/v1/experiments',
+      headers: { cookie },
+      payload: small(),
+    });
     expect(noCsrf.statusCode).toBe(403);
-    const wrong = await t.app.inject({ method: 'POST', url: '/v1/experiments', headers: { cookie, 'x-csrf-token': `${csrf}x` }, payload: small() });
+    const wrong = await t.app.inject({
+      method: 'POST',
+      url: '/v1/experiments',
+      headers: { cookie, 'x-csrf-token': `${csrf}x` },
+      payload: small(),
+    });
     expect(wrong.statusCode).toBe(403);
-    const ok = await t.app.inject({ method: 'POST', url: '/v1/experiments', headers: { cookie, 'x-csrf-token': csrf }, payload: small() });
+    const ok = await t.app.inject({
+      method: 'POST',
+      url: '/v1/experiments',
+      headers: { cookie, 'x-csrf-token': csrf },
+      payload: small(),
+    });
     expect(ok.statusCode).toBe(202);
     expect((await t.app.inject({ method: 'POST', url: '/v1/session' })).statusCode).toBe(401);
   });
@@ -224,7 +264,9 @@ describe.skipIf(!env)('HTTP API (real PostgreSQL + Redis)', () => {
 
   it('OpenAPI at /docs/json describes every route', async () => {
     const doc = (await t.app.inject({ url: '/docs/json' })).json();
-    const routes = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops as object).map((m) => `${m.toUpperCase()} ${p}`));
+    const routes = Object.entries(doc.paths).flatMap(([p, ops]) =>
+      Object.keys(ops as object).map((m) => `${m.toUpperCase()} ${p}`),
+    );
     for (const r of [
       'POST /v1/experiments',
       'GET /v1/experiments',
@@ -244,7 +286,9 @@ describe.skipIf(!env)('HTTP API (real PostgreSQL + Redis)', () => {
     ]) {
       expect(routes, r).toContain(r);
     }
-    expect(doc.paths['/v1/experiments'].post.requestBody.content['application/json'].schema.properties.training).toBeDefined();
+    expect(
+      doc.paths['/v1/experiments'].post.requestBody.content['application/json'].schema.properties.training,
+    ).toBeDefined();
   });
 
   it('/metrics is Prometheus text with queue depths, job durations and HTTP latencies', async () => {
@@ -253,11 +297,15 @@ describe.skipIf(!env)('HTTP API (real PostgreSQL + Redis)', () => {
     expect(r.headers['content-type']).toMatch(/^text\/plain/);
     expect(r.body).toMatch(/^arcal_queue_jobs\{queue="orchestrate",state="waiting"\} \d+$/m);
     expect(r.body).toMatch(/# TYPE arcal_job_duration_seconds histogram/);
-    expect(r.body).toMatch(/^arcal_http_request_duration_seconds_count\{method="POST",route="\/v1\/experiments",status="202"\} \d+$/m);
+    expect(r.body).toMatch(
+      /^arcal_http_request_duration_seconds_count\{method="POST",route="\/v1\/experiments",status="202"\} \d+$/m,
+    );
   });
 
   it('SSE: the first event is a snapshot, then published events, then end when finished', async () => {
-    const a = (await t.app.inject({ method: 'POST', url: '/v1/experiments', headers: auth(), payload: small() })).json();
+    const a = (
+      await t.app.inject({ method: 'POST', url: '/v1/experiments', headers: auth(), payload: small() })
+    ).json();
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     const port = (t.app.server.address() as { port: number }).port;
     const res = await fetch(`http://127.0.0.1:${port}/v1/experiments/${a.id}/events`, { headers: auth() });

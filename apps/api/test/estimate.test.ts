@@ -29,7 +29,10 @@ describe('estimateCost', () => {
   });
 
   it('counts the reference CNN on 8×8×1 by its layers', () => {
-    const s = spec({ model: { arch: 'cnn' }, dataset: { name: 'synthetic', classes: 4, shape: [8, 8, 1], trainLimit: 10, validationSize: 0 } });
+    const s = spec({
+      model: { arch: 'cnn' },
+      dataset: { name: 'synthetic', classes: 4, shape: [8, 8, 1], trainLimit: 10, validationSize: 0 },
+    });
     expect(forwardMacs(s)).toBe(8 * 8 * 9 * 32 + 4 * 4 * 9 * 32 * 64 + 2 * 2 * 64 * 128 + 128 * 4);
   });
 
@@ -40,6 +43,7 @@ describe('estimateCost', () => {
       return estimateCost(v.spec, { workerFlops: 2e9, budgetSeconds: 86400 });
     };
     expect(load('paper-cifar10.json').seconds).toBeGreaterThan(100 * 86400);
-    for (const n of ['vanilla-synthetic.json', 'ar-adals-fashion.json', 'ensemble-joint.json']) expect(load(n).seconds).toBeLessThan(86400);
+    for (const n of ['vanilla-synthetic.json', 'ar-adals-fashion.json', 'ensemble-joint.json'])
+      expect(load(n).seconds).toBeLessThan(86400);
   });
 });

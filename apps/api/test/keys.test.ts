@@ -11,7 +11,10 @@ afterAll(() => env?.cleanup());
 describe.skipIf(!env)('arcal keys create', () => {
   it('--json prints a key whose sha256 is what the database holds, under the named project', async () => {
     let out = '';
-    const code = await createKeyCommand(['create', '--project', 'lab-1', '--json'], { env: { DATABASE_URL: env!.databaseUrl }, stdout: (s) => (out += s) });
+    const code = await createKeyCommand(['create', '--project', 'lab-1', '--json'], {
+      env: { DATABASE_URL: env!.databaseUrl },
+      stdout: (s) => (out += s),
+    });
     expect(code).toBe(0);
     const printed = JSON.parse(out);
     expect(printed.project).toBe('lab-1');
@@ -29,8 +32,12 @@ describe.skipIf(!env)('arcal keys create', () => {
   it('refuses a missing or odd project name and unknown flags', async () => {
     const io = { env: { DATABASE_URL: env!.databaseUrl }, stdout: () => {} };
     await expect(createKeyCommand(['create'], io)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
-    await expect(createKeyCommand(['create', '--project', '../x'], io)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
-    await expect(createKeyCommand(['create', '--project', 'p', '--admin'], io)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(createKeyCommand(['create', '--project', '../x'], io)).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    });
+    await expect(createKeyCommand(['create', '--project', 'p', '--admin'], io)).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    });
   });
 
   it('a bootstrap key is stored once however often the server starts', async () => {

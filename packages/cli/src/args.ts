@@ -25,7 +25,8 @@ export function parseArgs(argv: string[], known: { boolean?: string[]; string?: 
         flags[key] = true;
       } else if (strings.has(key)) {
         const v = eq >= 0 ? a.slice(eq + 1) : argv[++i];
-        if (v === undefined || (eq < 0 && v.startsWith('--'))) throw new ArcalError('INVALID_INPUT', `--${key} needs a value`);
+        if (v === undefined || (eq < 0 && v.startsWith('--')))
+          throw new ArcalError('INVALID_INPUT', `--${key} needs a value`);
         flags[key] = v;
       } else {
         throw new ArcalError('INVALID_INPUT', `unknown option --${key}`);
@@ -37,12 +38,14 @@ export function parseArgs(argv: string[], known: { boolean?: string[]; string?: 
   return { positionals, flags };
 }
 
-export const str = (a: ParsedArgs, k: string): string | undefined => (typeof a.flags[k] === 'string' ? (a.flags[k] as string) : undefined);
+export const str = (a: ParsedArgs, k: string): string | undefined =>
+  typeof a.flags[k] === 'string' ? (a.flags[k] as string) : undefined;
 
 export function int(a: ParsedArgs, k: string): number | undefined {
   const v = str(a, k);
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new ArcalError('INVALID_INPUT', `--${k} must be a positive integer, got "${v}"`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new ArcalError('INVALID_INPUT', `--${k} must be a positive integer, got "${v}"`);
   return n;
 }

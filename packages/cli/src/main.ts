@@ -39,7 +39,15 @@ Service (ARCAL_URL, default http://127.0.0.1:3000, and ARCAL_API_KEY):
 Environment: ARCAL_BACKEND (tfjs-node-gpu | tfjs-node | native | wasm | cpu), ARCAL_THREADS, ARCAL_DATA_DIR.
 Exit codes: 0 ok, 1 failure, 2 invalid input, 130 interrupted.`;
 
-const EXIT_INVALID = new Set(['INVALID_SPEC', 'NOT_IMPLEMENTED', 'INVALID_INPUT', 'DATA_NOT_FOUND', 'DATA_CORRUPT', 'CONFLICT', 'BACKEND_UNAVAILABLE']);
+const EXIT_INVALID = new Set([
+  'INVALID_SPEC',
+  'NOT_IMPLEMENTED',
+  'INVALID_INPUT',
+  'DATA_NOT_FOUND',
+  'DATA_CORRUPT',
+  'CONFLICT',
+  'BACKEND_UNAVAILABLE',
+]);
 
 async function dispatch(argv: string[], signal: AbortSignal): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -62,7 +70,10 @@ async function dispatch(argv: string[], signal: AbortSignal): Promise<number> {
       );
     case 'demo':
       return (await import('./commands/demo.ts')).demoCommand(
-        parseArgs(rest, { string: ['out', 'backend', 'threads', 'data-dir', 'train-limit'], boolean: ['offline', 'fresh'] }),
+        parseArgs(rest, {
+          string: ['out', 'backend', 'threads', 'data-dir', 'train-limit'],
+          boolean: ['offline', 'fresh'],
+        }),
         signal,
       );
     case 'validate': {
@@ -70,16 +81,24 @@ async function dispatch(argv: string[], signal: AbortSignal): Promise<number> {
       if (!a.positionals[0]) throw new ArcalError('INVALID_INPUT', 'usage: arcal validate <spec.json>');
       const { loadSpecFile } = await import('./spec-file.ts');
       const spec = loadSpecFile(a.positionals[0]);
-      console.log(a.flags.json ? JSON.stringify(spec) : `${a.positionals[0]}: valid (${spec.method.kind}, ${spec.dataset.name}, ${spec.model.arch})`);
+      console.log(
+        a.flags.json
+          ? JSON.stringify(spec)
+          : `${a.positionals[0]}: valid (${spec.method.kind}, ${spec.dataset.name}, ${spec.model.arch})`,
+      );
       return 0;
     }
     case 'schema':
       console.log(JSON.stringify(ExperimentSpec, null, 2));
       return 0;
     case 'doctor':
-      return (await import('./commands/doctor.ts')).doctorCommand(parseArgs(rest, { boolean: ['json'], string: ['backend'] }));
+      return (await import('./commands/doctor.ts')).doctorCommand(
+        parseArgs(rest, { boolean: ['json'], string: ['backend'] }),
+      );
     case 'predict':
-      return (await import('./commands/predict.ts')).predictCommand(parseArgs(rest, { string: ['model', 'data', 'limit', 'backend'] }));
+      return (await import('./commands/predict.ts')).predictCommand(
+        parseArgs(rest, { string: ['model', 'data', 'limit', 'backend'] }),
+      );
     case 'robustness':
       return (await import('./commands/robustness.ts')).robustnessCommand(rest, signal);
     case 'submit':
@@ -89,7 +108,12 @@ async function dispatch(argv: string[], signal: AbortSignal): Promise<number> {
     case 'retry':
     case 'report':
     case 'list':
-      return (await import('./commands/remote.ts')).remoteCommand(cmd, rest, { env: process.env, stdout: process.stdout, stderr: process.stderr, signal });
+      return (await import('./commands/remote.ts')).remoteCommand(cmd, rest, {
+        env: process.env,
+        stdout: process.stdout,
+        stderr: process.stderr,
+        signal,
+      });
     case 'keys': {
       const { createKeyCommand } = await import('@arcal/api');
       return createKeyCommand(rest);
@@ -113,7 +137,9 @@ async function main(): Promise<void> {
     process.exitCode = await dispatch(process.argv.slice(2), ac.signal);
   } catch (e) {
     if ((e as Error).name === 'AbortError') {
-      process.stderr.write(`arcal: interrupted — ${(e as Error).message}; continue with \`arcal run --resume <out dir>\`\n`);
+      process.stderr.write(
+        `arcal: interrupted — ${(e as Error).message}; continue with \`arcal run --resume <out dir>\`\n`,
+      );
       process.exitCode = 130;
     } else if (isArcalError(e)) {
       const lines = problemLines(e);

@@ -1,6 +1,6 @@
 /** Reading and validating a spec file for the inline commands. */
 import { readFileSync } from 'node:fs';
-import { ArcalError, type ResolvedSpec, formatProblem, validateSpec } from '@arcal/contracts';
+import { ArcalError, formatProblem, type ResolvedSpec, validateSpec } from '@arcal/contracts';
 import { unimplementedPaths } from '@arcal/core';
 
 /** Parses and validates; throws INVALID_SPEC / NOT_IMPLEMENTED with one detail per problem. */
@@ -9,7 +9,10 @@ export function loadSpecFile(file: string): ResolvedSpec {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ArcalError('INVALID_INPUT', `${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw new ArcalError(
+      'INVALID_INPUT',
+      `${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+    );
   }
   let raw: unknown;
   try {
@@ -22,7 +25,12 @@ export function loadSpecFile(file: string): ResolvedSpec {
 
 export function checkSpec(raw: unknown, file = 'spec'): ResolvedSpec {
   const r = validateSpec(raw);
-  if (!r.ok) throw new ArcalError('INVALID_SPEC', `${file}: ${r.problems.length} problem${r.problems.length > 1 ? 's' : ''}`, r.problems);
+  if (!r.ok)
+    throw new ArcalError(
+      'INVALID_SPEC',
+      `${file}: ${r.problems.length} problem${r.problems.length > 1 ? 's' : ''}`,
+      r.problems,
+    );
   const missing = unimplementedPaths(r.spec, raw);
   if (missing.length) {
     throw new ArcalError(

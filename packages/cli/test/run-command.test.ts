@@ -8,7 +8,11 @@ const bin = new URL('../bin/arcal.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'arcal-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const arcal = (...args: string[]) =>
-  spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, ARCAL_BACKEND: 'wasm' }, timeout: 120_000 });
+  spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ARCAL_BACKEND: 'wasm' },
+    timeout: 120_000,
+  });
 
 describe('arcal run (a child process, as a user runs it)', () => {
   it('runs the synthetic example and writes report.json and the model', () => {
@@ -43,7 +47,17 @@ describe('arcal run (a child process, as a user runs it)', () => {
 
   it('an invalid spec exits 2 with one line per problem and writes nothing', () => {
     const bad = join(dir, 'bad.json');
-    writeFileSync(bad, JSON.stringify({ name: 'b', dataset: { name: 'synthetic' }, model: { arch: 'mlp' }, training: { epochs: 1, batchSize: 0, optimizer: 'sgd', learningRate: 1 }, method: { kind: 'vanilla' }, ensemble: { members: 0 } }));
+    writeFileSync(
+      bad,
+      JSON.stringify({
+        name: 'b',
+        dataset: { name: 'synthetic' },
+        model: { arch: 'mlp' },
+        training: { epochs: 1, batchSize: 0, optimizer: 'sgd', learningRate: 1 },
+        method: { kind: 'vanilla' },
+        ensemble: { members: 0 },
+      }),
+    );
     const out = join(dir, 'bad-out');
     const r = arcal('run', bad, '--out', out);
     expect(r.status).toBe(2);
@@ -53,7 +67,17 @@ describe('arcal run (a child process, as a user runs it)', () => {
 
   it('a valid but unbuilt feature is refused as not implemented with its path', () => {
     const spec = join(dir, 'frost.json');
-    writeFileSync(spec, JSON.stringify({ name: 'f', dataset: { name: 'synthetic' }, model: { arch: 'mlp' }, training: { epochs: 1, batchSize: 8, optimizer: 'sgd', learningRate: 1 }, method: { kind: 'vanilla' }, evaluation: { corruptions: ['contrast', 'frost'] } }));
+    writeFileSync(
+      spec,
+      JSON.stringify({
+        name: 'f',
+        dataset: { name: 'synthetic' },
+        model: { arch: 'mlp' },
+        training: { epochs: 1, batchSize: 8, optimizer: 'sgd', learningRate: 1 },
+        method: { kind: 'vanilla' },
+        evaluation: { corruptions: ['contrast', 'frost'] },
+      }),
+    );
     const r = arcal('validate', spec);
     expect(r.status).toBe(2);
     expect(r.stderr.trim()).toBe('not implemented: evaluation.corruptions.1');

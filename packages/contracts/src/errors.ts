@@ -46,4 +46,5 @@ export class ArcalError extends Error {
   }
 }
 
-export const isArcalError = (e: unknown): e is ArcalError => e instanceof Error && (e as ArcalError).name === 'ArcalError' && typeof (e as ArcalError).code === 'string';
+export const isArcalError = (e: unknown): e is ArcalError =>
+  e instanceof Error && (e as ArcalError).name === 'ArcalError' && typeof (e as ArcalError).code === 'string';

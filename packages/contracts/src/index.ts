@@ -1,5 +1,5 @@
-export * from './spec.schema.ts';
-export * from './validate.ts';
 export * from './errors.ts';
 export * from './report.ts';
+export * from './spec.schema.ts';
 export * from './study.schema.ts';
+export * from './validate.ts';

@@ -63,8 +63,7 @@ export const DatasetSpec = T.Object(
     validationSize: T.Optional(
       Int({
         minimum: 0,
-        description:
-          'Examples held out from the official training file by a seeded shuffle, disjoint from training.',
+        description: 'Examples held out from the official training file by a seeded shuffle, disjoint from training.',
       }),
     ),
     trainLimit: T.Optional(Int({ minimum: 1, description: 'Training examples taken from the rest [all].' })),
@@ -75,7 +74,9 @@ export const DatasetSpec = T.Object(
         description: 'Synthetic only: [height, width, channels] [28, 28, 1].',
       }),
     ),
-    labelNoise: T.Optional(Num({ minimum: 0, maximum: 1, description: 'Synthetic only: share of labels resampled [0.1].' })),
+    labelNoise: T.Optional(
+      Num({ minimum: 0, maximum: 1, description: 'Synthetic only: share of labels resampled [0.1].' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -113,7 +114,9 @@ export const AttackParams = T.Object(
     overshoot: T.Optional(Num({ minimum: 0 })),
     gamma: T.Optional(Num({ exclusiveMinimum: 0, exclusiveMaximum: 1 })),
     batchSize: T.Optional(Int({ minimum: 1 })),
-    candidates: T.Optional(Int({ minimum: 2, description: 'deepfool-l2: classes considered (the top-k clean logits) [all].' })),
+    candidates: T.Optional(
+      Int({ minimum: 2, description: 'deepfool-l2: classes considered (the top-k clean logits) [all].' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -131,10 +134,19 @@ export const RobustnessSpec = T.Object(
 export const CcatSpec = T.Object(
   {
     epsilon: T.Optional(
-      Num({ exclusiveMinimum: 0, maximum: 1, description: 'L∞ radius ε of the confidence-maximising PGD [0.3 for 1-channel images, 8/255 otherwise].' }),
+      Num({
+        exclusiveMinimum: 0,
+        maximum: 1,
+        description: 'L∞ radius ε of the confidence-maximising PGD [0.3 for 1-channel images, 8/255 otherwise].',
+      }),
     ),
     steps: T.Optional(
-      Int({ minimum: 1, maximum: 1000, description: 'PGD iterations per batch [10]; each costs about half a training step (half of every batch is attacked).' }),
+      Int({
+        minimum: 1,
+        maximum: 1000,
+        description:
+          'PGD iterations per batch [10]; each costs about half a training step (half of every batch is attacked).',
+      }),
     ),
     stepSize: T.Optional(Num({ exclusiveMinimum: 0, description: 'PGD signed-gradient step [2.5·ε/steps].' })),
     rho: T.Optional(Num({ minimum: 0, description: 'ρ of the target transition λ = (1 − min(1, ‖δ‖∞/ε))^ρ [10].' })),
@@ -179,7 +191,10 @@ export const EvaluationSpec = T.Object(
     corruptions: T.Optional(T.Array(OneOf([...CORRUPTIONS]), { uniqueItems: true })),
     severities: T.Optional(T.Array(Int({ minimum: 1, maximum: 5 }), { uniqueItems: true })),
     ood: T.Optional(
-      T.Object({ dataset: OneOf(['mnist', 'fashion-mnist', 'cifar10', 'cifar100', 'svhn']) }, { additionalProperties: false }),
+      T.Object(
+        { dataset: OneOf(['mnist', 'fashion-mnist', 'cifar10', 'cifar100', 'svhn']) },
+        { additionalProperties: false },
+      ),
     ),
   },
   { additionalProperties: false },
@@ -197,7 +212,11 @@ export const ExperimentSpec = T.Object(
     ensemble: T.Optional(EnsembleSpec),
     evaluation: T.Optional(EvaluationSpec),
   },
-  { additionalProperties: false, $id: 'https://arcal.dev/schemas/experiment-spec.json', title: 'arcal experiment spec' },
+  {
+    additionalProperties: false,
+    $id: 'https://arcal.dev/schemas/experiment-spec.json',
+    title: 'arcal experiment spec',
+  },
 );
 
 export type ExperimentSpecInput = Static<typeof ExperimentSpec>;

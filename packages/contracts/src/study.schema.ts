@@ -25,12 +25,17 @@ export type StudyMetric = (typeof STUDY_METRICS)[number];
 /** Accuracy is better when larger; every other study metric when smaller. */
 export const metricIsHigherBetter = (m: StudyMetric): boolean => m.endsWith('accuracy');
 
-const DotPath = T.String({ pattern: '^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z][A-Za-z0-9]*)*$', description: 'dot path into the spec, e.g. method.epsilon' });
+const DotPath = T.String({
+  pattern: '^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z][A-Za-z0-9]*)*$',
+  description: 'dot path into the spec, e.g. method.epsilon',
+});
 
 export const StudySpec = T.Object(
   {
     name: T.String({ minLength: 1, maxLength: 120, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
-    base: T.Record(T.String(), T.Unknown(), { description: 'An experiment spec; its name is replaced per experiment.' }),
+    base: T.Record(T.String(), T.Unknown(), {
+      description: 'An experiment spec; its name is replaced per experiment.',
+    }),
     vary: T.Optional(
       T.Record(DotPath, T.Array(T.Unknown(), { minItems: 1 }), {
         description: 'Grid: every combination of the listed values; `seed` varies the seed.',
@@ -65,8 +70,13 @@ export function studyProblems(input: unknown): SpecProblem[] {
   if (out.length) return out;
   const doc = input as StudyDocument;
   const by = doc.select?.by;
-  if (by !== undefined && !(doc.vary && Object.hasOwn(doc.vary, by))) out.push({ path: 'select.by', message: `must be one of the varied paths (${Object.keys(doc.vary ?? {}).join(', ') || 'none'})` });
+  if (by !== undefined && !(doc.vary && Object.hasOwn(doc.vary, by)))
+    out.push({
+      path: 'select.by',
+      message: `must be one of the varied paths (${Object.keys(doc.vary ?? {}).join(', ') || 'none'})`,
+    });
   if (by === 'seed') out.push({ path: 'select.by', message: 'seeds are averaged over, not selected' });
-  if (doc.vary && Object.hasOwn(doc.vary, 'name')) out.push({ path: 'vary.name', message: 'the experiment name is set by the study' });
+  if (doc.vary && Object.hasOwn(doc.vary, 'name'))
+    out.push({ path: 'vary.name', message: 'the experiment name is set by the study' });
   return out;
 }

@@ -5,7 +5,14 @@
  */
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValueErrorType } from '@sinclair/typebox/errors';
-import { ATTACKS, type AttackName, type CorruptionId, type DatasetName, ExperimentSpec, type MethodKind } from './spec.schema.ts';
+import {
+  ATTACKS,
+  type AttackName,
+  type CorruptionId,
+  type DatasetName,
+  ExperimentSpec,
+  type MethodKind,
+} from './spec.schema.ts';
 
 export interface SpecProblem {
   /** Dot-notation path of the offending field, e.g. `ensemble.members`; `` for the document. */
@@ -73,7 +80,12 @@ const toDot = (pointer: string): string =>
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
     .join('.');
 
-function describe(e: { type: ValueErrorType; schema: Record<string, unknown>; message: string; value: unknown }): string {
+function describe(e: {
+  type: ValueErrorType;
+  schema: Record<string, unknown>;
+  message: string;
+  value: unknown;
+}): string {
   const s = e.schema;
   switch (e.type) {
     case ValueErrorType.NumberMinimum:
@@ -135,7 +147,9 @@ export function schemaProblems(input: unknown): SpecProblem[] {
     out.push({ path, message });
   }
   // Drop type errors reported under a path that already has "is required".
-  return out.filter((p) => p.message === 'is required' || !out.some((q) => q.path === p.path && q.message === 'is required'));
+  return out.filter(
+    (p) => p.message === 'is required' || !out.some((q) => q.path === p.path && q.message === 'is required'),
+  );
 }
 
 /** Cross-field rules, checked only once the document matches the schema. */
@@ -144,7 +158,10 @@ function semanticProblems(s: ResolvedSpec, raw: Record<string, any>): SpecProble
   const m = s.method;
   const needsValidation = ['adals', 'ar-adals', 'temperature-scaling', 'mix-n-match'].includes(m.kind);
   if (needsValidation && s.dataset.validationSize < 2) {
-    out.push({ path: 'dataset.validationSize', message: `must be >= 2 for method ${m.kind} (it is fitted on validation data)` });
+    out.push({
+      path: 'dataset.validationSize',
+      message: `must be >= 2 for method ${m.kind} (it is fitted on validation data)`,
+    });
   }
   if (s.training.checkpoint === 'best-val' && s.dataset.validationSize < 1) {
     out.push({ path: 'training.checkpoint', message: 'best-val needs dataset.validationSize >= 1' });
@@ -167,7 +184,12 @@ function semanticProblems(s: ResolvedSpec, raw: Record<string, any>): SpecProble
   if (raw.method?.ccat !== undefined && m.kind !== 'ccat') {
     out.push({ path: 'method.ccat', message: 'only applies to method ccat' });
   }
-  if (m.kind === 'ar-adals' && needsValidation && s.dataset.validationSize > 0 && s.dataset.validationSize < m.subsets) {
+  if (
+    m.kind === 'ar-adals' &&
+    needsValidation &&
+    s.dataset.validationSize > 0 &&
+    s.dataset.validationSize < m.subsets
+  ) {
     out.push({ path: 'method.subsets', message: `must be <= dataset.validationSize (${s.dataset.validationSize})` });
   }
   if (s.dataset.trainLimit !== undefined && m.kind === 'ar-adals' && s.dataset.trainLimit < m.subsets) {
@@ -264,7 +286,9 @@ export function applyDefaults(raw: any): ResolvedSpec {
       alpha: method.alpha ?? 1,
       subsets: method.kind === 'ar-adals' ? (method.subsets ?? 10) : 1,
       mixupAlpha: method.mixupAlpha ?? 0.2,
-      ...(method.kind === 'ccat' ? { ccat: ccatDefaults(method.ccat ?? {}, d.name === 'synthetic' ? (d.shape ?? [28, 28, 1])[2] : dd.shape[2]) } : {}),
+      ...(method.kind === 'ccat'
+        ? { ccat: ccatDefaults(method.ccat ?? {}, d.name === 'synthetic' ? (d.shape ?? [28, 28, 1])[2] : dd.shape[2]) }
+        : {}),
       robustness: {
         attack: methodAttack,
         source: rob.source ?? 'precompute',

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { formatProblem, validateSpec } from '../src/index.ts';
 
@@ -25,9 +25,17 @@ describe('experiment spec', () => {
     if (!r.ok) throw new Error('invalid');
     expect(r.spec.seed).toBe(0);
     expect(r.spec.training).toMatchObject({ momentum: 0.9, weightDecay: 0, schedule: 'constant', checkpoint: 'last' });
-    expect(r.spec.method).toMatchObject({ subsets: 10, alpha: 1, robustness: { attack: 'ddn-l2', source: 'precompute', everyEpochs: 1 } });
+    expect(r.spec.method).toMatchObject({
+      subsets: 10,
+      alpha: 1,
+      robustness: { attack: 'ddn-l2', source: 'precompute', everyEpochs: 1 },
+    });
     expect(r.spec.ensemble).toEqual({ members: 1, mode: 'independent' });
-    expect(r.spec.evaluation).toMatchObject({ bins: 15, robustnessSubsets: 10, robustness: { reference: 'self', attack: 'ddn-l2' } });
+    expect(r.spec.evaluation).toMatchObject({
+      bins: 15,
+      robustnessSubsets: 10,
+      robustness: { reference: 'self', attack: 'ddn-l2' },
+    });
     expect(r.spec.dataset).toMatchObject({ classes: 10, shape: [28, 28, 1] });
   });
 

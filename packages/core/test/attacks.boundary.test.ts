@@ -5,7 +5,10 @@ import { ready, tf } from '../src/backend/index.ts';
 
 // Two classes, z = (w·x, 0): the boundary is w·x = 0, and the exact distance of x is |w·x| / ‖w‖.
 const w = Float32Array.from([0.6, -0.8, 0.3, 0.1]);
-const model = (x: tf.Tensor) => tf.tidy(() => tf.concat([tf.matMul(x as tf.Tensor2D, tf.tensor2d(w, [4, 1])), tf.zeros([x.shape[0], 1])], 1)) as tf.Tensor2D;
+const model = (x: tf.Tensor) =>
+  tf.tidy(() =>
+    tf.concat([tf.matMul(x as tf.Tensor2D, tf.tensor2d(w, [4, 1])), tf.zeros([x.shape[0], 1])], 1),
+  ) as tf.Tensor2D;
 const x = Float32Array.from([0.9, 0.2, 0.5, 0.5, 0.7, 0.3, 0.6, 0.4]);
 const original = ATTACKS['deepfool-l2'];
 
@@ -48,7 +51,12 @@ describe('re-check of attack results', () => {
   it('still reports Infinity when even a 1 % extension does not fool the model', async () => {
     ATTACKS['deepfool-l2'] = async (_f, xt) => {
       const data = (await xt.data()) as Float32Array;
-      return { adversarial: data.slice(), found: new Uint8Array(xt.shape[0]).fill(1), iterations: 1, exampleIterations: 1 };
+      return {
+        adversarial: data.slice(),
+        found: new Uint8Array(xt.shape[0]).fill(1),
+        iterations: 1,
+        exampleIterations: 1,
+      };
     };
     const r = await minimalPerturbation(model, x, { attack: 'deepfool-l2', shape: [2, 4] });
     expect(Array.from(r.norms)).toEqual([Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY]);

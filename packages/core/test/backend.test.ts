@@ -3,13 +3,19 @@ import { BACKEND_NAMES, probeBackends, ready } from '../src/backend/index.ts';
 
 describe('backend chain', () => {
   it('refuses an unknown backend name instead of falling back', async () => {
-    await expect(ready({ backend: 'tpu' })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE', message: expect.stringContaining('ARCAL_BACKEND must be one of') });
+    await expect(ready({ backend: 'tpu' })).rejects.toMatchObject({
+      code: 'BACKEND_UNAVAILABLE',
+      message: expect.stringContaining('ARCAL_BACKEND must be one of'),
+    });
   });
   it('refuses a forced backend that cannot load, naming why', async () => {
     const probes = await probeBackends();
     const missing = probes.find((p) => !p.available);
     if (!missing) return; // every backend loads on this machine: nothing to refuse
-    await expect(ready({ backend: missing.name })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE', message: expect.stringContaining(missing.name) });
+    await expect(ready({ backend: missing.name })).rejects.toMatchObject({
+      code: 'BACKEND_UNAVAILABLE',
+      message: expect.stringContaining(missing.name),
+    });
   });
   it('probes every backend of the chain in order with a reason', async () => {
     const probes = await probeBackends();
@@ -22,6 +28,7 @@ describe('backend chain', () => {
     const info = await ready({ arch: 'mlp', log: (l) => lines.push(l) });
     expect(info.name).not.toBe('native');
     const probes = await probeBackends();
-    if (probes.find((p) => p.name === 'native')?.available) expect(lines.join('\n')).toContain('native skipped: slower than wasm for mlp');
+    if (probes.find((p) => p.name === 'native')?.available)
+      expect(lines.join('\n')).toContain('native skipped: slower than wasm for mlp');
   });
 });

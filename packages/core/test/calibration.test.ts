@@ -37,7 +37,14 @@ describe('expectedCalibrationError', () => {
     expect(expectedCalibrationError(probs.flat(), labels, { bins: 4 })).toBeCloseTo(0.4, 12);
   });
   it('puts confidence exactly k/K into bin k−1 (right-closed bins)', () => {
-    const d = reliabilityDiagram([[0.5, 0.5], [0.75, 0.25]], [0, 0], { bins: 4 });
+    const d = reliabilityDiagram(
+      [
+        [0.5, 0.5],
+        [0.75, 0.25],
+      ],
+      [0, 0],
+      { bins: 4 },
+    );
     expect(d.map((b) => b.count)).toEqual([0, 1, 1, 0]);
   });
   it('puts confidence 0 into the first bin', () => {
@@ -47,14 +54,22 @@ describe('expectedCalibrationError', () => {
   });
   it('is zero for a perfectly calibrated bin', () => {
     // 4 examples at confidence 0.75, 3 correct
-    const p = [[0.75, 0.25], [0.75, 0.25], [0.75, 0.25], [0.75, 0.25]];
+    const p = [
+      [0.75, 0.25],
+      [0.75, 0.25],
+      [0.75, 0.25],
+      [0.75, 0.25],
+    ];
     expect(expectedCalibrationError(p, [0, 0, 0, 1], { bins: 10 })).toBeCloseTo(0, 12);
   });
 });
 
 describe('nll and brier', () => {
   it('match closed forms', () => {
-    expect(negativeLogLikelihood(probs, labels)).toBeCloseTo(-(Math.log(0.9) + Math.log(0.2) + Math.log(0.6) + Math.log(0.5)) / 4, 12);
+    expect(negativeLogLikelihood(probs, labels)).toBeCloseTo(
+      -(Math.log(0.9) + Math.log(0.2) + Math.log(0.6) + Math.log(0.5)) / 4,
+      12,
+    );
     // brier: ex0 .01+.01, ex1 .64+.64, ex2 .16+.16, ex3 .25+.25 → 2.12/4
     expect(brierScore(probs, labels)).toBeCloseTo(2.12 / 4, 12);
   });
@@ -64,11 +79,23 @@ describe('robustnessSubsets', () => {
   it('ranks ascending into near-equal subsets with ties by index', () => {
     const r = [5, 1, 3, 3, Number.POSITIVE_INFINITY, 0, 2];
     // order: 5(0), 1(1), 6(2), 2(3), 3(3), 0(5), 4(inf); N=7, R=3 → cuts at 2, 4 → sizes 2,2,3
-    expect(robustnessSubsets(r, 3)).toEqual([[5, 1], [6, 2], [3, 0, 4]]);
+    expect(robustnessSubsets(r, 3)).toEqual([
+      [5, 1],
+      [6, 2],
+      [3, 0, 4],
+    ]);
   });
   it('sizes differ by at most one', () => {
-    for (const [n, R] of [[10, 3], [11, 4], [5, 5], [3, 5]]) {
-      const s = robustnessSubsets(Array.from({ length: n }, (_, i) => (i * 7) % n), R).map((x) => x.length);
+    for (const [n, R] of [
+      [10, 3],
+      [11, 4],
+      [5, 5],
+      [3, 5],
+    ]) {
+      const s = robustnessSubsets(
+        Array.from({ length: n }, (_, i) => (i * 7) % n),
+        R,
+      ).map((x) => x.length);
       expect(Math.max(...s) - Math.min(...s)).toBeLessThanOrEqual(1);
       expect(s.reduce((a, b) => a + b, 0)).toBe(n);
     }
@@ -90,8 +117,14 @@ describe('predictionVariance', () => {
     // M=2, N=2, Z=2. ex0: members (.8,.2),(.6,.4) → avg picks class 0: p̂ = .8,.6, mean .7 → ss = .02
     // ex1: (.3,.7),(.5,.5) → avg (.4,.6) picks 1: .7,.5 mean .6 → ss .02 ; σ² = 1/(1)·1/2·(.04) = .02
     const v = predictionVariance([
-      [[0.8, 0.2], [0.3, 0.7]],
-      [[0.6, 0.4], [0.5, 0.5]],
+      [
+        [0.8, 0.2],
+        [0.3, 0.7],
+      ],
+      [
+        [0.6, 0.4],
+        [0.5, 0.5],
+      ],
     ]);
     expect(v).toBeCloseTo(0.02, 12);
   });
@@ -104,11 +137,18 @@ describe('soft labels (Eq. 1, 3, 4)', () => {
   it('reproduces the worked example: Z=10, α=1, p̃=1, conf .95, acc .90 → p̃ .95, ε .0556', () => {
     const r = updateSoftLabels([1], [{ conf: 0.95, acc: 0.9 }], { alpha: 1, numClasses: 10 });
     expect(r.pTrue[0]).toBeCloseTo(0.95, 12);
-    expect(r.epsilon[0]).toBeCloseTo(0.05 * 10 / 9, 12);
+    expect(r.epsilon[0]).toBeCloseTo((0.05 * 10) / 9, 12);
     expect(r.epsilon[0].toFixed(4)).toBe('0.0556');
   });
   it('clips to (1/Z, 1]', () => {
-    const r = updateSoftLabels([0.2, 0.99], [{ conf: 0.9, acc: 0.1 }, { conf: 0.1, acc: 0.9 }], { alpha: 1, numClasses: 10 });
+    const r = updateSoftLabels(
+      [0.2, 0.99],
+      [
+        { conf: 0.9, acc: 0.1 },
+        { conf: 0.1, acc: 0.9 },
+      ],
+      { alpha: 1, numClasses: 10 },
+    );
     expect(r.pTrue[0]).toBeCloseTo(0.1 + 1e-6, 12);
     expect(r.pTrue[1]).toBe(1);
     expect(r.epsilon[1]).toBeCloseTo(0, 12);

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { validateSpec } from '@arcal/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ready, tf } from '../src/backend/index.ts';
-import { runExperiment } from '../src/experiment/run.ts';
 import { unimplementedPaths } from '../src/experiment/features.ts';
+import { runExperiment } from '../src/experiment/run.ts';
 import { createModel, predictProbabilities } from '../src/models/index.ts';
 import { ccatBatch, confidenceMaximisingPgd, maxOtherClassProbability } from '../src/training/ccat.ts';
 import { Rng } from '../src/util/rng.ts';
@@ -43,7 +43,11 @@ describe('CCAT spec defaults', () => {
   };
   it('ε = 0.3 on 1-channel images, 8/255 on colour images, step 2.5·ε/steps, ρ = 10', () => {
     const mono = validateSpec({ ...base, dataset: { name: 'fashion-mnist' }, method: { kind: 'ccat' } });
-    const colour = validateSpec({ ...base, dataset: { name: 'cifar10' }, method: { kind: 'ccat', ccat: { steps: 4 } } });
+    const colour = validateSpec({
+      ...base,
+      dataset: { name: 'cifar10' },
+      method: { kind: 'ccat', ccat: { steps: 4 } },
+    });
     if (!mono.ok || !colour.ok) throw new Error('expected valid specs');
     expect(mono.spec.method.ccat).toEqual({ epsilon: 0.3, steps: 10, stepSize: 0.075, rho: 10 });
     expect(colour.spec.method.ccat!.epsilon).toBeCloseTo(8 / 255, 15);
@@ -68,8 +72,22 @@ describe('confidence-maximising PGD', () => {
     const { x, y } = batch(n, 9, Z, 2);
     const eps = 0.2;
     const before = tf.memory().numTensors;
-    const start = confidenceMaximisingPgd(model, x, y, [n, ...shape], { epsilon: eps, steps: 0, stepSize: 0.05 }, new Rng(9));
-    const r = confidenceMaximisingPgd(model, x, y, [n, ...shape], { epsilon: eps, steps: 10, stepSize: 0.05 }, new Rng(9));
+    const start = confidenceMaximisingPgd(
+      model,
+      x,
+      y,
+      [n, ...shape],
+      { epsilon: eps, steps: 0, stepSize: 0.05 },
+      new Rng(9),
+    );
+    const r = confidenceMaximisingPgd(
+      model,
+      x,
+      y,
+      [n, ...shape],
+      { epsilon: eps, steps: 10, stepSize: 0.05 },
+      new Rng(9),
+    );
     expect(tf.memory().numTensors).toBe(before);
     for (let k = 0; k < x.length; k++) {
       expect(Math.abs(r.xAdv[k] - x[k])).toBeLessThanOrEqual(eps + 1e-6);
@@ -95,7 +113,10 @@ describe('confidence-maximising PGD', () => {
 
   it('maxOtherClassProbability on a hand-made row', () => {
     // softmax([0, ln 2, ln 3]) = [1/6, 2/6, 3/6]; label 2 → 1/3, label 0 → 1/2
-    const z = tf.tensor2d([[0, Math.log(2), Math.log(3)], [0, Math.log(2), Math.log(3)]]);
+    const z = tf.tensor2d([
+      [0, Math.log(2), Math.log(3)],
+      [0, Math.log(2), Math.log(3)],
+    ]);
     const yt = tf.tensor1d([2, 0], 'int32');
     const m = maxOtherClassProbability(z as tf.Tensor2D, yt as tf.Tensor1D);
     const v = m.dataSync();

@@ -15,7 +15,11 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function spec(method: Record<string, unknown>, ensemble: Record<string, unknown>, evaluation: Record<string, unknown> = {}) {
+function spec(
+  method: Record<string, unknown>,
+  ensemble: Record<string, unknown>,
+  evaluation: Record<string, unknown> = {},
+) {
   const r = validateSpec({
     name: 'exp',
     seed: 3,
@@ -34,7 +38,10 @@ describe('runExperiment', () => {
   it('AR-AdaLS of Ensemble: one shared table driven by the averaged validation prediction (Eq. 3 per subset)', async () => {
     const out = mkdtempSync(join(tmpdir(), 'arcal-exp-'));
     dirs.push(out);
-    const s = spec({ kind: 'ar-adals', subsets: 3, alpha: 1, robustness: { attack: 'deepfool-l2', source: 'precompute' } }, { members: 2, mode: 'joint' });
+    const s = spec(
+      { kind: 'ar-adals', subsets: 3, alpha: 1, robustness: { attack: 'deepfool-l2', source: 'precompute' } },
+      { members: 2, mode: 'joint' },
+    );
     const before = tf.memory().numTensors;
     const rep = await runExperiment(s, { outDir: out, data: tinyData({ shape: [6, 6, 1] }) });
     expect(tf.memory().numTensors).toBe(before);
@@ -54,7 +61,8 @@ describe('runExperiment', () => {
     expect(rep.variance).toBeGreaterThanOrEqual(0);
     expect(rep.bySubset.map((b) => b.count)).toEqual([8, 8, 8]);
     // subsets are ordered by robustness
-    for (let i = 1; i < rep.bySubset.length; i++) expect(rep.bySubset[i].minRobustness).toBeGreaterThanOrEqual(rep.bySubset[i - 1].maxRobustness);
+    for (let i = 1; i < rep.bySubset.length; i++)
+      expect(rep.bySubset[i].minRobustness).toBeGreaterThanOrEqual(rep.bySubset[i - 1].maxRobustness);
     const onDisk = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     expect(onDisk.final.accuracy).toBe(rep.final.accuracy);
   });
@@ -62,7 +70,10 @@ describe('runExperiment', () => {
   it('temperature scaling stores its fitted T and vanilla omits bySubset when R = 0, saying why', async () => {
     const out = mkdtempSync(join(tmpdir(), 'arcal-exp-'));
     dirs.push(out);
-    const rep = await runExperiment(spec({ kind: 'temperature-scaling' }, { members: 1 }, { robustnessSubsets: 0 }), { outDir: out, data: tinyData({ shape: [6, 6, 1] }) });
+    const rep = await runExperiment(spec({ kind: 'temperature-scaling' }, { members: 1 }, { robustnessSubsets: 0 }), {
+      outDir: out,
+      data: tinyData({ shape: [6, 6, 1] }),
+    });
     expect(rep.members[0].temperature).toBeGreaterThan(0);
     expect(rep.bySubset).toEqual([]);
     expect(rep.notes.some((n) => n.includes('robustnessSubsets is 0'))).toBe(true);

@@ -1,6 +1,14 @@
 import { type ExperimentReport, type StudyDocument, studyProblems, validateSpec } from '@arcal/contracts';
 import { describe, expect, it } from 'vitest';
-import { aggregateStudy, expandStudy, meanStd, reportMetric, selectBest, studyMarkdown, withPath } from '../src/study/index.ts';
+import {
+  aggregateStudy,
+  expandStudy,
+  meanStd,
+  reportMetric,
+  selectBest,
+  studyMarkdown,
+  withPath,
+} from '../src/study/index.ts';
 
 const base = {
   dataset: { name: 'synthetic', validationSize: 20 },
@@ -10,15 +18,44 @@ const base = {
 };
 
 /** A report with only what the study code reads. */
-function fakeReport(o: { testEce: number; valEce: number[]; ensembleValEce?: number; shift?: number[] }): ExperimentReport {
+function fakeReport(o: {
+  testEce: number;
+  valEce: number[];
+  ensembleValEce?: number;
+  shift?: number[];
+}): ExperimentReport {
   const epochs: ExperimentReport['epochs'] = [];
   // an earlier epoch that must be ignored, then the last epoch per member
   o.valEce.forEach((v, m) => {
-    epochs.push({ epoch: 1, member: m, trainLoss: 1, trainAccuracy: 0.5, learningRate: 0.1, seconds: 1, validation: { accuracy: 0.5, nll: 1, ece: 0.9, brier: 0.5, confidence: 0.5, count: 10 } });
-    epochs.push({ epoch: 2, member: m, trainLoss: 1, trainAccuracy: 0.5, learningRate: 0.1, seconds: 1, validation: { accuracy: 0.5, nll: 1, ece: v, brier: 0.5, confidence: 0.5, count: 10 } });
+    epochs.push({
+      epoch: 1,
+      member: m,
+      trainLoss: 1,
+      trainAccuracy: 0.5,
+      learningRate: 0.1,
+      seconds: 1,
+      validation: { accuracy: 0.5, nll: 1, ece: 0.9, brier: 0.5, confidence: 0.5, count: 10 },
+    });
+    epochs.push({
+      epoch: 2,
+      member: m,
+      trainLoss: 1,
+      trainAccuracy: 0.5,
+      learningRate: 0.1,
+      seconds: 1,
+      validation: { accuracy: 0.5, nll: 1, ece: v, brier: 0.5, confidence: 0.5, count: 10 },
+    });
   });
   if (o.ensembleValEce !== undefined) {
-    epochs.push({ epoch: 2, member: 'ensemble', trainLoss: 1, trainAccuracy: 0.5, learningRate: 0.1, seconds: 1, validation: { accuracy: 0.5, nll: 1, ece: o.ensembleValEce, brier: 0.5, confidence: 0.5, count: 10 } });
+    epochs.push({
+      epoch: 2,
+      member: 'ensemble',
+      trainLoss: 1,
+      trainAccuracy: 0.5,
+      learningRate: 0.1,
+      seconds: 1,
+      validation: { accuracy: 0.5, nll: 1, ece: o.ensembleValEce, brier: 0.5, confidence: 0.5, count: 10 },
+    });
   }
   return {
     arcal: 'test',
@@ -31,7 +68,9 @@ function fakeReport(o: { testEce: number; valEce: number[]; ensembleValEce?: num
     bySubset: [],
     notes: [],
     timings: { totalSeconds: 10, trainSeconds: 8, attackSeconds: 1, evalSeconds: 1 },
-    ...(o.shift ? { shift: { rows: o.shift.map((ece, i) => ({ corruption: `c${i}`, severity: 1, accuracy: 0.5, ece, nll: 1 })) } } : {}),
+    ...(o.shift
+      ? { shift: { rows: o.shift.map((ece, i) => ({ corruption: `c${i}`, severity: 1, accuracy: 0.5, ece, nll: 1 })) } }
+      : {}),
   };
 }
 
@@ -68,13 +107,19 @@ describe('expandStudy', () => {
   });
 
   it('refuses two grid points with the same directory name', () => {
-    expect(() => expandStudy({ name: 's', base, vary: { 'dataset.path': ['a/b', 'a b'] } })).toThrow(/both map to the name/);
+    expect(() => expandStudy({ name: 's', base, vary: { 'dataset.path': ['a/b', 'a b'] } })).toThrow(
+      /both map to the name/,
+    );
   });
 
   it('study document problems: select.by must be varied and not the seed', () => {
     expect(studyProblems(doc)).toEqual([]);
-    expect(studyProblems({ ...doc, select: { metric: 'validation.ece', by: 'method.alpha' } }).map((p) => p.path)).toEqual(['select.by']);
-    expect(studyProblems({ ...doc, select: { metric: 'validation.ece', by: 'seed' } }).map((p) => p.path)).toEqual(['select.by']);
+    expect(
+      studyProblems({ ...doc, select: { metric: 'validation.ece', by: 'method.alpha' } }).map((p) => p.path),
+    ).toEqual(['select.by']);
+    expect(studyProblems({ ...doc, select: { metric: 'validation.ece', by: 'seed' } }).map((p) => p.path)).toEqual([
+      'select.by',
+    ]);
     expect(studyProblems({ ...doc, select: { metric: 'validation.bogus' } }).length).toBeGreaterThan(0);
   });
 });
@@ -92,16 +137,30 @@ describe('aggregation', () => {
 
   it('validation metrics: last epoch, member mean, or the ensemble record when there is one', () => {
     expect(reportMetric(fakeReport({ testEce: 0.1, valEce: [0.02, 0.04] }), 'validation.ece')).toBeCloseTo(0.03, 12);
-    expect(reportMetric(fakeReport({ testEce: 0.1, valEce: [0.02, 0.04], ensembleValEce: 0.01 }), 'validation.ece')).toBe(0.01);
-    expect(reportMetric(fakeReport({ testEce: 0.1, valEce: [0.02], shift: [0.1, 0.3] }), 'shift.ece')).toBeCloseTo(0.2, 12);
+    expect(
+      reportMetric(fakeReport({ testEce: 0.1, valEce: [0.02, 0.04], ensembleValEce: 0.01 }), 'validation.ece'),
+    ).toBe(0.01);
+    expect(reportMetric(fakeReport({ testEce: 0.1, valEce: [0.02], shift: [0.1, 0.3] }), 'shift.ece')).toBeCloseTo(
+      0.2,
+      12,
+    );
     expect(reportMetric(fakeReport({ testEce: 0.1, valEce: [0.02] }), 'shift.ece')).toBeUndefined();
   });
 
   it('groups by configuration over seeds and selects the ε with the lowest validation ECE per group', () => {
-    const doc: StudyDocument = { name: 'ls', base, vary: { 'model.width': [1, 2], 'method.epsilon': [0.05, 0.1], seed: [0, 1] } };
+    const doc: StudyDocument = {
+      name: 'ls',
+      base,
+      vary: { 'model.width': [1, 2], 'method.epsilon': [0.05, 0.1], seed: [0, 1] },
+    };
     const ex = expandStudy(doc);
     // validation ECE per (width, ε): (1, 0.05) → 0.04, 0.06 ; (1, 0.1) → 0.02, 0.02 ; (2, 0.05) → 0.01, 0.03 ; (2, 0.1) → 0.05, 0.05
-    const val: Record<string, number[]> = { '1,0.05': [0.04, 0.06], '1,0.1': [0.02, 0.02], '2,0.05': [0.01, 0.03], '2,0.1': [0.05, 0.05] };
+    const val: Record<string, number[]> = {
+      '1,0.05': [0.04, 0.06],
+      '1,0.1': [0.02, 0.02],
+      '2,0.05': [0.01, 0.03],
+      '2,0.1': [0.05, 0.05],
+    };
     const items = ex.map((e) => {
       const key = `${e.config['model.width']},${e.config['method.epsilon']}`;
       return { experiment: e, report: fakeReport({ testEce: 0.1 + e.seed * 0.02, valEce: [val[key][e.seed]] }) };

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ready, tf } from '../src/backend/index.ts';
 import { createModel, getWeights } from '../src/models/index.ts';
 import { loadModel, saveModel } from '../src/models/io.ts';
-import { Optimizer, learningRateAt } from '../src/training/optimizer.ts';
+import { learningRateAt, Optimizer } from '../src/training/optimizer.ts';
 import { mixBatch, trainMember } from '../src/training/trainer.ts';
 import { Rng } from '../src/util/rng.ts';
 import { tinyData } from './helpers/tiny-data.ts';
@@ -55,7 +55,11 @@ describe('optimizers (closed forms)', () => {
     const opt = new Optimizer({ kind: 'adam', momentum: 0, weightDecay: 0 }, [p]);
     opt.apply([tf.tensor1d([3, -0.5, 1e-3])], 0.01);
     // m̂ = g, v̂ = g² → step = lr·g/(|g| + 1e-8)
-    expect(Array.from(p.dataSync())).toEqual([expect.closeTo(-0.01, 6), expect.closeTo(0.01, 6), expect.closeTo(-0.01 * (1e-3 / (1e-3 + 1e-8)), 6)]);
+    expect(Array.from(p.dataSync())).toEqual([
+      expect.closeTo(-0.01, 6),
+      expect.closeTo(0.01, 6),
+      expect.closeTo(-0.01 * (1e-3 / (1e-3 + 1e-8)), 6),
+    ]);
     opt.dispose();
     p.dispose();
   });

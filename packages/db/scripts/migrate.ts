@@ -7,7 +7,11 @@ try {
   const applied = await migrate(url, verbose ? (l) => process.stderr.write(`${l}\n`) : undefined);
   const where = new URL(url);
   where.password = '';
-  console.log(applied.length ? `applied ${applied.length} migration(s) to ${where}: ${applied.join(', ')}` : `${where} is up to date`);
+  console.log(
+    applied.length
+      ? `applied ${applied.length} migration(s) to ${where}: ${applied.join(', ')}`
+      : `${where} is up to date`,
+  );
   process.exit(0);
 } catch (err) {
   console.error(`migration failed: ${(err as Error).message}`);

@@ -2,26 +2,33 @@
  * @arcal/db: the service's storage and queue plumbing. PostgreSQL through Prisma (one repository per
  * aggregate), the BullMQ job catalog and dispatcher, Redis events. Never imports tfjs or @arcal/core.
  */
-export { createDb, type Db, type DbOptions } from './client.ts';
-export { migrate, MIGRATIONS_DIR, SCHEMA_PATH, DEFAULT_DATABASE_URL } from './migrate.ts';
-export { applyMigrations, sqlFromEmpty, poolConfigFromUrl } from './schema-engine.ts';
-export { ProjectsRepository, sha256Hex, newApiKey, type Principal } from './repositories/projects.repository.ts';
-export { ExperimentsRepository, FINISHED, isUuid, type ExperimentRow, type NewExperiment } from './repositories/experiments.repository.ts';
-export { JobsRepository, type JobRow } from './repositories/jobs.repository.ts';
-export { RunsRepository, type RunRow, type EpochMetricRow, type EpochInput } from './repositories/runs.repository.ts';
-export { ResultsRepository, type ArtifactRow, type JobLogRow } from './repositories/results.repository.ts';
-export * from './queue/catalog.ts';
-export { createQueues, closeQueues, jobOptions, JobDispatcher, type Queues } from './queue/dispatcher.ts';
-export { createRedis, assertNoEviction, evictionPolicy } from './redis.ts';
-export { EventPublisher, EventSubscriber, eventsChannel, cancelChannel, type ExperimentEvent } from './events.ts';
-export type { ExperimentStatus, JobState } from '../generated/prisma/enums.ts';
 
+export type { ExperimentStatus, JobState } from '../generated/prisma/enums.ts';
+export { createDb, type Db, type DbOptions } from './client.ts';
+export { cancelChannel, EventPublisher, EventSubscriber, type ExperimentEvent, eventsChannel } from './events.ts';
+export { DEFAULT_DATABASE_URL, MIGRATIONS_DIR, migrate, SCHEMA_PATH } from './migrate.ts';
+export * from './queue/catalog.ts';
+export { closeQueues, createQueues, JobDispatcher, jobOptions, type Queues } from './queue/dispatcher.ts';
+export { assertNoEviction, createRedis, evictionPolicy } from './redis.ts';
+export {
+  type ExperimentRow,
+  ExperimentsRepository,
+  FINISHED,
+  isUuid,
+  type NewExperiment,
+} from './repositories/experiments.repository.ts';
+export { type JobRow, JobsRepository } from './repositories/jobs.repository.ts';
+export { newApiKey, type Principal, ProjectsRepository, sha256Hex } from './repositories/projects.repository.ts';
+export { type ArtifactRow, type JobLogRow, ResultsRepository } from './repositories/results.repository.ts';
+export { type EpochInput, type EpochMetricRow, type RunRow, RunsRepository } from './repositories/runs.repository.ts';
+export { applyMigrations, poolConfigFromUrl, sqlFromEmpty } from './schema-engine.ts';
+
+import type { Db } from './client.ts';
 import { ExperimentsRepository } from './repositories/experiments.repository.ts';
 import { JobsRepository } from './repositories/jobs.repository.ts';
 import { ProjectsRepository } from './repositories/projects.repository.ts';
 import { ResultsRepository } from './repositories/results.repository.ts';
 import { RunsRepository } from './repositories/runs.repository.ts';
-import type { Db } from './client.ts';
 
 export interface Repositories {
   projects: ProjectsRepository;

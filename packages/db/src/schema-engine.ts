@@ -7,7 +7,7 @@
  * The wasm package's interface is internal to Prisma: versions are pinned in package.json and the
  * migration tests run against a real PostgreSQL, so an upgrade that changes it fails loudly.
  */
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -59,7 +59,11 @@ export interface EngineHandle {
 }
 
 /** Opens the schema engine against `databaseUrl`; `schema` is the Prisma schema text (needed for diffs). */
-export async function openSchemaEngine(databaseUrl: string, schema = '', log: (line: string) => void = () => {}): Promise<EngineHandle> {
+export async function openSchemaEngine(
+  databaseUrl: string,
+  schema = '',
+  log: (line: string) => void = () => {},
+): Promise<EngineHandle> {
   const bg = await loadBindings();
   const factory = new PrismaPg(poolConfigFromUrl(databaseUrl));
   // The engine never releases what it connects (its pool would keep holding Prisma's advisory
@@ -98,7 +102,10 @@ export interface MigrationsList {
   baseDir: string;
   lockfile: { path: string; content: string | null };
   shadowDbInitScript: string;
-  migrationDirectories: Array<{ path: string; migrationFile: { path: string; content: { tag: 'ok'; value: string } | { tag: 'error'; value: string } } }>;
+  migrationDirectories: Array<{
+    path: string;
+    migrationFile: { path: string; content: { tag: 'ok'; value: string } | { tag: 'error'; value: string } };
+  }>;
 }
 
 /** Reads `prisma/migrations` the way the Prisma CLI does (sorted directory names, each with migration.sql). */
@@ -118,7 +125,9 @@ export function readMigrations(baseDir: string): MigrationsList {
         path: name,
         migrationFile: {
           path: 'migration.sql',
-          content: existsSync(file) ? { tag: 'ok' as const, value: readFileSync(file, 'utf8') } : { tag: 'error' as const, value: `${file} is missing` },
+          content: existsSync(file)
+            ? { tag: 'ok' as const, value: readFileSync(file, 'utf8') }
+            : { tag: 'error' as const, value: `${file} is missing` },
         },
       };
     }),
@@ -128,10 +137,17 @@ export function readMigrations(baseDir: string): MigrationsList {
 const emptyFilters = { externalTables: [], externalEnums: [] };
 
 /** `prisma migrate deploy`: applies every migration not yet recorded in `_prisma_migrations`. Returns their names. */
-export async function applyMigrations(databaseUrl: string, migrationsDir: string, log?: (line: string) => void): Promise<string[]> {
+export async function applyMigrations(
+  databaseUrl: string,
+  migrationsDir: string,
+  log?: (line: string) => void,
+): Promise<string[]> {
   const h = await openSchemaEngine(databaseUrl, '', log);
   try {
-    const out = await h.engine.applyMigrations({ migrationsList: readMigrations(migrationsDir), filters: emptyFilters });
+    const out = await h.engine.applyMigrations({
+      migrationsList: readMigrations(migrationsDir),
+      filters: emptyFilters,
+    });
     return out.appliedMigrationNames;
   } finally {
     await h.close();

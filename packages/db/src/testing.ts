@@ -44,7 +44,12 @@ async function pgReachable(url: string): Promise<string | null> {
 }
 
 async function redisReachable(url: string): Promise<string | null> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2000, retryStrategy: () => null });
+  const r = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 2000,
+    retryStrategy: () => null,
+  });
   try {
     await r.connect();
     await r.ping();
@@ -57,7 +62,9 @@ async function redisReachable(url: string): Promise<string | null> {
 }
 
 const containerRuntime = () =>
-  Boolean(process.env.DOCKER_HOST) || existsSync('/var/run/docker.sock') || existsSync(`${process.env.XDG_RUNTIME_DIR ?? '/run/user/0'}/podman/podman.sock`);
+  Boolean(process.env.DOCKER_HOST) ||
+  existsSync('/var/run/docker.sock') ||
+  existsSync(`${process.env.XDG_RUNTIME_DIR ?? '/run/user/0'}/podman/podman.sock`);
 
 /** Starts postgres:15 and redis:7 with testcontainers; null when the package or a runtime is missing. */
 async function fromContainers(): Promise<{ databaseUrl: string; redisUrl: string; stop(): Promise<void> } | string> {
@@ -103,7 +110,10 @@ export async function integrationEnv(name: string): Promise<IntegrationResult> {
   if (pgErr || redisErr) {
     const explicit = Boolean(process.env.DATABASE_URL || process.env.REDIS_URL);
     const c = explicit ? 'DATABASE_URL/REDIS_URL are set but do not answer' : await fromContainers();
-    if (typeof c === 'string') return unavailable(`${pgErr ? `PostgreSQL at ${serverUrl}: ${pgErr}; ` : ''}${redisErr ? `Redis at ${redisUrl}: ${redisErr}; ` : ''}${c}`);
+    if (typeof c === 'string')
+      return unavailable(
+        `${pgErr ? `PostgreSQL at ${serverUrl}: ${pgErr}; ` : ''}${redisErr ? `Redis at ${redisUrl}: ${redisErr}; ` : ''}${c}`,
+      );
     serverUrl = c.databaseUrl;
     redisUrl = c.redisUrl;
     stopContainers = c.stop;
@@ -119,7 +129,8 @@ export async function integrationEnv(name: string): Promise<IntegrationResult> {
     redis.disconnect();
   }
 
-  const tag = `${name.replace(/[^a-z0-9]+/gi, '_').toLowerCase()}_${process.pid}_${randomBytes(3).toString('hex')}`.slice(0, 50);
+  const tag =
+    `${name.replace(/[^a-z0-9]+/gi, '_').toLowerCase()}_${process.pid}_${randomBytes(3).toString('hex')}`.slice(0, 50);
   const dbName = `arcal_t_${tag}`;
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();

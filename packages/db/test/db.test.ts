@@ -5,16 +5,16 @@ import { Queue } from 'bullmq';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  JobDispatcher,
-  MIGRATIONS_DIR,
-  SCHEMA_PATH,
+  closeQueues,
   createDb,
   createQueues,
-  closeQueues,
   createRedis,
   createRepositories,
+  JobDispatcher,
   jobIds,
+  MIGRATIONS_DIR,
   migrate,
+  SCHEMA_PATH,
   sqlFromEmpty,
 } from '../src/index.ts';
 import { integrationEnv } from '../src/testing.ts';
@@ -47,8 +47,13 @@ describe.skipIf(!env)('migrations (real PostgreSQL)', () => {
     const c = new pg.Client({ connectionString: env!.databaseUrl });
     await c.connect();
     try {
-      const { rows } = await c.query('select migration_name, checksum, finished_at from _prisma_migrations order by migration_name');
-      const dirs = readdirSync(MIGRATIONS_DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+      const { rows } = await c.query(
+        'select migration_name, checksum, finished_at from _prisma_migrations order by migration_name',
+      );
+      const dirs = readdirSync(MIGRATIONS_DIR, { withFileTypes: true })
+        .filter((d) => d.isDirectory())
+        .map((d) => d.name)
+        .sort();
       expect(rows.map((r) => r.migration_name)).toEqual(dirs);
       for (const r of rows) {
         expect(r.checksum).toBe(sha256(readFileSync(join(MIGRATIONS_DIR, r.migration_name, 'migration.sql'))));
@@ -86,7 +91,9 @@ describe.skipIf(!env)('repositories (real PostgreSQL)', () => {
     const make = () =>
       repos.experiments.createWithJobs(
         { projectId: project.id, name: 'e', spec: { a: 1 }, estimate: { s: 1 }, idempotencyKey: 'k1' },
-        (id) => [{ id: jobIds.start(id, 1), kind: 'orchestrate:start', experimentId: id, payload: { experimentId: id } }],
+        (id) => [
+          { id: jobIds.start(id, 1), kind: 'orchestrate:start', experimentId: id, payload: { experimentId: id } },
+        ],
       );
     const a = await make();
     const b = await make();
@@ -99,7 +106,10 @@ describe.skipIf(!env)('repositories (real PostgreSQL)', () => {
 
   it('epoch metrics are unique per (run, epoch): recording twice keeps one row with the latest values', async () => {
     const project = await repos.projects.ensureProject('metrics');
-    const { experiment } = await repos.experiments.createWithJobs({ projectId: project.id, name: 'm', spec: {}, estimate: {} }, () => []);
+    const { experiment } = await repos.experiments.createWithJobs(
+      { projectId: project.id, name: 'm', spec: {}, estimate: {} },
+      () => [],
+    );
     const [run] = await repos.runs.ensureRuns(experiment.id, [11, 12]);
     const base = { epoch: 0, trainLoss: 1, trainAccuracy: 0.5, learningRate: 0.1, record: {}, seconds: 1 };
     await repos.runs.recordEpoch(run!.id, base);

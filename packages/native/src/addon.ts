@@ -3,8 +3,9 @@
  * Loading never throws: a missing or broken build is reported as a reason a user can act on.
  * Imports nothing from tfjs; the backend lives in backend.ts.
  */
-import { createRequire } from 'node:module';
+
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 /** The addon's functions. All arrays are caller-owned; every kernel writes every element of its output. */
 export interface NativeAddon {
@@ -12,7 +13,14 @@ export interface NativeAddon {
   getThreads(): number;
   version(): string;
   /** y = act(conv(x, w) + bias); geometry [N,H,W,C,KH,KW,O,OH,OW,sh,sw,pt,pb,pl,pr]. False: oneDNN declined. */
-  conv2d(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, geom: Int32Array, relu: boolean): boolean;
+  conv2d(
+    x: Float32Array,
+    w: Float32Array,
+    bias: Float32Array | null,
+    y: Float32Array,
+    geom: Int32Array,
+    relu: boolean,
+  ): boolean;
   conv2dBackpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, geom: Int32Array): boolean;
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geom: Int32Array): boolean;
   /** oneDNN's implementation name for a geometry: 'f' forward, 'd' input gradient, 'w' filter gradient. */
@@ -25,7 +33,14 @@ export interface NativeAddon {
   avgPool(x: Float32Array, y: Float32Array, geom: Int32Array): void;
   avgPoolGrad(dy: Float32Array, dx: Float32Array, geom: Int32Array): void;
   /** out[b] = act(op(A[b])·op(B[b]) + bias); geometry [batchA, batchB, M, N, K, transA, transB]. */
-  matmul(a: Float32Array, b: Float32Array, out: Float32Array, geom: Int32Array, bias: Float32Array | null, relu: boolean): void;
+  matmul(
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    geom: Int32Array,
+    bias: Float32Array | null,
+    relu: boolean,
+  ): void;
   /** out[i] = a[i mod |a|] op b[i mod |b|]; op 0 add, 1 sub, 2 mul, 3 div. */
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
   /** op 0 relu, 1 step(alpha), 2 exp, 3 log, 4 neg. */
@@ -57,7 +72,10 @@ export function loadAddon(): AddonLoad {
     loaded = { addon, reason: `native kernels on ${addon.version()}` };
   } catch (e) {
     const first = (e as Error).message.split('\n')[0];
-    loaded = { addon: undefined, reason: `native kernels are built but do not load (${first}); is libdnnl2 installed?` };
+    loaded = {
+      addon: undefined,
+      reason: `native kernels are built but do not load (${first}); is libdnnl2 installed?`,
+    };
   }
   return loaded;
 }

@@ -4,8 +4,9 @@
  * kernels.ts then replaces the hot ones, each falling back to the copied JS kernel for cases it does not
  * handle. Nothing is ever registered on 'cpu', which stays the reference implementation.
  */
-import * as tf from '@tensorflow/tfjs-core';
+
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import type * as tf from '@tensorflow/tfjs-core';
 import { BufferPool } from './buffer-pool.ts';
 
 type DataId = object;
@@ -27,7 +28,13 @@ export class NativeBackend extends MathBackendCPU {
     return id;
   }
 
-  override move(dataId: DataId, values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType, refCount: number): void {
+  override move(
+    dataId: DataId,
+    values: tf.backend_util.BackendValues,
+    shape: number[],
+    dtype: tf.DataType,
+    refCount: number,
+  ): void {
     super.move(dataId, values, shape, dtype, refCount);
     this.pool.retain(values);
   }

@@ -9,10 +9,10 @@ import { loadAddon } from './addon.ts';
 import { NativeBackend } from './backend.ts';
 import { nativeImpls, withFallback } from './kernels.ts';
 
+export { loadAddon, type NativeAddon } from './addon.ts';
 export { NativeBackend } from './backend.ts';
 export { BufferPool, type PoolStats } from './buffer-pool.ts';
 export { ELEMENTWISE_MIN, nativeKernelStats } from './kernels.ts';
-export { loadAddon, type NativeAddon } from './addon.ts';
 
 export const NATIVE_BACKEND = 'native';
 

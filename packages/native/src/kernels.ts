@@ -51,20 +51,51 @@ function convGeom(c: tf.backend_util.Conv2DInfo): Int32Array | undefined {
   const oh = Math.floor((c.inHeight + p.top + p.bottom - c.filterHeight) / c.strideHeight) + 1;
   const ow = Math.floor((c.inWidth + p.left + p.right - c.filterWidth) / c.strideWidth) + 1;
   if (oh !== c.outHeight || ow !== c.outWidth || Math.min(p.top, p.bottom, p.left, p.right) < 0) return undefined;
-  return Int32Array.from([c.batchSize, c.inHeight, c.inWidth, c.inChannels, c.filterHeight, c.filterWidth,
-    c.outChannels, c.outHeight, c.outWidth, c.strideHeight, c.strideWidth, p.top, p.bottom, p.left, p.right]);
+  return Int32Array.from([
+    c.batchSize,
+    c.inHeight,
+    c.inWidth,
+    c.inChannels,
+    c.filterHeight,
+    c.filterWidth,
+    c.outChannels,
+    c.outHeight,
+    c.outWidth,
+    c.strideHeight,
+    c.strideWidth,
+    p.top,
+    p.bottom,
+    p.left,
+    p.right,
+  ]);
 }
 
 function poolGeom(c: tf.backend_util.Conv2DInfo): Int32Array | undefined {
   if (c.dilationHeight !== 1 || c.dilationWidth !== 1) return undefined;
-  return Int32Array.from([c.batchSize, c.inHeight, c.inWidth, c.inChannels, c.outHeight, c.outWidth,
-    c.filterHeight, c.filterWidth, c.strideHeight, c.strideWidth, c.padInfo.top, c.padInfo.left]);
+  return Int32Array.from([
+    c.batchSize,
+    c.inHeight,
+    c.inWidth,
+    c.inChannels,
+    c.outHeight,
+    c.outWidth,
+    c.filterHeight,
+    c.filterWidth,
+    c.strideHeight,
+    c.strideWidth,
+    c.padInfo.top,
+    c.padInfo.left,
+  ]);
 }
 
 const dilationsOne = (d: unknown) => d == null || d === 1 || (Array.isArray(d) && d.every((v) => v === 1));
 
 /** NHWC conv info from tfjs's own geometry rules (same/valid/explicit padding, rounding mode). */
-function convInfo(xShape: number[], filterShape: number[], attrs: tf.NamedAttrMap): tf.backend_util.Conv2DInfo | undefined {
+function convInfo(
+  xShape: number[],
+  filterShape: number[],
+  attrs: tf.NamedAttrMap,
+): tf.backend_util.Conv2DInfo | undefined {
   if (attrs.dataFormat === 'NCHW' || !dilationsOne(attrs.dilations) || xShape.length !== 4) return undefined;
   return tf.backend_util.computeConv2DInfo(
     xShape as [number, number, number, number],
@@ -98,8 +129,17 @@ function channelBias(b: NativeBackend, bias: tf.TensorInfo | undefined, n: numbe
   return v;
 }
 
-function convForward(addon: NativeAddon, b: NativeBackend, x: tf.TensorInfo, filter: tf.TensorInfo, bias: tf.TensorInfo | undefined, relu: boolean, attrs: tf.NamedAttrMap) {
-  const xv = b.f32(x), wv = b.f32(filter);
+function convForward(
+  addon: NativeAddon,
+  b: NativeBackend,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  bias: tf.TensorInfo | undefined,
+  relu: boolean,
+  attrs: tf.NamedAttrMap,
+) {
+  const xv = b.f32(x),
+    wv = b.f32(filter);
   if (!xv || !wv) return undefined;
   const info = convInfo(x.shape, filter.shape, attrs);
   const geom = info && convGeom(info);
@@ -128,7 +168,8 @@ function periodic(shape: number[], out: number[]): boolean {
 
 function binaryImpl(addon: NativeAddon, op: number): NativeImpl {
   return (b, { a, b: bt }) => {
-    const av = b.f32(a), bv = b.f32(bt);
+    const av = b.f32(a),
+      bv = b.f32(bt);
     if (!av || !bv) return undefined;
     const out = tf.backend_util.assertAndGetBroadcastShape(a.shape, bt.shape);
     const n = size(out);
@@ -152,26 +193,39 @@ function unaryImpl(addon: NativeAddon, op: number, alpha?: (attrs: tf.NamedAttrM
 
 function matmulImpl(addon: NativeAddon, fused: boolean): NativeImpl {
   return (b, { a, b: bt, bias, preluActivationWeights }, attrs) => {
-    const av = b.f32(a), bv = b.f32(bt);
+    const av = b.f32(a),
+      bv = b.f32(bt);
     if (!av || !bv || a.shape.length < 2 || bt.shape.length < 2) return undefined;
     const activation = fused ? ((attrs.activation as string | undefined) ?? 'linear') : 'linear';
     if (activation !== 'linear' && activation !== 'relu') return undefined;
     if (preluActivationWeights != null) return undefined;
-    const tA = !!attrs.transposeA, tB = !!attrs.transposeB;
-    const ra = a.shape.length, rb = bt.shape.length;
+    const tA = !!attrs.transposeA,
+      tB = !!attrs.transposeB;
+    const ra = a.shape.length,
+      rb = bt.shape.length;
     const M = tA ? a.shape[ra - 1] : a.shape[ra - 2];
     const K = tA ? a.shape[ra - 2] : a.shape[ra - 1];
     const K2 = tB ? bt.shape[rb - 1] : bt.shape[rb - 2];
     const N = tB ? bt.shape[rb - 2] : bt.shape[rb - 1];
     if (K !== K2) return undefined; // the JS kernel reports the mismatch
-    const aOuter = a.shape.slice(0, -2), bOuter = bt.shape.slice(0, -2);
+    const aOuter = a.shape.slice(0, -2),
+      bOuter = bt.shape.slice(0, -2);
     const outer = tf.backend_util.assertAndGetBroadcastShape(aOuter, bOuter);
-    const batch = size(outer), batchA = size(aOuter), batchB = size(bOuter);
+    const batch = size(outer),
+      batchA = size(aOuter),
+      batchB = size(bOuter);
     if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return undefined;
     const biasV = fused ? channelBias(b, bias, N) : null;
     if (biasV === undefined) return undefined;
     const o = b.pool.take(batch * M * N);
-    addon.matmul(av, bv, o, Int32Array.from([batchA, batchB, M, N, K, tA ? 1 : 0, tB ? 1 : 0]), biasV, activation === 'relu');
+    addon.matmul(
+      av,
+      bv,
+      o,
+      Int32Array.from([batchA, batchB, M, N, K, tA ? 1 : 0, tB ? 1 : 0]),
+      biasV,
+      activation === 'relu',
+    );
     return b.output([...outer, M, N], o);
   };
 }
@@ -206,7 +260,8 @@ export function nativeImpls(addon: NativeAddon): Record<string, NativeImpl> {
       return convForward(addon, b, x, filter, bias, act === 'relu', attrs);
     },
     Conv2DBackpropInput: (b, { dy, filter }, attrs) => {
-      const dyv = b.f32(dy), wv = b.f32(filter);
+      const dyv = b.f32(dy),
+        wv = b.f32(filter);
       if (!dyv || !wv) return undefined;
       const inShape = attrs.inputShape as number[];
       const info = convInfo(inShape, filter.shape, attrs);
@@ -217,7 +272,8 @@ export function nativeImpls(addon: NativeAddon): Record<string, NativeImpl> {
       return b.output(inShape, dx);
     },
     Conv2DBackpropFilter: (b, { x, dy }, attrs) => {
-      const xv = b.f32(x), dyv = b.f32(dy);
+      const xv = b.f32(x),
+        dyv = b.f32(dy);
       if (!xv || !dyv) return undefined;
       const fShape = attrs.filterShape as number[];
       const info = convInfo(x.shape, fShape, attrs);
@@ -242,7 +298,8 @@ export function nativeImpls(addon: NativeAddon): Record<string, NativeImpl> {
       return out;
     },
     MaxPoolGrad: (b, { dy, input, output }, attrs) => {
-      const dyv = b.f32(dy), xv = b.f32(input);
+      const dyv = b.f32(dy),
+        xv = b.f32(input);
       const info = dyv && xv && poolInfo(input.shape, attrs);
       const geom = info && poolGeom(info);
       if (!dyv || !xv || !info || !geom || size(info.outShape) !== dyv.length) return undefined;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BufferPool, nativeBackend } from '../src/index.ts';
-import { skipNative, tf, TestRng } from './helpers.ts';
+import { skipNative, TestRng, tf } from './helpers.ts';
 
 describe('BufferPool bookkeeping', () => {
   it('reuses a released buffer of the same length', () => {
@@ -42,7 +42,8 @@ describe('BufferPool bookkeeping', () => {
 
   it('holds at most maxBytes idle', () => {
     const p = new BufferPool(100 * 4);
-    const a = p.take(60), b = p.take(60);
+    const a = p.take(60),
+      b = p.take(60);
     for (const x of [a, b]) p.retain(x), p.release(x);
     expect(p.isPooled(a)).toBe(true);
     expect(p.isPooled(b)).toBe(false);

@@ -35,7 +35,8 @@ export class TestRng {
   normal(n: number): Float32Array {
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) {
-      const u = 1 - this.next(), v = this.next();
+      const u = 1 - this.next(),
+        v = this.next();
       out[i] = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
     }
     return out;
@@ -55,7 +56,11 @@ export interface Input {
 export const input = (shape: number[], data: Float32Array): Input => ({ shape, data });
 
 /** Runs fn on fresh copies of the inputs on one backend and returns every output's values. */
-export async function runOn(backend: string, fn: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[], inputs: Input[]): Promise<Float32Array[]> {
+export async function runOn(
+  backend: string,
+  fn: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[],
+  inputs: Input[],
+): Promise<Float32Array[]> {
   await tf.setBackend(backend);
   const xs = inputs.map((i) => tf.tensor(i.data.slice(), i.shape));
   const out = tf.tidy(() => fn(...xs));
@@ -68,7 +73,8 @@ export async function runOn(backend: string, fn: (...xs: tf.Tensor[]) => tf.Tens
 /** max|a − b| / max|b| (NaN positions must agree; they are left out of the measure). */
 export function relErr(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) return Infinity;
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < a.length; i++) {
     if (Number.isNaN(a[i]) || Number.isNaN(b[i])) {
       if (!(Number.isNaN(a[i]) && Number.isNaN(b[i]))) return Infinity;
@@ -81,7 +87,10 @@ export function relErr(a: Float32Array, b: Float32Array): number {
 }
 
 /** Worst relative error of fn on 'native' against the pure-JS 'cpu' reference, over all outputs. */
-export async function nativeVsCpu(fn: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[], inputs: Input[]): Promise<number> {
+export async function nativeVsCpu(
+  fn: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[],
+  inputs: Input[],
+): Promise<number> {
   const nat = await runOn('native', fn, inputs);
   const ref = await runOn('cpu', fn, inputs);
   return Math.max(...nat.map((v, i) => relErr(v, ref[i])));

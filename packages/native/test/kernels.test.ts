@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { nativeKernelStats } from '../src/index.ts';
-import { input, nativeVsCpu, probe, required, skipNative, tf, TestRng } from './helpers.ts';
+import { input, nativeVsCpu, probe, required, skipNative, TestRng, tf } from './helpers.ts';
 
 const TOL = 1e-5;
 
@@ -18,7 +18,14 @@ function ranNatively(...names: string[]) {
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 
 interface ConvCase {
-  n: number; h: number; w: number; c: number; o: number; k: number; s: number; pad: Pad;
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  o: number;
+  k: number;
+  s: number;
+  pad: Pad;
 }
 
 function convCases(rng: TestRng, count: number): ConvCase[] {
@@ -26,13 +33,45 @@ function convCases(rng: TestRng, count: number): ConvCase[] {
     { n: 1, h: 7, w: 7, c: 1, o: 1, k: 3, s: 1, pad: 'same' },
     { n: 1, h: 6, w: 9, c: 3, o: 5, k: 2, s: 2, pad: 'same' },
     { n: 2, h: 8, w: 8, c: 4, o: 8, k: 3, s: 2, pad: 'valid' },
-    { n: 3, h: 9, w: 7, c: 5, o: 3, k: 3, s: 1, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+    {
+      n: 3,
+      h: 9,
+      w: 7,
+      c: 5,
+      o: 3,
+      k: 3,
+      s: 1,
+      pad: [
+        [0, 0],
+        [1, 2],
+        [2, 0],
+        [0, 0],
+      ],
+    },
     { n: 2, h: 5, w: 5, c: 16, o: 16, k: 1, s: 1, pad: 'valid' },
   ];
-  const pads: Pad[] = ['same', 'valid', [[0, 0], [0, 1], [1, 1], [0, 0]]];
+  const pads: Pad[] = [
+    'same',
+    'valid',
+    [
+      [0, 0],
+      [0, 1],
+      [1, 1],
+      [0, 0],
+    ],
+  ];
   while (out.length < count) {
     const k = rng.pick([1, 2, 3, 5]);
-    out.push({ n: rng.int(1, 3), h: rng.int(k, 12), w: rng.int(k, 12), c: rng.pick([1, 2, 3, 8, 17]), o: rng.pick([1, 4, 7, 16]), k, s: rng.int(1, 2), pad: rng.pick(pads) });
+    out.push({
+      n: rng.int(1, 3),
+      h: rng.int(k, 12),
+      w: rng.int(k, 12),
+      c: rng.pick([1, 2, 3, 8, 17]),
+      o: rng.pick([1, 4, 7, 16]),
+      k,
+      s: rng.int(1, 2),
+      pad: rng.pick(pads),
+    });
   }
   return out;
 }
@@ -51,14 +90,22 @@ describe.skipIf(skipNative)('native conv kernels against the cpu reference', () 
     expect(await nativeVsCpu(conv, [x, w])).toBeLessThanOrEqual(TOL);
     ranNatively('Conv2D');
     const fused = (a: tf.Tensor, f: tf.Tensor, b: tf.Tensor) =>
-      tf.fused.conv2d({ x: a as tf.Tensor4D, filter: f as tf.Tensor4D, strides: cc.s, pad: cc.pad, bias: b, activation: 'relu' });
+      tf.fused.conv2d({
+        x: a as tf.Tensor4D,
+        filter: f as tf.Tensor4D,
+        strides: cc.s,
+        pad: cc.pad,
+        bias: b,
+        activation: 'relu',
+      });
     expect(await nativeVsCpu(fused, [x, w, bias])).toBeLessThanOrEqual(TOL);
     ranNatively('FusedConv2D');
     // Gradients of Σ R ⊙ conv(x, w): R plays the upstream gradient dy.
     const y0 = tf.tidy(() => conv(tf.tensor(x.data, x.shape), tf.tensor(w.data, w.shape)));
     const R = input(y0.shape, r.normal(y0.size));
     y0.dispose();
-    const grads = (a: tf.Tensor, f: tf.Tensor, rr: tf.Tensor) => tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(conv(p, q), rr)))([a, f]);
+    const grads = (a: tf.Tensor, f: tf.Tensor, rr: tf.Tensor) =>
+      tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(conv(p, q), rr)))([a, f]);
     expect(await nativeVsCpu(grads, [x, w, R])).toBeLessThanOrEqual(TOL);
     ranNatively('Conv2DBackpropInput', 'Conv2DBackpropFilter');
   });
@@ -70,7 +117,18 @@ describe.skipIf(skipNative)('native conv kernels against the cpu reference', () 
     const b = input([6], r.normal(6));
     const f = (a: tf.Tensor, k: tf.Tensor, bb: tf.Tensor) =>
       tf.grads((p: tf.Tensor, q: tf.Tensor, s: tf.Tensor) =>
-        tf.sum(tf.square(tf.fused.conv2d({ x: p as tf.Tensor4D, filter: q as tf.Tensor4D, strides: 1, pad: 'same', bias: s, activation: 'relu' }))),
+        tf.sum(
+          tf.square(
+            tf.fused.conv2d({
+              x: p as tf.Tensor4D,
+              filter: q as tf.Tensor4D,
+              strides: 1,
+              pad: 'same',
+              bias: s,
+              activation: 'relu',
+            }),
+          ),
+        ),
       )([a, k, bb]);
     expect(await nativeVsCpu(f, [x, w, b])).toBeLessThanOrEqual(TOL);
   });
@@ -107,7 +165,13 @@ describe.skipIf(skipNative)('native pooling against the cpu reference', () => {
       expect(await nativeVsCpu(grad, [x, R])).toBeLessThanOrEqual(TOL);
       // ... and the kernel on its own (positions searched again).
       const direct = (a: tf.Tensor, rr: tf.Tensor) =>
-        tf.engine().runKernel('MaxPoolGrad', { dy: rr, input: a, output: pool(a) }, { filterSize: k, strides: s, pad }) as tf.Tensor;
+        tf
+          .engine()
+          .runKernel(
+            'MaxPoolGrad',
+            { dy: rr, input: a, output: pool(a) },
+            { filterSize: k, strides: s, pad },
+          ) as tf.Tensor;
       expect(await nativeVsCpu(direct, [x, R])).toBeLessThanOrEqual(TOL);
     }
     ranNatively('MaxPool', 'MaxPoolGrad');
@@ -119,7 +183,11 @@ describe.skipIf(skipNative)('native pooling against the cpu reference', () => {
     const x = input([1, 2, 4, 1], Float32Array.from([1, 1, 0, 0, 0, 1, 0, 0]));
     const dy = input([1, 1, 2, 1], Float32Array.from([3, 5]));
     await tf.setBackend('native');
-    const dx = tf.tidy(() => tf.grad((p: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(p as tf.Tensor4D, 2, 2, 'valid'), tf.tensor(dy.data, dy.shape))))(tf.tensor(x.data, x.shape)));
+    const dx = tf.tidy(() =>
+      tf.grad((p: tf.Tensor) =>
+        tf.sum(tf.mul(tf.maxPool(p as tf.Tensor4D, 2, 2, 'valid'), tf.tensor(dy.data, dy.shape))),
+      )(tf.tensor(x.data, x.shape)),
+    );
     expect(Array.from(dx.dataSync())).toEqual([3, 0, 5, 0, 0, 0, 0, 0]);
     dx.dispose();
     ranNatively('MaxPoolGrad');
@@ -163,13 +231,16 @@ describe.skipIf(skipNative)('native matmul against the cpu reference', () => {
     const mm = (p: tf.Tensor, q: tf.Tensor) => tf.matMul(p, q, tA, tB);
     expect(await nativeVsCpu(mm, [A, B])).toBeLessThanOrEqual(TOL);
     ranNatively('BatchMatMul');
-    const fused = (p: tf.Tensor, q: tf.Tensor, c: tf.Tensor) => tf.fused.matMul({ a: p, b: q, transposeA: tA, transposeB: tB, bias: c, activation: 'relu' });
+    const fused = (p: tf.Tensor, q: tf.Tensor, c: tf.Tensor) =>
+      tf.fused.matMul({ a: p, b: q, transposeA: tA, transposeB: tB, bias: c, activation: 'relu' });
     expect(await nativeVsCpu(fused, [A, B, bias])).toBeLessThanOrEqual(TOL);
     ranNatively('_FusedMatMul');
     // tfjs-core's BatchMatMul gradient does not reduce a broadcast batch (it fails on cpu too).
     if (a.length === 3 && a[0] !== b[0]) return;
     const grads = (p: tf.Tensor, q: tf.Tensor, c: tf.Tensor) =>
-      tf.grads((u: tf.Tensor, v: tf.Tensor, w: tf.Tensor) => tf.sum(tf.square(tf.fused.matMul({ a: u, b: v, transposeA: tA, transposeB: tB, bias: w, activation: 'relu' }))))([p, q, c]);
+      tf.grads((u: tf.Tensor, v: tf.Tensor, w: tf.Tensor) =>
+        tf.sum(tf.square(tf.fused.matMul({ a: u, b: v, transposeA: tA, transposeB: tB, bias: w, activation: 'relu' }))),
+      )([p, q, c]);
     expect(await nativeVsCpu(grads, [A, B, bias])).toBeLessThanOrEqual(TOL);
   });
 });
@@ -177,24 +248,37 @@ describe.skipIf(skipNative)('native matmul against the cpu reference', () => {
 describe.skipIf(skipNative)('native elementwise kernels against the cpu reference', () => {
   beforeEach(() => void nativeKernelStats(true));
   const binaryCases: Array<[number[], number[]]> = [
-    [[64, 130], [64, 130]],
+    [
+      [64, 130],
+      [64, 130],
+    ],
     [[64, 130], [130]],
     [[130], [64, 130]],
-    [[2, 32, 9, 16], [1, 9, 16]],
+    [
+      [2, 32, 9, 16],
+      [1, 9, 16],
+    ],
     [[4, 30, 40], []],
     [[], [4, 30, 40]],
-    [[4, 9, 9, 32], [1, 1, 1, 32]],
+    [
+      [4, 9, 9, 32],
+      [1, 1, 1, 32],
+    ],
   ];
   const ops = { add: tf.add, sub: tf.sub, mul: tf.mul, div: tf.div } as const;
   it.each(binaryCases)('add/sub/mul/div with broadcast %o ⊕ %o', async (sa, sb) => {
     const r = new TestRng(sa.length * 10 + sb.length);
     const sz = (s: number[]) => s.reduce((p, q) => p * q, 1);
     const a = input(sa, r.normal(sz(sa)));
-    const b = input(sb, r.normal(sz(sb)).map((v) => v + Math.sign(v) * 0.5)); // keep divisors away from 0
+    const b = input(
+      sb,
+      r.normal(sz(sb)).map((v) => v + Math.sign(v) * 0.5),
+    ); // keep divisors away from 0
     for (const op of Object.values(ops)) expect(await nativeVsCpu((p, q) => op(p, q), [a, b])).toBeLessThanOrEqual(TOL);
     ranNatively('Add', 'Sub', 'Multiply', 'RealDiv');
     // Gradients reduce the broadcast side with Sum (the bias-gradient path).
-    const g = (p: tf.Tensor, q: tf.Tensor) => tf.grads((u: tf.Tensor, v: tf.Tensor) => tf.sum(tf.square(tf.add(tf.mul(u, v), v))))([p, q]);
+    const g = (p: tf.Tensor, q: tf.Tensor) =>
+      tf.grads((u: tf.Tensor, v: tf.Tensor) => tf.sum(tf.square(tf.add(tf.mul(u, v), v))))([p, q]);
     expect(await nativeVsCpu(g, [a, b])).toBeLessThanOrEqual(TOL);
   });
 
@@ -219,11 +303,16 @@ describe.skipIf(skipNative)('native elementwise kernels against the cpu referenc
     expect(await nativeVsCpu((p) => tf.step(p, 0.25), [x])).toBeLessThanOrEqual(TOL);
     expect(await nativeVsCpu((p) => tf.exp(p), [x])).toBeLessThanOrEqual(TOL);
     expect(await nativeVsCpu((p) => tf.neg(p), [x])).toBeLessThanOrEqual(TOL);
-    const pos = input([50, 100], data.map((v) => Math.abs(v) + 0.01));
+    const pos = input(
+      [50, 100],
+      data.map((v) => Math.abs(v) + 0.01),
+    );
     expect(await nativeVsCpu((p) => tf.log(p), [pos])).toBeLessThanOrEqual(TOL);
     ranNatively('Relu', 'Step', 'Exp', 'Neg', 'Log');
     const finite = input([50, 100], r.normal(5000));
-    expect(await nativeVsCpu((p) => tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.relu(u), u)))(p), [finite])).toBeLessThanOrEqual(TOL);
+    expect(
+      await nativeVsCpu((p) => tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.relu(u), u)))(p), [finite]),
+    ).toBeLessThanOrEqual(TOL);
   });
 
   it.each([
@@ -250,7 +339,12 @@ describe.skipIf(skipNative)('native elementwise kernels against the cpu referenc
     const w = tf.tensor(r.normal(3 * 3 * 4 * 8), [3, 3, 4, 8]) as tf.Tensor4D;
     const before = tf.memory().numTensors;
     const [gx, gw] = tf.grads((p: tf.Tensor, q: tf.Tensor) => {
-      const y = tf.maxPool(tf.relu(tf.add(tf.conv2d(p as tf.Tensor4D, q as tf.Tensor4D, 1, "same"), 0.1)) as tf.Tensor4D, 2, 2, "same");
+      const y = tf.maxPool(
+        tf.relu(tf.add(tf.conv2d(p as tf.Tensor4D, q as tf.Tensor4D, 1, 'same'), 0.1)) as tf.Tensor4D,
+        2,
+        2,
+        'same',
+      );
       return tf.sum(tf.mul(y, y));
     })([x, w]);
     expect(tf.memory().numTensors).toBe(before + 2);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { nativeBackend, nativeKernelStats } from '../src/index.ts';
-import { skipNative, tf, TestRng } from './helpers.ts';
+import { skipNative, TestRng, tf } from './helpers.ts';
 
 /**
  * A few SGD steps of a small CNN (conv 3×3×8 same + relu → maxpool 2 → conv 3×3×8 stride 2 valid + relu →
@@ -9,7 +9,11 @@ import { skipNative, tf, TestRng } from './helpers.ts';
 async function sgdLosses(backend: string, steps: number): Promise<number[]> {
   await tf.setBackend(backend);
   const r = new TestRng(21);
-  const t = (shape: number[], scale: number) => tf.tensor(r.normal(shape.reduce((a, b) => a * b, 1)).map((v) => v * scale), shape);
+  const t = (shape: number[], scale: number) =>
+    tf.tensor(
+      r.normal(shape.reduce((a, b) => a * b, 1)).map((v) => v * scale),
+      shape,
+    );
   const v = (shape: number[], scale: number) => {
     const init = t(shape, scale);
     const variable = tf.variable(init);
@@ -51,7 +55,15 @@ describe.skipIf(skipNative)('training on native matches the cpu reference', () =
     const nat = await sgdLosses('native', 5);
     const stats = nativeKernelStats(true);
     const ref = await sgdLosses('cpu', 5);
-    for (const k of ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'MaxPool', 'MaxPoolGrad', 'Relu', 'Step']) {
+    for (const k of [
+      'Conv2D',
+      'Conv2DBackpropInput',
+      'Conv2DBackpropFilter',
+      'MaxPool',
+      'MaxPoolGrad',
+      'Relu',
+      'Step',
+    ]) {
       expect(stats[k]?.native ?? 0, `${k} ran natively`).toBeGreaterThan(0);
     }
     expect(ref[4]).toBeLessThan(ref[0]); // it does train

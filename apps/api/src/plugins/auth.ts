@@ -48,7 +48,10 @@ export function authenticator(projects: ProjectsRepository) {
         const csrf = request.headers['x-csrf-token'];
         const given = typeof csrf === 'string' ? Buffer.from(sha256(csrf)) : undefined;
         if (!given || !timingSafeEqual(given, Buffer.from(s.csrfHash))) {
-          throw new ArcalError('FORBIDDEN', 'cookie-authenticated writes need the x-csrf-token returned by POST /v1/session');
+          throw new ArcalError(
+            'FORBIDDEN',
+            'cookie-authenticated writes need the x-csrf-token returned by POST /v1/session',
+          );
         }
       }
       request.principal = { projectId: s.projectId, projectName: s.projectName, apiKeyId: s.apiKeyId };

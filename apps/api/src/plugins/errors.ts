@@ -7,7 +7,10 @@ import { isArcalError } from '@arcal/contracts';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 export function sendError(reply: FastifyReply, request: FastifyRequest, status: number, body: Record<string, unknown>) {
-  return reply.status(status).type('application/json').send({ details: [], ...body, requestId: request.id });
+  return reply
+    .status(status)
+    .type('application/json')
+    .send({ details: [], ...body, requestId: request.id });
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {
@@ -37,13 +40,22 @@ export function registerErrorHandling(app: FastifyInstance): void {
           : err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
             ? 'send the body as application/json'
             : err.message;
-      return sendError(reply, request, status, { code: status === 413 || status === 415 ? 'INVALID_INPUT' : 'INVALID_INPUT', message });
+      return sendError(reply, request, status, {
+        code: status === 413 || status === 415 ? 'INVALID_INPUT' : 'INVALID_INPUT',
+        message,
+      });
     }
     request.log.error({ err }, 'unhandled error');
-    return sendError(reply, request, 500, { code: 'INTERNAL', message: `internal error; quote request id ${request.id} when reporting it` });
+    return sendError(reply, request, 500, {
+      code: 'INTERNAL',
+      message: `internal error; quote request id ${request.id} when reporting it`,
+    });
   });
 
   app.setNotFoundHandler((request, reply) =>
-    sendError(reply, request, 404, { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+    sendError(reply, request, 404, {
+      code: 'NOT_FOUND',
+      message: `no route ${request.method} ${request.url.split('?')[0]}`,
+    }),
   );
 }

@@ -5,7 +5,10 @@ const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const JOB_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14400];
 
 export class Histogram {
-  private readonly series = new Map<string, { labels: Record<string, string>; counts: number[]; sum: number; n: number }>();
+  private readonly series = new Map<
+    string,
+    { labels: Record<string, string>; counts: number[]; sum: number; n: number }
+  >();
   constructor(
     readonly name: string,
     readonly help: string,
@@ -37,16 +40,26 @@ export class Histogram {
 }
 
 export const labelText = (labels: Record<string, string>) => {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
+  const parts = Object.entries(labels).map(
+    ([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`,
+  );
   return parts.length ? `{${parts.join(',')}}` : '';
 };
 
 export function gauge(name: string, help: string, rows: Array<[Record<string, string>, number]>): string {
-  return [`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, ...rows.map(([l, v]) => `${name}${labelText(l)} ${v}`)].join('\n');
+  return [
+    `# HELP ${name} ${help}`,
+    `# TYPE ${name} gauge`,
+    ...rows.map(([l, v]) => `${name}${labelText(l)} ${v}`),
+  ].join('\n');
 }
 
 export function jobDurationHistogram(rows: Array<{ queue: string; seconds: number }>): string {
-  const h = new Histogram('arcal_job_duration_seconds', 'Start-to-finish time of jobs completed in the last hour', JOB_BUCKETS);
+  const h = new Histogram(
+    'arcal_job_duration_seconds',
+    'Start-to-finish time of jobs completed in the last hour',
+    JOB_BUCKETS,
+  );
   for (const r of rows) h.observe({ queue: r.queue }, r.seconds);
   return h.render();
 }

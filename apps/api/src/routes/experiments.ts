@@ -6,8 +6,8 @@ import { ArcalError, ExperimentSpec } from '@arcal/contracts';
 import { type EventSubscriber, type ExperimentEvent, type ExperimentRow, FINISHED, type Repositories } from '@arcal/db';
 import { Type as T } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ExperimentView, errorRef, IdParams, Status, Submitted } from '../schemas.ts';
 import type { ExperimentsService } from '../services/experiments.service.ts';
-import { ExperimentView, IdParams, Status, Submitted, errorRef } from '../schemas.ts';
 
 export interface ExperimentRoutesDeps {
   service: ExperimentsService;
@@ -71,9 +71,18 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
     },
     async (request, reply) => {
       const key = request.headers['idempotency-key'];
-      const { experiment, created } = await service.submit(projectOf(request), request.body, typeof key === 'string' ? key : undefined);
+      const { experiment, created } = await service.submit(
+        projectOf(request),
+        request.body,
+        typeof key === 'string' ? key : undefined,
+      );
       reply.status(created ? 202 : 200).header('location', linksOf(experiment.id).self);
-      return { id: experiment.id, status: experiment.status, estimate: experiment.estimate, links: linksOf(experiment.id) };
+      return {
+        id: experiment.id,
+        status: experiment.status,
+        estimate: experiment.estimate,
+        links: linksOf(experiment.id),
+      };
     },
   );
 
@@ -89,12 +98,19 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
           limit: T.Optional(T.Integer({ minimum: 1, maximum: 100, default: 20 })),
           cursor: T.Optional(T.String({ description: '`next` of the previous page' })),
         }),
-        response: { 200: T.Object({ items: T.Array(ExperimentView), next: T.Union([T.String(), T.Null()]) }), ...errors(400, 401) },
+        response: {
+          200: T.Object({ items: T.Array(ExperimentView), next: T.Union([T.String(), T.Null()]) }),
+          ...errors(400, 401),
+        },
       },
     },
     async (request) => {
       const q = request.query as { status?: any; limit?: number; cursor?: string };
-      const page = await repos.experiments.list(projectOf(request), { status: q.status, limit: q.limit ?? 20, cursor: q.cursor });
+      const page = await repos.experiments.list(projectOf(request), {
+        status: q.status,
+        limit: q.limit ?? 20,
+        cursor: q.cursor,
+      });
       return { items: page.items.map(viewOf), next: page.next };
     },
   );
@@ -160,7 +176,8 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
     '/v1/experiments/:id/events',
     {
       schema: {
-        summary: 'Server-sent events: first a `snapshot`, then `status`, `epoch`, `log`, `job`, `report`; ends with `end` once finished',
+        summary:
+          'Server-sent events: first a `snapshot`, then `status`, `epoch`, `log`, `job`, `report`; ends with `end` once finished',
         tags: ['experiments'],
         security,
         params: IdParams,
@@ -187,7 +204,8 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
         'x-accel-buffering': 'no',
       });
       let seq = 0;
-      const send = (event: string, data: unknown) => raw.write(`id: ${++seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      const send = (event: string, data: unknown) =>
+        raw.write(`id: ${++seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       let closed = false;
       const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
       const close = () => {
@@ -233,7 +251,10 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
           after: T.Optional(T.String({ pattern: '^[0-9]+$', description: 'id of the last log already read' })),
           limit: T.Optional(T.Integer({ minimum: 1, maximum: 1000, default: 200 })),
         }),
-        response: { 200: T.Object({ items: T.Array(T.Unknown()), next: T.Union([T.String(), T.Null()]) }), ...errors(400, 401, 404) },
+        response: {
+          200: T.Object({ items: T.Array(T.Unknown()), next: T.Union([T.String(), T.Null()]) }),
+          ...errors(400, 401, 404),
+        },
       },
     },
     async (request) => {
@@ -243,7 +264,14 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
       const limit = q.limit ?? 200;
       const rows = await repos.results.listLogs(id, BigInt(q.after ?? '0'), limit);
       return {
-        items: rows.map((r) => ({ id: r.id.toString(), at: r.createdAt.toISOString(), level: r.level, job: r.jobId, message: r.message, data: r.data })),
+        items: rows.map((r) => ({
+          id: r.id.toString(),
+          at: r.createdAt.toISOString(),
+          level: r.level,
+          job: r.jobId,
+          message: r.message,
+          data: r.data,
+        })),
         next: rows.length === limit ? rows[rows.length - 1]!.id.toString() : null,
       };
     },
@@ -257,14 +285,28 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
         tags: ['artifacts'],
         security,
         params: IdParams,
-        response: { 200: T.Object({ items: T.Array(T.Object({ name: T.String(), size: T.Integer(), sha256: T.String(), contentType: T.String() })) }), ...errors(401, 404) },
+        response: {
+          200: T.Object({
+            items: T.Array(
+              T.Object({ name: T.String(), size: T.Integer(), sha256: T.String(), contentType: T.String() }),
+            ),
+          }),
+          ...errors(401, 404),
+        },
       },
     },
     async (request) => {
       const { id } = request.params as { id: string };
       await service.get(projectOf(request), id);
       const rows = await repos.results.listArtifacts(id);
-      return { items: rows.map((a) => ({ name: a.name, size: Number(a.size), sha256: a.sha256.trim(), contentType: a.contentType })) };
+      return {
+        items: rows.map((a) => ({
+          name: a.name,
+          size: Number(a.size),
+          sha256: a.sha256.trim(),
+          contentType: a.contentType,
+        })),
+      };
     },
   );
 

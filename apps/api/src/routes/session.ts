@@ -3,16 +3,20 @@ import { ArcalError } from '@arcal/contracts';
 import type { ProjectsRepository } from '@arcal/db';
 import { Type as T } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { SESSION_COOKIE, bearerToken } from '../plugins/auth.ts';
+import { bearerToken, SESSION_COOKIE } from '../plugins/auth.ts';
 import { errorRef } from '../schemas.ts';
 
-export async function sessionRoutes(app: FastifyInstance, deps: { projects: ProjectsRepository; ttlMs: number; secure: boolean }) {
+export async function sessionRoutes(
+  app: FastifyInstance,
+  deps: { projects: ProjectsRepository; ttlMs: number; secure: boolean },
+) {
   app.post(
     '/v1/session',
     {
       schema: {
         summary: 'Exchange an API key (Bearer) for a session cookie',
-        description: 'Sets `arcal_session` (HttpOnly, SameSite=Strict). Writes made with the cookie must send the returned `csrfToken` in `x-csrf-token`.',
+        description:
+          'Sets `arcal_session` (HttpOnly, SameSite=Strict). Writes made with the cookie must send the returned `csrfToken` in `x-csrf-token`.',
         tags: ['auth'],
         security: [{ bearer: [] }],
         response: {

@@ -7,7 +7,14 @@ import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ArcalError, type ResolvedSpec, type SpecProblem, validateSpec } from '@arcal/contracts';
-import { type EventPublisher, type ExperimentRow, FINISHED, type JobDispatcher, type Repositories, jobIds } from '@arcal/db';
+import {
+  type EventPublisher,
+  type ExperimentRow,
+  FINISHED,
+  type JobDispatcher,
+  jobIds,
+  type Repositories,
+} from '@arcal/db';
 import type { ApiConfig } from '../config.ts';
 import { type Estimate, estimateCost } from '../estimate.ts';
 
@@ -24,7 +31,10 @@ export class BudgetError extends ArcalError {
 export function serviceProblems(raw: any, spec: ResolvedSpec, datasets: string[]): SpecProblem[] {
   const out: SpecProblem[] = [];
   if (raw?.dataset?.path !== undefined) {
-    out.push({ path: 'dataset.path', message: 'is not accepted by the service: datasets are named from the server registry' });
+    out.push({
+      path: 'dataset.path',
+      message: 'is not accepted by the service: datasets are named from the server registry',
+    });
   }
   if (!datasets.includes(spec.dataset.name)) {
     out.push({ path: 'dataset.name', message: `is not available on this server (available: ${datasets.join(', ')})` });
@@ -53,16 +63,24 @@ export class ExperimentsService {
   /** Validates everything, then admits. Throws ArcalError (400 every problem, 422 budget). */
   admit(body: unknown): { spec: ResolvedSpec; estimate: Estimate } {
     const v = validateSpec(body);
-    if (!v.ok) throw new ArcalError('INVALID_SPEC', `the experiment spec has ${v.problems.length} problem(s)`, v.problems);
+    if (!v.ok)
+      throw new ArcalError('INVALID_SPEC', `the experiment spec has ${v.problems.length} problem(s)`, v.problems);
     const extra = serviceProblems(body, v.spec, this.config.datasets);
     if (extra.length) throw new ArcalError('INVALID_SPEC', `the experiment spec has ${extra.length} problem(s)`, extra);
-    const estimate = estimateCost(v.spec, { workerFlops: this.config.workerFlops, budgetSeconds: this.config.budgetSeconds });
+    const estimate = estimateCost(v.spec, {
+      workerFlops: this.config.workerFlops,
+      budgetSeconds: this.config.budgetSeconds,
+    });
     if (estimate.seconds > this.config.budgetSeconds) throw new BudgetError(estimate);
     return { spec: v.spec, estimate };
   }
 
   /** Rows first (experiment + its start job), enqueue after commit. */
-  async submit(projectId: string, body: unknown, idempotencyKey?: string): Promise<{ experiment: ExperimentRow; created: boolean }> {
+  async submit(
+    projectId: string,
+    body: unknown,
+    idempotencyKey?: string,
+  ): Promise<{ experiment: ExperimentRow; created: boolean }> {
     const requestHash = createHash('sha256').update(stable(body)).digest('hex');
     if (idempotencyKey) {
       const prior = await this.repos.experiments.findByIdempotencyKey(projectId, idempotencyKey);
@@ -123,7 +141,8 @@ export class ExperimentsService {
   /** Deletes a finished experiment with its rows and its artifact folder. */
   async delete(projectId: string, id: string): Promise<void> {
     const e = await this.get(projectId, id);
-    if (!FINISHED.includes(e.status)) throw new ArcalError('CONFLICT', `experiment ${id} is ${e.status}; cancel it before deleting`);
+    if (!FINISHED.includes(e.status))
+      throw new ArcalError('CONFLICT', `experiment ${id} is ${e.status}; cancel it before deleting`);
     await rm(this.artifactFolder(id), { recursive: true, force: true });
     await this.repos.experiments.delete(id);
   }

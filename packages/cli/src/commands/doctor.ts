@@ -5,7 +5,9 @@ import type { ParsedArgs } from '../args.ts';
 export async function doctorCommand(a: ParsedArgs): Promise<number> {
   const probes = await probeBackends();
   const info = await ready({ backend: typeof a.flags.backend === 'string' ? a.flags.backend : undefined });
-  const rows = probes.map((p) => `  ${p.name === info.name ? '▶' : p.available ? '✓' : '✗'} ${p.name.padEnd(14)} ${p.reason}`);
+  const rows = probes.map(
+    (p) => `  ${p.name === info.name ? '▶' : p.available ? '✓' : '✗'} ${p.name.padEnd(14)} ${p.reason}`,
+  );
   if (a.flags.json) {
     console.log(JSON.stringify({ active: info.name, threads: info.threads, backends: probes }));
     return 0;
@@ -14,6 +16,7 @@ export async function doctorCommand(a: ParsedArgs): Promise<number> {
   console.log('chain (first available wins; ARCAL_BACKEND forces one):');
   for (const r of rows) console.log(r);
   const native = probes.find((p) => p.name === 'native');
-  if (native && !native.available) console.log('  to enable native kernels: apt-get install libdnnl-dev && npm run build:native');
+  if (native && !native.available)
+    console.log('  to enable native kernels: apt-get install libdnnl-dev && npm run build:native');
   return 0;
 }

@@ -2,8 +2,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ArcalError, type ExperimentReport, type ResolvedSpec } from '@arcal/contracts';
-import { type RunEvent, loadExperimentData, loadOodSet, ready, runExperiment } from '@arcal/core';
-import { type ParsedArgs, int, str } from '../args.ts';
+import { loadExperimentData, loadOodSet, type RunEvent, ready, runExperiment } from '@arcal/core';
+import { int, type ParsedArgs, str } from '../args.ts';
 import { Progress } from '../progress.ts';
 import { checkSpec, loadSpecFile } from '../spec-file.ts';
 
@@ -39,10 +39,17 @@ export interface InlineRunContext {
 export async function runInline(ctx: InlineRunContext, signal?: AbortSignal): Promise<ExperimentReport> {
   const progress = new Progress();
   const log = (l: string) => progress.line(l);
-  await ready({ backend: ctx.backend, threads: ctx.threads, arch: ctx.spec.model.arch, log: ctx.quiet ? undefined : log });
+  await ready({
+    backend: ctx.backend,
+    threads: ctx.threads,
+    arch: ctx.spec.model.arch,
+    log: ctx.quiet ? undefined : log,
+  });
   const dataOpts = { dataDir: ctx.dataDir ?? process.env.ARCAL_DATA_DIR, allowDownload: !ctx.offline, onLog: log };
   const data = await loadExperimentData(ctx.spec.dataset, ctx.spec.seed, dataOpts);
-  log(`data: ${data.name} from ${data.source} (train ${data.train.n}, validation ${data.validation.n}, test ${data.test.n})`);
+  log(
+    `data: ${data.name} from ${data.source} (train ${data.train.n}, validation ${data.validation.n}, test ${data.test.n})`,
+  );
   return runExperiment(ctx.spec, {
     outDir: ctx.outDir,
     referenceDir: ctx.referenceDir,
@@ -53,7 +60,12 @@ export async function runInline(ctx: InlineRunContext, signal?: AbortSignal): Pr
     onEvent: (e) => {
       if (e.type === 'epoch') log(describeEpoch(e));
       else if (e.type === 'stage') log(`» ${e.stage}${e.detail ? `: ${e.detail}` : ''}`);
-      else if (e.type === 'batch') progress.update(`  ${e.member === 'reference' ? 'reference' : `member ${Number(e.member) + 1}`} batches`, e.done, e.total);
+      else if (e.type === 'batch')
+        progress.update(
+          `  ${e.member === 'reference' ? 'reference' : `member ${Number(e.member) + 1}`} batches`,
+          e.done,
+          e.total,
+        );
       else if (e.type === 'attack') progress.update(`  attack ${e.what}`, e.done, e.total);
     },
   });
@@ -75,17 +87,29 @@ export async function runCommand(a: ParsedArgs, signal: AbortSignal): Promise<nu
     spec = loadSpecFile(file);
     outDir = resolve(str(a, 'out') ?? join('runs', spec.name));
     if (existsSync(join(outDir, INPUT_SPEC)) || existsSync(join(outDir, 'spec.json'))) {
-      throw new ArcalError('CONFLICT', `${outDir} already holds a run: continue it with \`arcal run --resume ${outDir}\` or choose another --out`);
+      throw new ArcalError(
+        'CONFLICT',
+        `${outDir} already holds a run: continue it with \`arcal run --resume ${outDir}\` or choose another --out`,
+      );
     }
     mkdirSync(outDir, { recursive: true });
     writeFileSync(join(outDir, INPUT_SPEC), readFileSync(file));
   }
-  const report = await runInline({ spec, outDir, backend: str(a, 'backend'), threads: int(a, 'threads'), dataDir: str(a, 'data-dir'), offline: a.flags.offline === true }, signal);
+  const report = await runInline(
+    {
+      spec,
+      outDir,
+      backend: str(a, 'backend'),
+      threads: int(a, 'threads'),
+      dataDir: str(a, 'data-dir'),
+      offline: a.flags.offline === true,
+    },
+    signal,
+  );
   printSummary([{ name: spec.name, report }]);
   console.log(`report: ${join(outDir, 'report.json')}`);
   return 0;
 }
-
 
 /** The comparison table printed by `run` and `demo`. */
 export function printSummary(rows: Array<{ name: string; report: ExperimentReport }>): void {
@@ -104,7 +128,8 @@ export function printSummary(rows: Array<{ name: string; report: ExperimentRepor
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-  const fmt = (r: string[]) => `| ${r.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+  const fmt = (r: string[]) =>
+    `| ${r.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
   console.log(fmt(head));
   console.log(`|${widths.map((w, i) => (i < 2 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
   for (const r of body) console.log(fmt(r));

@@ -323,7 +323,8 @@ export async function minimalPerturbation(
         if (!retry.length) break;
         const trial = adv.slice();
         for (const i of retry) {
-          for (let j = i * d; j < (i + 1) * d; j++) trial[j] = Math.min(1, Math.max(0, x0[j] + factor * (adv[j] - x0[j])));
+          for (let j = i * d; j < (i + 1) * d; j++)
+            trial[j] = Math.min(1, Math.max(0, x0[j] + factor * (adv[j] - x0[j])));
         }
         const mt = await margins(f, trial, shape, pred, k);
         for (const i of retry) {

@@ -73,7 +73,8 @@ async function initTfjsNode(mod: '@tensorflow/tfjs-node' | '@tensorflow/tfjs-nod
   } catch (e) {
     throw new Error(`${mod} is installed but failed to load: ${(e as Error).message.split('\n')[0]}`);
   }
-  if (!(await tf.setBackend('tensorflow'))) throw new Error(`${mod} loaded but the tensorflow backend did not initialise`);
+  if (!(await tf.setBackend('tensorflow')))
+    throw new Error(`${mod} loaded but the tensorflow backend did not initialise`);
   return { tfBackend: 'tensorflow', reason: `${mod} loaded` };
 }
 
@@ -111,14 +112,22 @@ export async function probeBackends(): Promise<BackendProbe[]> {
   for (const name of ['tfjs-node-gpu', 'tfjs-node'] as const) {
     const mod = `@tensorflow/${name}`;
     if (!resolvable(mod)) {
-      out.push({ name, available: false, reason: `${mod} not installed (optional; its install downloads libtensorflow)` });
+      out.push({
+        name,
+        available: false,
+        reason: `${mod} not installed (optional; its install downloads libtensorflow)`,
+      });
       continue;
     }
     try {
       require(mod);
       out.push({ name, available: true, reason: `${mod} loads` });
     } catch (e) {
-      out.push({ name, available: false, reason: `${mod} installed but does not load: ${(e as Error).message.split('\n')[0]}` });
+      out.push({
+        name,
+        available: false,
+        reason: `${mod} installed but does not load: ${(e as Error).message.split('\n')[0]}`,
+      });
     }
   }
   try {
@@ -128,7 +137,11 @@ export async function probeBackends(): Promise<BackendProbe[]> {
   } catch (e) {
     out.push({ name: 'native', available: false, reason: (e as Error).message });
   }
-  out.push({ name: 'wasm', available: resolvable('@tensorflow/tfjs-backend-wasm'), reason: 'tfjs-backend-wasm with arcal gradient kernels' });
+  out.push({
+    name: 'wasm',
+    available: resolvable('@tensorflow/tfjs-backend-wasm'),
+    reason: 'tfjs-backend-wasm with arcal gradient kernels',
+  });
   out.push({ name: 'cpu', available: true, reason: 'pure JavaScript, always available' });
   return out;
 }
@@ -151,7 +164,9 @@ export async function ready(opts: ReadyOptions = {}): Promise<BackendInfo> {
   pending = (async () => {
     const probes: BackendProbe[] = [];
     const skipNative = !forced && opts.arch !== undefined && NATIVE_SLOWER_ARCHS.has(opts.arch);
-    const chain: BackendName[] = forced ? [forced as BackendName] : BACKEND_NAMES.filter((b) => !(skipNative && b === 'native'));
+    const chain: BackendName[] = forced
+      ? [forced as BackendName]
+      : BACKEND_NAMES.filter((b) => !(skipNative && b === 'native'));
     for (const name of chain) {
       try {
         const r = await initialisers[name](threads);
@@ -159,7 +174,12 @@ export async function ready(opts: ReadyOptions = {}): Promise<BackendInfo> {
         current = { name, tfBackend: r.tfBackend, threads, reason: r.reason, probes };
         opts.log?.(
           `backend: ${name} (${r.reason}; ${threads} thread${threads === 1 ? '' : 's'})` +
-            (probes.length > 1 ? ` — skipped ${probes.slice(0, -1).map((p) => `${p.name}: ${p.reason}`).join('; ')}` : '') +
+            (probes.length > 1
+              ? ` — skipped ${probes
+                  .slice(0, -1)
+                  .map((p) => `${p.name}: ${p.reason}`)
+                  .join('; ')}`
+              : '') +
             (skipNative ? ` — native skipped: slower than wasm for ${opts.arch}` : ''),
         );
         return current;

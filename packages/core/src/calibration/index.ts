@@ -1,3 +1,3 @@
 export * from './metrics.ts';
-export * from './subsets.ts';
 export * from './soft-labels.ts';
+export * from './subsets.ts';

@@ -23,7 +23,8 @@ export function asRows(probs: ProbRows, n: number): Rows {
   }
   const flat = probs as ArrayLike<number>;
   const z = flat.length / n;
-  if (!Number.isInteger(z) || z < 1) throw new RangeError(`probs length ${flat.length} is not a multiple of ${n} labels`);
+  if (!Number.isInteger(z) || z < 1)
+    throw new RangeError(`probs length ${flat.length} is not a multiple of ${n} labels`);
   return { n, z, get: (i, k) => flat[i * z + k] };
 }
 
@@ -64,7 +65,11 @@ export interface EceOptions {
  * Equal-width reliability bins over top-label confidence: bin k holds confidences in (k/K, (k+1)/K];
  * confidence 0 goes to the first bin.
  */
-export function reliabilityDiagram(probs: ProbRows, labels: ArrayLike<number>, opts: { bins?: number } = {}): ReliabilityBin[] {
+export function reliabilityDiagram(
+  probs: ProbRows,
+  labels: ArrayLike<number>,
+  opts: { bins?: number } = {},
+): ReliabilityBin[] {
   const K = opts.bins ?? 15;
   const rows = asRows(probs, labels.length);
   const { pred, conf } = topLabel(rows);

@@ -2,7 +2,7 @@
  * Adaptive label smoothing (paper §4.1, Algorithm 1). The state is one number per robustness subset r:
  * p̃_r, the soft label of the correct class. Everything else follows from it.
  */
-import { type ProbRows, asRows, topLabel } from './metrics.ts';
+import { asRows, type ProbRows, topLabel } from './metrics.ts';
 
 /**
  * Per-example soft targets, Eq. 1: p̃_r = p_r(1 − ε_r) + ε_r/Z, i.e. the correct class gets p̃_r and every other
@@ -39,7 +39,12 @@ export interface SubsetStat {
 }
 
 /** conf and acc of each validation subset (the inputs of Eq. 3). Empty subsets report conf = acc = 0. */
-export function subsetStats(probs: ProbRows, labels: ArrayLike<number>, subsetOf: ArrayLike<number>, R: number): SubsetStat[] {
+export function subsetStats(
+  probs: ProbRows,
+  labels: ArrayLike<number>,
+  subsetOf: ArrayLike<number>,
+  R: number,
+): SubsetStat[] {
   const rows = asRows(probs, labels.length);
   const { pred, conf } = topLabel(rows);
   const s = Array.from({ length: R }, () => ({ conf: 0, acc: 0, count: 0 }));
@@ -69,7 +74,8 @@ export function updateSoftLabels(
   opts: { alpha: number; numClasses: number },
 ): { pTrue: number[]; epsilon: number[] } {
   const Z = opts.numClasses;
-  if (pTrue.length !== valStats.length) throw new RangeError(`${pTrue.length} soft labels but ${valStats.length} subsets`);
+  if (pTrue.length !== valStats.length)
+    throw new RangeError(`${pTrue.length} soft labels but ${valStats.length} subsets`);
   const lo = 1 / Z + 1e-6;
   const next: number[] = [];
   for (let r = 0; r < pTrue.length; r++) {

@@ -2,7 +2,7 @@
  * Robustness subsets (paper §3): examples ranked by adversarial robustness (ascending: the least robust
  * first) and cut into R equal-size subsets, sizes differing by at most one; ties keep index order.
  */
-import { type ProbRows, asRows, expectedCalibrationError, topLabel } from './metrics.ts';
+import { asRows, expectedCalibrationError, type ProbRows, topLabel } from './metrics.ts';
 
 /** Indices of each subset, subset 0 the least robust. Subset r holds ranks [⌊rN/R⌋, ⌊(r+1)N/R⌋). */
 export function robustnessSubsets(robustness: ArrayLike<number>, R: number): number[][] {
@@ -84,7 +84,9 @@ export function predictionVariance(memberProbs: ProbRows[], labelsLength?: numbe
   if (M < 2) throw new RangeError('prediction variance needs at least two members');
   const n =
     labelsLength ??
-    (typeof (memberProbs[0] as ArrayLike<number>[])[0] === 'object' ? (memberProbs[0] as ArrayLike<number>[]).length : Number.NaN);
+    (typeof (memberProbs[0] as ArrayLike<number>[])[0] === 'object'
+      ? (memberProbs[0] as ArrayLike<number>[]).length
+      : Number.NaN);
   if (!Number.isFinite(n)) throw new RangeError('flat member probabilities need the number of examples');
   const rows = memberProbs.map((p) => asRows(p, n));
   const z = rows[0].z;

@@ -6,7 +6,10 @@ import { parseIdx } from './idx.ts';
 export function readImagesFile(file: string): { x: Float32Array; n: number; shape: [number, number, number] } {
   const { dims, data } = parseIdx(gunzipIfNeeded(readDatasetFile(file), file), file);
   if (dims.length !== 3 && dims.length !== 4) {
-    throw new ArcalError('DATA_CORRUPT', `${file}: an images file has 3 or 4 dimensions (n×h×w[×c]), this one has ${dims.length}`);
+    throw new ArcalError(
+      'DATA_CORRUPT',
+      `${file}: an images file has 3 or 4 dimensions (n×h×w[×c]), this one has ${dims.length}`,
+    );
   }
   const x = new Float32Array(data.length);
   for (let i = 0; i < data.length; i++) x[i] = data[i] / 255;

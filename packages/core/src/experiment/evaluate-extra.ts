@@ -8,7 +8,7 @@ import { averageProbabilities, classificationSummary, predictionVariance } from 
 import type { ExperimentData } from '../data/types.ts';
 import { type Model, predictLogits, predictProbabilities } from '../models/index.ts';
 import { auroc, entropyHistogram, oodScores, predictiveEntropy } from '../ood/index.ts';
-import { MixNMatchCalibrator, applyTemperature } from '../posthoc/index.ts';
+import { applyTemperature, MixNMatchCalibrator } from '../posthoc/index.ts';
 import type { RunOptions } from './run.ts';
 
 export interface Posthoc {
@@ -77,7 +77,11 @@ export async function evaluateShiftAndOod(
     }
     const meanEceBySeverity = spec.evaluation.severities.map((sev) => {
       const r = rows.filter((x) => x.severity === sev);
-      return { severity: sev, meanEce: r.length ? r.reduce((a, b) => a + b.ece, 0) / r.length : Number.NaN, corruptions: r.length };
+      return {
+        severity: sev,
+        meanEce: r.length ? r.reduce((a, b) => a + b.ece, 0) / r.length : Number.NaN,
+        corruptions: r.length,
+      };
     });
     sections.shift = { rows, meanEceBySeverity, notApplicable };
     for (const n of notApplicable) notes.push(`shift: ${n.corruption} not applicable (${n.reason})`);

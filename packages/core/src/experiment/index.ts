@@ -1,3 +1,3 @@
-export * from './run.ts';
 export * from './evaluate-extra.ts';
 export * from './features.ts';
+export * from './run.ts';

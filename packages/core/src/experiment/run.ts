@@ -11,14 +11,23 @@ import type { EpochRecord, ExperimentReport, ResolvedSpec } from '@arcal/contrac
 import { ArcalError } from '@arcal/contracts';
 import { minimalPerturbation } from '../attacks/index.ts';
 import { activeBackend, tf } from '../backend/index.ts';
-import { averageProbabilities, calibrationBySubset, classificationSummary, predictionVariance, reliabilityDiagram, subsetOfExamples, subsetStats, updateSoftLabels } from '../calibration/index.ts';
+import {
+  averageProbabilities,
+  calibrationBySubset,
+  classificationSummary,
+  predictionVariance,
+  reliabilityDiagram,
+  subsetOfExamples,
+  subsetStats,
+  updateSoftLabels,
+} from '../calibration/index.ts';
 import type { ExperimentData, Split } from '../data/types.ts';
 import { type Model, predictLogits } from '../models/index.ts';
 import { saveModel } from '../models/io.ts';
 import { fitMixNMatch, fitTemperature } from '../posthoc/index.ts';
 import { type MemberState, type Ranking, trainMember } from '../training/trainer.ts';
 import { memberSeed } from '../util/rng.ts';
-import { type Posthoc, calibratedProbabilities, evaluateShiftAndOod } from './evaluate-extra.ts';
+import { calibratedProbabilities, evaluateShiftAndOod, type Posthoc } from './evaluate-extra.ts';
 
 export type RunEvent =
   | { type: 'stage'; stage: string; detail?: string }
@@ -61,7 +70,10 @@ async function referenceDirFor(spec: ResolvedSpec, o: RunOptions): Promise<strin
   const key = referenceKey(spec);
   const existing = await readFile(join(dir, 'key.json'), 'utf8').catch(() => undefined);
   if (existing !== undefined && existing !== key) {
-    throw new ArcalError('CONFLICT', `${dir} holds a reference model for different settings; use another reference directory`);
+    throw new ArcalError(
+      'CONFLICT',
+      `${dir} holds a reference model for different settings; use another reference directory`,
+    );
   }
   if (existing === undefined) await writeFile(join(dir, 'key.json'), key);
   return dir;
@@ -106,18 +118,32 @@ export async function robustnessOf(
 ): Promise<Float32Array> {
   if (o.file) {
     const cached = await readJson<{ attack: string; n: number; norms: Array<number | null> }>(o.file);
-    if (cached && cached.attack === attack && cached.n === split.n) return Float32Array.from(cached.norms, (v) => (v === null ? Number.POSITIVE_INFINITY : v));
+    if (cached && cached.attack === attack && cached.n === split.n)
+      return Float32Array.from(cached.norms, (v) => (v === null ? Number.POSITIVE_INFINITY : v));
   }
   const f =
     models.length === 1
       ? (x: tf.Tensor) => models[0].apply(x, false)
-      : (x: tf.Tensor) => tf.tidy(() => tf.log(tf.addN(models.map((m) => tf.softmax(m.apply(x, false)))).div(models.length).add(1e-12)));
+      : (x: tf.Tensor) =>
+          tf.tidy(() =>
+            tf.log(
+              tf
+                .addN(models.map((m) => tf.softmax(m.apply(x, false))))
+                .div(models.length)
+                .add(1e-12),
+            ),
+          );
   const r = await minimalPerturbation(f, split.x, {
     ...attackOptions(spec, attack),
     shape: [split.n, ...shape],
     onProgress: (done, total) => o.onEvent?.({ type: 'attack', what: o.what, done, total }),
   });
-  if (o.file) await writeJsonAtomic(o.file, { attack, n: split.n, norms: Array.from(r.norms, (v) => (Number.isFinite(v) ? v : null)) });
+  if (o.file)
+    await writeJsonAtomic(o.file, {
+      attack,
+      n: split.n,
+      norms: Array.from(r.norms, (v) => (Number.isFinite(v) ? v : null)),
+    });
   return r.norms;
 }
 
@@ -155,7 +181,9 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
     o.onEvent?.({ type: 'epoch', record, totalEpochs: spec.training.epochs });
   };
 
-  const wantReference = (needsRanking(spec) && spec.method.robustness.source === 'precompute') || (spec.evaluation.robustnessSubsets > 0 && spec.evaluation.robustness.reference === 'vanilla');
+  const wantReference =
+    (needsRanking(spec) && spec.method.robustness.source === 'precompute') ||
+    (spec.evaluation.robustnessSubsets > 0 && spec.evaluation.robustness.reference === 'vanilla');
   if (wantReference) {
     o.onEvent?.({ type: 'stage', stage: 'reference', detail: 'training the vanilla reference model' });
     log('training the vanilla reference model (shared ranking for all members)');
@@ -170,18 +198,35 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
       onBatch: (done, total) => o.onEvent?.({ type: 'batch', member: 'reference', epoch: 0, done, total }),
     });
     referenceModel = ref.model;
-    notes.push(`vanilla reference model: validation accuracy ${(ref.epochs.at(-1)?.validation?.accuracy ?? Number.NaN).toFixed(4)} after ${ref.epoch} epochs`);
+    notes.push(
+      `vanilla reference model: validation accuracy ${(ref.epochs.at(-1)?.validation?.accuracy ?? Number.NaN).toFixed(4)} after ${ref.epoch} epochs`,
+    );
   }
   if (needsRanking(spec) && spec.method.robustness.source === 'precompute') {
-    o.onEvent?.({ type: 'stage', stage: 'robustness', detail: `${spec.method.robustness.attack} on train and validation` });
+    o.onEvent?.({
+      type: 'stage',
+      stage: 'robustness',
+      detail: `${spec.method.robustness.attack} on train and validation`,
+    });
     const t0 = performance.now();
     const attack = spec.method.robustness.attack;
-    const tr = await robustnessOf([referenceModel!], data.train, data.shape, spec, attack, { file: join(refDir, 'robustness-train.json'), what: 'train', onEvent: o.onEvent });
-    const va = await robustnessOf([referenceModel!], data.validation, data.shape, spec, attack, { file: join(refDir, 'robustness-validation.json'), what: 'validation', onEvent: o.onEvent });
+    const tr = await robustnessOf([referenceModel!], data.train, data.shape, spec, attack, {
+      file: join(refDir, 'robustness-train.json'),
+      what: 'train',
+      onEvent: o.onEvent,
+    });
+    const va = await robustnessOf([referenceModel!], data.validation, data.shape, spec, attack, {
+      file: join(refDir, 'robustness-validation.json'),
+      what: 'validation',
+      onEvent: o.onEvent,
+    });
     attackSeconds += (performance.now() - t0) / 1000;
     ranking = rankingFrom(tr, va, R);
     const unfooled = tr.filter((v) => !Number.isFinite(v)).length + va.filter((v) => !Number.isFinite(v)).length;
-    if (unfooled) notes.push(`${unfooled} training/validation examples were never fooled by ${attack}; they rank as the most robust`);
+    if (unfooled)
+      notes.push(
+        `${unfooled} training/validation examples were never fooled by ${attack}; they rank as the most robust`,
+      );
   }
 
   const everyK = spec.method.robustness.everyEpochs;
@@ -190,8 +235,14 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
     if (epoch % everyK !== 0) return undefined;
     const t0 = performance.now();
     const attack = spec.method.robustness.attack;
-    const tr = await robustnessOf(models, data.train, data.shape, spec, attack, { what: `train (epoch ${epoch})`, onEvent: o.onEvent });
-    const va = await robustnessOf(models, data.validation, data.shape, spec, attack, { what: `validation (epoch ${epoch})`, onEvent: o.onEvent });
+    const tr = await robustnessOf(models, data.train, data.shape, spec, attack, {
+      what: `train (epoch ${epoch})`,
+      onEvent: o.onEvent,
+    });
+    const va = await robustnessOf(models, data.validation, data.shape, spec, attack, {
+      what: `validation (epoch ${epoch})`,
+      onEvent: o.onEvent,
+    });
     attackSeconds += (performance.now() - t0) / 1000;
     return rankingFrom(tr, va, R);
   };
@@ -219,19 +270,46 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
   } else {
     // Joint ("AR-AdaLS of Ensemble"): one soft-label table from the averaged validation prediction.
     const jointFile = join(outDir, 'joint.json');
-    const saved = await readJson<{ epoch: number; pTrue: number[]; records: EpochRecord[]; ranking?: { train: number[]; val: number[] } }>(jointFile);
+    const saved = await readJson<{
+      epoch: number;
+      pTrue: number[];
+      records: EpochRecord[];
+      ranking?: { train: number[]; val: number[] };
+    }>(jointFile);
     let pTrue = saved?.pTrue ?? new Array(R).fill(1);
     const done = saved?.epoch ?? 0;
-    if (saved?.ranking) ranking = { trainSubsetOf: Int32Array.from(saved.ranking.train), valSubsetOf: Int32Array.from(saved.ranking.val) };
-    if (!ranking) ranking = { trainSubsetOf: new Int32Array(data.train.n), valSubsetOf: new Int32Array(data.validation.n) };
+    if (saved?.ranking)
+      ranking = {
+        trainSubsetOf: Int32Array.from(saved.ranking.train),
+        valSubsetOf: Int32Array.from(saved.ranking.val),
+      };
+    if (!ranking)
+      ranking = { trainSubsetOf: new Int32Array(data.train.n), valSubsetOf: new Int32Array(data.validation.n) };
     const ensembleRecords: EpochRecord[] = saved?.records ?? [];
     for (const r of ensembleRecords) onEpoch(r);
     for (let e = done; e < spec.training.epochs; e++) {
       if (onTheFly && e % everyK === 0) {
         // attack the averaged ensemble as it stands before epoch e
         const current: MemberState[] = [];
-        for (let m = 0; m < M; m++) current.push(await trainMember({ spec, data, member: m, seed: seeds[m], checkpointDir: join(outDir, 'members', `m${m}`), untilEpoch: e, ranking, sharedPTrue: pTrue, signal: o.signal }));
-        ranking = (await reRankWith(current.map((s) => s.model), e)) ?? ranking;
+        for (let m = 0; m < M; m++)
+          current.push(
+            await trainMember({
+              spec,
+              data,
+              member: m,
+              seed: seeds[m],
+              checkpointDir: join(outDir, 'members', `m${m}`),
+              untilEpoch: e,
+              ranking,
+              sharedPTrue: pTrue,
+              signal: o.signal,
+            }),
+          );
+        ranking =
+          (await reRankWith(
+            current.map((s) => s.model),
+            e,
+          )) ?? ranking;
         for (const s of current) s.dispose();
       }
       const t0 = performance.now();
@@ -239,7 +317,11 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
       let trainLoss = 0;
       let trainAcc = 0;
       for (let m = 0; m < M; m++) {
-        o.onEvent?.({ type: 'stage', stage: 'train', detail: `epoch ${e + 1}/${spec.training.epochs}, member ${m + 1}/${M}` });
+        o.onEvent?.({
+          type: 'stage',
+          stage: 'train',
+          detail: `epoch ${e + 1}/${spec.training.epochs}, member ${m + 1}/${M}`,
+        });
         const s = await trainMember({
           spec,
           data,
@@ -271,7 +353,12 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
         trainAccuracy: trainAcc,
         learningRate: epochsOut.at(-1)?.learningRate ?? spec.training.learningRate,
         validation: { ...v, brier },
-        softLabels: { pTrue: [...pTrue], epsilon: upd.epsilon, valConf: stats.map((s) => s.conf), valAcc: stats.map((s) => s.acc) },
+        softLabels: {
+          pTrue: [...pTrue],
+          epsilon: upd.epsilon,
+          valConf: stats.map((s) => s.conf),
+          valAcc: stats.map((s) => s.acc),
+        },
         seconds: (performance.now() - t0) / 1000,
       };
       ensembleRecords.push(rec);
@@ -284,7 +371,19 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
       });
     }
     for (let m = 0; m < M; m++) {
-      states.push(await trainMember({ spec, data, member: m, seed: seeds[m], checkpointDir: join(outDir, 'members', `m${m}`), untilEpoch: spec.training.epochs, ranking, sharedPTrue: pTrue, signal: o.signal }));
+      states.push(
+        await trainMember({
+          spec,
+          data,
+          member: m,
+          seed: seeds[m],
+          checkpointDir: join(outDir, 'members', `m${m}`),
+          untilEpoch: spec.training.epochs,
+          ranking,
+          sharedPTrue: pTrue,
+          signal: o.signal,
+        }),
+      );
     }
   }
   return { states, epochs: epochsOut, referenceModel, notes, attackSeconds };
@@ -329,7 +428,10 @@ export async function runExperiment(spec: ResolvedSpec, o: RunOptions): Promise<
   }
   const ensembleTest = memberTest.length === 1 ? memberTest[0] : averageProbabilities(memberTest);
   const bins = spec.evaluation.bins;
-  const final = { ...classificationSummary(ensembleTest, data.test.y, bins), reliability: reliabilityDiagram(ensembleTest, data.test.y, { bins }) };
+  const final = {
+    ...classificationSummary(ensembleTest, data.test.y, bins),
+    reliability: reliabilityDiagram(ensembleTest, data.test.y, { bins }),
+  };
 
   // Robustness subsets of the test set.
   let bySubset: ExperimentReport['bySubset'] = [];
@@ -339,18 +441,26 @@ export async function runExperiment(spec: ResolvedSpec, o: RunOptions): Promise<
   const posthocChangesArgmaxOnly = spec.method.kind === 'mix-n-match';
   if (Rr > 0) {
     if (data.test.n < Rr) {
-      notes.push(`bySubset omitted: the test split has ${data.test.n} examples, fewer than evaluation.robustnessSubsets = ${Rr}`);
+      notes.push(
+        `bySubset omitted: the test split has ${data.test.n} examples, fewer than evaluation.robustnessSubsets = ${Rr}`,
+      );
     } else {
       const ta = performance.now();
       const ref = spec.evaluation.robustness.reference;
       const models = ref === 'vanilla' ? [trained.referenceModel!] : trained.states.map((s) => s.model);
       testNorms = await robustnessOf(models, data.test, data.shape, spec, spec.evaluation.robustness.attack, {
-        file: ref === 'vanilla' ? join(await referenceDirFor(spec, o), 'robustness-test.json') : join(outDir, 'robustness-test.json'),
+        file:
+          ref === 'vanilla'
+            ? join(await referenceDirFor(spec, o), 'robustness-test.json')
+            : join(outDir, 'robustness-test.json'),
         what: `test (${ref === 'vanilla' ? 'vanilla reference' : models.length > 1 ? 'averaged ensemble' : 'final model'})`,
         onEvent: o.onEvent,
       });
       attackSeconds += (performance.now() - ta) / 1000;
-      bySubset = calibrationBySubset(ensembleTest, data.test.y, testNorms, Rr, { bins }).map((r, i) => ({ subset: i, ...r }));
+      bySubset = calibrationBySubset(ensembleTest, data.test.y, testNorms, Rr, { bins }).map((r, i) => ({
+        subset: i,
+        ...r,
+      }));
       notes.push(
         `test robustness: ${spec.evaluation.robustness.attack} on the ${ref === 'vanilla' ? 'vanilla reference model' : 'evaluated model'}` +
           (posthocChangesArgmaxOnly ? ' (before the post-hoc calibrator, which can change the predicted class)' : ''),
@@ -365,21 +475,39 @@ export async function runExperiment(spec: ResolvedSpec, o: RunOptions): Promise<
     seed: memberSeed(spec.seed, m),
     final: classificationSummary(memberTest[m], data.test.y, bins),
     ...(posthoc[m].temperature !== undefined ? { temperature: posthoc[m].temperature } : {}),
-    ...(testNorms && Rr > 0 ? { bySubset: calibrationBySubset(memberTest[m], data.test.y, testNorms, Rr, { bins }).map((r, i) => ({ subset: i, ...r })) } : {}),
+    ...(testNorms && Rr > 0
+      ? {
+          bySubset: calibrationBySubset(memberTest[m], data.test.y, testNorms, Rr, { bins }).map((r, i) => ({
+            subset: i,
+            ...r,
+          })),
+        }
+      : {}),
   }));
   const variance = memberTest.length > 1 ? predictionVariance(memberTest, data.test.n) : undefined;
-  if (variance !== undefined && spec.ensemble.mode === 'joint') notes.push('variance: members of a joint ensemble share soft labels and are not independent runs');
+  if (variance !== undefined && spec.ensemble.mode === 'joint')
+    notes.push('variance: members of a joint ensemble share soft labels and are not independent runs');
 
-  const extra = await evaluateShiftAndOod(spec, data, trained.states.map((s) => s.model), posthoc, o);
+  const extra = await evaluateShiftAndOod(
+    spec,
+    data,
+    trained.states.map((s) => s.model),
+    posthoc,
+    o,
+  );
   notes.push(...extra.notes);
 
   // Export the model(s).
   for (let m = 0; m < trained.states.length; m++) {
-    await saveModel(join(outDir, trained.states.length === 1 ? 'model' : join('models', `m${m}`)), trained.states[m].model, {
-      ...posthoc[m],
-      experiment: spec.name,
-      member: m,
-    });
+    await saveModel(
+      join(outDir, trained.states.length === 1 ? 'model' : join('models', `m${m}`)),
+      trained.states[m].model,
+      {
+        ...posthoc[m],
+        experiment: spec.name,
+        member: m,
+      },
+    );
   }
   const evalSeconds = (performance.now() - tEval) / 1000 - (attackSeconds - trained.attackSeconds);
   const backend = activeBackend();
@@ -388,7 +516,14 @@ export async function runExperiment(spec: ResolvedSpec, o: RunOptions): Promise<
     spec,
     backend: backend?.name ?? tf.getBackend(),
     threads: backend?.threads,
-    dataset: { name: data.name, source: data.source, train: data.train.n, validation: data.validation.n, test: data.test.n, checksum: data.checksum },
+    dataset: {
+      name: data.name,
+      source: data.source,
+      train: data.train.n,
+      validation: data.validation.n,
+      test: data.test.n,
+      checksum: data.checksum,
+    },
     epochs: trained.epochs,
     final,
     members,

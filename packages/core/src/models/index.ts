@@ -80,7 +80,8 @@ type Layer = (x: tf.Tensor, training: boolean, updates?: Array<[tf.Variable, tf.
 function dense(b: Builder, inDim: number, outDim: number, relu: boolean, last = false): Layer {
   const w = last ? b.glorot([inDim, outDim]) : b.he([inDim, outDim], inDim);
   const bias = b.constant([outDim], 0);
-  return (x) => tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias, activation: relu ? 'relu' : 'linear' });
+  return (x) =>
+    tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias, activation: relu ? 'relu' : 'linear' });
 }
 
 function conv(b: Builder, k: number, cin: number, cout: number, stride: number, relu: boolean, bias = true): Layer {
@@ -180,8 +181,10 @@ function buildResidual(b: Builder, c: Required<ModelConfig>, n: number, stem: nu
 export function resolveModelConfig(c: ModelConfig): Required<ModelConfig> {
   const depth = c.depth ?? (c.arch === 'wrn' ? 10 : 8);
   const width = c.width ?? (c.arch === 'wrn' ? 1 : 16);
-  if (c.arch === 'wrn' && ((depth - 4) % 6 !== 0 || depth < 10)) throw new RangeError(`wrn depth must be 6n+4 >= 10, got ${depth}`);
-  if (c.arch === 'resnet' && ((depth - 2) % 6 !== 0 || depth < 8)) throw new RangeError(`resnet depth must be 6n+2 >= 8, got ${depth}`);
+  if (c.arch === 'wrn' && ((depth - 4) % 6 !== 0 || depth < 10))
+    throw new RangeError(`wrn depth must be 6n+4 >= 10, got ${depth}`);
+  if (c.arch === 'resnet' && ((depth - 2) % 6 !== 0 || depth < 8))
+    throw new RangeError(`resnet depth must be 6n+2 >= 8, got ${depth}`);
   return { arch: c.arch, inputShape: c.inputShape, classes: c.classes, depth, width, hidden: c.hidden ?? [256, 128] };
 }
 
@@ -229,9 +232,11 @@ export function getWeights(m: Model): Float32Array[] {
 
 export function setWeights(m: Model, weights: Float32Array[]): void {
   const vars = [...m.trainable, ...m.state];
-  if (weights.length !== vars.length) throw new RangeError(`expected ${vars.length} weight arrays, got ${weights.length}`);
+  if (weights.length !== vars.length)
+    throw new RangeError(`expected ${vars.length} weight arrays, got ${weights.length}`);
   vars.forEach((v, i) => {
-    if (weights[i].length !== v.size) throw new RangeError(`weight ${i}: expected ${v.size} values, got ${weights[i].length}`);
+    if (weights[i].length !== v.size)
+      throw new RangeError(`weight ${i}: expected ${v.size} values, got ${weights[i].length}`);
     const t = tf.tensor(weights[i], v.shape);
     v.assign(t);
     t.dispose();

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArcalError } from '@arcal/contracts';
-import { type Model, type ModelConfig, createModel, getWeights, setWeights } from './index.ts';
+import { createModel, getWeights, type Model, type ModelConfig, setWeights } from './index.ts';
 
 export interface ExportedModelMeta {
   format: 'arcal-model-1';
@@ -58,9 +58,13 @@ export async function loadModel(dir: string): Promise<{ model: Model; meta: Expo
   try {
     meta = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
   } catch (e) {
-    throw new ArcalError('INVALID_INPUT', `${join(dir, 'model.json')}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found (is this an arcal model directory?)' : (e as Error).message}`);
+    throw new ArcalError(
+      'INVALID_INPUT',
+      `${join(dir, 'model.json')}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found (is this an arcal model directory?)' : (e as Error).message}`,
+    );
   }
-  if (meta.format !== 'arcal-model-1') throw new ArcalError('INVALID_INPUT', `${dir}: unknown model format ${meta.format}`);
+  if (meta.format !== 'arcal-model-1')
+    throw new ArcalError('INVALID_INPUT', `${dir}: unknown model format ${meta.format}`);
   const bytes = await readFile(join(dir, 'weights.bin'));
   if (createHash('sha256').update(bytes).digest('hex') !== meta.sha256) {
     throw new ArcalError('INVALID_INPUT', `${join(dir, 'weights.bin')} does not match model.json (checksum differs)`);

@@ -3,7 +3,7 @@
  * selection of the best configuration by a validation metric (the paper sweeps label smoothing's ε and keeps
  * the one with the best validation ECE). Pure: reports in, numbers and markdown out.
  */
-import { type ExperimentReport, type StudyMetric, metricIsHigherBetter } from '@arcal/contracts';
+import { type ExperimentReport, metricIsHigherBetter, type StudyMetric } from '@arcal/contracts';
 import type { StudyExperiment } from './expand.ts';
 
 /** Everything aggregated per configuration (the study metrics plus variance, OOD AUROC and wall time). */
@@ -88,7 +88,9 @@ export interface ConfigurationSummary {
 }
 
 /** Groups finished experiments by configuration (first appearance order) and aggregates every metric over seeds. */
-export function aggregateStudy(items: Array<{ experiment: StudyExperiment; report: ExperimentReport }>): ConfigurationSummary[] {
+export function aggregateStudy(
+  items: Array<{ experiment: StudyExperiment; report: ExperimentReport }>,
+): ConfigurationSummary[] {
   const groups = new Map<string, Array<{ experiment: StudyExperiment; report: ExperimentReport }>>();
   for (const it of items) {
     const g = groups.get(it.experiment.configKey);
@@ -98,7 +100,9 @@ export function aggregateStudy(items: Array<{ experiment: StudyExperiment; repor
   return [...groups.values()].map((g) => {
     const metrics: ConfigurationSummary['metrics'] = {};
     for (const m of AGGREGATED_METRICS) {
-      const vals = g.map((it) => reportMetric(it.report, m)).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+      const vals = g
+        .map((it) => reportMetric(it.report, m))
+        .filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
       if (vals.length) metrics[m] = meanStd(vals);
     }
     return {
@@ -147,7 +151,12 @@ export function selectBest(configs: ConfigurationSummary[], select: { metric: St
       if (higher ? cand.score > g.best.score : cand.score < g.best.score) g.best = cand;
     }
   }
-  return { metric: select.metric, ...(select.by ? { by: select.by } : {}), higherIsBetter: higher, groups: [...groups.values()] };
+  return {
+    metric: select.metric,
+    ...(select.by ? { by: select.by } : {}),
+    higherIsBetter: higher,
+    groups: [...groups.values()],
+  };
 }
 
 const fmtValue = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
@@ -168,7 +177,16 @@ export function studyMarkdown(name: string, configs: ConfigurationSummary[], sel
   const paths = [...new Set(configs.flatMap((c) => Object.keys(c.config)))];
   const hasShift = configs.some((c) => c.metrics['shift.ece']);
   const chosen = new Set(selection?.groups.map((g) => g.best.configKey) ?? []);
-  const head = [...paths, 'seeds', 'test acc (%)', 'test ECE (%)', 'test NLL', 'val ECE (%)', ...(hasShift ? ['shift ECE (%)'] : []), ...(selection ? ['selected'] : [])];
+  const head = [
+    ...paths,
+    'seeds',
+    'test acc (%)',
+    'test ECE (%)',
+    'test NLL',
+    'val ECE (%)',
+    ...(hasShift ? ['shift ECE (%)'] : []),
+    ...(selection ? ['selected'] : []),
+  ];
   const lines = [`## ${name}`, '', `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const c of configs) {
     const m = c.metrics;
@@ -185,7 +203,10 @@ export function studyMarkdown(name: string, configs: ConfigurationSummary[], sel
     lines.push(`| ${row.join(' | ')} |`);
   }
   if (selection) {
-    lines.push('', `Selection: ${selection.higherIsBetter ? 'highest' : 'lowest'} mean ${selection.metric}${selection.by ? ` over ${selection.by}` : ''}.`);
+    lines.push(
+      '',
+      `Selection: ${selection.higherIsBetter ? 'highest' : 'lowest'} mean ${selection.metric}${selection.by ? ` over ${selection.by}` : ''}.`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

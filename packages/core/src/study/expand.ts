@@ -75,7 +75,10 @@ export function expandStudy(doc: StudyDocument): StudyExperiment[] {
     const slug = slugOf(point);
     const prev = seen.get(slug);
     if (prev !== undefined) {
-      throw new ArcalError('INVALID_INPUT', `study ${doc.name}: grid points ${prev} and ${i} both map to the name "${slug}"; make the varied values distinct`);
+      throw new ArcalError(
+        'INVALID_INPUT',
+        `study ${doc.name}: grid points ${prev} and ${i} both map to the name "${slug}"; make the varied values distinct`,
+      );
     }
     seen.set(slug, i);
     const name = `${doc.name}.${slug}`.slice(0, 200);

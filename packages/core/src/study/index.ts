@@ -1,2 +1,2 @@
-export * from './expand.ts';
 export * from './aggregate.ts';
+export * from './expand.ts';

@@ -141,6 +141,10 @@ export function ccatBatch(
 /** The resolved CCAT parameters of a spec (filled by the contracts' defaults for method ccat). */
 export function ccatParamsOf(spec: ResolvedSpec): CcatParams {
   const c = spec.method.ccat;
-  if (!c) throw new ArcalError('INVALID_INPUT', 'method ccat needs method.ccat parameters (resolve the spec with validateSpec)');
+  if (!c)
+    throw new ArcalError(
+      'INVALID_INPUT',
+      'method ccat needs method.ccat parameters (resolve the spec with validateSpec)',
+    );
   return c;
 }

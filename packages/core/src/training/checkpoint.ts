@@ -62,7 +62,9 @@ export async function saveCheckpoint(dir: string, model: Model, opt: Optimizer, 
     sha256: createHash('sha256').update(bytes).digest('hex'),
     pTrue: s.pTrue,
     epochs: s.epochs,
-    ...(s.ranking ? { ranking: { train: Array.from(s.ranking.trainSubsetOf), val: Array.from(s.ranking.valSubsetOf) } } : {}),
+    ...(s.ranking
+      ? { ranking: { train: Array.from(s.ranking.trainSubsetOf), val: Array.from(s.ranking.valSubsetOf) } }
+      : {}),
   };
   await writeFile(join(dir, 'checkpoint.bin.tmp'), bytes);
   await rename(join(dir, 'checkpoint.bin.tmp'), join(dir, 'checkpoint.bin'));
@@ -77,7 +79,10 @@ export async function loadCheckpoint(dir: string, model: Model, opt: Optimizer):
     meta = JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8'));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ArcalError('INVALID_INPUT', `checkpoint ${join(dir, 'checkpoint.json')} is unreadable: ${(e as Error).message}`);
+    throw new ArcalError(
+      'INVALID_INPUT',
+      `checkpoint ${join(dir, 'checkpoint.json')} is unreadable: ${(e as Error).message}`,
+    );
   }
   const bytes = await readFile(join(dir, 'checkpoint.bin'));
   if (bytes.length !== meta.bytes || createHash('sha256').update(bytes).digest('hex') !== meta.sha256) {
@@ -110,6 +115,8 @@ export async function loadCheckpoint(dir: string, model: Model, opt: Optimizer):
     epochs: meta.epochs,
     pTrue: meta.pTrue,
     best,
-    ranking: meta.ranking ? { trainSubsetOf: Int32Array.from(meta.ranking.train), valSubsetOf: Int32Array.from(meta.ranking.val) } : undefined,
+    ranking: meta.ranking
+      ? { trainSubsetOf: Int32Array.from(meta.ranking.train), valSubsetOf: Int32Array.from(meta.ranking.val) }
+      : undefined,
   };
 }

@@ -86,7 +86,8 @@ export type Schedule = 'constant' | 'cosine' | 'step';
  * again after 75 % of training.
  */
 export function learningRateAt(lr0: number, schedule: Schedule, step: number, totalSteps: number): number {
-  if (schedule === 'cosine') return lr0 * 0.5 * (1 + Math.cos((Math.PI * Math.min(step, totalSteps)) / Math.max(1, totalSteps)));
+  if (schedule === 'cosine')
+    return lr0 * 0.5 * (1 + Math.cos((Math.PI * Math.min(step, totalSteps)) / Math.max(1, totalSteps)));
   if (schedule === 'step') {
     const f = step / Math.max(1, totalSteps);
     return lr0 * (f >= 0.75 ? 0.01 : f >= 0.5 ? 0.1 : 1);

@@ -10,11 +10,11 @@ import { tf } from '../backend/index.ts';
 import { classificationSummary } from '../calibration/metrics.ts';
 import { pTrueFromEpsilon, subsetStats, updateSoftLabels } from '../calibration/soft-labels.ts';
 import type { ExperimentData, Split } from '../data/types.ts';
-import { type Model, createModel, predictProbabilities } from '../models/index.ts';
+import { createModel, type Model, predictProbabilities } from '../models/index.ts';
 import { Rng } from '../util/rng.ts';
 import { ccatBatch, ccatParamsOf } from './ccat.ts';
 import { type CheckpointState, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
-import { Optimizer, learningRateAt } from './optimizer.ts';
+import { learningRateAt, Optimizer } from './optimizer.ts';
 
 /** How the targets of a training example are formed. */
 export type TargetKind = 'one-hot' | 'smoothed' | 'adaptive' | 'mixup';
@@ -84,7 +84,14 @@ export interface MemberState {
  * every trainable variable, the optimizer update, then batch-norm moving statistics. Returns the batch's mean
  * loss and its number of correct top-1 predictions.
  */
-export function trainStep(model: Model, opt: Optimizer, x: tf.Tensor4D, targets: tf.Tensor2D, labels: tf.Tensor1D, lr: number): { loss: number; correct: number } {
+export function trainStep(
+  model: Model,
+  opt: Optimizer,
+  x: tf.Tensor4D,
+  targets: tf.Tensor2D,
+  labels: tf.Tensor1D,
+  lr: number,
+): { loss: number; correct: number } {
   const updates: Array<[tf.Variable, tf.Tensor]> = [];
   let correct = 0;
   const { value, grads } = tf.variableGrads(() => {
@@ -133,11 +140,28 @@ export async function trainMember(o: TrainMemberOptions): Promise<MemberState> {
   const stepsPerEpoch = Math.ceil(nTrain / bs);
   const R = kind === 'ar-adals' ? spec.method.subsets : 1;
 
-  const model = createModel({ arch: spec.model.arch, inputShape: data.shape, classes: Z, depth: spec.model.depth, width: spec.model.width, hidden: spec.model.hidden }, o.seed);
-  const opt = new Optimizer({ kind: spec.training.optimizer, momentum: spec.training.momentum, weightDecay: spec.training.weightDecay }, model.trainable);
+  const model = createModel(
+    {
+      arch: spec.model.arch,
+      inputShape: data.shape,
+      classes: Z,
+      depth: spec.model.depth,
+      width: spec.model.width,
+      hidden: spec.model.hidden,
+    },
+    o.seed,
+  );
+  const opt = new Optimizer(
+    { kind: spec.training.optimizer, momentum: spec.training.momentum, weightDecay: spec.training.weightDecay },
+    model.trainable,
+  );
 
   let pTrue: number[] =
-    targetKind === 'smoothed' ? [pTrueFromEpsilon(spec.method.epsilon, Z)] : targetKind === 'adaptive' ? new Array(R).fill(1) : [1];
+    targetKind === 'smoothed'
+      ? [pTrueFromEpsilon(spec.method.epsilon, Z)]
+      : targetKind === 'adaptive'
+        ? new Array(R).fill(1)
+        : [1];
   let epoch = 0;
   let epochs: EpochRecord[] = [];
   let ranking = o.ranking;
@@ -154,11 +178,14 @@ export async function trainMember(o: TrainMemberOptions): Promise<MemberState> {
     }
   }
   if (targetKind === 'adaptive' && !ranking && !(o.reRank && R > 1)) {
-    if (R > 1) throw new ArcalError('INVALID_INPUT', 'ar-adals needs robustness subsets for training and validation examples');
+    if (R > 1)
+      throw new ArcalError('INVALID_INPUT', 'ar-adals needs robustness subsets for training and validation examples');
     ranking = { trainSubsetOf: new Int32Array(nTrain), valSubsetOf: new Int32Array(data.validation.n) };
   }
 
-  let valProbs = data.validation.n ? predictProbabilities(model, data.validation.x, data.validation.n) : new Float32Array(0);
+  let valProbs = data.validation.n
+    ? predictProbabilities(model, data.validation.x, data.validation.n)
+    : new Float32Array(0);
 
   while (epoch < until) {
     if (o.signal?.aborted) throw abortError();
@@ -189,7 +216,12 @@ export async function trainMember(o: TrainMemberOptions): Promise<MemberState> {
       if (targetKind === 'mixup') mixBatch(xb, targets, b, per, Z, spec.method.mixupAlpha, rng);
       // CCAT: the second half of the batch becomes adversarial (its accuracy counts in trainAccuracy)
       if (kind === 'ccat') ccatBatch(model, xb, targets, labels, data.shape, Z, ccatParamsOf(spec), rng);
-      lr = learningRateAt(spec.training.learningRate, spec.training.schedule, epoch * stepsPerEpoch + s, totalEpochs * stepsPerEpoch);
+      lr = learningRateAt(
+        spec.training.learningRate,
+        spec.training.schedule,
+        epoch * stepsPerEpoch + s,
+        totalEpochs * stepsPerEpoch,
+      );
       const xt = tf.tensor4d(xb, [b, h, w, c]);
       const tt = tf.tensor2d(targets, [b, Z]);
       const lt = tf.tensor1d(labels, 'int32');
@@ -228,7 +260,10 @@ export async function trainMember(o: TrainMemberOptions): Promise<MemberState> {
         };
       }
       if (spec.training.checkpoint === 'best-val' && (!best || record.validation.nll < best.nll)) {
-        best = { nll: record.validation.nll, weights: [...model.trainable, ...model.state].map((v) => new Float32Array(v.dataSync() as Float32Array)) };
+        best = {
+          nll: record.validation.nll,
+          weights: [...model.trainable, ...model.state].map((v) => new Float32Array(v.dataSync() as Float32Array)),
+        };
       }
     }
     record.seconds = (performance.now() - t0) / 1000;
@@ -265,7 +300,15 @@ export async function trainMember(o: TrainMemberOptions): Promise<MemberState> {
  * mixup (Zhang et al. 2018): λ ~ Beta(a, a) per batch, x ← λ·x + (1−λ)·x[π], t ← λ·t + (1−λ)·t[π] with π a
  * random permutation of the batch; targets keep summing to 1.
  */
-export function mixBatch(x: Float32Array, t: Float32Array, b: number, per: number, Z: number, a: number, rng: Rng): number {
+export function mixBatch(
+  x: Float32Array,
+  t: Float32Array,
+  b: number,
+  per: number,
+  Z: number,
+  a: number,
+  rng: Rng,
+): number {
   const lam = rng.beta(a, a);
   const perm = rng.permutation(b);
   const x0 = x.slice();

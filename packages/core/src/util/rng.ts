@@ -71,4 +71,5 @@ export class Rng {
 }
 
 /** Seed for member m of an experiment with seed s: fixed, distinct, independent of M. */
-export const memberSeed = (seed: number, member: number): number => (new Rng(seed * 1000003 + member * 7919 + 17).next() * 2 ** 31) >>> 0;
+export const memberSeed = (seed: number, member: number): number =>
+  (new Rng(seed * 1000003 + member * 7919 + 17).next() * 2 ** 31) >>> 0;

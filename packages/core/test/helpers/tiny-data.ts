@@ -10,14 +10,16 @@ function split(n: number, shape: [number, number, number], classes: number, rng:
     const c = rng.int(classes);
     y[i] = c;
     for (let k = 0; k < per; k++) {
-      const centre = (k % classes) === c ? 0.7 : 0.3;
+      const centre = k % classes === c ? 0.7 : 0.3;
       x[i * per + k] = Math.min(1, Math.max(0, centre + 0.25 * rng.normal()));
     }
   }
   return { x, y, n, fileIndex: Int32Array.from({ length: n }, (_, i) => offset + i) };
 }
 
-export function tinyData(opts: { n?: number; shape?: [number, number, number]; classes?: number; seed?: number } = {}): ExperimentData {
+export function tinyData(
+  opts: { n?: number; shape?: [number, number, number]; classes?: number; seed?: number } = {},
+): ExperimentData {
   const shape = opts.shape ?? [6, 6, 1];
   const classes = opts.classes ?? 3;
   const rng = new Rng(opts.seed ?? 1);

@@ -77,10 +77,12 @@ export const jobIds = {
   start: (exp: string, attempt: number) => `${exp}-start${jobIds.suffix(attempt)}`,
   experiment: (exp: string, attempt: number) => `${exp}-experiment${jobIds.suffix(attempt)}`,
   vanilla: (exp: string, attempt: number) => `${exp}-vanilla${jobIds.suffix(attempt)}`,
-  shard: (exp: string, split: Split, shard: number, attempt: number) => `${exp}-rob-${split}-${shard}${jobIds.suffix(attempt)}`,
+  shard: (exp: string, split: Split, shard: number, attempt: number) =>
+    `${exp}-rob-${split}-${shard}${jobIds.suffix(attempt)}`,
   merge: (exp: string, attempt: number) => `${exp}-merge${jobIds.suffix(attempt)}`,
   member: (exp: string, member: number, attempt: number) => `${exp}-m${member}${jobIds.suffix(attempt)}`,
-  memberEpoch: (exp: string, member: number, epoch: number, attempt: number) => `${exp}-m${member}-e${epoch}${jobIds.suffix(attempt)}`,
+  memberEpoch: (exp: string, member: number, epoch: number, attempt: number) =>
+    `${exp}-m${member}-e${epoch}${jobIds.suffix(attempt)}`,
   epochBarrier: (exp: string, epoch: number, attempt: number) => `${exp}-barrier-e${epoch}${jobIds.suffix(attempt)}`,
   membersDone: (exp: string, attempt: number) => `${exp}-members-done${jobIds.suffix(attempt)}`,
   evaluate: (exp: string, attempt: number) => `${exp}-evaluate${jobIds.suffix(attempt)}`,

@@ -3,10 +3,10 @@
  * BullMQ under the same id. A crash in between leaves `pending` rows that `repairPending` enqueues
  * later; BullMQ ignores an id it already holds, so repeating any step is harmless.
  */
-import { Queue, type JobsOptions } from 'bullmq';
+import { type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobsRepository } from '../repositories/jobs.repository.ts';
-import { type JobKind, type JobRequest, QUEUE_NAMES, type QueueName, kindOf, nameOf, queueOf } from './catalog.ts';
+import { type JobKind, type JobRequest, kindOf, nameOf, QUEUE_NAMES, type QueueName, queueOf } from './catalog.ts';
 
 export type Queues = Record<QueueName, Queue>;
 
@@ -54,7 +54,9 @@ export class JobDispatcher {
       byQueue.set(q, [...(byQueue.get(q) ?? []), r]);
     }
     for (const [q, list] of byQueue) {
-      await this.queues[q].addBulk(list.map((r) => ({ name: nameOf(r.kind), data: r.payload, opts: jobOptions(r.kind, r.id) })));
+      await this.queues[q].addBulk(
+        list.map((r) => ({ name: nameOf(r.kind), data: r.payload, opts: jobOptions(r.kind, r.id) })),
+      );
     }
     await this.jobs.markQueued(requests.map((r) => r.id));
   }
@@ -64,7 +66,12 @@ export class JobDispatcher {
     const rows = await this.jobs.findStalePending(olderThanMs);
     if (!rows.length) return 0;
     await this.enqueue(
-      rows.map((r) => ({ id: r.id, kind: kindOf(r.queue, r.name), experimentId: r.experimentId, payload: r.payload as never })),
+      rows.map((r) => ({
+        id: r.id,
+        kind: kindOf(r.queue, r.name),
+        experimentId: r.experimentId,
+        payload: r.payload as never,
+      })),
     );
     return rows.length;
   }
@@ -86,7 +93,14 @@ export class JobDispatcher {
   async depths(): Promise<Record<QueueName, Record<string, number>>> {
     const out = {} as Record<QueueName, Record<string, number>>;
     for (const name of QUEUE_NAMES) {
-      out[name] = await this.queues[name].getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
+      out[name] = await this.queues[name].getJobCounts(
+        'waiting',
+        'active',
+        'delayed',
+        'failed',
+        'completed',
+        'prioritized',
+      );
     }
     return out;
   }

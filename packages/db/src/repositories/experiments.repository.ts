@@ -1,6 +1,7 @@
 /** Experiments: the aggregate root of a submission (spec, status, estimate, shared soft labels). */
-import type { Db } from '../client.ts';
+
 import { type ExperimentStatus, Prisma } from '../../generated/prisma/client.ts';
+import type { Db } from '../client.ts';
 import type { JobRequest } from '../queue/catalog.ts';
 
 export type ExperimentRow = Prisma.ExperimentGetPayload<object>;
@@ -82,7 +83,10 @@ export class ExperimentsRepository {
   }
 
   /** Newest first; `cursor` is the last id of the previous page. */
-  async list(projectId: string, opts: { status?: ExperimentStatus; limit: number; cursor?: string }): Promise<{ items: ExperimentRow[]; next: string | null }> {
+  async list(
+    projectId: string,
+    opts: { status?: ExperimentStatus; limit: number; cursor?: string },
+  ): Promise<{ items: ExperimentRow[]; next: string | null }> {
     const rows = await this.db.experiment.findMany({
       where: { projectId, ...(opts.status ? { status: opts.status } : {}) },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
@@ -115,12 +119,18 @@ export class ExperimentsRepository {
   }
 
   /** A retry: back to queued with a new attempt number (job ids of the new attempt differ). */
-  async beginRetry(id: string, firstJobs: (attempt: number) => JobRequest[]): Promise<{ attempt: number; jobs: JobRequest[] } | null> {
+  async beginRetry(
+    id: string,
+    firstJobs: (attempt: number) => JobRequest[],
+  ): Promise<{ attempt: number; jobs: JobRequest[] } | null> {
     return this.db.$transaction(async (tx) => {
       const row = await tx.experiment.findUnique({ where: { id } });
       if (!row || !['failed', 'cancelled'].includes(row.status)) return null;
       const attempt = row.attempt + 1;
-      await tx.experiment.update({ where: { id }, data: { status: 'queued', attempt, error: Prisma.DbNull, finishedAt: null } });
+      await tx.experiment.update({
+        where: { id },
+        data: { status: 'queued', attempt, error: Prisma.DbNull, finishedAt: null },
+      });
       const jobs = firstJobs(attempt);
       await tx.job.createMany({
         data: jobs.map((j) => ({
@@ -137,7 +147,10 @@ export class ExperimentsRepository {
   }
 
   async setSoftLabels(id: string, epoch: number, softLabels: unknown): Promise<void> {
-    await this.db.experiment.update({ where: { id }, data: { softLabels: softLabels as Prisma.InputJsonValue, currentEpoch: epoch } });
+    await this.db.experiment.update({
+      where: { id },
+      data: { softLabels: softLabels as Prisma.InputJsonValue, currentEpoch: epoch },
+    });
   }
 
   /**

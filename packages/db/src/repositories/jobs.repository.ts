@@ -24,7 +24,8 @@ export class JobsRepository {
   /** Marks rows handed to BullMQ; only rows still `pending` move. */
   async markQueued(ids: string[]): Promise<void> {
     if (!ids.length) return;
-    await this.db.$executeRaw`UPDATE jobs SET state = 'queued', bullmq_id = id, updated_at = now() WHERE id = ANY(${ids}) AND state = 'pending'`;
+    await this.db
+      .$executeRaw`UPDATE jobs SET state = 'queued', bullmq_id = id, updated_at = now() WHERE id = ANY(${ids}) AND state = 'pending'`;
   }
 
   async markActive(id: string, attempt: number): Promise<void> {
@@ -37,21 +38,37 @@ export class JobsRepository {
   async markCompleted(id: string, result?: unknown): Promise<void> {
     await this.db.job.updateMany({
       where: { id },
-      data: { state: 'completed', finishedAt: new Date(), ...(result !== undefined ? { result: result as Prisma.InputJsonValue } : {}) },
+      data: {
+        state: 'completed',
+        finishedAt: new Date(),
+        ...(result !== undefined ? { result: result as Prisma.InputJsonValue } : {}),
+      },
     });
   }
 
   /** A cancelled row stays cancelled: its job fails because it was aborted. */
-  async markFailed(id: string, error: { code?: string; message: string }, final: boolean, attempts: number): Promise<void> {
+  async markFailed(
+    id: string,
+    error: { code?: string; message: string },
+    final: boolean,
+    attempts: number,
+  ): Promise<void> {
     await this.db.job.updateMany({
       where: { id, state: { notIn: ['completed', 'cancelled'] } },
-      data: { state: final ? 'failed' : 'queued', attempts, error: error as Prisma.InputJsonValue, ...(final ? { finishedAt: new Date() } : {}) },
+      data: {
+        state: final ? 'failed' : 'queued',
+        attempts,
+        error: error as Prisma.InputJsonValue,
+        ...(final ? { finishedAt: new Date() } : {}),
+      },
     });
   }
 
   /** Every unfinished job of an experiment becomes `cancelled`; returns their ids. */
   async cancelUnfinished(experimentId: string): Promise<JobRow[]> {
-    const rows = await this.db.job.findMany({ where: { experimentId, state: { in: ['pending', 'queued', 'active'] } } });
+    const rows = await this.db.job.findMany({
+      where: { experimentId, state: { in: ['pending', 'queued', 'active'] } },
+    });
     await this.db.job.updateMany({
       where: { experimentId, state: { in: ['pending', 'queued', 'active'] } },
       data: { state: 'cancelled', finishedAt: new Date() },

@@ -22,7 +22,10 @@ export class ProjectsRepository {
   }
 
   /** Creates a key for a project (created when missing); returns the key in clear text, once. */
-  async createApiKey(projectName: string, label?: string): Promise<{ key: string; id: string; projectId: string; prefix: string }> {
+  async createApiKey(
+    projectName: string,
+    label?: string,
+  ): Promise<{ key: string; id: string; projectId: string; prefix: string }> {
     const project = await this.ensureProject(projectName);
     const key = newApiKey();
     const row = await this.db.apiKey.create({
@@ -58,7 +61,9 @@ export class ProjectsRepository {
     const token = randomBytes(32).toString('base64url');
     const csrf = randomBytes(32).toString('base64url');
     const expiresAt = new Date(Date.now() + ttlMs);
-    await this.db.session.create({ data: { apiKeyId, tokenHash: sha256Hex(token), csrfHash: sha256Hex(csrf), expiresAt } });
+    await this.db.session.create({
+      data: { apiKeyId, tokenHash: sha256Hex(token), csrfHash: sha256Hex(csrf), expiresAt },
+    });
     return { token, csrf, expiresAt };
   }
 
@@ -69,6 +74,11 @@ export class ProjectsRepository {
       include: { apiKey: { include: { project: true } } },
     });
     if (!row || row.expiresAt.getTime() < Date.now() || row.apiKey.revokedAt) return null;
-    return { projectId: row.apiKey.projectId, projectName: row.apiKey.project.name, apiKeyId: row.apiKeyId, csrfHash: row.csrfHash };
+    return {
+      projectId: row.apiKey.projectId,
+      projectName: row.apiKey.project.name,
+      apiKeyId: row.apiKeyId,
+      csrfHash: row.csrfHash,
+    };
   }
 }

@@ -10,7 +10,11 @@ export class ResultsRepository {
 
   async saveReport(experimentId: string, report: unknown): Promise<void> {
     const value = report as Prisma.InputJsonValue;
-    await this.db.report.upsert({ where: { experimentId }, create: { experimentId, report: value }, update: { report: value } });
+    await this.db.report.upsert({
+      where: { experimentId },
+      create: { experimentId, report: value },
+      update: { report: value },
+    });
   }
 
   async getReport(experimentId: string): Promise<unknown | null> {
@@ -19,8 +23,16 @@ export class ResultsRepository {
   }
 
   /** Idempotent per (experiment, name). */
-  async recordArtifact(experimentId: string, a: { name: string; path: string; sha256: string; size: number; contentType?: string }): Promise<void> {
-    const data = { path: a.path, sha256: a.sha256, size: BigInt(a.size), contentType: a.contentType ?? 'application/octet-stream' };
+  async recordArtifact(
+    experimentId: string,
+    a: { name: string; path: string; sha256: string; size: number; contentType?: string },
+  ): Promise<void> {
+    const data = {
+      path: a.path,
+      sha256: a.sha256,
+      size: BigInt(a.size),
+      contentType: a.contentType ?? 'application/octet-stream',
+    };
     await this.db.artifact.upsert({
       where: { experimentId_name: { experimentId, name: a.name } },
       create: { experimentId, name: a.name, ...data },
@@ -36,9 +48,21 @@ export class ResultsRepository {
     return this.db.artifact.findUnique({ where: { experimentId_name: { experimentId, name } } });
   }
 
-  async appendLog(experimentId: string, level: string, message: string, jobId?: string | null, data?: unknown): Promise<JobLogRow> {
+  async appendLog(
+    experimentId: string,
+    level: string,
+    message: string,
+    jobId?: string | null,
+    data?: unknown,
+  ): Promise<JobLogRow> {
     return this.db.jobLog.create({
-      data: { experimentId, level, message, jobId: jobId ?? null, data: (data ?? undefined) as Prisma.InputJsonValue | undefined },
+      data: {
+        experimentId,
+        level,
+        message,
+        jobId: jobId ?? null,
+        data: (data ?? undefined) as Prisma.InputJsonValue | undefined,
+      },
     });
   }
 

@@ -93,8 +93,16 @@ export class RunsRepository {
     return out;
   }
 
-  async recordShard(experimentId: string, s: { split: string; shard: number; start: number; end: number; path?: string; result?: unknown }): Promise<void> {
-    const data = { start: s.start, end: s.end, path: s.path ?? null, result: (s.result ?? undefined) as Prisma.InputJsonValue | undefined };
+  async recordShard(
+    experimentId: string,
+    s: { split: string; shard: number; start: number; end: number; path?: string; result?: unknown },
+  ): Promise<void> {
+    const data = {
+      start: s.start,
+      end: s.end,
+      path: s.path ?? null,
+      result: (s.result ?? undefined) as Prisma.InputJsonValue | undefined,
+    };
     await this.db.robustnessShard.upsert({
       where: { experimentId_split_shard: { experimentId, split: s.split, shard: s.shard } },
       create: { experimentId, split: s.split, shard: s.shard, ...data },
