@@ -8,7 +8,13 @@ import type { EpochRecord, ResolvedSpec } from '@arcal/contracts';
 import { ArcalError } from '@arcal/contracts';
 import { tf } from '../backend/index.ts';
 import { classificationSummary } from '../calibration/metrics.ts';
-import { pTrueFromEpsilon, subsetStats, updateSoftLabels } from '../calibration/soft-labels.ts';
+import {
+  epsilonFromPTrue,
+  pTrueFromEpsilon,
+  softLabelTargets,
+  subsetStats,
+  updateSoftLabels,
+} from '../calibration/soft-labels.ts';
 import type { ExperimentData, Split } from '../data/types.ts';
 import { createModel, type Model, predictProbabilities } from '../models/index.ts';
 import { Rng } from '../util/rng.ts';
@@ -207,12 +213,8 @@ export async function trainMember(o: TrainMemberOptions): Promise<MemberState> {
       const xb = gatherBatch(data.train, idx, per);
       const labels = new Int32Array(b);
       for (let i = 0; i < b; i++) labels[i] = data.train.y[idx[i]];
-      const targets = new Float32Array(b * Z);
-      for (let i = 0; i < b; i++) {
-        const p = table[targetKind === 'adaptive' ? ranking!.trainSubsetOf[idx[i]] : 0];
-        targets.fill((1 - p) / (Z - 1), i * Z, (i + 1) * Z);
-        targets[i * Z + labels[i]] = p;
-      }
+      const subsets = targetKind === 'adaptive' ? Int32Array.from(idx, (i) => ranking!.trainSubsetOf[i]) : null;
+      const targets = softLabelTargets(labels, subsets, table, Z);
       if (targetKind === 'mixup') mixBatch(xb, targets, b, per, Z, spec.method.mixupAlpha, rng);
       // CCAT: the second half of the batch becomes adversarial (its accuracy counts in trainAccuracy)
       if (kind === 'ccat') ccatBatch(model, xb, targets, labels, data.shape, Z, ccatParamsOf(spec), rng);
@@ -254,7 +256,7 @@ export async function trainMember(o: TrainMemberOptions): Promise<MemberState> {
         }
         record.softLabels = {
           pTrue: [...(o.sharedPTrue ?? pTrue)],
-          epsilon: (o.sharedPTrue ?? pTrue).map((p) => ((p - 1) * Z) / (1 - Z)),
+          epsilon: (o.sharedPTrue ?? pTrue).map((p) => epsilonFromPTrue(p, Z)),
           valConf: stats.map((s) => s.conf),
           valAcc: stats.map((s) => s.acc),
         };
