@@ -3,8 +3,9 @@
  * selection of the best configuration by a validation metric (the paper sweeps label smoothing's ε and keeps
  * the one with the best validation ECE). Pure: reports in, numbers and markdown out.
  */
-import { type ExperimentReport, metricIsHigherBetter, type StudyMetric } from '@arcal/contracts';
-import type { StudyExperiment } from './expand.ts';
+import type { ExperimentReport } from './report.ts';
+import { metricIsHigherBetter, type StudyMetric } from './study.schema.ts';
+import type { StudyExperiment } from './study-expand.ts';
 
 /** Everything aggregated per configuration (the study metrics plus variance, OOD AUROC and wall time). */
 export const AGGREGATED_METRICS = [

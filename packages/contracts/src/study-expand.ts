@@ -2,7 +2,8 @@
  * Expansion of a study document into its experiments: the cartesian product of the `vary` lists applied to
  * the base spec by dot path. Pure (no I/O, no tensors); the experiments still have to pass spec validation.
  */
-import { ArcalError, type StudyDocument } from '@arcal/contracts';
+import { ArcalError } from './errors.ts';
+import type { StudyDocument } from './study.schema.ts';
 
 export interface StudyExperiment {
   /** Experiment name: `<study>.<slug>`, also the spec's `name`. */
