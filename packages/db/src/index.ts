@@ -21,6 +21,12 @@ export { type JobRow, JobsRepository } from './repositories/jobs.repository.ts';
 export { newApiKey, type Principal, ProjectsRepository, sha256Hex } from './repositories/projects.repository.ts';
 export { type ArtifactRow, type JobLogRow, ResultsRepository } from './repositories/results.repository.ts';
 export { type EpochInput, type EpochMetricRow, type RunRow, RunsRepository } from './repositories/runs.repository.ts';
+export {
+  type NewStudy,
+  type NewStudyExperiment,
+  StudiesRepository,
+  type StudyRow,
+} from './repositories/studies.repository.ts';
 export { applyMigrations, poolConfigFromUrl, sqlFromEmpty } from './schema-engine.ts';
 
 import type { Db } from './client.ts';
@@ -29,6 +35,7 @@ import { JobsRepository } from './repositories/jobs.repository.ts';
 import { ProjectsRepository } from './repositories/projects.repository.ts';
 import { ResultsRepository } from './repositories/results.repository.ts';
 import { RunsRepository } from './repositories/runs.repository.ts';
+import { StudiesRepository } from './repositories/studies.repository.ts';
 
 export interface Repositories {
   projects: ProjectsRepository;
@@ -36,6 +43,7 @@ export interface Repositories {
   jobs: JobsRepository;
   runs: RunsRepository;
   results: ResultsRepository;
+  studies: StudiesRepository;
 }
 
 export function createRepositories(db: Db): Repositories {
@@ -45,5 +53,6 @@ export function createRepositories(db: Db): Repositories {
     jobs: new JobsRepository(db),
     runs: new RunsRepository(db),
     results: new ResultsRepository(db),
+    studies: new StudiesRepository(db),
   };
 }

@@ -62,6 +62,11 @@ export type Session = Prisma.SessionModel
  */
 export type Experiment = Prisma.ExperimentModel
 /**
+ * Model Study
+ * A study: a base spec and a grid of varied values, submitted as one experiment per grid point.
+ */
+export type Study = Prisma.StudyModel
+/**
  * Model Run
  * One ensemble member.
  */

@@ -37,7 +37,7 @@ export function jobOptions(kind: JobKind, id: string): JobsOptions {
 export class JobDispatcher {
   constructor(
     private readonly jobs: JobsRepository,
-    private readonly queues: Queues,
+    readonly queues: Queues,
   ) {}
 
   /** Writes the rows (idempotent) and enqueues them. */

@@ -401,6 +401,7 @@ export const ModelName = {
   ApiKey: 'ApiKey',
   Session: 'Session',
   Experiment: 'Experiment',
+  Study: 'Study',
   Run: 'Run',
   Job: 'Job',
   EpochMetric: 'EpochMetric',
@@ -423,7 +424,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "project" | "apiKey" | "session" | "experiment" | "run" | "job" | "epochMetric" | "robustnessShard" | "report" | "artifact" | "jobLog"
+    modelProps: "project" | "apiKey" | "session" | "experiment" | "study" | "run" | "job" | "epochMetric" | "robustnessShard" | "report" | "artifact" | "jobLog"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -720,6 +721,80 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         count: {
           args: Prisma.ExperimentCountArgs<ExtArgs>
           result: runtime.Types.Utils.Optional<Prisma.ExperimentCountAggregateOutputType> | number
+        }
+      }
+    }
+    Study: {
+      payload: Prisma.$StudyPayload<ExtArgs>
+      fields: Prisma.StudyFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.StudyFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StudyPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.StudyFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StudyPayload>
+        }
+        findFirst: {
+          args: Prisma.StudyFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StudyPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.StudyFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StudyPayload>
+        }
+        findMany: {
+          args: Prisma.StudyFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StudyPayload>[]
+        }
+        create: {
+          args: Prisma.StudyCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StudyPayload>
+        }
+        createMany: {
+          args: Prisma.StudyCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.StudyCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StudyPayload>[]
+        }
+        delete: {
+          args: Prisma.StudyDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StudyPayload>
+        }
+        update: {
+          args: Prisma.StudyUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StudyPayload>
+        }
+        deleteMany: {
+          args: Prisma.StudyDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.StudyUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.StudyUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StudyPayload>[]
+        }
+        upsert: {
+          args: Prisma.StudyUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StudyPayload>
+        }
+        aggregate: {
+          args: Prisma.StudyAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateStudy>
+        }
+        groupBy: {
+          args: Prisma.StudyGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.StudyGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.StudyCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.StudyCountAggregateOutputType> | number
         }
       }
     }
@@ -1331,10 +1406,26 @@ export const ExperimentScalarFieldEnum = {
   createdAt: 'createdAt',
   updatedAt: 'updatedAt',
   startedAt: 'startedAt',
-  finishedAt: 'finishedAt'
+  finishedAt: 'finishedAt',
+  studyId: 'studyId'
 } as const
 
 export type ExperimentScalarFieldEnum = (typeof ExperimentScalarFieldEnum)[keyof typeof ExperimentScalarFieldEnum]
+
+
+export const StudyScalarFieldEnum = {
+  id: 'id',
+  projectId: 'projectId',
+  name: 'name',
+  document: 'document',
+  points: 'points',
+  estimate: 'estimate',
+  idempotencyKey: 'idempotencyKey',
+  requestHash: 'requestHash',
+  createdAt: 'createdAt'
+} as const
+
+export type StudyScalarFieldEnum = (typeof StudyScalarFieldEnum)[keyof typeof StudyScalarFieldEnum]
 
 
 export const RunScalarFieldEnum = {
@@ -1761,6 +1852,7 @@ export type GlobalOmitConfig = {
   apiKey?: Prisma.ApiKeyOmit
   session?: Prisma.SessionOmit
   experiment?: Prisma.ExperimentOmit
+  study?: Prisma.StudyOmit
   run?: Prisma.RunOmit
   job?: Prisma.JobOmit
   epochMetric?: Prisma.EpochMetricOmit

@@ -55,6 +55,7 @@ export const ModelName = {
   ApiKey: 'ApiKey',
   Session: 'Session',
   Experiment: 'Experiment',
+  Study: 'Study',
   Run: 'Run',
   Job: 'Job',
   EpochMetric: 'EpochMetric',
@@ -131,10 +132,26 @@ export const ExperimentScalarFieldEnum = {
   createdAt: 'createdAt',
   updatedAt: 'updatedAt',
   startedAt: 'startedAt',
-  finishedAt: 'finishedAt'
+  finishedAt: 'finishedAt',
+  studyId: 'studyId'
 } as const
 
 export type ExperimentScalarFieldEnum = (typeof ExperimentScalarFieldEnum)[keyof typeof ExperimentScalarFieldEnum]
+
+
+export const StudyScalarFieldEnum = {
+  id: 'id',
+  projectId: 'projectId',
+  name: 'name',
+  document: 'document',
+  points: 'points',
+  estimate: 'estimate',
+  idempotencyKey: 'idempotencyKey',
+  requestHash: 'requestHash',
+  createdAt: 'createdAt'
+} as const
+
+export type StudyScalarFieldEnum = (typeof StudyScalarFieldEnum)[keyof typeof StudyScalarFieldEnum]
 
 
 export const RunScalarFieldEnum = {

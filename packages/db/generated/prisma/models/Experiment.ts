@@ -49,6 +49,7 @@ export type ExperimentMinAggregateOutputType = {
   updatedAt: Date | null
   startedAt: Date | null
   finishedAt: Date | null
+  studyId: string | null
 }
 
 export type ExperimentMaxAggregateOutputType = {
@@ -64,6 +65,7 @@ export type ExperimentMaxAggregateOutputType = {
   updatedAt: Date | null
   startedAt: Date | null
   finishedAt: Date | null
+  studyId: string | null
 }
 
 export type ExperimentCountAggregateOutputType = {
@@ -83,6 +85,7 @@ export type ExperimentCountAggregateOutputType = {
   updatedAt: number
   startedAt: number
   finishedAt: number
+  studyId: number
   _all: number
 }
 
@@ -110,6 +113,7 @@ export type ExperimentMinAggregateInputType = {
   updatedAt?: true
   startedAt?: true
   finishedAt?: true
+  studyId?: true
 }
 
 export type ExperimentMaxAggregateInputType = {
@@ -125,6 +129,7 @@ export type ExperimentMaxAggregateInputType = {
   updatedAt?: true
   startedAt?: true
   finishedAt?: true
+  studyId?: true
 }
 
 export type ExperimentCountAggregateInputType = {
@@ -144,6 +149,7 @@ export type ExperimentCountAggregateInputType = {
   updatedAt?: true
   startedAt?: true
   finishedAt?: true
+  studyId?: true
   _all?: true
 }
 
@@ -250,6 +256,7 @@ export type ExperimentGroupByOutputType = {
   updatedAt: Date
   startedAt: Date | null
   finishedAt: Date | null
+  studyId: string | null
   _count: ExperimentCountAggregateOutputType | null
   _avg: ExperimentAvgAggregateOutputType | null
   _sum: ExperimentSumAggregateOutputType | null
@@ -292,7 +299,9 @@ export type ExperimentWhereInput = {
   updatedAt?: Prisma.DateTimeFilter<"Experiment"> | Date | string
   startedAt?: Prisma.DateTimeNullableFilter<"Experiment"> | Date | string | null
   finishedAt?: Prisma.DateTimeNullableFilter<"Experiment"> | Date | string | null
+  studyId?: Prisma.UuidNullableFilter<"Experiment"> | string | null
   project?: Prisma.XOR<Prisma.ProjectScalarRelationFilter, Prisma.ProjectWhereInput>
+  study?: Prisma.XOR<Prisma.StudyNullableScalarRelationFilter, Prisma.StudyWhereInput> | null
   runs?: Prisma.RunListRelationFilter
   jobs?: Prisma.JobListRelationFilter
   robustnessShards?: Prisma.RobustnessShardListRelationFilter
@@ -318,7 +327,9 @@ export type ExperimentOrderByWithRelationInput = {
   updatedAt?: Prisma.SortOrder
   startedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   finishedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  studyId?: Prisma.SortOrderInput | Prisma.SortOrder
   project?: Prisma.ProjectOrderByWithRelationInput
+  study?: Prisma.StudyOrderByWithRelationInput
   runs?: Prisma.RunOrderByRelationAggregateInput
   jobs?: Prisma.JobOrderByRelationAggregateInput
   robustnessShards?: Prisma.RobustnessShardOrderByRelationAggregateInput
@@ -348,7 +359,9 @@ export type ExperimentWhereUniqueInput = Prisma.AtLeast<{
   updatedAt?: Prisma.DateTimeFilter<"Experiment"> | Date | string
   startedAt?: Prisma.DateTimeNullableFilter<"Experiment"> | Date | string | null
   finishedAt?: Prisma.DateTimeNullableFilter<"Experiment"> | Date | string | null
+  studyId?: Prisma.UuidNullableFilter<"Experiment"> | string | null
   project?: Prisma.XOR<Prisma.ProjectScalarRelationFilter, Prisma.ProjectWhereInput>
+  study?: Prisma.XOR<Prisma.StudyNullableScalarRelationFilter, Prisma.StudyWhereInput> | null
   runs?: Prisma.RunListRelationFilter
   jobs?: Prisma.JobListRelationFilter
   robustnessShards?: Prisma.RobustnessShardListRelationFilter
@@ -374,6 +387,7 @@ export type ExperimentOrderByWithAggregationInput = {
   updatedAt?: Prisma.SortOrder
   startedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   finishedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  studyId?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.ExperimentCountOrderByAggregateInput
   _avg?: Prisma.ExperimentAvgOrderByAggregateInput
   _max?: Prisma.ExperimentMaxOrderByAggregateInput
@@ -401,6 +415,7 @@ export type ExperimentScalarWhereWithAggregatesInput = {
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"Experiment"> | Date | string
   startedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Experiment"> | Date | string | null
   finishedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Experiment"> | Date | string | null
+  studyId?: Prisma.UuidNullableWithAggregatesFilter<"Experiment"> | string | null
 }
 
 export type ExperimentCreateInput = {
@@ -420,6 +435,7 @@ export type ExperimentCreateInput = {
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
   project: Prisma.ProjectCreateNestedOneWithoutExperimentsInput
+  study?: Prisma.StudyCreateNestedOneWithoutExperimentsInput
   runs?: Prisma.RunCreateNestedManyWithoutExperimentInput
   jobs?: Prisma.JobCreateNestedManyWithoutExperimentInput
   robustnessShards?: Prisma.RobustnessShardCreateNestedManyWithoutExperimentInput
@@ -445,6 +461,7 @@ export type ExperimentUncheckedCreateInput = {
   updatedAt?: Date | string
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
+  studyId?: string | null
   runs?: Prisma.RunUncheckedCreateNestedManyWithoutExperimentInput
   jobs?: Prisma.JobUncheckedCreateNestedManyWithoutExperimentInput
   robustnessShards?: Prisma.RobustnessShardUncheckedCreateNestedManyWithoutExperimentInput
@@ -470,6 +487,7 @@ export type ExperimentUpdateInput = {
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   project?: Prisma.ProjectUpdateOneRequiredWithoutExperimentsNestedInput
+  study?: Prisma.StudyUpdateOneWithoutExperimentsNestedInput
   runs?: Prisma.RunUpdateManyWithoutExperimentNestedInput
   jobs?: Prisma.JobUpdateManyWithoutExperimentNestedInput
   robustnessShards?: Prisma.RobustnessShardUpdateManyWithoutExperimentNestedInput
@@ -495,6 +513,7 @@ export type ExperimentUncheckedUpdateInput = {
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  studyId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   runs?: Prisma.RunUncheckedUpdateManyWithoutExperimentNestedInput
   jobs?: Prisma.JobUncheckedUpdateManyWithoutExperimentNestedInput
   robustnessShards?: Prisma.RobustnessShardUncheckedUpdateManyWithoutExperimentNestedInput
@@ -520,6 +539,7 @@ export type ExperimentCreateManyInput = {
   updatedAt?: Date | string
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
+  studyId?: string | null
 }
 
 export type ExperimentUpdateManyMutationInput = {
@@ -557,6 +577,7 @@ export type ExperimentUncheckedUpdateManyInput = {
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  studyId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type ExperimentListRelationFilter = {
@@ -591,6 +612,7 @@ export type ExperimentCountOrderByAggregateInput = {
   updatedAt?: Prisma.SortOrder
   startedAt?: Prisma.SortOrder
   finishedAt?: Prisma.SortOrder
+  studyId?: Prisma.SortOrder
 }
 
 export type ExperimentAvgOrderByAggregateInput = {
@@ -611,6 +633,7 @@ export type ExperimentMaxOrderByAggregateInput = {
   updatedAt?: Prisma.SortOrder
   startedAt?: Prisma.SortOrder
   finishedAt?: Prisma.SortOrder
+  studyId?: Prisma.SortOrder
 }
 
 export type ExperimentMinOrderByAggregateInput = {
@@ -626,6 +649,7 @@ export type ExperimentMinOrderByAggregateInput = {
   updatedAt?: Prisma.SortOrder
   startedAt?: Prisma.SortOrder
   finishedAt?: Prisma.SortOrder
+  studyId?: Prisma.SortOrder
 }
 
 export type ExperimentSumOrderByAggregateInput = {
@@ -690,6 +714,48 @@ export type IntFieldUpdateOperationsInput = {
   decrement?: number
   multiply?: number
   divide?: number
+}
+
+export type ExperimentCreateNestedManyWithoutStudyInput = {
+  create?: Prisma.XOR<Prisma.ExperimentCreateWithoutStudyInput, Prisma.ExperimentUncheckedCreateWithoutStudyInput> | Prisma.ExperimentCreateWithoutStudyInput[] | Prisma.ExperimentUncheckedCreateWithoutStudyInput[]
+  connectOrCreate?: Prisma.ExperimentCreateOrConnectWithoutStudyInput | Prisma.ExperimentCreateOrConnectWithoutStudyInput[]
+  createMany?: Prisma.ExperimentCreateManyStudyInputEnvelope
+  connect?: Prisma.ExperimentWhereUniqueInput | Prisma.ExperimentWhereUniqueInput[]
+}
+
+export type ExperimentUncheckedCreateNestedManyWithoutStudyInput = {
+  create?: Prisma.XOR<Prisma.ExperimentCreateWithoutStudyInput, Prisma.ExperimentUncheckedCreateWithoutStudyInput> | Prisma.ExperimentCreateWithoutStudyInput[] | Prisma.ExperimentUncheckedCreateWithoutStudyInput[]
+  connectOrCreate?: Prisma.ExperimentCreateOrConnectWithoutStudyInput | Prisma.ExperimentCreateOrConnectWithoutStudyInput[]
+  createMany?: Prisma.ExperimentCreateManyStudyInputEnvelope
+  connect?: Prisma.ExperimentWhereUniqueInput | Prisma.ExperimentWhereUniqueInput[]
+}
+
+export type ExperimentUpdateManyWithoutStudyNestedInput = {
+  create?: Prisma.XOR<Prisma.ExperimentCreateWithoutStudyInput, Prisma.ExperimentUncheckedCreateWithoutStudyInput> | Prisma.ExperimentCreateWithoutStudyInput[] | Prisma.ExperimentUncheckedCreateWithoutStudyInput[]
+  connectOrCreate?: Prisma.ExperimentCreateOrConnectWithoutStudyInput | Prisma.ExperimentCreateOrConnectWithoutStudyInput[]
+  upsert?: Prisma.ExperimentUpsertWithWhereUniqueWithoutStudyInput | Prisma.ExperimentUpsertWithWhereUniqueWithoutStudyInput[]
+  createMany?: Prisma.ExperimentCreateManyStudyInputEnvelope
+  set?: Prisma.ExperimentWhereUniqueInput | Prisma.ExperimentWhereUniqueInput[]
+  disconnect?: Prisma.ExperimentWhereUniqueInput | Prisma.ExperimentWhereUniqueInput[]
+  delete?: Prisma.ExperimentWhereUniqueInput | Prisma.ExperimentWhereUniqueInput[]
+  connect?: Prisma.ExperimentWhereUniqueInput | Prisma.ExperimentWhereUniqueInput[]
+  update?: Prisma.ExperimentUpdateWithWhereUniqueWithoutStudyInput | Prisma.ExperimentUpdateWithWhereUniqueWithoutStudyInput[]
+  updateMany?: Prisma.ExperimentUpdateManyWithWhereWithoutStudyInput | Prisma.ExperimentUpdateManyWithWhereWithoutStudyInput[]
+  deleteMany?: Prisma.ExperimentScalarWhereInput | Prisma.ExperimentScalarWhereInput[]
+}
+
+export type ExperimentUncheckedUpdateManyWithoutStudyNestedInput = {
+  create?: Prisma.XOR<Prisma.ExperimentCreateWithoutStudyInput, Prisma.ExperimentUncheckedCreateWithoutStudyInput> | Prisma.ExperimentCreateWithoutStudyInput[] | Prisma.ExperimentUncheckedCreateWithoutStudyInput[]
+  connectOrCreate?: Prisma.ExperimentCreateOrConnectWithoutStudyInput | Prisma.ExperimentCreateOrConnectWithoutStudyInput[]
+  upsert?: Prisma.ExperimentUpsertWithWhereUniqueWithoutStudyInput | Prisma.ExperimentUpsertWithWhereUniqueWithoutStudyInput[]
+  createMany?: Prisma.ExperimentCreateManyStudyInputEnvelope
+  set?: Prisma.ExperimentWhereUniqueInput | Prisma.ExperimentWhereUniqueInput[]
+  disconnect?: Prisma.ExperimentWhereUniqueInput | Prisma.ExperimentWhereUniqueInput[]
+  delete?: Prisma.ExperimentWhereUniqueInput | Prisma.ExperimentWhereUniqueInput[]
+  connect?: Prisma.ExperimentWhereUniqueInput | Prisma.ExperimentWhereUniqueInput[]
+  update?: Prisma.ExperimentUpdateWithWhereUniqueWithoutStudyInput | Prisma.ExperimentUpdateWithWhereUniqueWithoutStudyInput[]
+  updateMany?: Prisma.ExperimentUpdateManyWithWhereWithoutStudyInput | Prisma.ExperimentUpdateManyWithWhereWithoutStudyInput[]
+  deleteMany?: Prisma.ExperimentScalarWhereInput | Prisma.ExperimentScalarWhereInput[]
 }
 
 export type ExperimentCreateNestedOneWithoutRunsInput = {
@@ -792,6 +858,7 @@ export type ExperimentCreateWithoutProjectInput = {
   updatedAt?: Date | string
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
+  study?: Prisma.StudyCreateNestedOneWithoutExperimentsInput
   runs?: Prisma.RunCreateNestedManyWithoutExperimentInput
   jobs?: Prisma.JobCreateNestedManyWithoutExperimentInput
   robustnessShards?: Prisma.RobustnessShardCreateNestedManyWithoutExperimentInput
@@ -816,6 +883,7 @@ export type ExperimentUncheckedCreateWithoutProjectInput = {
   updatedAt?: Date | string
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
+  studyId?: string | null
   runs?: Prisma.RunUncheckedCreateNestedManyWithoutExperimentInput
   jobs?: Prisma.JobUncheckedCreateNestedManyWithoutExperimentInput
   robustnessShards?: Prisma.RobustnessShardUncheckedCreateNestedManyWithoutExperimentInput
@@ -870,6 +938,83 @@ export type ExperimentScalarWhereInput = {
   updatedAt?: Prisma.DateTimeFilter<"Experiment"> | Date | string
   startedAt?: Prisma.DateTimeNullableFilter<"Experiment"> | Date | string | null
   finishedAt?: Prisma.DateTimeNullableFilter<"Experiment"> | Date | string | null
+  studyId?: Prisma.UuidNullableFilter<"Experiment"> | string | null
+}
+
+export type ExperimentCreateWithoutStudyInput = {
+  id?: string
+  name: string
+  spec: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  status?: $Enums.ExperimentStatus
+  estimate: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: string | null
+  requestHash?: string | null
+  error?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  softLabels?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  currentEpoch?: number
+  attempt?: number
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  startedAt?: Date | string | null
+  finishedAt?: Date | string | null
+  project: Prisma.ProjectCreateNestedOneWithoutExperimentsInput
+  runs?: Prisma.RunCreateNestedManyWithoutExperimentInput
+  jobs?: Prisma.JobCreateNestedManyWithoutExperimentInput
+  robustnessShards?: Prisma.RobustnessShardCreateNestedManyWithoutExperimentInput
+  report?: Prisma.ReportCreateNestedOneWithoutExperimentInput
+  artifacts?: Prisma.ArtifactCreateNestedManyWithoutExperimentInput
+  logs?: Prisma.JobLogCreateNestedManyWithoutExperimentInput
+}
+
+export type ExperimentUncheckedCreateWithoutStudyInput = {
+  id?: string
+  projectId: string
+  name: string
+  spec: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  status?: $Enums.ExperimentStatus
+  estimate: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: string | null
+  requestHash?: string | null
+  error?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  softLabels?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  currentEpoch?: number
+  attempt?: number
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  startedAt?: Date | string | null
+  finishedAt?: Date | string | null
+  runs?: Prisma.RunUncheckedCreateNestedManyWithoutExperimentInput
+  jobs?: Prisma.JobUncheckedCreateNestedManyWithoutExperimentInput
+  robustnessShards?: Prisma.RobustnessShardUncheckedCreateNestedManyWithoutExperimentInput
+  report?: Prisma.ReportUncheckedCreateNestedOneWithoutExperimentInput
+  artifacts?: Prisma.ArtifactUncheckedCreateNestedManyWithoutExperimentInput
+  logs?: Prisma.JobLogUncheckedCreateNestedManyWithoutExperimentInput
+}
+
+export type ExperimentCreateOrConnectWithoutStudyInput = {
+  where: Prisma.ExperimentWhereUniqueInput
+  create: Prisma.XOR<Prisma.ExperimentCreateWithoutStudyInput, Prisma.ExperimentUncheckedCreateWithoutStudyInput>
+}
+
+export type ExperimentCreateManyStudyInputEnvelope = {
+  data: Prisma.ExperimentCreateManyStudyInput | Prisma.ExperimentCreateManyStudyInput[]
+  skipDuplicates?: boolean
+}
+
+export type ExperimentUpsertWithWhereUniqueWithoutStudyInput = {
+  where: Prisma.ExperimentWhereUniqueInput
+  update: Prisma.XOR<Prisma.ExperimentUpdateWithoutStudyInput, Prisma.ExperimentUncheckedUpdateWithoutStudyInput>
+  create: Prisma.XOR<Prisma.ExperimentCreateWithoutStudyInput, Prisma.ExperimentUncheckedCreateWithoutStudyInput>
+}
+
+export type ExperimentUpdateWithWhereUniqueWithoutStudyInput = {
+  where: Prisma.ExperimentWhereUniqueInput
+  data: Prisma.XOR<Prisma.ExperimentUpdateWithoutStudyInput, Prisma.ExperimentUncheckedUpdateWithoutStudyInput>
+}
+
+export type ExperimentUpdateManyWithWhereWithoutStudyInput = {
+  where: Prisma.ExperimentScalarWhereInput
+  data: Prisma.XOR<Prisma.ExperimentUpdateManyMutationInput, Prisma.ExperimentUncheckedUpdateManyWithoutStudyInput>
 }
 
 export type ExperimentCreateWithoutRunsInput = {
@@ -889,6 +1034,7 @@ export type ExperimentCreateWithoutRunsInput = {
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
   project: Prisma.ProjectCreateNestedOneWithoutExperimentsInput
+  study?: Prisma.StudyCreateNestedOneWithoutExperimentsInput
   jobs?: Prisma.JobCreateNestedManyWithoutExperimentInput
   robustnessShards?: Prisma.RobustnessShardCreateNestedManyWithoutExperimentInput
   report?: Prisma.ReportCreateNestedOneWithoutExperimentInput
@@ -913,6 +1059,7 @@ export type ExperimentUncheckedCreateWithoutRunsInput = {
   updatedAt?: Date | string
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
+  studyId?: string | null
   jobs?: Prisma.JobUncheckedCreateNestedManyWithoutExperimentInput
   robustnessShards?: Prisma.RobustnessShardUncheckedCreateNestedManyWithoutExperimentInput
   report?: Prisma.ReportUncheckedCreateNestedOneWithoutExperimentInput
@@ -953,6 +1100,7 @@ export type ExperimentUpdateWithoutRunsInput = {
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   project?: Prisma.ProjectUpdateOneRequiredWithoutExperimentsNestedInput
+  study?: Prisma.StudyUpdateOneWithoutExperimentsNestedInput
   jobs?: Prisma.JobUpdateManyWithoutExperimentNestedInput
   robustnessShards?: Prisma.RobustnessShardUpdateManyWithoutExperimentNestedInput
   report?: Prisma.ReportUpdateOneWithoutExperimentNestedInput
@@ -977,6 +1125,7 @@ export type ExperimentUncheckedUpdateWithoutRunsInput = {
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  studyId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   jobs?: Prisma.JobUncheckedUpdateManyWithoutExperimentNestedInput
   robustnessShards?: Prisma.RobustnessShardUncheckedUpdateManyWithoutExperimentNestedInput
   report?: Prisma.ReportUncheckedUpdateOneWithoutExperimentNestedInput
@@ -1001,6 +1150,7 @@ export type ExperimentCreateWithoutJobsInput = {
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
   project: Prisma.ProjectCreateNestedOneWithoutExperimentsInput
+  study?: Prisma.StudyCreateNestedOneWithoutExperimentsInput
   runs?: Prisma.RunCreateNestedManyWithoutExperimentInput
   robustnessShards?: Prisma.RobustnessShardCreateNestedManyWithoutExperimentInput
   report?: Prisma.ReportCreateNestedOneWithoutExperimentInput
@@ -1025,6 +1175,7 @@ export type ExperimentUncheckedCreateWithoutJobsInput = {
   updatedAt?: Date | string
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
+  studyId?: string | null
   runs?: Prisma.RunUncheckedCreateNestedManyWithoutExperimentInput
   robustnessShards?: Prisma.RobustnessShardUncheckedCreateNestedManyWithoutExperimentInput
   report?: Prisma.ReportUncheckedCreateNestedOneWithoutExperimentInput
@@ -1065,6 +1216,7 @@ export type ExperimentUpdateWithoutJobsInput = {
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   project?: Prisma.ProjectUpdateOneRequiredWithoutExperimentsNestedInput
+  study?: Prisma.StudyUpdateOneWithoutExperimentsNestedInput
   runs?: Prisma.RunUpdateManyWithoutExperimentNestedInput
   robustnessShards?: Prisma.RobustnessShardUpdateManyWithoutExperimentNestedInput
   report?: Prisma.ReportUpdateOneWithoutExperimentNestedInput
@@ -1089,6 +1241,7 @@ export type ExperimentUncheckedUpdateWithoutJobsInput = {
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  studyId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   runs?: Prisma.RunUncheckedUpdateManyWithoutExperimentNestedInput
   robustnessShards?: Prisma.RobustnessShardUncheckedUpdateManyWithoutExperimentNestedInput
   report?: Prisma.ReportUncheckedUpdateOneWithoutExperimentNestedInput
@@ -1113,6 +1266,7 @@ export type ExperimentCreateWithoutRobustnessShardsInput = {
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
   project: Prisma.ProjectCreateNestedOneWithoutExperimentsInput
+  study?: Prisma.StudyCreateNestedOneWithoutExperimentsInput
   runs?: Prisma.RunCreateNestedManyWithoutExperimentInput
   jobs?: Prisma.JobCreateNestedManyWithoutExperimentInput
   report?: Prisma.ReportCreateNestedOneWithoutExperimentInput
@@ -1137,6 +1291,7 @@ export type ExperimentUncheckedCreateWithoutRobustnessShardsInput = {
   updatedAt?: Date | string
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
+  studyId?: string | null
   runs?: Prisma.RunUncheckedCreateNestedManyWithoutExperimentInput
   jobs?: Prisma.JobUncheckedCreateNestedManyWithoutExperimentInput
   report?: Prisma.ReportUncheckedCreateNestedOneWithoutExperimentInput
@@ -1177,6 +1332,7 @@ export type ExperimentUpdateWithoutRobustnessShardsInput = {
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   project?: Prisma.ProjectUpdateOneRequiredWithoutExperimentsNestedInput
+  study?: Prisma.StudyUpdateOneWithoutExperimentsNestedInput
   runs?: Prisma.RunUpdateManyWithoutExperimentNestedInput
   jobs?: Prisma.JobUpdateManyWithoutExperimentNestedInput
   report?: Prisma.ReportUpdateOneWithoutExperimentNestedInput
@@ -1201,6 +1357,7 @@ export type ExperimentUncheckedUpdateWithoutRobustnessShardsInput = {
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  studyId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   runs?: Prisma.RunUncheckedUpdateManyWithoutExperimentNestedInput
   jobs?: Prisma.JobUncheckedUpdateManyWithoutExperimentNestedInput
   report?: Prisma.ReportUncheckedUpdateOneWithoutExperimentNestedInput
@@ -1225,6 +1382,7 @@ export type ExperimentCreateWithoutReportInput = {
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
   project: Prisma.ProjectCreateNestedOneWithoutExperimentsInput
+  study?: Prisma.StudyCreateNestedOneWithoutExperimentsInput
   runs?: Prisma.RunCreateNestedManyWithoutExperimentInput
   jobs?: Prisma.JobCreateNestedManyWithoutExperimentInput
   robustnessShards?: Prisma.RobustnessShardCreateNestedManyWithoutExperimentInput
@@ -1249,6 +1407,7 @@ export type ExperimentUncheckedCreateWithoutReportInput = {
   updatedAt?: Date | string
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
+  studyId?: string | null
   runs?: Prisma.RunUncheckedCreateNestedManyWithoutExperimentInput
   jobs?: Prisma.JobUncheckedCreateNestedManyWithoutExperimentInput
   robustnessShards?: Prisma.RobustnessShardUncheckedCreateNestedManyWithoutExperimentInput
@@ -1289,6 +1448,7 @@ export type ExperimentUpdateWithoutReportInput = {
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   project?: Prisma.ProjectUpdateOneRequiredWithoutExperimentsNestedInput
+  study?: Prisma.StudyUpdateOneWithoutExperimentsNestedInput
   runs?: Prisma.RunUpdateManyWithoutExperimentNestedInput
   jobs?: Prisma.JobUpdateManyWithoutExperimentNestedInput
   robustnessShards?: Prisma.RobustnessShardUpdateManyWithoutExperimentNestedInput
@@ -1313,6 +1473,7 @@ export type ExperimentUncheckedUpdateWithoutReportInput = {
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  studyId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   runs?: Prisma.RunUncheckedUpdateManyWithoutExperimentNestedInput
   jobs?: Prisma.JobUncheckedUpdateManyWithoutExperimentNestedInput
   robustnessShards?: Prisma.RobustnessShardUncheckedUpdateManyWithoutExperimentNestedInput
@@ -1337,6 +1498,7 @@ export type ExperimentCreateWithoutArtifactsInput = {
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
   project: Prisma.ProjectCreateNestedOneWithoutExperimentsInput
+  study?: Prisma.StudyCreateNestedOneWithoutExperimentsInput
   runs?: Prisma.RunCreateNestedManyWithoutExperimentInput
   jobs?: Prisma.JobCreateNestedManyWithoutExperimentInput
   robustnessShards?: Prisma.RobustnessShardCreateNestedManyWithoutExperimentInput
@@ -1361,6 +1523,7 @@ export type ExperimentUncheckedCreateWithoutArtifactsInput = {
   updatedAt?: Date | string
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
+  studyId?: string | null
   runs?: Prisma.RunUncheckedCreateNestedManyWithoutExperimentInput
   jobs?: Prisma.JobUncheckedCreateNestedManyWithoutExperimentInput
   robustnessShards?: Prisma.RobustnessShardUncheckedCreateNestedManyWithoutExperimentInput
@@ -1401,6 +1564,7 @@ export type ExperimentUpdateWithoutArtifactsInput = {
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   project?: Prisma.ProjectUpdateOneRequiredWithoutExperimentsNestedInput
+  study?: Prisma.StudyUpdateOneWithoutExperimentsNestedInput
   runs?: Prisma.RunUpdateManyWithoutExperimentNestedInput
   jobs?: Prisma.JobUpdateManyWithoutExperimentNestedInput
   robustnessShards?: Prisma.RobustnessShardUpdateManyWithoutExperimentNestedInput
@@ -1425,6 +1589,7 @@ export type ExperimentUncheckedUpdateWithoutArtifactsInput = {
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  studyId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   runs?: Prisma.RunUncheckedUpdateManyWithoutExperimentNestedInput
   jobs?: Prisma.JobUncheckedUpdateManyWithoutExperimentNestedInput
   robustnessShards?: Prisma.RobustnessShardUncheckedUpdateManyWithoutExperimentNestedInput
@@ -1449,6 +1614,7 @@ export type ExperimentCreateWithoutLogsInput = {
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
   project: Prisma.ProjectCreateNestedOneWithoutExperimentsInput
+  study?: Prisma.StudyCreateNestedOneWithoutExperimentsInput
   runs?: Prisma.RunCreateNestedManyWithoutExperimentInput
   jobs?: Prisma.JobCreateNestedManyWithoutExperimentInput
   robustnessShards?: Prisma.RobustnessShardCreateNestedManyWithoutExperimentInput
@@ -1473,6 +1639,7 @@ export type ExperimentUncheckedCreateWithoutLogsInput = {
   updatedAt?: Date | string
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
+  studyId?: string | null
   runs?: Prisma.RunUncheckedCreateNestedManyWithoutExperimentInput
   jobs?: Prisma.JobUncheckedCreateNestedManyWithoutExperimentInput
   robustnessShards?: Prisma.RobustnessShardUncheckedCreateNestedManyWithoutExperimentInput
@@ -1513,6 +1680,7 @@ export type ExperimentUpdateWithoutLogsInput = {
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   project?: Prisma.ProjectUpdateOneRequiredWithoutExperimentsNestedInput
+  study?: Prisma.StudyUpdateOneWithoutExperimentsNestedInput
   runs?: Prisma.RunUpdateManyWithoutExperimentNestedInput
   jobs?: Prisma.JobUpdateManyWithoutExperimentNestedInput
   robustnessShards?: Prisma.RobustnessShardUpdateManyWithoutExperimentNestedInput
@@ -1537,6 +1705,7 @@ export type ExperimentUncheckedUpdateWithoutLogsInput = {
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  studyId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   runs?: Prisma.RunUncheckedUpdateManyWithoutExperimentNestedInput
   jobs?: Prisma.JobUncheckedUpdateManyWithoutExperimentNestedInput
   robustnessShards?: Prisma.RobustnessShardUncheckedUpdateManyWithoutExperimentNestedInput
@@ -1560,6 +1729,7 @@ export type ExperimentCreateManyProjectInput = {
   updatedAt?: Date | string
   startedAt?: Date | string | null
   finishedAt?: Date | string | null
+  studyId?: string | null
 }
 
 export type ExperimentUpdateWithoutProjectInput = {
@@ -1578,6 +1748,7 @@ export type ExperimentUpdateWithoutProjectInput = {
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  study?: Prisma.StudyUpdateOneWithoutExperimentsNestedInput
   runs?: Prisma.RunUpdateManyWithoutExperimentNestedInput
   jobs?: Prisma.JobUpdateManyWithoutExperimentNestedInput
   robustnessShards?: Prisma.RobustnessShardUpdateManyWithoutExperimentNestedInput
@@ -1602,6 +1773,7 @@ export type ExperimentUncheckedUpdateWithoutProjectInput = {
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  studyId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   runs?: Prisma.RunUncheckedUpdateManyWithoutExperimentNestedInput
   jobs?: Prisma.JobUncheckedUpdateManyWithoutExperimentNestedInput
   robustnessShards?: Prisma.RobustnessShardUncheckedUpdateManyWithoutExperimentNestedInput
@@ -1612,6 +1784,95 @@ export type ExperimentUncheckedUpdateWithoutProjectInput = {
 
 export type ExperimentUncheckedUpdateManyWithoutProjectInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  spec?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  status?: Prisma.EnumExperimentStatusFieldUpdateOperationsInput | $Enums.ExperimentStatus
+  estimate?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  requestHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  error?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  softLabels?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  currentEpoch?: Prisma.IntFieldUpdateOperationsInput | number
+  attempt?: Prisma.IntFieldUpdateOperationsInput | number
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  studyId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+}
+
+export type ExperimentCreateManyStudyInput = {
+  id?: string
+  projectId: string
+  name: string
+  spec: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  status?: $Enums.ExperimentStatus
+  estimate: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: string | null
+  requestHash?: string | null
+  error?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  softLabels?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  currentEpoch?: number
+  attempt?: number
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  startedAt?: Date | string | null
+  finishedAt?: Date | string | null
+}
+
+export type ExperimentUpdateWithoutStudyInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  spec?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  status?: Prisma.EnumExperimentStatusFieldUpdateOperationsInput | $Enums.ExperimentStatus
+  estimate?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  requestHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  error?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  softLabels?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  currentEpoch?: Prisma.IntFieldUpdateOperationsInput | number
+  attempt?: Prisma.IntFieldUpdateOperationsInput | number
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  project?: Prisma.ProjectUpdateOneRequiredWithoutExperimentsNestedInput
+  runs?: Prisma.RunUpdateManyWithoutExperimentNestedInput
+  jobs?: Prisma.JobUpdateManyWithoutExperimentNestedInput
+  robustnessShards?: Prisma.RobustnessShardUpdateManyWithoutExperimentNestedInput
+  report?: Prisma.ReportUpdateOneWithoutExperimentNestedInput
+  artifacts?: Prisma.ArtifactUpdateManyWithoutExperimentNestedInput
+  logs?: Prisma.JobLogUpdateManyWithoutExperimentNestedInput
+}
+
+export type ExperimentUncheckedUpdateWithoutStudyInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  projectId?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  spec?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  status?: Prisma.EnumExperimentStatusFieldUpdateOperationsInput | $Enums.ExperimentStatus
+  estimate?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  idempotencyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  requestHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  error?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  softLabels?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  currentEpoch?: Prisma.IntFieldUpdateOperationsInput | number
+  attempt?: Prisma.IntFieldUpdateOperationsInput | number
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  startedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  runs?: Prisma.RunUncheckedUpdateManyWithoutExperimentNestedInput
+  jobs?: Prisma.JobUncheckedUpdateManyWithoutExperimentNestedInput
+  robustnessShards?: Prisma.RobustnessShardUncheckedUpdateManyWithoutExperimentNestedInput
+  report?: Prisma.ReportUncheckedUpdateOneWithoutExperimentNestedInput
+  artifacts?: Prisma.ArtifactUncheckedUpdateManyWithoutExperimentNestedInput
+  logs?: Prisma.JobLogUncheckedUpdateManyWithoutExperimentNestedInput
+}
+
+export type ExperimentUncheckedUpdateManyWithoutStudyInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  projectId?: Prisma.StringFieldUpdateOperationsInput | string
   name?: Prisma.StringFieldUpdateOperationsInput | string
   spec?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   status?: Prisma.EnumExperimentStatusFieldUpdateOperationsInput | $Enums.ExperimentStatus
@@ -1712,7 +1973,9 @@ export type ExperimentSelect<ExtArgs extends runtime.Types.Extensions.InternalAr
   updatedAt?: boolean
   startedAt?: boolean
   finishedAt?: boolean
+  studyId?: boolean
   project?: boolean | Prisma.ProjectDefaultArgs<ExtArgs>
+  study?: boolean | Prisma.Experiment$studyArgs<ExtArgs>
   runs?: boolean | Prisma.Experiment$runsArgs<ExtArgs>
   jobs?: boolean | Prisma.Experiment$jobsArgs<ExtArgs>
   robustnessShards?: boolean | Prisma.Experiment$robustnessShardsArgs<ExtArgs>
@@ -1739,7 +2002,9 @@ export type ExperimentSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Ex
   updatedAt?: boolean
   startedAt?: boolean
   finishedAt?: boolean
+  studyId?: boolean
   project?: boolean | Prisma.ProjectDefaultArgs<ExtArgs>
+  study?: boolean | Prisma.Experiment$studyArgs<ExtArgs>
 }, ExtArgs["result"]["experiment"]>
 
 export type ExperimentSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -1759,7 +2024,9 @@ export type ExperimentSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Ex
   updatedAt?: boolean
   startedAt?: boolean
   finishedAt?: boolean
+  studyId?: boolean
   project?: boolean | Prisma.ProjectDefaultArgs<ExtArgs>
+  study?: boolean | Prisma.Experiment$studyArgs<ExtArgs>
 }, ExtArgs["result"]["experiment"]>
 
 export type ExperimentSelectScalar = {
@@ -1779,11 +2046,13 @@ export type ExperimentSelectScalar = {
   updatedAt?: boolean
   startedAt?: boolean
   finishedAt?: boolean
+  studyId?: boolean
 }
 
-export type ExperimentOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "projectId" | "name" | "spec" | "status" | "estimate" | "idempotencyKey" | "requestHash" | "error" | "softLabels" | "currentEpoch" | "attempt" | "createdAt" | "updatedAt" | "startedAt" | "finishedAt", ExtArgs["result"]["experiment"]>
+export type ExperimentOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "projectId" | "name" | "spec" | "status" | "estimate" | "idempotencyKey" | "requestHash" | "error" | "softLabels" | "currentEpoch" | "attempt" | "createdAt" | "updatedAt" | "startedAt" | "finishedAt" | "studyId", ExtArgs["result"]["experiment"]>
 export type ExperimentInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   project?: boolean | Prisma.ProjectDefaultArgs<ExtArgs>
+  study?: boolean | Prisma.Experiment$studyArgs<ExtArgs>
   runs?: boolean | Prisma.Experiment$runsArgs<ExtArgs>
   jobs?: boolean | Prisma.Experiment$jobsArgs<ExtArgs>
   robustnessShards?: boolean | Prisma.Experiment$robustnessShardsArgs<ExtArgs>
@@ -1794,15 +2063,18 @@ export type ExperimentInclude<ExtArgs extends runtime.Types.Extensions.InternalA
 }
 export type ExperimentIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   project?: boolean | Prisma.ProjectDefaultArgs<ExtArgs>
+  study?: boolean | Prisma.Experiment$studyArgs<ExtArgs>
 }
 export type ExperimentIncludeUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   project?: boolean | Prisma.ProjectDefaultArgs<ExtArgs>
+  study?: boolean | Prisma.Experiment$studyArgs<ExtArgs>
 }
 
 export type $ExperimentPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "Experiment"
   objects: {
     project: Prisma.$ProjectPayload<ExtArgs>
+    study: Prisma.$StudyPayload<ExtArgs> | null
     runs: Prisma.$RunPayload<ExtArgs>[]
     jobs: Prisma.$JobPayload<ExtArgs>[]
     robustnessShards: Prisma.$RobustnessShardPayload<ExtArgs>[]
@@ -1842,6 +2114,10 @@ export type $ExperimentPayload<ExtArgs extends runtime.Types.Extensions.Internal
     updatedAt: Date
     startedAt: Date | null
     finishedAt: Date | null
+    /**
+     * The study this experiment is a grid point of, if any.
+     */
+    studyId: string | null
   }, ExtArgs["result"]["experiment"]>
   composites: {}
 }
@@ -2237,6 +2513,7 @@ readonly fields: ExperimentFieldRefs;
 export interface Prisma__ExperimentClient<T, Null = never, ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs, GlobalOmitOptions = {}> extends Prisma.PrismaPromise<T> {
   readonly [Symbol.toStringTag]: "PrismaPromise"
   project<T extends Prisma.ProjectDefaultArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.ProjectDefaultArgs<ExtArgs>>): Prisma.Prisma__ProjectClient<runtime.Types.Result.GetResult<Prisma.$ProjectPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | Null, Null, ExtArgs, GlobalOmitOptions>
+  study<T extends Prisma.Experiment$studyArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Experiment$studyArgs<ExtArgs>>): Prisma.Prisma__StudyClient<runtime.Types.Result.GetResult<Prisma.$StudyPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
   runs<T extends Prisma.Experiment$runsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Experiment$runsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$RunPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   jobs<T extends Prisma.Experiment$jobsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Experiment$jobsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$JobPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   robustnessShards<T extends Prisma.Experiment$robustnessShardsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Experiment$robustnessShardsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$RobustnessShardPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
@@ -2288,6 +2565,7 @@ export interface ExperimentFieldRefs {
   readonly updatedAt: Prisma.FieldRef<"Experiment", 'DateTime'>
   readonly startedAt: Prisma.FieldRef<"Experiment", 'DateTime'>
   readonly finishedAt: Prisma.FieldRef<"Experiment", 'DateTime'>
+  readonly studyId: Prisma.FieldRef<"Experiment", 'String'>
 }
     
 
@@ -2686,6 +2964,25 @@ export type ExperimentDeleteManyArgs<ExtArgs extends runtime.Types.Extensions.In
    * Limit how many Experiments to delete.
    */
   limit?: number
+}
+
+/**
+ * Experiment.study
+ */
+export type Experiment$studyArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the Study
+   */
+  select?: Prisma.StudySelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the Study
+   */
+  omit?: Prisma.StudyOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.StudyInclude<ExtArgs> | null
+  where?: Prisma.StudyWhereInput
 }
 
 /**

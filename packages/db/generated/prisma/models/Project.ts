@@ -168,6 +168,7 @@ export type ProjectWhereInput = {
   createdAt?: Prisma.DateTimeFilter<"Project"> | Date | string
   apiKeys?: Prisma.ApiKeyListRelationFilter
   experiments?: Prisma.ExperimentListRelationFilter
+  studies?: Prisma.StudyListRelationFilter
 }
 
 export type ProjectOrderByWithRelationInput = {
@@ -176,6 +177,7 @@ export type ProjectOrderByWithRelationInput = {
   createdAt?: Prisma.SortOrder
   apiKeys?: Prisma.ApiKeyOrderByRelationAggregateInput
   experiments?: Prisma.ExperimentOrderByRelationAggregateInput
+  studies?: Prisma.StudyOrderByRelationAggregateInput
 }
 
 export type ProjectWhereUniqueInput = Prisma.AtLeast<{
@@ -187,6 +189,7 @@ export type ProjectWhereUniqueInput = Prisma.AtLeast<{
   createdAt?: Prisma.DateTimeFilter<"Project"> | Date | string
   apiKeys?: Prisma.ApiKeyListRelationFilter
   experiments?: Prisma.ExperimentListRelationFilter
+  studies?: Prisma.StudyListRelationFilter
 }, "id" | "name">
 
 export type ProjectOrderByWithAggregationInput = {
@@ -213,6 +216,7 @@ export type ProjectCreateInput = {
   createdAt?: Date | string
   apiKeys?: Prisma.ApiKeyCreateNestedManyWithoutProjectInput
   experiments?: Prisma.ExperimentCreateNestedManyWithoutProjectInput
+  studies?: Prisma.StudyCreateNestedManyWithoutProjectInput
 }
 
 export type ProjectUncheckedCreateInput = {
@@ -221,6 +225,7 @@ export type ProjectUncheckedCreateInput = {
   createdAt?: Date | string
   apiKeys?: Prisma.ApiKeyUncheckedCreateNestedManyWithoutProjectInput
   experiments?: Prisma.ExperimentUncheckedCreateNestedManyWithoutProjectInput
+  studies?: Prisma.StudyUncheckedCreateNestedManyWithoutProjectInput
 }
 
 export type ProjectUpdateInput = {
@@ -229,6 +234,7 @@ export type ProjectUpdateInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   apiKeys?: Prisma.ApiKeyUpdateManyWithoutProjectNestedInput
   experiments?: Prisma.ExperimentUpdateManyWithoutProjectNestedInput
+  studies?: Prisma.StudyUpdateManyWithoutProjectNestedInput
 }
 
 export type ProjectUncheckedUpdateInput = {
@@ -237,6 +243,7 @@ export type ProjectUncheckedUpdateInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   apiKeys?: Prisma.ApiKeyUncheckedUpdateManyWithoutProjectNestedInput
   experiments?: Prisma.ExperimentUncheckedUpdateManyWithoutProjectNestedInput
+  studies?: Prisma.StudyUncheckedUpdateManyWithoutProjectNestedInput
 }
 
 export type ProjectCreateManyInput = {
@@ -316,11 +323,26 @@ export type ProjectUpdateOneRequiredWithoutExperimentsNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.ProjectUpdateToOneWithWhereWithoutExperimentsInput, Prisma.ProjectUpdateWithoutExperimentsInput>, Prisma.ProjectUncheckedUpdateWithoutExperimentsInput>
 }
 
+export type ProjectCreateNestedOneWithoutStudiesInput = {
+  create?: Prisma.XOR<Prisma.ProjectCreateWithoutStudiesInput, Prisma.ProjectUncheckedCreateWithoutStudiesInput>
+  connectOrCreate?: Prisma.ProjectCreateOrConnectWithoutStudiesInput
+  connect?: Prisma.ProjectWhereUniqueInput
+}
+
+export type ProjectUpdateOneRequiredWithoutStudiesNestedInput = {
+  create?: Prisma.XOR<Prisma.ProjectCreateWithoutStudiesInput, Prisma.ProjectUncheckedCreateWithoutStudiesInput>
+  connectOrCreate?: Prisma.ProjectCreateOrConnectWithoutStudiesInput
+  upsert?: Prisma.ProjectUpsertWithoutStudiesInput
+  connect?: Prisma.ProjectWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.ProjectUpdateToOneWithWhereWithoutStudiesInput, Prisma.ProjectUpdateWithoutStudiesInput>, Prisma.ProjectUncheckedUpdateWithoutStudiesInput>
+}
+
 export type ProjectCreateWithoutApiKeysInput = {
   id?: string
   name: string
   createdAt?: Date | string
   experiments?: Prisma.ExperimentCreateNestedManyWithoutProjectInput
+  studies?: Prisma.StudyCreateNestedManyWithoutProjectInput
 }
 
 export type ProjectUncheckedCreateWithoutApiKeysInput = {
@@ -328,6 +350,7 @@ export type ProjectUncheckedCreateWithoutApiKeysInput = {
   name: string
   createdAt?: Date | string
   experiments?: Prisma.ExperimentUncheckedCreateNestedManyWithoutProjectInput
+  studies?: Prisma.StudyUncheckedCreateNestedManyWithoutProjectInput
 }
 
 export type ProjectCreateOrConnectWithoutApiKeysInput = {
@@ -351,6 +374,7 @@ export type ProjectUpdateWithoutApiKeysInput = {
   name?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   experiments?: Prisma.ExperimentUpdateManyWithoutProjectNestedInput
+  studies?: Prisma.StudyUpdateManyWithoutProjectNestedInput
 }
 
 export type ProjectUncheckedUpdateWithoutApiKeysInput = {
@@ -358,6 +382,7 @@ export type ProjectUncheckedUpdateWithoutApiKeysInput = {
   name?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   experiments?: Prisma.ExperimentUncheckedUpdateManyWithoutProjectNestedInput
+  studies?: Prisma.StudyUncheckedUpdateManyWithoutProjectNestedInput
 }
 
 export type ProjectCreateWithoutExperimentsInput = {
@@ -365,6 +390,7 @@ export type ProjectCreateWithoutExperimentsInput = {
   name: string
   createdAt?: Date | string
   apiKeys?: Prisma.ApiKeyCreateNestedManyWithoutProjectInput
+  studies?: Prisma.StudyCreateNestedManyWithoutProjectInput
 }
 
 export type ProjectUncheckedCreateWithoutExperimentsInput = {
@@ -372,6 +398,7 @@ export type ProjectUncheckedCreateWithoutExperimentsInput = {
   name: string
   createdAt?: Date | string
   apiKeys?: Prisma.ApiKeyUncheckedCreateNestedManyWithoutProjectInput
+  studies?: Prisma.StudyUncheckedCreateNestedManyWithoutProjectInput
 }
 
 export type ProjectCreateOrConnectWithoutExperimentsInput = {
@@ -395,6 +422,7 @@ export type ProjectUpdateWithoutExperimentsInput = {
   name?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   apiKeys?: Prisma.ApiKeyUpdateManyWithoutProjectNestedInput
+  studies?: Prisma.StudyUpdateManyWithoutProjectNestedInput
 }
 
 export type ProjectUncheckedUpdateWithoutExperimentsInput = {
@@ -402,6 +430,55 @@ export type ProjectUncheckedUpdateWithoutExperimentsInput = {
   name?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   apiKeys?: Prisma.ApiKeyUncheckedUpdateManyWithoutProjectNestedInput
+  studies?: Prisma.StudyUncheckedUpdateManyWithoutProjectNestedInput
+}
+
+export type ProjectCreateWithoutStudiesInput = {
+  id?: string
+  name: string
+  createdAt?: Date | string
+  apiKeys?: Prisma.ApiKeyCreateNestedManyWithoutProjectInput
+  experiments?: Prisma.ExperimentCreateNestedManyWithoutProjectInput
+}
+
+export type ProjectUncheckedCreateWithoutStudiesInput = {
+  id?: string
+  name: string
+  createdAt?: Date | string
+  apiKeys?: Prisma.ApiKeyUncheckedCreateNestedManyWithoutProjectInput
+  experiments?: Prisma.ExperimentUncheckedCreateNestedManyWithoutProjectInput
+}
+
+export type ProjectCreateOrConnectWithoutStudiesInput = {
+  where: Prisma.ProjectWhereUniqueInput
+  create: Prisma.XOR<Prisma.ProjectCreateWithoutStudiesInput, Prisma.ProjectUncheckedCreateWithoutStudiesInput>
+}
+
+export type ProjectUpsertWithoutStudiesInput = {
+  update: Prisma.XOR<Prisma.ProjectUpdateWithoutStudiesInput, Prisma.ProjectUncheckedUpdateWithoutStudiesInput>
+  create: Prisma.XOR<Prisma.ProjectCreateWithoutStudiesInput, Prisma.ProjectUncheckedCreateWithoutStudiesInput>
+  where?: Prisma.ProjectWhereInput
+}
+
+export type ProjectUpdateToOneWithWhereWithoutStudiesInput = {
+  where?: Prisma.ProjectWhereInput
+  data: Prisma.XOR<Prisma.ProjectUpdateWithoutStudiesInput, Prisma.ProjectUncheckedUpdateWithoutStudiesInput>
+}
+
+export type ProjectUpdateWithoutStudiesInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  apiKeys?: Prisma.ApiKeyUpdateManyWithoutProjectNestedInput
+  experiments?: Prisma.ExperimentUpdateManyWithoutProjectNestedInput
+}
+
+export type ProjectUncheckedUpdateWithoutStudiesInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  apiKeys?: Prisma.ApiKeyUncheckedUpdateManyWithoutProjectNestedInput
+  experiments?: Prisma.ExperimentUncheckedUpdateManyWithoutProjectNestedInput
 }
 
 
@@ -412,11 +489,13 @@ export type ProjectUncheckedUpdateWithoutExperimentsInput = {
 export type ProjectCountOutputType = {
   apiKeys: number
   experiments: number
+  studies: number
 }
 
 export type ProjectCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   apiKeys?: boolean | ProjectCountOutputTypeCountApiKeysArgs
   experiments?: boolean | ProjectCountOutputTypeCountExperimentsArgs
+  studies?: boolean | ProjectCountOutputTypeCountStudiesArgs
 }
 
 /**
@@ -443,6 +522,13 @@ export type ProjectCountOutputTypeCountExperimentsArgs<ExtArgs extends runtime.T
   where?: Prisma.ExperimentWhereInput
 }
 
+/**
+ * ProjectCountOutputType without action
+ */
+export type ProjectCountOutputTypeCountStudiesArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  where?: Prisma.StudyWhereInput
+}
+
 
 export type ProjectSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
@@ -450,6 +536,7 @@ export type ProjectSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   createdAt?: boolean
   apiKeys?: boolean | Prisma.Project$apiKeysArgs<ExtArgs>
   experiments?: boolean | Prisma.Project$experimentsArgs<ExtArgs>
+  studies?: boolean | Prisma.Project$studiesArgs<ExtArgs>
   _count?: boolean | Prisma.ProjectCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["project"]>
 
@@ -475,6 +562,7 @@ export type ProjectOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = 
 export type ProjectInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   apiKeys?: boolean | Prisma.Project$apiKeysArgs<ExtArgs>
   experiments?: boolean | Prisma.Project$experimentsArgs<ExtArgs>
+  studies?: boolean | Prisma.Project$studiesArgs<ExtArgs>
   _count?: boolean | Prisma.ProjectCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type ProjectIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {}
@@ -485,6 +573,7 @@ export type $ProjectPayload<ExtArgs extends runtime.Types.Extensions.InternalArg
   objects: {
     apiKeys: Prisma.$ApiKeyPayload<ExtArgs>[]
     experiments: Prisma.$ExperimentPayload<ExtArgs>[]
+    studies: Prisma.$StudyPayload<ExtArgs>[]
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
@@ -886,6 +975,7 @@ export interface Prisma__ProjectClient<T, Null = never, ExtArgs extends runtime.
   readonly [Symbol.toStringTag]: "PrismaPromise"
   apiKeys<T extends Prisma.Project$apiKeysArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Project$apiKeysArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$ApiKeyPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   experiments<T extends Prisma.Project$experimentsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Project$experimentsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$ExperimentPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
+  studies<T extends Prisma.Project$studiesArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Project$studiesArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$StudyPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -1356,6 +1446,30 @@ export type Project$experimentsArgs<ExtArgs extends runtime.Types.Extensions.Int
   take?: number
   skip?: number
   distinct?: Prisma.ExperimentScalarFieldEnum | Prisma.ExperimentScalarFieldEnum[]
+}
+
+/**
+ * Project.studies
+ */
+export type Project$studiesArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the Study
+   */
+  select?: Prisma.StudySelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the Study
+   */
+  omit?: Prisma.StudyOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.StudyInclude<ExtArgs> | null
+  where?: Prisma.StudyWhereInput
+  orderBy?: Prisma.StudyOrderByWithRelationInput | Prisma.StudyOrderByWithRelationInput[]
+  cursor?: Prisma.StudyWhereUniqueInput
+  take?: number
+  skip?: number
+  distinct?: Prisma.StudyScalarFieldEnum | Prisma.StudyScalarFieldEnum[]
 }
 
 /**
