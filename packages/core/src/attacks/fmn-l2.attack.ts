@@ -3,7 +3,7 @@
  * against the predicted class ŷ, inside the box [0,1].
  *
  * Loss: the margin L(x') = z_ŷ(x') − max_{j≠ŷ} z_j(x') (x' is adversarial when L < 0). At step k, with
- * g = ∇L(x + δ), the radius ε of the L2 ball is
+ * g the box-feasible gradient of L at x + δ (below), the radius ε of the L2 ball is
  *   ε_k = min(ε_{k−1}(1 − γ_k), ‖δ*‖)            if x + δ is adversarial (δ* = best adversarial so far),
  *   ε_k = ε_{k−1}(1 + γ_k)                         if not, once some adversarial has been found,
  *   ε_k = (‖δ‖ + L / ‖g‖)(1 + γ_k)                 if not and none has been found yet (linear extrapolation
@@ -13,9 +13,23 @@
  * then δ ← δ − α_k g/‖g‖, δ ← δ · min(1, ε_k/‖δ‖) (projection on the ball), δ ← clip_[0,1](x + δ) − x.
  * α and γ are cosine-annealed: α from alphaInit to alphaFinal, γ from gammaInit to gammaFinal.
  *
- * Cost: `steps` forward+backward passes per example (default 100). Examples whose gradient is exactly 0
- * cannot move and leave the batch; the others follow the annealing schedule to its end (it is what
- * makes the radius converge).
+ * Box-feasible gradient (not in the paper, which uses ∇L itself): g_i = ∂L/∂x_i, except g_i = 0 where the
+ * pixel x_i + δ_i sits at 0 (within 1e-6) and ∂L/∂x_i > 0, or at 1 and ∂L/∂x_i < 0 — the components along
+ * which a step −g would only leave the box and be clipped away. With the raw gradient, examples whose
+ * boundary is much closer than the step length (ε ≪ α_k, the least robust ones) fail on inputs with pixels
+ * at the bounds, such as an image background at 0: the projection replaces δ by about −ε ∇L/‖∇L‖ at every
+ * step, the clip then removes the outward components, so δ moves the margin by only ε r²‖∇L‖ (r the share
+ * of ‖∇L‖ on movable pixels) while the extrapolation assumes ε‖∇L‖. For an affine margin the sequence of ε
+ * then converges to (1 + γ)L₀/(‖∇L‖(1 − r(1 − r)(1 + γ))), short of the L₀/(‖∇L‖r²) that crossing needs
+ * unless r is close to 1, so no adversarial point is ever found and the example is reported unfooled.
+ * (Farther examples escaped this because with ε comparable to α the feasible part of δ accumulates across
+ * steps.) With g, the step direction is the steepest descent within the box face, L/‖g‖ is the distance to
+ * the linearised boundary within it, and the clip only trims pixels that reach a bound during the step;
+ * away from the bounds g = ∇L and the iteration is the published one.
+ *
+ * Cost: `steps` forward+backward passes per example (default 100). Examples whose box-feasible gradient is
+ * exactly 0 cannot move and leave the batch; the others follow the annealing schedule to its end (it is
+ * what makes the radius converge).
  */
 import { tf } from '../backend/index.ts';
 import {
@@ -30,6 +44,9 @@ import {
   writeRows,
 } from './common.ts';
 import type { BatchAttack } from './types.ts';
+
+/** A pixel within this of 0 or 1 counts as being on that bound of the box. */
+const BOX_TOL = 1e-6;
 
 export const FMN_DEFAULTS = { steps: 100, alphaInit: 1, gammaInit: 0.05, gammaFinal: 0.001 } as const;
 
@@ -74,10 +91,16 @@ export const fmnL2: BatchAttack = async (f, x, predicted, numClasses, params) =>
           stats = tf.keep(mg);
           return tf.sum(mg);
         })(xa);
-        const s = tf.stack([stats, rowNorms(set.get('delta')), rowNorms(g)]);
+        // Box-feasible gradient: a pixel at 0 (or 1) cannot move along −g where g > 0 (g < 0).
+        const blocked = tf.logicalOr(
+          tf.logicalAnd(tf.lessEqual(xa, BOX_TOL), tf.greater(g, 0)),
+          tf.logicalAnd(tf.greaterEqual(xa, 1 - BOX_TOL), tf.less(g, 0)),
+        );
+        const gf = tf.where(blocked, tf.zerosLike(g), g);
+        const s = tf.stack([stats, rowNorms(set.get('delta')), rowNorms(gf)]);
         stats.dispose();
         stats = tf.keep(s);
-        return g;
+        return gf;
       });
       const sv = (await stats.data()) as Float32Array;
       stats.dispose();
