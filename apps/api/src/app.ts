@@ -19,8 +19,10 @@ import { registerHttpMetrics } from './plugins/prometheus.ts';
 import { experimentRoutes } from './routes/experiments.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { sessionRoutes } from './routes/session.ts';
+import { studyRoutes } from './routes/studies.ts';
 import { ErrorResponse } from './schemas.ts';
 import { ExperimentsService } from './services/experiments.service.ts';
+import { StudiesService } from './services/studies.service.ts';
 
 export interface ApiDeps {
   db: Db;
@@ -105,12 +107,18 @@ export async function buildApp(
     ttlMs: config.sessionTtlMs,
     secure: config.secureCookies,
   });
+  const authenticate = authenticator(deps.repos.projects);
   await app.register(experimentRoutes, {
     service,
     repos: deps.repos,
     subscriber: deps.subscriber,
-    authenticate: authenticator(deps.repos.projects),
+    authenticate,
     artifactDir: config.artifactDir,
+  });
+  await app.register(studyRoutes, {
+    studies: new StudiesService(config, deps.repos, deps.dispatcher, service),
+    repos: deps.repos,
+    authenticate,
   });
   // The dashboard's static files at /ui (hidden from the OpenAPI document).
   await app.register(webUi);

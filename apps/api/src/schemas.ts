@@ -47,3 +47,75 @@ export const ExperimentView = T.Object(
 export const Submitted = T.Object({ id: T.String(), status: Status, estimate: T.Unknown(), links: Links });
 
 export const IdParams = T.Object({ id: T.String({ description: 'experiment id (uuid)' }) });
+
+export const StudyLinks = T.Object({ self: T.String() });
+
+export const StudyCounts = T.Object(
+  {
+    total: T.Integer(),
+    queued: T.Integer(),
+    running: T.Integer(),
+    succeeded: T.Integer(),
+    failed: T.Integer(),
+    cancelling: T.Integer(),
+    cancelled: T.Integer(),
+  },
+  { description: 'Experiments of the study by status' },
+);
+
+const studyFields = {
+  id: T.String({ format: 'uuid' }),
+  name: T.String(),
+  status: T.Union(Status.anyOf, {
+    description:
+      'From the experiments: queued until one starts, running while some are unfinished, then failed if any failed, else cancelled if any was cancelled, else succeeded',
+  }),
+  counts: StudyCounts,
+  varied: T.Array(T.String(), { description: 'The varied dot paths (seed included)' }),
+  estimate: T.Unknown({ description: 'Sum of the experiments’ estimates: { seconds, budgetSeconds, perExperiment }' }),
+  createdAt: T.String({ format: 'date-time' }),
+  links: StudyLinks,
+};
+
+export const StudyView = T.Object(studyFields, { additionalProperties: true });
+
+export const StudyExperimentView = T.Object({
+  id: T.String({ format: 'uuid' }),
+  name: T.String(),
+  status: Status,
+  seed: T.Integer(),
+  config: T.Record(T.String(), T.Unknown(), { description: 'Varied values of this grid point (seed aside)' }),
+  links: T.Object({ self: T.String() }),
+});
+
+export const StudyReport = T.Object(
+  {
+    succeeded: T.Integer({ description: 'Experiments aggregated' }),
+    missing: T.Array(T.String(), { description: 'Experiments that did not succeed (not aggregated)' }),
+    configurations: T.Array(T.Unknown(), {
+      description:
+        'Per configuration: config, seeds, experiments, metrics { "test.ece": { mean, std, n }, … } (std is the sample standard deviation, null for one seed)',
+    }),
+    selection: T.Optional(T.Unknown({ description: 'The best configuration(s) by the study’s select rule' })),
+    markdown: T.String({ description: 'The table `arcal study` prints' }),
+  },
+  { additionalProperties: false },
+);
+
+export const StudyDetail = T.Object(
+  {
+    ...studyFields,
+    document: T.Unknown({ description: 'The study as submitted' }),
+    experiments: T.Array(StudyExperimentView),
+    report: T.Union([StudyReport, T.Null()], { description: 'Once every experiment has finished' }),
+  },
+  { additionalProperties: true },
+);
+
+export const StudySubmitted = T.Object({
+  id: T.String(),
+  status: Status,
+  experiments: T.Array(T.String(), { description: 'Experiment ids, in grid order' }),
+  estimate: T.Unknown(),
+  links: StudyLinks,
+});

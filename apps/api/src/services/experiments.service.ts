@@ -12,6 +12,7 @@ import {
   type ExperimentRow,
   FINISHED,
   type JobDispatcher,
+  type JobRequest,
   jobIds,
   type Repositories,
 } from '@arcal/db';
@@ -42,7 +43,8 @@ export function serviceProblems(raw: any, spec: ResolvedSpec, datasets: string[]
   return out;
 }
 
-const stable = (v: unknown): string =>
+/** JSON with object keys sorted, so equal documents hash equally whatever their key order. */
+export const stable = (v: unknown): string =>
   v && typeof v === 'object' && !Array.isArray(v)
     ? `{${Object.keys(v as object)
         .sort()
@@ -60,19 +62,41 @@ export class ExperimentsService {
     private readonly events: EventPublisher,
   ) {}
 
-  /** Validates everything, then admits. Throws ArcalError (400 every problem, 422 budget). */
-  admit(body: unknown): { spec: ResolvedSpec; estimate: Estimate } {
+  /**
+   * Every problem the service finds in a spec (its own rules first; the registry's only once those pass), or
+   * the resolved spec with its cost estimate. The budget is not checked here (a study sums its experiments).
+   */
+  check(body: unknown): { ok: true; spec: ResolvedSpec; estimate: Estimate } | { ok: false; problems: SpecProblem[] } {
     const v = validateSpec(body);
-    if (!v.ok)
-      throw new ArcalError('INVALID_SPEC', `the experiment spec has ${v.problems.length} problem(s)`, v.problems);
+    if (!v.ok) return v;
     const extra = serviceProblems(body, v.spec, this.config.datasets);
-    if (extra.length) throw new ArcalError('INVALID_SPEC', `the experiment spec has ${extra.length} problem(s)`, extra);
+    if (extra.length) return { ok: false, problems: extra };
     const estimate = estimateCost(v.spec, {
       workerFlops: this.config.workerFlops,
       budgetSeconds: this.config.budgetSeconds,
     });
-    if (estimate.seconds > this.config.budgetSeconds) throw new BudgetError(estimate);
-    return { spec: v.spec, estimate };
+    return { ok: true, spec: v.spec, estimate };
+  }
+
+  /** Validates everything, then admits. Throws ArcalError (400 every problem, 422 budget). */
+  admit(body: unknown): { spec: ResolvedSpec; estimate: Estimate } {
+    const c = this.check(body);
+    if (!c.ok)
+      throw new ArcalError('INVALID_SPEC', `the experiment spec has ${c.problems.length} problem(s)`, c.problems);
+    if (c.estimate.seconds > this.config.budgetSeconds) throw new BudgetError(c.estimate);
+    return { spec: c.spec, estimate: c.estimate };
+  }
+
+  /** The job rows that start an experiment's attempt (the orchestrator plans the rest). */
+  startJobs(experimentId: string, attempt = 1): JobRequest[] {
+    return [
+      {
+        id: jobIds.start(experimentId, attempt),
+        kind: 'orchestrate:start',
+        experimentId,
+        payload: { experimentId },
+      },
+    ];
   }
 
   /** Rows first (experiment + its start job), enqueue after commit. */
@@ -89,7 +113,7 @@ export class ExperimentsService {
     const { spec, estimate } = this.admit(body);
     const r = await this.repos.experiments.createWithJobs(
       { projectId, name: spec.name, spec, estimate, ...(idempotencyKey ? { idempotencyKey, requestHash } : {}) },
-      (id) => [{ id: jobIds.start(id, 1), kind: 'orchestrate:start', experimentId: id, payload: { experimentId: id } }],
+      (id) => this.startJobs(id),
     );
     if (!r.created) return this.replay(r.experiment, requestHash);
     await this.dispatcher.enqueue(r.jobs);
@@ -129,9 +153,7 @@ export class ExperimentsService {
   /** Runs a failed or cancelled experiment again; finished stages are reused from Postgres and checkpoints. */
   async retry(projectId: string, id: string): Promise<ExperimentRow> {
     await this.get(projectId, id);
-    const r = await this.repos.experiments.beginRetry(id, (attempt) => [
-      { id: jobIds.start(id, attempt), kind: 'orchestrate:start', experimentId: id, payload: { experimentId: id } },
-    ]);
+    const r = await this.repos.experiments.beginRetry(id, (attempt) => this.startJobs(id, attempt));
     if (!r) throw new ArcalError('CONFLICT', `only failed or cancelled experiments can be retried`);
     await this.dispatcher.enqueue(r.jobs);
     await this.events.publish(id, { type: 'status', status: 'queued' });

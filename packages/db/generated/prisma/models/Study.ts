@@ -750,7 +750,8 @@ export type $StudyPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs 
      */
     document: runtime.JsonValue
     /**
-     * The grid in order: { name, slug, config, configKey, seed } per experiment (experiments are matched by name).
+     * The grid: { varied: the vary paths in document order, experiments: [{ name, slug, config, configKey, seed }]
+     * in grid order } (JSONB keeps no key order; experiments are matched by name).
      */
     points: runtime.JsonValue
     /**

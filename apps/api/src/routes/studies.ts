@@ -1,0 +1,136 @@
+/** /v1/studies: submit a study (one experiment per grid point), list studies, read one with its report. */
+import { StudySpec } from '@arcal/contracts';
+import type { ExperimentRow, Repositories, StudyRow } from '@arcal/db';
+import { Type as T } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { errorRef, StudyDetail, StudySubmitted, StudyView } from '../schemas.ts';
+import {
+  countStatuses,
+  documentOf,
+  gridOf,
+  type StatusCounts,
+  type StudiesService,
+  studyStatus,
+} from '../services/studies.service.ts';
+import { linksOf as experimentLinks } from './experiments.ts';
+
+export interface StudyRoutesDeps {
+  studies: StudiesService;
+  repos: Repositories;
+  authenticate: (request: FastifyRequest) => Promise<void>;
+}
+
+export const studyLinksOf = (id: string) => ({ self: `/v1/studies/${id}` });
+
+const viewOf = (s: StudyRow, counts: StatusCounts) => ({
+  id: s.id,
+  name: s.name,
+  status: studyStatus(counts),
+  counts,
+  varied: gridOf(s).varied,
+  estimate: s.estimate,
+  createdAt: s.createdAt.toISOString(),
+  links: studyLinksOf(s.id),
+});
+
+const countsOf = (experiments: ExperimentRow[]) => {
+  const by: Partial<Record<ExperimentRow['status'], number>> = {};
+  for (const e of experiments) by[e.status] = (by[e.status] ?? 0) + 1;
+  return countStatuses(by);
+};
+
+const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, errorRef]));
+const security: Array<Record<string, string[]>> = [{ bearer: [] }, { session: [] }];
+
+export async function studyRoutes(app: FastifyInstance, deps: StudyRoutesDeps): Promise<void> {
+  const { studies, repos } = deps;
+  app.addHook('preHandler', deps.authenticate);
+  const projectOf = (r: FastifyRequest) => r.principal!.projectId;
+
+  app.post(
+    '/v1/studies',
+    {
+      schema: {
+        summary: 'Submit a study: one experiment per grid point',
+        description:
+          'Validates the study and every experiment it expands to (each problem once, with its path in the study document: `base.method.alpha`, `vary.method.subsets.2`, `select.by`), checks the sum of the estimates against the budget, then stores and queues one experiment per grid point exactly as POST /v1/experiments would. `Idempotency-Key` makes a retried submission return the first one.',
+        tags: ['studies'],
+        security,
+        headers: T.Object({ 'idempotency-key': T.Optional(T.String({ maxLength: 200 })) }),
+        body: StudySpec,
+        response: { 202: StudySubmitted, 200: StudySubmitted, ...errors(400, 401, 403, 409, 413, 422, 429) },
+      },
+      // Documented here, validated by the service (every problem with its path, no coercion or stripping).
+      validatorCompiler: ({ httpPart }) => (httpPart === 'body' ? (value: unknown) => ({ value }) : () => true),
+    },
+    async (request, reply) => {
+      const key = request.headers['idempotency-key'];
+      const r = await studies.submit(projectOf(request), request.body, typeof key === 'string' ? key : undefined);
+      reply.status(r.created ? 202 : 200).header('location', studyLinksOf(r.study.id).self);
+      return {
+        id: r.study.id,
+        status: studyStatus(countsOf(r.experiments)),
+        experiments: r.experiments.map((e) => e.id),
+        estimate: r.study.estimate,
+        links: studyLinksOf(r.study.id),
+      };
+    },
+  );
+
+  app.get(
+    '/v1/studies',
+    {
+      schema: {
+        summary: 'List studies of the caller’s project, newest first',
+        tags: ['studies'],
+        security,
+        querystring: T.Object({
+          limit: T.Optional(T.Integer({ minimum: 1, maximum: 100, default: 20 })),
+          cursor: T.Optional(T.String({ description: '`next` of the previous page' })),
+        }),
+        response: {
+          200: T.Object({ items: T.Array(StudyView), next: T.Union([T.String(), T.Null()]) }),
+          ...errors(400, 401),
+        },
+      },
+    },
+    async (request) => {
+      const q = request.query as { limit?: number; cursor?: string };
+      const page = await repos.studies.list(projectOf(request), { limit: q.limit ?? 20, cursor: q.cursor });
+      const counts = await repos.studies.statusCounts(page.items.map((s) => s.id));
+      return { items: page.items.map((s) => viewOf(s, countStatuses(counts.get(s.id) ?? {}))), next: page.next };
+    },
+  );
+
+  app.get(
+    '/v1/studies/:id',
+    {
+      schema: {
+        summary: 'One study: status, its experiments, and once all have finished the aggregated report',
+        tags: ['studies'],
+        security,
+        params: T.Object({ id: T.String({ description: 'study id (uuid)' }) }),
+        response: { 200: StudyDetail, ...errors(401, 404) },
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const s = await studies.get(projectOf(request), id);
+      const experiments = await studies.experimentsOf(s);
+      const points = new Map(gridOf(s).experiments.map((p) => [p.name, p]));
+      return {
+        ...viewOf(s, countsOf(experiments)),
+        document: documentOf(s),
+        experiments: experiments.map((e) => ({
+          id: e.id,
+          name: e.name,
+          status: e.status,
+          seed: points.get(e.name)?.seed ?? (e.spec as { seed?: number }).seed ?? 0,
+          config: points.get(e.name)?.config ?? {},
+          links: { self: experimentLinks(e.id).self },
+        })),
+        report: await studies.report(s, experiments),
+      };
+    },
+  );
+}
