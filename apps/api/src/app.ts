@@ -16,6 +16,7 @@ import type { ApiConfig } from './config.ts';
 import { authenticator, rateLimitKey } from './plugins/auth.ts';
 import { registerErrorHandling } from './plugins/errors.ts';
 import { registerHttpMetrics } from './plugins/prometheus.ts';
+import { queueAdmin } from './plugins/queue-admin.ts';
 import { experimentRoutes } from './routes/experiments.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { sessionRoutes } from './routes/session.ts';
@@ -120,6 +121,8 @@ export async function buildApp(
     repos: deps.repos,
     authenticate,
   });
+  // bull-board at /admin/queues (read-only, same authentication as /v1; hidden from the OpenAPI document).
+  await app.register(queueAdmin, { queues: Object.values(deps.dispatcher.queues), authenticate });
   // The dashboard's static files at /ui (hidden from the OpenAPI document).
   await app.register(webUi);
   return app;

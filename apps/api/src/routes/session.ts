@@ -1,4 +1,7 @@
-/** POST /v1/session: trade an API key for an HttpOnly SameSite=Strict cookie plus a CSRF token for writes. */
+/**
+ * POST /v1/session: trade an API key for an HttpOnly SameSite=Strict cookie plus a CSRF token for writes.
+ * DELETE /v1/session: sign out — the session row is deleted and the cookie cleared.
+ */
 import { ArcalError } from '@arcal/contracts';
 import type { ProjectsRepository } from '@arcal/db';
 import { Type as T } from '@sinclair/typebox';
@@ -39,6 +42,26 @@ export async function sessionRoutes(
       });
       reply.status(201);
       return { project: p.projectName, csrfToken: s.csrf, expiresAt: s.expiresAt.toISOString() };
+    },
+  );
+
+  app.delete(
+    '/v1/session',
+    {
+      schema: {
+        summary: 'Sign out: delete the session of the cookie and clear the cookie',
+        description:
+          'Requests made later with the old cookie get 401. Answers 204 whether or not the cookie named a live session. Needs no CSRF token: a forged request could only end the session, and SameSite=Strict keeps other sites from sending the cookie at all.',
+        tags: ['auth'],
+        security: [{ session: [] }],
+        response: { 204: T.Null(), 429: errorRef },
+      },
+    },
+    async (request, reply) => {
+      const token = request.cookies?.[SESSION_COOKIE];
+      if (token) await deps.projects.deleteSession(token);
+      reply.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', secure: deps.secure, path: '/' });
+      return reply.status(204).send();
     },
   );
 }

@@ -67,6 +67,12 @@ export class ProjectsRepository {
     return { token, csrf, expiresAt };
   }
 
+  /** Ends a session (sign-out); returns whether a session had that token. */
+  async deleteSession(token: string): Promise<boolean> {
+    const r = await this.db.session.deleteMany({ where: { tokenHash: sha256Hex(token) } });
+    return r.count > 0;
+  }
+
   /** The principal of a live session and its CSRF hash, or null. */
   async principalForSession(token: string): Promise<(Principal & { csrfHash: string }) | null> {
     const row = await this.db.session.findUnique({
