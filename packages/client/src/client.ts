@@ -18,6 +18,9 @@ import type {
   MetricRow,
   Page,
   SessionInfo,
+  StudyDetail,
+  StudySubmitted,
+  StudyView,
   Submitted,
 } from './types.ts';
 import { FINISHED_STATUSES } from './types.ts';
@@ -187,6 +190,15 @@ export class ArcalClient {
     return s;
   }
 
+  /**
+   * Signs out: the API deletes the session and clears the cookie; the CSRF token is forgotten. Later requests
+   * with the old cookie get 401.
+   */
+  async deleteSession(): Promise<void> {
+    await this.json('deleteSession');
+    this.csrfToken = undefined;
+  }
+
   /** 202 for a new experiment; 200 when `idempotencyKey` repeats an earlier submission. */
   submit(spec: unknown, opts: { idempotencyKey?: string } = {}): Promise<Submitted> {
     return this.json('submit', {
@@ -248,6 +260,52 @@ export class ArcalClient {
 
   delete(id: string): Promise<void> {
     return this.json('delete', { params: { id } });
+  }
+
+  /** A study: one experiment per grid point. 202 when new; 200 when `idempotencyKey` repeats a submission. */
+  submitStudy(study: unknown, opts: { idempotencyKey?: string } = {}): Promise<StudySubmitted> {
+    return this.json('submitStudy', {
+      body: study,
+      headers: opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {},
+    });
+  }
+
+  listStudies(opts: { limit?: number; cursor?: string } = {}): Promise<Page<StudyView>> {
+    return this.json('listStudies', { query: { limit: opts.limit, cursor: opts.cursor } });
+  }
+
+  /** Every study (newest first), following `next` until the last page or `max` items. */
+  async listAllStudies(opts: { max?: number } = {}): Promise<StudyView[]> {
+    const out: StudyView[] = [];
+    const max = opts.max ?? Number.POSITIVE_INFINITY;
+    let cursor: string | undefined;
+    do {
+      const page = await this.listStudies({ limit: Math.min(100, Math.max(1, max - out.length)), cursor });
+      out.push(...page.items);
+      cursor = page.next ?? undefined;
+    } while (cursor && out.length < max);
+    return out.slice(0, max);
+  }
+
+  /** The study, its experiments and, once all have finished, the aggregated report. */
+  getStudy(id: string): Promise<StudyDetail> {
+    return this.json('getStudy', { params: { id } });
+  }
+
+  /**
+   * Reads the study every `intervalMs` (default 5 s) until every experiment has finished; `onUpdate` sees each
+   * reading. Resolves with the last one.
+   */
+  async waitForStudy(
+    id: string,
+    opts: { intervalMs?: number; signal?: AbortSignal; onUpdate?: (s: StudyDetail) => void } = {},
+  ): Promise<StudyDetail> {
+    for (;;) {
+      const s = await this.getStudy(id);
+      opts.onUpdate?.(s);
+      if (FINISHED_STATUSES.includes(s.status) || opts.signal?.aborted) return s;
+      await sleep(opts.intervalMs ?? 5000, opts.signal);
+    }
   }
 
   health(): Promise<{ ok: boolean }> {

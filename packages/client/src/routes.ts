@@ -4,6 +4,7 @@
  */
 export const ROUTES = {
   createSession: { method: 'POST', path: '/v1/session' },
+  deleteSession: { method: 'DELETE', path: '/v1/session' },
   submit: { method: 'POST', path: '/v1/experiments' },
   list: { method: 'GET', path: '/v1/experiments' },
   get: { method: 'GET', path: '/v1/experiments/{id}' },
@@ -15,6 +16,9 @@ export const ROUTES = {
   artifact: { method: 'GET', path: '/v1/experiments/{id}/artifacts/{name}' },
   cancel: { method: 'POST', path: '/v1/experiments/{id}/cancel' },
   retry: { method: 'POST', path: '/v1/experiments/{id}/retry' },
+  submitStudy: { method: 'POST', path: '/v1/studies' },
+  listStudies: { method: 'GET', path: '/v1/studies' },
+  getStudy: { method: 'GET', path: '/v1/studies/{id}' },
   health: { method: 'GET', path: '/healthz' },
   ready: { method: 'GET', path: '/readyz' },
 } as const;

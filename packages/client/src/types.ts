@@ -1,5 +1,5 @@
 /** Response shapes of the /v1 API as the client sees them (the API's TypeBox schemas are the source). */
-import type { ExperimentReport } from '@arcal/contracts';
+import type { ConfigurationSummary, ExperimentReport, Selection, StudyDocument } from '@arcal/contracts';
 
 export type ExperimentStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelling' | 'cancelled';
 export const FINISHED_STATUSES: readonly ExperimentStatus[] = ['succeeded', 'failed', 'cancelled'];
@@ -143,3 +143,68 @@ export type ExperimentStreamEvent =
   | { event: 'job'; id?: string; data: { type: 'job'; jobId: string; kind: string; state: string } }
   | { event: 'report'; id?: string; data: { type: 'report' } }
   | { event: 'end'; id?: string; data: { status: ExperimentStatus } };
+
+// ---------------------------------------------------------------- studies
+
+/** Experiments of a study by status. */
+export type StudyCounts = Record<ExperimentStatus, number> & { total: number };
+
+export interface StudyEstimate {
+  /** Sum of the experiments' estimated CPU-seconds. */
+  seconds: number;
+  budgetSeconds: number;
+  experiments: number;
+  perExperiment: number[];
+}
+
+export interface StudyView {
+  id: string;
+  name: string;
+  /**
+   * From the experiments: queued until one starts, running while some are unfinished, then failed if any
+   * failed, else cancelled if any was cancelled, else succeeded.
+   */
+  status: ExperimentStatus;
+  counts: StudyCounts;
+  /** The varied dot paths in document order (seed included). */
+  varied: string[];
+  estimate: StudyEstimate;
+  createdAt: string;
+  links: { self: string };
+}
+
+export interface StudyExperimentView {
+  id: string;
+  name: string;
+  status: ExperimentStatus;
+  seed: number;
+  /** The varied values of this grid point, seed aside. */
+  config: Record<string, unknown>;
+  links: { self: string };
+}
+
+/** The aggregation `arcal study` prints: mean ± sample std over seeds per configuration, and the selection. */
+export interface StudyReport {
+  succeeded: number;
+  /** Experiments that did not succeed (not aggregated). */
+  missing: string[];
+  configurations: ConfigurationSummary[];
+  selection?: Selection;
+  markdown: string;
+}
+
+export interface StudyDetail extends StudyView {
+  document: StudyDocument;
+  experiments: StudyExperimentView[];
+  /** Once every experiment has finished (and at least one succeeded). */
+  report: StudyReport | null;
+}
+
+export interface StudySubmitted {
+  id: string;
+  status: ExperimentStatus;
+  /** Experiment ids in grid order. */
+  experiments: string[];
+  estimate: StudyEstimate;
+  links: { self: string };
+}

@@ -140,6 +140,68 @@ describe.skipIf(!env)('@arcal/client against the real API', () => {
     expect((await caught(new ArcalClient({ baseUrl: api.url }).createSession('wrong'))).code).toBe('UNAUTHORIZED');
   });
 
+  it('signs out: the session ends, the CSRF token is dropped, and the old cookie gets 401', async () => {
+    let cookie = '';
+    const jarFetch: typeof fetch = async (input, init) => {
+      const headers = new Headers(init?.headers);
+      if (cookie) headers.set('cookie', cookie);
+      const res = await fetch(input, { ...init, headers });
+      const set = res.headers.get('set-cookie');
+      if (set) cookie = set.split(';')[0]!;
+      return res;
+    };
+    const web = new ArcalClient({ baseUrl: api.url, fetch: jarFetch });
+    await web.createSession(api.key);
+    const old = cookie;
+    expect((await web.list()).items).toBeDefined();
+    await web.deleteSession();
+    expect(web.hasSession).toBe(false);
+    expect(cookie).toBe('arcal_session='); // the browser would drop it
+    const stale = new ArcalClient({
+      baseUrl: api.url,
+      fetch: (i, init) => fetch(i, { ...init, headers: { cookie: old } }),
+    });
+    const e = await caught(stale.list());
+    expect([e.code, e.status]).toEqual(['UNAUTHORIZED', 401]);
+  });
+
+  it('studies: submit, list, read, and wait for the aggregated report', async () => {
+    const study = { name: 'sweep', base: smallSpec('base'), vary: { 'training.learningRate': [0.05], seed: [1, 2] } };
+    const s = await client.submitStudy(study, { idempotencyKey: 'study-k' });
+    expect(s.experiments).toHaveLength(2);
+    expect((await client.submitStudy(study, { idempotencyKey: 'study-k' })).id).toBe(s.id);
+    expect((await client.listStudies({ limit: 10 })).items.map((x) => x.id)).toContain(s.id);
+    expect((await client.listAllStudies()).map((x) => x.id)).toContain(s.id);
+    const d = await client.getStudy(s.id);
+    expect(d.status).toBe('queued');
+    expect(d.experiments.map((e) => [e.seed, e.config])).toEqual([
+      [1, { 'training.learningRate': 0.05 }],
+      [2, { 'training.learningRate': 0.05 }],
+    ]);
+    const bad = await caught(client.submitStudy({ ...study, base: { ...study.base, training: { epochs: 0 } } }));
+    expect(bad.code).toBe('INVALID_SPEC');
+    expect(bad.details.map((x) => x.path)).toContain('base.training.batchSize');
+
+    const updates: string[] = [];
+    const waiting = client.waitForStudy(s.id, { intervalMs: 50, onUpdate: (x) => updates.push(x.status) });
+    // Play the workers: seeds 1 and 2 finish with test ECE 0.2 and 0.3.
+    for (const [i, id] of s.experiments.entries()) {
+      await api.deps.repos.experiments.transition(id, ['queued'], 'running');
+      await api.deps.repos.results.saveReport(id, {
+        final: { accuracy: 0.5, ece: 0.2 + 0.1 * i, nll: 1, brier: 0.5 },
+        epochs: [],
+        timings: { totalSeconds: 1 },
+      });
+      await api.deps.repos.experiments.transition(id, ['running'], 'succeeded');
+    }
+    const done = await waiting;
+    expect(done.status).toBe('succeeded');
+    expect(updates.at(-1)).toBe('succeeded');
+    const ece = done.report!.configurations[0]!.metrics['test.ece']!;
+    expect(ece.mean).toBeCloseTo(0.25, 12);
+    expect(ece.std).toBeCloseTo(Math.SQRT1_2 * 0.1, 12); // √((0.05² + 0.05²) / 1)
+  });
+
   it('follows events: snapshot, then what the workers publish, then end', async () => {
     const s = await client.submit(smallSpec('follow'));
     const seen: ExperimentStreamEvent[] = [];
