@@ -33,6 +33,10 @@ Service (ARCAL_URL, default http://127.0.0.1:3000, and ARCAL_API_KEY):
   arcal report <id> [--format md|json] [--figures dir] [--out file]
                                   the stored report; --figures writes the dashboard's charts as SVG (and PNG)
   arcal list [--status s] [--limit n] [--json]
+  arcal study <study.json> --remote [--wait] [--idempotency-key k] [--json]
+                                  queue a study (one experiment per grid point); --wait ends with its report
+  arcal studies [<id>] [--wait] [--limit n] [--json]
+                                  list studies, or one study: its experiments and, once finished, mean ± std
   arcal keys create --project <name> [--json]   create an API key (writes to DATABASE_URL)
   The dashboard is served by the API at /ui.
 
@@ -64,6 +68,13 @@ async function dispatch(argv: string[], signal: AbortSignal): Promise<number> {
         signal,
       );
     case 'study':
+      if (rest.includes('--remote'))
+        return (await import('./commands/remote.ts')).remoteCommand('study', rest, {
+          env: process.env,
+          stdout: process.stdout,
+          stderr: process.stderr,
+          signal,
+        });
       return (await import('./commands/study.ts')).studyCommand(
         parseArgs(rest, { string: ['out', 'backend', 'threads', 'data-dir'], boolean: ['offline'] }),
         signal,
@@ -108,6 +119,7 @@ async function dispatch(argv: string[], signal: AbortSignal): Promise<number> {
     case 'retry':
     case 'report':
     case 'list':
+    case 'studies':
       return (await import('./commands/remote.ts')).remoteCommand(cmd, rest, {
         env: process.env,
         stdout: process.stdout,

@@ -32,6 +32,7 @@ describe.skipIf(!env)('arcal remote commands against the real API', () => {
       env: o.env ?? { ARCAL_URL: api.url, ARCAL_API_KEY: api.key },
       stdout: { write: (s: string) => (out.stdout += s) },
       stderr: { write: (s: string) => (out.stderr += s), isTTY: o.tty ?? false },
+      pollMs: 50,
     }).then((code) => ({ code, ...out }));
     const until = async (seen: (o: { stdout: string; stderr: string }) => boolean) => {
       const t0 = Date.now();
@@ -229,6 +230,67 @@ describe.skipIf(!env)('arcal remote commands against the real API', () => {
     expect((await run('report', [s.id, '--format', 'html'])).code).toBe(2);
   });
 
+  it('study --remote: problems by study path (exit 2), then queued; studies lists and shows it', async () => {
+    const before = (await client.listAll()).length;
+    const doc = { name: 'cli-sweep', base: smallSpec('b'), vary: { 'training.learningRate': [0.05, 0.1], seed: [1] } };
+    const own = await run('study', [specFile('st-own', { ...doc, vary: { seed: [] }, extra: 1 }), '--remote']);
+    expect(own.code).toBe(2);
+    expect(own.stderr.trim().split('\n').sort()).toEqual([
+      'extra: unexpected property',
+      'vary.seed: expected array length to be greater or equal to 1',
+    ]);
+    const bad = { ...doc, base: { ...doc.base, training: { ...doc.base.training, epochs: 0 } } };
+    const service = await run('study', [specFile('st-bad', bad), '--remote']);
+    expect([service.code, service.stderr.trim()]).toEqual([2, 'base.training.epochs: must be >= 1']);
+    expect((await client.listAll()).length).toBe(before);
+    expect((await run('study', [specFile('st-noremote', doc)])).code).toBe(2);
+
+    const r = await run('study', [specFile('st-ok', doc), '--remote']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^[0-9a-f-]{36} queued: 2 experiments \(estimated \d+ CPU-seconds in all\)\n$/);
+    const id = r.stdout.split(' ')[0]!;
+    const list = await run('studies', []);
+    expect(list.stdout.split('\n')[0]).toMatch(/^id\s+status\s+finished\s+varied/);
+    expect(list.stdout).toMatch(new RegExp(`${id}\\s+queued\\s+0/2\\s+training.learningRate, seed`));
+    const one = await run('studies', [id]);
+    expect(one.stdout).toContain('status    queued; 0/2 experiments finished');
+    expect(one.stdout).toContain('cli-sweep.training.learningRate=0.1_seed=1');
+    expect(JSON.parse((await run('studies', [id, '--json'])).stdout).experiments).toHaveLength(2);
+  });
+
+  it('study --remote --wait follows the study and ends with its report (exit 0), or exit 1 when one failed', async () => {
+    const doc = { name: 'cli-wait', base: smallSpec('b'), vary: { seed: [1, 2] } };
+    const cmd = start('study', [specFile('st-wait', doc), '--remote', '--wait']);
+    let id = '';
+    await cmd.until((o) => {
+      id = /submitted study (\S+): 2 experiments/.exec(o.stderr)?.[1] ?? '';
+      return id !== '';
+    });
+    await cmd.until((o) => o.stderr.includes('study queued: 0/2 finished'));
+    const detail = await client.getStudy(id);
+    // Test ECE 0.1 and 0.2 over the two seeds: 15.00 ± 7.07 (in %).
+    for (const [i, e] of detail.experiments.entries()) {
+      await api.deps.repos.experiments.transition(e.id, ['queued'], 'running');
+      const report = sampleReport(e);
+      report.final.ece = 0.1 * (i + 1);
+      await api.deps.repos.results.saveReport(e.id, report);
+      await api.deps.repos.experiments.transition(e.id, ['running'], 'succeeded');
+    }
+    const r = await cmd.done;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('study succeeded: 2/2 finished (2 succeeded, 0 failed, 0 cancelled, 0 running)');
+    expect(r.stdout).toContain('status    succeeded; 2/2 experiments finished');
+    // seeds, test accuracy (0.81 in both) and test ECE, in %
+    expect(r.stdout).toMatch(/\| 2 \| 81\.00 ± 0\.00 \| 15\.00 ± 7\.07 \|/);
+
+    const failing = await client.submitStudy({ ...doc, name: 'cli-fail' });
+    await api.deps.repos.experiments.transition(failing.experiments[0]!, ['queued'], 'cancelled');
+    await api.deps.repos.experiments.transition(failing.experiments[1]!, ['queued'], 'failed');
+    const f = await run('studies', [failing.id, '--wait']);
+    expect(f.code).toBe(1);
+    expect(f.stdout).toContain('status    failed; 2/2 experiments finished');
+  });
+
   it('the arcal binary dispatches the remote commands and exits 0 / 1 / 2', async () => {
     const bin = fileURLToPath(new URL('../bin/arcal.js', import.meta.url));
     const arcal = (...args: string[]) =>
@@ -243,18 +305,20 @@ describe.skipIf(!env)('arcal remote commands against the real API', () => {
       });
     const bad = smallSpec('bin-bad') as Record<string, any>;
     bad.training.epochs = 0;
-    const [list, invalid, missing, help] = await Promise.all([
+    const [list, invalid, missing, help, studies] = await Promise.all([
       arcal('list', '--json'),
       arcal('submit', specFile('bin-bad', bad)),
       arcal('status', '00000000-0000-0000-0000-000000000000'),
       arcal('--help'),
+      arcal('studies', '--json'),
     ]);
+    expect([studies.code, JSON.parse(studies.stdout).length]).toEqual([0, (await client.listAllStudies()).length]);
     expect(list.code).toBe(0);
     expect(JSON.parse(list.stdout).length).toBe((await client.listAll()).length);
     expect([invalid.code, invalid.stderr.trim()]).toEqual([2, 'training.epochs: must be >= 1']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^arcal: experiment .* not found \(NOT_FOUND, HTTP 404, request /);
-    for (const c of ['submit', 'status', 'logs', 'cancel', 'retry', 'report', 'list'])
+    for (const c of ['submit', 'status', 'logs', 'cancel', 'retry', 'report', 'list', 'study', 'studies'])
       expect(help.stdout).toContain(`arcal ${c} `);
   });
 });

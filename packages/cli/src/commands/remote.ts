@@ -1,5 +1,6 @@
 /**
- * `arcal submit|status|logs|cancel|retry|report|list`: the service from the command line, through
+ * `arcal submit|status|logs|cancel|retry|report|list`, `arcal study <file> --remote` and `arcal studies`: the
+ * service from the command line, through
  * @arcal/client against ARCAL_URL with ARCAL_API_KEY. Progress goes to stderr (redrawn per job on a TTY,
  * plain lines otherwise), results to stdout; `--json` prints machine-readable results only.
  * Exit codes: 0 ok, 1 failure (the API's error, or an experiment that did not succeed), 2 invalid input
@@ -19,11 +20,23 @@ import {
   FINISHED_STATUSES,
   isApiError,
   progressOf,
+  type StudyDetail,
+  type StudyView,
 } from '@arcal/client';
-import { ArcalError, formatProblem, isArcalError, validateSpec } from '@arcal/contracts';
+import { ArcalError, formatProblem, isArcalError, studyProblems, validateSpec } from '@arcal/contracts';
 import { type ParsedArgs, parseArgs, str } from '../args.ts';
 
-export const REMOTE_COMMANDS = ['submit', 'status', 'logs', 'cancel', 'retry', 'report', 'list'] as const;
+export const REMOTE_COMMANDS = [
+  'submit',
+  'status',
+  'logs',
+  'cancel',
+  'retry',
+  'report',
+  'list',
+  'study',
+  'studies',
+] as const;
 export type RemoteCommand = (typeof REMOTE_COMMANDS)[number];
 
 export interface RemoteIo {
@@ -33,6 +46,8 @@ export interface RemoteIo {
   signal?: AbortSignal;
   /** For tests: a fetch other than the global one. */
   fetch?: typeof fetch;
+  /** How often `--wait` re-reads a study, ms (default 5000). */
+  pollMs?: number;
 }
 
 const OPTIONS: Record<RemoteCommand, { boolean?: string[]; string?: string[] }> = {
@@ -43,6 +58,8 @@ const OPTIONS: Record<RemoteCommand, { boolean?: string[]; string?: string[] }> 
   retry: { boolean: ['json'] },
   report: { boolean: [], string: ['format', 'figures', 'out'] },
   list: { boolean: ['json'], string: ['status', 'limit'] },
+  study: { boolean: ['remote', 'wait', 'json'], string: ['idempotency-key'] },
+  studies: { boolean: ['wait', 'json'], string: ['limit'] },
 };
 
 const USAGE: Record<RemoteCommand, string> = {
@@ -53,6 +70,8 @@ const USAGE: Record<RemoteCommand, string> = {
   retry: 'arcal retry <id> [--json]',
   report: 'arcal report <id> [--format md|json] [--figures dir] [--out file]',
   list: 'arcal list [--status s] [--limit n] [--json]',
+  study: 'arcal study <study.json> --remote [--wait] [--idempotency-key k] [--json]',
+  studies: 'arcal studies [<id>] [--wait] [--limit n] [--json]',
 };
 
 const INVALID = new Set(['INVALID_SPEC', 'INVALID_INPUT', 'NOT_IMPLEMENTED']);
@@ -87,6 +106,18 @@ export async function remoteCommand(cmd: RemoteCommand, argv: string[], io: Remo
   }
 }
 
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ArcalError(
+      code ? 'INVALID_INPUT' : 'INVALID_SPEC',
+      `${file}: ${code === 'ENOENT' ? 'no such file' : code ? (e as Error).message : `not valid JSON (${(e as Error).message})`}`,
+    );
+  }
+}
+
 function idArg(a: ParsedArgs, cmd: RemoteCommand): string {
   const id = a.positionals[0];
   if (!id || a.positionals.length > 1) throw new ArcalError('INVALID_INPUT', `usage: ${USAGE[cmd]}`);
@@ -101,16 +132,7 @@ const COMMANDS: Record<RemoteCommand, Handler> = {
   async submit(a, client, io) {
     const file = a.positionals[0];
     if (!file || a.positionals.length > 1) throw new ArcalError('INVALID_INPUT', `usage: ${USAGE.submit}`);
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new ArcalError(
-        code ? 'INVALID_INPUT' : 'INVALID_SPEC',
-        `${file}: ${code === 'ENOENT' ? 'no such file' : code ? (e as Error).message : `not valid JSON (${(e as Error).message})`}`,
-      );
-    }
+    const raw = readJson(file);
     // The same rules the service applies, checked here first so problems show without a round trip.
     const v = validateSpec(raw);
     if (!v.ok) throw new ArcalError('INVALID_SPEC', `${file}: ${v.problems.length} problem(s)`, v.problems);
@@ -264,7 +286,119 @@ const COMMANDS: Record<RemoteCommand, Handler> = {
     io.stdout.write(table(['id', 'status', 'method', 'dataset', 'created (UTC)', 'name'], rows));
     return 0;
   },
+
+  async study(a, client, io) {
+    const file = a.positionals[0];
+    if (!a.flags.remote || !file || a.positionals.length > 1)
+      throw new ArcalError('INVALID_INPUT', `usage: ${USAGE.study}`);
+    const raw = readJson(file);
+    // The document's own rules are checked here first; the expanded experiments are checked by the service,
+    // which names each problem by its path in the study (base.…, vary.<path>.<index>).
+    const problems = studyProblems(raw);
+    if (problems.length) throw new ArcalError('INVALID_SPEC', `${file}: ${problems.length} problem(s)`, problems);
+    const key = str(a, 'idempotency-key');
+    const s = await client.submitStudy(raw, key ? { idempotencyKey: key } : {});
+    if (!a.flags.wait) {
+      if (a.flags.json) json(io, s);
+      else
+        io.stdout.write(
+          `${s.id} ${s.status}: ${s.experiments.length} experiments (estimated ${Math.round(s.estimate.seconds)} CPU-seconds in all)\n`,
+        );
+      return 0;
+    }
+    if (!a.flags.json) io.stderr.write(`submitted study ${s.id}: ${s.experiments.length} experiments\n`);
+    return finishStudy(await followStudy(client, s.id, io, Boolean(a.flags.json)), io, Boolean(a.flags.json));
+  },
+
+  async studies(a, client, io) {
+    if (a.positionals.length > 1) throw new ArcalError('INVALID_INPUT', `usage: ${USAGE.studies}`);
+    const id = a.positionals[0];
+    if (id) {
+      const asJson = Boolean(a.flags.json);
+      const s = a.flags.wait ? await followStudy(client, id, io, asJson) : await client.getStudy(id);
+      if (a.flags.wait) return finishStudy(s, io, asJson);
+      if (asJson) json(io, s);
+      else io.stdout.write(studyText(s));
+      return 0;
+    }
+    const limitText = str(a, 'limit');
+    const limit = limitText === undefined ? 50 : Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new ArcalError('INVALID_INPUT', `--limit must be a positive integer, got "${limitText}"`);
+    const items = await client.listAllStudies({ max: limit });
+    if (a.flags.json) {
+      json(io, items);
+      return 0;
+    }
+    io.stdout.write(
+      table(
+        ['id', 'status', 'finished', 'varied', 'created (UTC)', 'name'],
+        items.map((s) => [
+          s.id,
+          s.status,
+          `${finishedCount(s)}/${s.counts.total}`,
+          s.varied.join(', ') || '—',
+          s.createdAt.slice(0, 19).replace('T', ' '),
+          s.name,
+        ]),
+      ),
+    );
+    return 0;
+  },
 };
+
+// ---------------------------------------------------------------- studies
+
+const finishedCount = (s: Pick<StudyView, 'counts'>) => s.counts.succeeded + s.counts.failed + s.counts.cancelled;
+
+const studyLine = (s: StudyView) => {
+  const c = s.counts;
+  return `study ${s.status}: ${finishedCount(s)}/${c.total} finished (${c.succeeded} succeeded, ${c.failed} failed, ${c.cancelled} cancelled, ${c.running} running)`;
+};
+
+/** Re-reads the study until every experiment has finished; a line on stderr per change (JSON lines with --json). */
+async function followStudy(client: ArcalClient, id: string, io: RemoteIo, asJson: boolean): Promise<StudyDetail> {
+  let last = '';
+  const s = await client.waitForStudy(id, {
+    intervalMs: io.pollMs ?? 5000,
+    signal: io.signal,
+    onUpdate: (u) => {
+      const line = studyLine(u);
+      if (line === last) return;
+      last = line;
+      if (asJson) json(io, { id: u.id, status: u.status, counts: u.counts });
+      else io.stderr.write(`${line}\n`);
+    },
+  });
+  if (io.signal?.aborted) throw Object.assign(new Error('interrupted'), { name: 'AbortError' });
+  return s;
+}
+
+/** Status, experiments and (once all finished) the report as text. */
+function studyText(s: StudyDetail): string {
+  const lines = [
+    `${s.name}  ${s.id}`,
+    `status    ${s.status}; ${finishedCount(s)}/${s.counts.total} experiments finished`,
+    `varied    ${s.varied.join(', ') || '—'}`,
+    `created   ${s.createdAt}`,
+    '',
+    table(
+      ['experiment', 'status', 'seed', 'name'],
+      s.experiments.map((e) => [e.id, e.status, String(e.seed), e.name]),
+    ).trimEnd(),
+  ];
+  if (s.report) {
+    lines.push('', s.report.markdown.trimEnd());
+    if (s.report.missing.length) lines.push('', `not aggregated (did not succeed): ${s.report.missing.join(', ')}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function finishStudy(s: StudyDetail, io: RemoteIo, asJson: boolean): number {
+  if (asJson) json(io, s);
+  else io.stdout.write(studyText(s));
+  return s.status === 'succeeded' ? 0 : 1;
+}
 
 function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
