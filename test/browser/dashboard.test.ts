@@ -7,6 +7,7 @@
  * Needs /usr/bin/chromium (Debian package `chromium`; CHROMIUM_PATH overrides). Without it the file
  * skips loudly, and fails instead when REQUIRE_BROWSER=1.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -297,5 +298,113 @@ describe.skipIf(!env)('dashboard in Chromium', () => {
     expect(await marks(page, 'compare-subset-ece')).toEqual({ 'line mark': 2, point: 2 * FIXTURE.subsets });
     await page.screenshot({ path: join(ARTIFACTS, 'compare.png'), fullPage: true });
     expect(consoleErrors).toEqual([]);
+  });
+
+  it('a study page lists its experiments and draws ECE vs R: a point per R, the values of the API’s report', async () => {
+    const study = await client.submitStudy({
+      name: 'r-sweep',
+      base: smallSpec('base', { method: { kind: 'ar-adals' } }),
+      vary: { 'method.subsets': [2, 4], seed: [1, 2] },
+    });
+    // Test ECE and mean shift ECE chosen per (R, seed): R = 2 → 0.10, 0.14 and 0.20, 0.30; R = 4 → 0.05, 0.07
+    // and 0.10, 0.12. Means over seeds, by hand: clean 0.12 / 0.06, shift 0.25 / 0.11.
+    const chosen: Record<string, [number, number]> = {
+      '2,1': [0.1, 0.2],
+      '2,2': [0.14, 0.3],
+      '4,1': [0.05, 0.1],
+      '4,2': [0.07, 0.12],
+    };
+    const detail = await client.getStudy(study.id);
+    for (const e of detail.experiments) {
+      const [ece, shift] = chosen[`${e.config['method.subsets']},${e.seed}`]!;
+      await api.deps.repos.experiments.transition(e.id, ['queued'], 'running');
+      const report = sampleReport((await client.get(e.id)).spec);
+      report.final.ece = ece;
+      report.shift!.rows = [{ corruption: 'contrast', severity: 1, accuracy: 0.5, ece: shift, nll: 1 }];
+      await api.deps.repos.results.saveReport(e.id, report);
+      await api.deps.repos.experiments.transition(e.id, ['running'], 'succeeded');
+    }
+
+    await page.goto(`${api.url}/ui/#/studies`);
+    await page.waitForSelector(`#studies tr[data-id="${study.id}"]`);
+    const row = await page.$$eval(`#studies tr[data-id="${study.id}"] td`, (tds) =>
+      tds.map((t) => t.textContent?.trim() ?? ''),
+    );
+    expect(row.slice(0, 4)).toEqual(['r-sweep', 'succeeded', '4/4', 'method.subsets, seed']);
+    await page.click(`#studies tr[data-id="${study.id}"] a`);
+    await page.waitForSelector('[data-chart="ece-vs-r"][data-rendered]');
+    expect(
+      await page.$$eval('#study-experiments tbody tr', (rows) => rows.map((r) => r.getAttribute('data-id'))),
+    ).toEqual(study.experiments);
+    expect(await page.$$eval('#study-results tbody tr', (rows) => rows.length)).toBe(2);
+
+    const points = await page.$$eval('[data-chart="ece-vs-r"] path[aria-roledescription="point"]', (ps) =>
+      ps.map((p) => p.getAttribute('aria-label') ?? ''),
+    );
+    const shown = points.map((l) => ({
+      R: Number(/robustness subsets R: (\d+)/.exec(l)![1]),
+      set: /ECE on: ([a-z ]+)/.exec(l)![1]!,
+      ece: Number(/ECE: ([\d.eE-]+)/.exec(l)![1]),
+    }));
+    // One point per R value on each of the two curves (clean test, shift).
+    expect(shown.map((p) => `${p.set}@${p.R}`).sort()).toEqual(['clean test@2', 'clean test@4', 'shift@2', 'shift@4']);
+    const report = (await client.getStudy(study.id)).report!;
+    for (const p of shown) {
+      const c = report.configurations.find((x) => x.config['method.subsets'] === p.R)!;
+      const stat = c.metrics[p.set === 'clean test' ? 'test.ece' : 'shift.ece']!;
+      expect(p.ece).toBeCloseTo(stat.mean, 6);
+    }
+    const byHand: Record<string, number> = {
+      'clean test@2': 0.12,
+      'clean test@4': 0.06,
+      'shift@2': 0.25,
+      'shift@4': 0.11,
+    };
+    for (const p of shown) expect(p.ece).toBeCloseTo(byHand[`${p.set}@${p.R}`]!, 6);
+    // Error bars: one per point.
+    expect(
+      await page.$$eval(
+        '[data-chart="ece-vs-r"] [aria-roledescription="rule mark"][role="graphics-symbol"]',
+        (xs) => xs.length,
+      ),
+    ).toBe(4);
+    await page.screenshot({ path: join(ARTIFACTS, 'study.png'), fullPage: true });
+  });
+
+  it('queue admin: /admin/queues shows the four queues when signed in, and refuses without credentials', async () => {
+    await page.goto(`${api.url}/admin/queues`);
+    for (const q of ['attack', 'train', 'evaluate', 'orchestrate'])
+      await page.waitForSelector(`text=${q}`, { timeout: 20_000 });
+    await page.screenshot({ path: join(ARTIFACTS, 'queues.png'), fullPage: true });
+    const stranger = await browser.newContext();
+    try {
+      const p = await stranger.newPage();
+      const res = await p.goto(`${api.url}/admin/queues`);
+      expect(res?.status()).toBe(401);
+      expect((await res!.json()).code).toBe('UNAUTHORIZED');
+    } finally {
+      await stranger.close();
+    }
+  });
+
+  it('signs out: the session row is gone, the sign-in form returns, and the old cookie gets 401', async () => {
+    await page.goto(`${api.url}/ui/#/`);
+    await page.waitForSelector('#experiments tbody tr');
+    const session = (await page.context().cookies()).find((c) => c.name === 'arcal_session')!;
+    expect(session).toBeDefined();
+    const tokenHash = createHash('sha256').update(session.value).digest('hex');
+    expect(await api.deps.db.session.count({ where: { tokenHash } })).toBe(1);
+    expect(await page.isVisible('#signout')).toBe(true);
+    await page.click('#signout');
+    await page.waitForSelector('#signin');
+    expect(await page.textContent('#signin-status')).toContain('Signed out');
+    expect(await page.isVisible('#signout')).toBe(false);
+    expect(await api.deps.db.session.count({ where: { tokenHash } })).toBe(0);
+    expect((await page.context().cookies()).find((c) => c.name === 'arcal_session')).toBeUndefined();
+    const old = await fetch(`${api.url}/v1/experiments`, { headers: { cookie: `arcal_session=${session.value}` } });
+    expect(old.status).toBe(401);
+    // A reload asks for a key again.
+    await page.reload();
+    await page.waitForSelector('#signin');
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The arcal dashboard (served by the API at /ui). Hash routes: #/ list, #/e/<id> one experiment,
- * #/compare/<id>,<id>… several. Signs in by trading an API key for the HttpOnly session cookie: the key
- * lives only in the sign-in handler; the CSRF token for writes stays in sessionStorage (this tab only).
+ * #/compare/<id>,<id>… several, #/studies the studies, #/s/<id> one study. Signs in by trading an API key
+ * for the HttpOnly session cookie: the key lives only in the sign-in handler; the CSRF token for writes stays
+ * in sessionStorage (this tab only). Sign-out deletes the session on the server and forgets the token.
  */
 import {
   ArcalClient,
@@ -11,6 +12,8 @@ import {
   isApiError,
   type MetricRow,
   progressOf,
+  type StudyDetail,
+  type StudyView,
 } from '@arcal/client';
 import embed from 'vega-embed';
 import {
@@ -21,6 +24,7 @@ import {
   reportCharts,
   softLabelCells,
   softLabelHeatmapSpec,
+  studyCharts,
 } from '../charts/specs.ts';
 import { age, clear, fmt, h } from './dom.ts';
 
@@ -32,15 +36,48 @@ const STATUSES: ExperimentStatus[] = ['queued', 'running', 'succeeded', 'failed'
 /** Aborts the live stream of the page being left. */
 let leave = new AbortController();
 
+const signOutButton = document.getElementById('signout') as HTMLButtonElement;
+
 function route(): void {
   leave.abort();
   leave = new AbortController();
   const hash = location.hash.replace(/^#/, '') || '/';
   const m = /^\/e\/([\w-]+)$/.exec(hash);
   const c = /^\/compare\/([\w,-]+)$/.exec(hash);
-  const page = m ? experimentPage(m[1]!) : c ? comparePage(c[1]!.split(',').filter(Boolean)) : listPage();
-  page.catch(showError);
+  const st = /^\/s\/([\w-]+)$/.exec(hash);
+  const page = m
+    ? experimentPage(m[1]!)
+    : c
+      ? comparePage(c[1]!.split(',').filter(Boolean))
+      : st
+        ? studyPage(st[1]!)
+        : hash === '/studies'
+          ? studiesPage()
+          : listPage();
+  const studies = Boolean(st) || hash === '/studies';
+  document.getElementById('nav-studies')?.classList.toggle('current', studies);
+  document.getElementById('nav-experiments')?.classList.toggle('current', !studies);
+  // A page that loaded was read with a live session: offer to end it.
+  page.then(() => {
+    signOutButton.hidden = false;
+  }, showError);
 }
+
+signOutButton.addEventListener('click', async () => {
+  leave.abort();
+  try {
+    await client.deleteSession();
+  } catch (e) {
+    if (!(isApiError(e) && e.status === 401)) {
+      showError(e);
+      return;
+    }
+  }
+  sessionStorage.removeItem(CSRF_KEY);
+  client.setCsrfToken(undefined);
+  document.getElementById('project')!.textContent = '';
+  signInPage('Signed out. Sign in again with an API key.');
+});
 
 function showError(e: unknown): void {
   if (isApiError(e) && e.code === 'UNAUTHORIZED') {
@@ -57,6 +94,7 @@ function showError(e: unknown): void {
 
 function signInPage(message?: string): void {
   clear(root);
+  signOutButton.hidden = true;
   const input = h('input', {
     type: 'password',
     name: 'key',
@@ -420,6 +458,231 @@ async function experimentPage(id: string): Promise<void> {
   })().catch((err) => {
     if (!signal.aborted) showError(err);
   });
+}
+
+// ---------------------------------------------------------------- studies
+
+const FINISHED = ['succeeded', 'failed', 'cancelled'];
+/** How often an unfinished study's page re-reads it (one request each time). */
+const STUDY_REFRESH_MS = 5_000;
+const finishedOf = (s: Pick<StudyView, 'counts'>) => s.counts.succeeded + s.counts.failed + s.counts.cancelled;
+
+/** `mean ± std` of an aggregated metric, scaled (×100 for accuracy and ECE, in %); the mean alone for one seed. */
+function stat(v: { mean: number; std: number | null } | undefined, scale = 100, digits = 2): string {
+  if (!v || !Number.isFinite(v.mean)) return '—';
+  const m = (v.mean * scale).toFixed(digits);
+  return v.std === null ? m : `${m} ± ${(v.std * scale).toFixed(digits)}`;
+}
+
+const valueText = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+
+async function studiesPage(): Promise<void> {
+  const signal = leave.signal;
+  let items = await client.listAllStudies({ max: 200 });
+  clear(root);
+  const tbody = h('tbody');
+  const count = h('p', { class: 'muted', id: 'study-count' });
+  const table = h(
+    'table',
+    { id: 'studies' },
+    h(
+      'thead',
+      {},
+      h('tr', {}, ...['name', 'status', 'experiments finished', 'varied', 'age'].map((c) => h('th', {}, c))),
+    ),
+    tbody,
+  );
+  const render = () => {
+    clear(tbody);
+    for (const s of items) {
+      const done = finishedOf(s);
+      tbody.append(
+        h(
+          'tr',
+          { 'data-id': s.id },
+          h('td', {}, h('a', { href: `#/s/${s.id}` }, s.name)),
+          h('td', {}, statusBadge(s.status)),
+          h('td', {}, progressBar(s.counts.total ? done / s.counts.total : 0, `${done}/${s.counts.total}`)),
+          h('td', {}, s.varied.join(', ') || '—'),
+          h('td', { title: s.createdAt }, age(s.createdAt)),
+        ),
+      );
+    }
+    count.textContent = `${items.length} studies`;
+  };
+  root.append(
+    h('h2', {}, 'Studies'),
+    h(
+      'p',
+      { class: 'muted' },
+      'A study runs one experiment per grid point: arcal study <file> --remote, or POST /v1/studies.',
+    ),
+    count,
+    table,
+  );
+  render();
+  const timer = setInterval(async () => {
+    if (signal.aborted) return clearInterval(timer);
+    if (items.every((s) => FINISHED.includes(s.status))) return;
+    try {
+      items = await client.listAllStudies({ max: 200 });
+      if (!signal.aborted) render();
+    } catch (e) {
+      clearInterval(timer);
+      if (!signal.aborted) showError(e);
+    }
+  }, LIST_REFRESH_MS);
+  signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+}
+
+/** Mean ± std over seeds per configuration (the aggregation `arcal study` prints), ★ for the selection. */
+function studyResults(s: StudyDetail) {
+  const r = s.report;
+  if (!r)
+    return h(
+      'p',
+      { class: 'muted', id: 'study-results' },
+      `The aggregated report appears once every experiment has finished (${finishedOf(s)} of ${s.counts.total} so far).`,
+    );
+  const paths = [...new Set(r.configurations.flatMap((c) => Object.keys(c.config)))];
+  const hasShift = r.configurations.some((c) => c.metrics['shift.ece']);
+  const chosen = new Set(r.selection?.groups.map((g) => g.best.configKey) ?? []);
+  const head = [
+    ...paths,
+    'seeds',
+    'test acc (%)',
+    'test ECE (%)',
+    'val ECE (%)',
+    ...(hasShift ? ['shift ECE (%)'] : []),
+    ...(r.selection ? ['selected'] : []),
+  ];
+  const rows = r.configurations.map((c) =>
+    h(
+      'tr',
+      { 'data-config': c.configKey, class: chosen.has(c.configKey) ? 'selected-row' : undefined },
+      ...paths.map((p) => h('td', {}, p in c.config ? valueText(c.config[p]) : '')),
+      h('td', {}, String(c.seeds.length)),
+      h('td', {}, stat(c.metrics['test.accuracy'])),
+      h('td', {}, stat(c.metrics['test.ece'])),
+      h('td', {}, stat(c.metrics['validation.ece'])),
+      ...(hasShift ? [h('td', {}, stat(c.metrics['shift.ece']))] : []),
+      ...(r.selection ? [h('td', {}, chosen.has(c.configKey) ? '★' : '')] : []),
+    ),
+  );
+  const out = h('div', { id: 'study-results' });
+  out.append(h('table', {}, h('thead', {}, h('tr', {}, ...head.map((c) => h('th', {}, c)))), h('tbody', {}, ...rows)));
+  if (r.selection)
+    out.append(
+      h(
+        'p',
+        { class: 'muted' },
+        `★ ${r.selection.higherIsBetter ? 'highest' : 'lowest'} mean ${r.selection.metric}${r.selection.by ? ` over ${r.selection.by}` : ''}.`,
+      ),
+    );
+  if (r.missing.length)
+    out.append(h('p', { class: 'muted' }, `Not aggregated (did not succeed): ${r.missing.join(', ')}.`));
+  return out;
+}
+
+async function studyPage(id: string): Promise<void> {
+  const signal = leave.signal;
+  let s = await client.getStudy(id);
+  clear(root);
+  const title = h('h2');
+  const progressBox = h('div', { id: 'study-progress' });
+  const info = h('div', { id: 'info' });
+  const results = h('div');
+  const charts = h('div', { class: 'charts', id: 'charts' });
+  const experiments = h('div');
+  root.append(
+    h('p', {}, h('a', { href: '#/studies' }, '← studies')),
+    title,
+    progressBox,
+    info,
+    h('h3', {}, 'Results (mean ± std over seeds)'),
+    results,
+    charts,
+    h('h3', {}, 'Experiments'),
+    experiments,
+  );
+  let drawn = false;
+  const render = async () => {
+    clear(title);
+    title.append(s.name, ' ', statusBadge(s.status));
+    const done = finishedOf(s);
+    clear(progressBox);
+    progressBox.append(
+      progressBar(s.counts.total ? done / s.counts.total : 0, `${done}/${s.counts.total} experiments finished`),
+    );
+    const rows: Array<[string, string]> = [
+      ['id', s.id],
+      ['varied', s.varied.join(', ') || '—'],
+      [
+        'experiments',
+        `${s.counts.total}: ${s.counts.succeeded} succeeded, ${s.counts.failed} failed, ${s.counts.cancelled} cancelled, ${s.counts.running} running, ${s.counts.queued} queued`,
+      ],
+      ['estimate', `${Math.round(s.estimate.seconds)} CPU-seconds in all`],
+      ['created', `${s.createdAt} (${age(s.createdAt)})`],
+    ];
+    clear(info);
+    info.append(
+      h(
+        'table',
+        { class: 'summary', id: 'summary' },
+        h('tbody', {}, ...rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))),
+      ),
+    );
+    clear(results);
+    results.append(studyResults(s));
+    clear(experiments);
+    experiments.append(
+      h(
+        'table',
+        { id: 'study-experiments' },
+        h('thead', {}, h('tr', {}, ...['name', 'status', 'seed', 'varied values'].map((c) => h('th', {}, c)))),
+        h(
+          'tbody',
+          {},
+          ...s.experiments.map((e) =>
+            h(
+              'tr',
+              { 'data-id': e.id },
+              h('td', {}, h('a', { href: `#/e/${e.id}` }, e.name)),
+              h('td', {}, statusBadge(e.status)),
+              h('td', {}, String(e.seed)),
+              h(
+                'td',
+                {},
+                Object.entries(e.config)
+                  .map(([k, v]) => `${k}=${valueText(v)}`)
+                  .join(', ') || '—',
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
+    if (s.report && !drawn) {
+      drawn = true;
+      await drawCharts(charts, studyCharts(s.report));
+    }
+  };
+  await render();
+  if (FINISHED.includes(s.status)) return;
+  // Unfinished: re-read every few seconds (one request) until every experiment has finished.
+  const timer = setInterval(async () => {
+    if (signal.aborted) return clearInterval(timer);
+    try {
+      s = await client.getStudy(id);
+      if (signal.aborted) return;
+      await render();
+      if (FINISHED.includes(s.status)) clearInterval(timer);
+    } catch (e) {
+      clearInterval(timer);
+      if (!signal.aborted) showError(e);
+    }
+  }, STUDY_REFRESH_MS);
+  signal.addEventListener('abort', () => clearInterval(timer), { once: true });
 }
 
 // ---------------------------------------------------------------- compare

@@ -4,7 +4,7 @@
  * Imports types only: this module must stay free of DOM, Node and vega run-time code.
  */
 
-import type { Histogram, MetricRow, ReportExtras } from '@arcal/client';
+import type { Histogram, MetricRow, ReportExtras, StudyReport } from '@arcal/client';
 import type { ExperimentReport, SubsetRow } from '@arcal/contracts';
 
 /** Vega-Lite top-level spec (kept loose here: vega-lite's own types are checked when compiling). */
@@ -319,4 +319,111 @@ export function compareCharts(items: Array<{ name: string; report: ExperimentRep
   if (subsets.length)
     out.push({ name: 'compare-subset-ece', title: 'ECE per robustness subset', spec: compareSubsetEceSpec(subsets) });
   return out;
+}
+
+// ---------------------------------------------------------------- studies
+
+/** The dot path of the number of robustness subsets R used in training (AR-AdaLS). */
+export const SUBSETS_PATH = 'method.subsets';
+
+/** One point of ECE vs R: a configuration's mean over seeds, with ± one sample standard deviation. */
+export interface EceVsRPoint {
+  R: number;
+  /** Which ECE: on the clean test set, or the mean over corruptions × severities. */
+  set: 'clean test' | 'shift';
+  /** The configuration's other varied values ('' when R is the only one). */
+  series: string;
+  ece: number;
+  /** Sample standard deviation over seeds; 0 for a single seed. */
+  std: number;
+  lo: number;
+  hi: number;
+  seeds: number;
+}
+
+const valueText = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+
+/**
+ * Points of ECE vs R from a study's aggregated configurations (those that vary `method.subsets`): clean test
+ * ECE, and shift ECE where the reports have it. Ordered by set, series, then R.
+ */
+export function eceVsRPoints(configurations: StudyReport['configurations']): EceVsRPoint[] {
+  const out: EceVsRPoint[] = [];
+  for (const c of configurations) {
+    const R = c.config[SUBSETS_PATH];
+    if (typeof R !== 'number') continue;
+    const series = Object.entries(c.config)
+      .filter(([k]) => k !== SUBSETS_PATH)
+      .map(([k, v]) => `${k}=${valueText(v)}`)
+      .join(', ');
+    for (const [set, metric] of [
+      ['clean test', 'test.ece'],
+      ['shift', 'shift.ece'],
+    ] as const) {
+      const stat = c.metrics[metric];
+      if (!stat || !finite(stat.mean)) continue;
+      const std = stat.std ?? 0;
+      out.push({ R, set, series, ece: stat.mean, std, lo: stat.mean - std, hi: stat.mean + std, seeds: stat.n });
+    }
+  }
+  const order = (p: EceVsRPoint) => [p.set === 'clean test' ? 0 : 1, p.series, p.R] as const;
+  return out.sort((a, b) => {
+    const [x, y] = [order(a), order(b)];
+    return x[0] - y[0] || x[1].localeCompare(y[1]) || x[2] - y[2];
+  });
+}
+
+/**
+ * ECE against the number of robustness subsets R (paper Fig. 5): mean over seeds as a line with a point per R,
+ * ± one standard deviation as error bars; clean test and shift ECE in two colours, other varied values as
+ * dash patterns.
+ */
+export function eceVsRSpec(points: EceVsRPoint[]): ChartSpec {
+  const Rs = [...new Set(points.map((p) => p.R))].sort((a, b) => a - b);
+  const multiSeries = new Set(points.map((p) => p.series)).size > 1;
+  const x = {
+    field: 'R',
+    type: 'quantitative',
+    title: 'robustness subsets R',
+    scale: { zero: false, nice: false, padding: 16 },
+    axis: { values: Rs, format: 'd' },
+  };
+  const color = { field: 'set', type: 'nominal', title: 'ECE on', sort: ['clean test', 'shift'] };
+  return base('ECE vs number of robustness subsets R (mean ± std over seeds)', {
+    data: { values: points },
+    layer: [
+      {
+        mark: { type: 'rule' },
+        encoding: {
+          x,
+          y: { field: 'lo', type: 'quantitative', title: 'ECE' },
+          y2: { field: 'hi' },
+          color,
+          ...(multiSeries ? { detail: { field: 'series', type: 'nominal' } } : {}),
+        },
+      },
+      {
+        mark: { type: 'line', point: true },
+        encoding: {
+          x,
+          y: { field: 'ece', type: 'quantitative', title: 'ECE' },
+          color,
+          ...(multiSeries ? { strokeDash: { field: 'series', type: 'nominal', title: null } } : {}),
+          tooltip: [
+            { field: 'set', title: 'ECE on' },
+            { field: 'ece', title: 'ECE', format: '.4f' },
+            { field: 'std', title: 'std', format: '.4f' },
+            { field: 'seeds', title: 'seeds' },
+            ...(multiSeries ? [{ field: 'series', title: 'other values' }] : []),
+          ],
+        },
+      },
+    ],
+  });
+}
+
+/** Figures of a study's report: ECE vs R when the study varies method.subsets. */
+export function studyCharts(report: Pick<StudyReport, 'configurations'>): Chart[] {
+  const points = eceVsRPoints(report.configurations);
+  return points.length ? [{ name: 'ece-vs-r', title: 'ECE vs R', spec: eceVsRSpec(points) }] : [];
 }
