@@ -293,10 +293,10 @@ describe.skipIf(!env)('studies over HTTP (real PostgreSQL + Redis)', () => {
     const all: any[] = [];
     let cursor: string | null = null;
     do {
-      const r = await t.app.inject({ url: `/v1/studies?limit=2${cursor ? `&cursor=${cursor}` : ''}`, headers: auth() });
-      expect(r.statusCode).toBe(200);
-      all.push(...r.json().items);
-      cursor = r.json().next;
+      const url: string = `/v1/studies?limit=2${cursor ? `&cursor=${cursor}` : ''}`;
+      const page = (await t.app.inject({ url, headers: auth() })).json() as { items: any[]; next: string | null };
+      all.push(...page.items);
+      cursor = page.next;
     } while (cursor);
     const total = await t.deps.db.study.count({ where: { project: { name: 'team-a' } } });
     expect(all.length).toBe(total);
