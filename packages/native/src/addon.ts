@@ -43,10 +43,15 @@ export interface NativeAddon {
   ): void;
   /** out[i] = a[i mod |a|] op b[i mod |b|]; op 0 add, 1 sub, 2 mul, 3 div. */
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
-  /** op 0 relu, 1 step(alpha), 2 exp, 3 log, 4 neg. */
+  /** op 0 relu, 1 step(alpha), 2 exp, 3 log, 4 neg, 5 sqrt, 6 square. */
   unary(op: number, x: Float32Array, out: Float32Array, alpha?: number): void;
   sumInner(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
   sumOuter(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  /**
+   * Backward of relu(z + bias) over rows of |db| channels: out = dy · step(y) and db = column sums of out;
+   * with y null (no relu) only db = column sums of dy, and out is not touched.
+   */
+  biasReluGrad(dy: Float32Array, y: Float32Array | null, out: Float32Array | null, db: Float32Array): void;
 }
 
 export interface AddonLoad {

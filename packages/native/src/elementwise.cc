@@ -67,7 +67,7 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-enum UnaryOp { kRelu = 0, kStep = 1, kExp = 2, kLog = 3, kNeg = 4 };
+enum UnaryOp { kRelu = 0, kStep = 1, kExp = 2, kLog = 3, kNeg = 4, kSqrt = 5, kSquare = 6 };
 
 // unary(op, x, out, alpha)
 Napi::Value Unary(const Napi::CallbackInfo& info) {
@@ -99,6 +99,14 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
     case kNeg:
 #pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
       for (int64_t i = 0; i < n; ++i) o[i] = -x[i];
+      break;
+    case kSqrt:
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+      for (int64_t i = 0; i < n; ++i) o[i] = std::sqrt(x[i]);
+      break;
+    case kSquare:
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+      for (int64_t i = 0; i < n; ++i) o[i] = x[i] * x[i];
       break;
     default: throw Napi::RangeError::New(env, "unary: unknown op");
   }
@@ -149,6 +157,59 @@ Napi::Value SumOuter(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// One row of the relu backward: o = g · step(y) (tfjs's relu gradient; a multiply by a 0/1 mask rather than a
+// select of g, so it vectorises) and acc += o.
+inline void maskRow(const float* __restrict g, const float* __restrict y, float* __restrict o,
+                    double* __restrict acc, int64_t cols) {
+  for (int64_t c = 0; c < cols; ++c) {
+    const float m = y[c] > 0.f ? 1.f : 0.f;
+    const float v = g[c] * m;
+    o[c] = v;
+    acc[c] += v;
+  }
+}
+
+// biasReluGrad(dy, y, out, db): the backward of y = relu(z + bias) (or of z + bias when y is null) in one pass.
+// With y: out[i] = dy[i] · step(y[i]) (tfjs's relu gradient); without: out is unused (null).
+// db[c] = Σ_r g[r·C + c] over the rows of the masked (or plain) gradient g, accumulated in double.
+Napi::Value BiasReluGrad(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  const float* dy = f32(info[0]);
+  const bool relu = !info[1].IsNull();
+  const float* y = relu ? f32(info[1]) : nullptr;
+  float* o = relu ? f32(info[2]) : nullptr;
+  float* db = f32(info[3]);
+  const int64_t n = len(info[0]), cols = len(info[3]);
+  need(cols > 0 && n % cols == 0, env, "biasReluGrad: sizes");
+  need(!relu || (len(info[1]) == size_t(n) && len(info[2]) == size_t(n)), env, "biasReluGrad: sizes");
+  const int64_t rows = n / cols;
+  applyThreads();
+  const int nt = n >= kParallelMin ? omp_get_max_threads() : 1;
+  std::vector<double> part(size_t(nt) * cols, 0.0);
+#pragma omp parallel num_threads(nt)
+  {
+    double* acc = part.data() + size_t(omp_get_thread_num()) * cols;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* g = dy + r * cols;
+      if (relu) {
+        const float* yr = y + r * cols;
+        float* orow = o + r * cols;
+        maskRow(g, yr, orow, acc, cols);
+      } else {
+#pragma omp simd
+        for (int64_t c = 0; c < cols; ++c) acc[c] += g[c];
+      }
+    }
+  }
+  for (int64_t c = 0; c < cols; ++c) {
+    double s = 0;
+    for (int t = 0; t < nt; ++t) s += part[size_t(t) * cols + c];
+    db[c] = float(s);
+  }
+  return env.Undefined();
+}
+
 }  // namespace
 
 void initElementwise(Napi::Env env, Napi::Object exports) {
@@ -156,6 +217,7 @@ void initElementwise(Napi::Env env, Napi::Object exports) {
   exports.Set("unary", Napi::Function::New(env, Unary));
   exports.Set("sumInner", Napi::Function::New(env, SumInner));
   exports.Set("sumOuter", Napi::Function::New(env, SumOuter));
+  exports.Set("biasReluGrad", Napi::Function::New(env, BiasReluGrad));
 }
 
 }  // namespace arcal

@@ -7,12 +7,21 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadAddon } from './addon.ts';
 import { NativeBackend } from './backend.ts';
-import { nativeImpls, withFallback } from './kernels.ts';
+import { countKernel, nativeImpls, withFallback } from './kernels.ts';
+import { registerFusedLayers } from './layers.ts';
 
 export { loadAddon, type NativeAddon } from './addon.ts';
 export { NativeBackend } from './backend.ts';
 export { BufferPool, type PoolStats } from './buffer-pool.ts';
 export { ELEMENTWISE_MIN, nativeKernelStats } from './kernels.ts';
+export {
+  BIAS_ACT_GRAD,
+  CONV_BIAS_ACT,
+  conv2dBiasAct,
+  denseBiasAct,
+  fusedLayersActive,
+  MATMUL_BIAS_ACT,
+} from './layers.ts';
 
 export const NATIVE_BACKEND = 'native';
 
@@ -40,6 +49,21 @@ export function registerNativeBackend(threads: number): { ok: boolean; reason: s
         kernelFunc: impl ? withFallback(k.kernelName, impl, k.kernelFunc as never) : k.kernelFunc,
       });
     }
+    const counted =
+      (name: string, impl: (typeof impls)[string]): (typeof impls)[string] =>
+      (b, inputs, attrs) => {
+        const out = impl(b, inputs, attrs);
+        countKernel(name, out !== undefined);
+        return out;
+      };
+    registerFusedLayers(
+      addon,
+      {
+        conv: counted('ArcalConv2DBiasAct', impls.FusedConv2D),
+        matmul: counted('ArcalMatMulBiasAct', impls._FusedMatMul),
+      },
+      NATIVE_BACKEND,
+    );
     // Priority below cpu's: the backend is chosen explicitly, never by tfjs's automatic pick.
     tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
   }

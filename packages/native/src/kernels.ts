@@ -12,7 +12,7 @@ type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedA
 type KernelFn = (args: Args) => tf.TensorInfo | tf.TensorInfo[];
 /** Kernel inputs by name; optional ones (bias, preluActivationWeights) may be absent at run time. */
 type Inputs = Record<string, tf.TensorInfo>;
-type NativeImpl = (backend: NativeBackend, inputs: Inputs, attrs: tf.NamedAttrMap) => tf.TensorInfo | undefined;
+export type NativeImpl = (backend: NativeBackend, inputs: Inputs, attrs: tf.NamedAttrMap) => tf.TensorInfo | undefined;
 
 /**
  * Max-pool window positions recorded by the forward kernel, keyed by the output's dataId (a tensor's data
@@ -35,7 +35,8 @@ export function nativeKernelStats(reset = false): Record<string, { native: numbe
   return out;
 }
 
-function count(name: string, native: boolean) {
+/** Records that kernel `name` ran natively or fell back to JS (for `nativeKernelStats`). */
+export function countKernel(name: string, native: boolean) {
   let c = counters.get(name);
   if (!c) counters.set(name, (c = { native: 0, fallback: 0 }));
   if (native) c.native++;
@@ -335,6 +336,8 @@ export function nativeImpls(addon: NativeAddon): Record<string, NativeImpl> {
     Exp: unaryImpl(addon, 2),
     Log: unaryImpl(addon, 3),
     Neg: unaryImpl(addon, 4),
+    Sqrt: unaryImpl(addon, 5),
+    Square: unaryImpl(addon, 6),
     Sum: sumImpl(addon),
   };
   for (const name of Object.keys(BINARY_OP) as BinaryName[]) impls[name] = binaryImpl(addon, BINARY_OP[name]);
@@ -345,7 +348,7 @@ export function nativeImpls(addon: NativeAddon): Record<string, NativeImpl> {
 export function withFallback(name: string, impl: NativeImpl, fallback: KernelFn): KernelFn {
   return (args) => {
     const out = impl(args.backend as NativeBackend, args.inputs as Inputs, args.attrs ?? {});
-    count(name, out !== undefined);
+    countKernel(name, out !== undefined);
     return out ?? fallback(args);
   };
 }

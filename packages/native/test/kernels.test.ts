@@ -292,7 +292,7 @@ describe.skipIf(skipNative)('native elementwise kernels against the cpu referenc
     expect(s.Add.fallback).toBeGreaterThan(0);
   });
 
-  it('relu, step, exp, log, neg and the relu gradient (NaN passes through)', async () => {
+  it('relu, step, exp, log, neg, sqrt, square and the relu gradient (NaN passes through)', async () => {
     const r = new TestRng(9);
     const data = r.normal(5000);
     data[0] = NaN;
@@ -303,12 +303,15 @@ describe.skipIf(skipNative)('native elementwise kernels against the cpu referenc
     expect(await nativeVsCpu((p) => tf.step(p, 0.25), [x])).toBeLessThanOrEqual(TOL);
     expect(await nativeVsCpu((p) => tf.exp(p), [x])).toBeLessThanOrEqual(TOL);
     expect(await nativeVsCpu((p) => tf.neg(p), [x])).toBeLessThanOrEqual(TOL);
+    expect(await nativeVsCpu((p) => tf.square(p), [x])).toBeLessThanOrEqual(TOL);
+    // negative inputs give NaN on both
+    expect(await nativeVsCpu((p) => tf.sqrt(p), [x])).toBeLessThanOrEqual(TOL);
     const pos = input(
       [50, 100],
       data.map((v) => Math.abs(v) + 0.01),
     );
     expect(await nativeVsCpu((p) => tf.log(p), [pos])).toBeLessThanOrEqual(TOL);
-    ranNatively('Relu', 'Step', 'Exp', 'Neg', 'Log');
+    ranNatively('Relu', 'Step', 'Exp', 'Neg', 'Log', 'Sqrt', 'Square');
     const finite = input([50, 100], r.normal(5000));
     expect(
       await nativeVsCpu((p) => tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.relu(u), u)))(p), [finite]),

@@ -3,6 +3,7 @@
  * Wide-ResNet. Initialisation draws from arcal's seeded Rng in JavaScript, so the same seed gives the same
  * weights on every backend. Inputs are NHWC images in [0, 1]; outputs are logits.
  */
+import { conv2dBiasAct, denseBiasAct, fusedLayersActive } from '@arcal/native';
 import { tf } from '../backend/index.ts';
 import { Rng } from '../util/rng.ts';
 
@@ -81,21 +82,25 @@ function dense(b: Builder, inDim: number, outDim: number, relu: boolean, last = 
   const w = last ? b.glorot([inDim, outDim]) : b.he([inDim, outDim], inDim);
   const bias = b.constant([outDim], 0);
   return (x) =>
-    tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias, activation: relu ? 'relu' : 'linear' });
+    fusedLayersActive()
+      ? denseBiasAct(x as tf.Tensor2D, w as tf.Tensor2D, bias as tf.Tensor1D, relu)
+      : tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias, activation: relu ? 'relu' : 'linear' });
 }
 
 function conv(b: Builder, k: number, cin: number, cout: number, stride: number, relu: boolean, bias = true): Layer {
   const w = b.he([k, k, cin, cout], k * k * cin);
   const bv = bias ? b.constant([cout], 0) : undefined;
   return (x) =>
-    tf.fused.conv2d({
-      x: x as tf.Tensor4D,
-      filter: w as tf.Tensor4D,
-      strides: stride,
-      pad: 'same',
-      bias: bv,
-      activation: relu ? 'relu' : 'linear',
-    });
+    bv && fusedLayersActive()
+      ? conv2dBiasAct(x as tf.Tensor4D, w as tf.Tensor4D, bv as tf.Tensor1D, stride, 'same', relu)
+      : tf.fused.conv2d({
+          x: x as tf.Tensor4D,
+          filter: w as tf.Tensor4D,
+          strides: stride,
+          pad: 'same',
+          bias: bv,
+          activation: relu ? 'relu' : 'linear',
+        });
 }
 
 /** Batch normalisation over N, H, W with learned scale/offset and moving statistics. */

@@ -1,0 +1,85 @@
+import { nativeKernelStats } from '@arcal/native';
+import { describe, expect, it } from 'vitest';
+import { probeBackends, ready, tf } from '../src/backend/index.ts';
+import { createModel, type ModelConfig } from '../src/models/index.ts';
+import { Optimizer } from '../src/training/optimizer.ts';
+import { trainStep } from '../src/training/trainer.ts';
+import { Rng } from '../src/util/rng.ts';
+
+/**
+ * The models on the `native` backend (fused conv/dense + bias + relu layers with their own backward) against
+ * the pure-JS `cpu` backend (tfjs's fused ops and autodiff): same logits, same input gradient (what attacks
+ * use), same parameter gradients and the same loss curve under Adam.
+ */
+const probe = (await probeBackends()).find((p) => p.name === 'native')!;
+const required = process.env.REQUIRE_NATIVE === '1';
+if (!probe.available)
+  console.warn(`native model tests skipped: ${probe.reason}${required ? ' (REQUIRE_NATIVE=1: failing)' : ''}`);
+const skip = !probe.available && !required;
+
+const CNN: ModelConfig = { arch: 'cnn', inputShape: [12, 12, 1], classes: 5 };
+const MLP: ModelConfig = { arch: 'mlp', inputShape: [6, 6, 1], classes: 4, hidden: [16, 8] };
+
+function batch(config: ModelConfig, n: number, seed: number) {
+  const rng = new Rng(seed);
+  const [h, w, c] = config.inputShape;
+  const x = Float32Array.from({ length: n * h * w * c }, () => rng.next());
+  const labels = Int32Array.from({ length: n }, () => Math.floor(rng.next() * config.classes));
+  return { x, labels, shape: [n, h, w, c] as [number, number, number, number] };
+}
+
+/** Max |a − b| / max |b|. */
+function rel(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return den === 0 ? num : num / den;
+}
+
+async function on(backend: string, config: ModelConfig) {
+  await tf.setBackend(backend);
+  const model = createModel(config, 3);
+  const { x, labels, shape } = batch(config, 9, 11);
+  const xt = tf.tensor4d(x, shape);
+  const y = tf.oneHot(tf.tensor1d(labels, 'int32'), config.classes).toFloat() as tf.Tensor2D;
+  const logits = tf.tidy(() => Float32Array.from(model.apply(xt).dataSync()));
+  const loss = (xx: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, model.apply(xx as tf.Tensor4D, true)) as tf.Scalar;
+  const dx = tf.tidy(() => Float32Array.from(tf.grad(loss)(xt).dataSync()));
+  const dw = tf.tidy(() => {
+    const { grads } = tf.variableGrads(() => loss(xt), model.trainable);
+    return model.trainable.map((v) => Float32Array.from(grads[v.name].dataSync()));
+  });
+  const opt = new Optimizer({ kind: 'adam', momentum: 0, weightDecay: 0 }, model.trainable);
+  const lt = tf.tensor1d(labels, 'int32');
+  const losses = Array.from({ length: 4 }, () => trainStep(model, opt, xt, y, lt, 0.001).loss);
+  tf.dispose([xt, y, lt]);
+  tf.dispose(opt.slots);
+  model.dispose();
+  return { logits, dx, dw, losses };
+}
+
+describe.skipIf(skip)('models on native match the cpu reference', () => {
+  for (const [name, config] of [
+    ['reference CNN', CNN],
+    ['MLP', MLP],
+  ] as const) {
+    it(`${name}: logits, input and parameter gradients, and an Adam loss curve`, async () => {
+      await ready({ backend: 'native' });
+      nativeKernelStats(true);
+      const nat = await on('native', config);
+      const stats = nativeKernelStats(true);
+      expect(stats.ArcalMatMulBiasAct?.native ?? 0, 'fused dense ran natively').toBeGreaterThan(0);
+      expect(stats.ArcalBiasActGrad?.native ?? 0, 'fused backward ran natively').toBeGreaterThan(0);
+      if (config.arch === 'cnn') expect(stats.ArcalConv2DBiasAct?.native ?? 0).toBeGreaterThan(0);
+      const ref = await on('cpu', config);
+      expect(rel(nat.logits, ref.logits)).toBeLessThan(1e-5);
+      expect(rel(nat.dx, ref.dx)).toBeLessThan(1e-5);
+      for (const [i, g] of nat.dw.entries()) expect(rel(g, ref.dw[i]), `parameter ${i}`).toBeLessThan(1e-5);
+      expect(ref.losses[3]).toBeLessThan(ref.losses[0]); // it trains
+      for (const [i, l] of nat.losses.entries()) expect(Math.abs(l - ref.losses[i]) / ref.losses[i]).toBeLessThan(1e-4);
+    });
+  }
+});
