@@ -7,7 +7,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-fopenmp", "-O3", "-fno-strict-aliasing"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-fopenmp", "-O3", "-fno-math-errno", "-fno-strict-aliasing"],
       "libraries": ["-ldnnl", "-lgomp"]
     }
   ]
