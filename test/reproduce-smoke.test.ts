@@ -49,8 +49,7 @@ describe('reproduce --preset smoke', () => {
     const done = /(\d+) of (\d+) experiments finished/.exec(md);
     expect(done).not.toBeNull();
     expect(done![1]).toBe(done![2]);
-    for (const heading of ['## 1.', '## 2. Clean test calibration (paper Table 2)'])
-      expect(md).toContain(heading);
+    for (const heading of ['## 1.', '## 2. Clean test calibration (paper Table 2)']) expect(md).toContain(heading);
     for (const method of ['Vanilla', 'Temperature Scaling', 'AdaLS', 'AR-AdaLS', 'mixup', 'CCAT', 'Mix-n-Match'])
       expect(md).toMatch(new RegExp(`^\\| ${method} \\| \\d`, 'm'));
     const figures = readdirSync(join(out, 'figures')).filter((f) => f.endsWith('.svg'));
@@ -90,7 +89,11 @@ describe('reproduce --preset smoke', () => {
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     expect(r.stderr).not.toContain('training the vanilla reference model');
     const again = readFileSync(join(out, 'RESULTS.md'), 'utf8');
-    const tables = (s: string) => s.split('\n').filter((l) => l.startsWith('|')).join('\n');
+    const tables = (s: string) =>
+      s
+        .split('\n')
+        .filter((l) => l.startsWith('|'))
+        .join('\n');
     expect(tables(again)).toBe(tables(before));
     expect(existsSync(join(runs, 'vanilla', 'seed=0', 'report.json'))).toBe(true);
   });
