@@ -72,6 +72,13 @@ export function loadAddon(): AddonLoad {
     };
     return loaded;
   }
+  // OpenMP threads that finish a parallel region spin-wait for the next one by default. On a machine whose
+  // cores are shared (other workers, other jobs) a spinning thread takes the core from the thread that has
+  // work, and every small region then costs a scheduler time slice: measured 4–5× slower training under
+  // load. Passive waiting (sleep at once) is the default here unless the user chose a policy. libgomp reads
+  // the variable when it is loaded, i.e. with the addon just below.
+  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined)
+    process.env.OMP_WAIT_POLICY = 'passive';
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
     loaded = { addon, reason: `native kernels on ${addon.version()}` };

@@ -1,0 +1,74 @@
+/**
+ * Training throughput of each model architecture on each backend, to choose the default backend per
+ * architecture (`NATIVE_SLOWER_ARCHS` in packages/core/src/backend/index.ts).
+ *
+ *   npx tsx bench/arch-throughput.ts [--backends native,wasm] [--archs mlp,cnn,resnet,wrn] [--threads n]
+ *                                    [--seconds 3] [--batch 64]
+ *
+ * One Adam step (`trainStep`) at batch 64 of uniform random images: MLP 784-256-128-10 and the reference CNN on
+ * 28×28×1, ResNet-8 (width 16) and WRN-10-1 on 32×32×3. Each backend runs in its own child process (a tfjs
+ * process holds one backend at a time cleanly). Two warm-up steps, then as many steps as fit in --seconds.
+ * The last stdout line is one JSON object: img/s per backend and architecture.
+ */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { type Arch, createModel, Optimizer, ready, tf, trainStep } from '@arcal/core';
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const seconds = Number(opt('seconds', '3'));
+const batch = Number(opt('batch', '64'));
+const archs = opt('archs', 'mlp,cnn,resnet,wrn').split(',') as Arch[];
+const threads = opt('threads', '');
+
+async function measure(backend: string): Promise<Record<string, number>> {
+  const info = await ready({ backend, threads: threads ? Number(threads) : undefined });
+  const out: Record<string, number> = { threads: info.threads };
+  for (const arch of archs) {
+    const shape: [number, number, number] = arch === 'resnet' || arch === 'wrn' ? [32, 32, 3] : [28, 28, 1];
+    const model = createModel({ arch, inputShape: shape, classes: 10 }, 0);
+    const x = tf.randomUniform([batch, ...shape]) as tf.Tensor4D;
+    const labels = tf.tensor1d(
+      Int32Array.from({ length: batch }, (_, i) => i % 10),
+      'int32',
+    );
+    const y = tf.oneHot(labels, 10).toFloat() as tf.Tensor2D;
+    const opt = new Optimizer({ kind: 'adam', momentum: 0, weightDecay: 0 }, model.trainable);
+    for (let i = 0; i < 2; i++) trainStep(model, opt, x, y, labels, 1e-3);
+    let steps = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < seconds * 1000) {
+      trainStep(model, opt, x, y, labels, 1e-3);
+      steps++;
+    }
+    out[arch] = Math.round((10 * steps * batch) / ((performance.now() - t0) / 1000)) / 10;
+    tf.dispose([x, labels, y, ...opt.slots]);
+    model.dispose();
+  }
+  return out;
+}
+
+const child = opt('child', '');
+if (child) {
+  console.log(JSON.stringify(await measure(child)));
+} else {
+  const result: Record<string, unknown> = { bench: 'arch-throughput', date: new Date().toISOString(), batch, seconds };
+  for (const backend of opt('backends', 'native,wasm').split(',')) {
+    const self = fileURLToPath(import.meta.url);
+    const runner = self.endsWith('.ts') ? ['--import', 'tsx', self] : [self];
+    try {
+      const stdout = execFileSync(process.execPath, [...runner, ...args, '--child', backend], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      result[backend] = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    } catch (e) {
+      result[backend] = { error: (e as Error).message.split('\n')[0] };
+    }
+    console.error(`${backend}: ${JSON.stringify(result[backend])}`);
+  }
+  console.log(JSON.stringify(result));
+}
