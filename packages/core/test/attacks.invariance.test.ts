@@ -146,6 +146,21 @@ describe('driver', () => {
     for (let i = 0; i < p.n; i++) expect(plain.norms[i] / p.exact[i] - 1).toBeGreaterThan(0.015);
   });
 
+  it('ddn-l2 refines along the ray by default: never longer than without, and still adversarial', async () => {
+    // The bisection keeps t = 1 unless a shorter point on the ray fools the model, which the re-check confirms.
+    // With 5 steps the radius, (1 ± γ)-steps from the first-order ε₀, still overshoots the boundary.
+    const plain = await run('ddn-l2', p.model, p.x, { steps: 5, refineSteps: 0 });
+    const refined = await run('ddn-l2', p.model, p.x, { steps: 5 });
+    expect(Array.from(refined.success)).toEqual(Array.from(plain.success));
+    let shorter = 0;
+    for (let i = 0; i < p.n; i++) {
+      expect(refined.norms[i]).toBeLessThanOrEqual(plain.norms[i] * (1 + 1e-6));
+      expect(refined.norms[i]).toBeGreaterThanOrEqual(p.exact[i] - 1e-4);
+      if (refined.norms[i] < plain.norms[i] * (1 - 1e-3)) shorter++;
+    }
+    expect(shorter).toBeGreaterThan(0);
+  });
+
   it('returns empty results for zero examples', async () => {
     const r = await minimalPerturbation(p.model, new Float32Array(0), { attack: 'fmn-l2', shape: [0, p.d] });
     expect(r.norms.length).toBe(0);

@@ -12,10 +12,26 @@
  *   if x + δ_k is adversarial (argmax ≠ ŷ) and ‖δ_k‖ < ‖δ*‖ it becomes the best δ*;
  *   ε ← ε(1 − γ) if x + δ_k is adversarial, else ε(1 + γ);
  *   δ ← δ + α_k g/‖g‖,  δ ← ε δ/‖δ‖ (onto the sphere of radius ε),  δ ← clip_[0,1](x + δ) − x,
- * with ε₀ = initNorm and α_k cosine-annealed from alphaInit to alphaFinal.
+ * with α_k cosine-annealed from alphaInit to alphaFinal.
  *
- * Cost: `steps` forward+backward passes per example (default 100). Examples whose gradient is exactly 0
- * cannot move and leave the batch; the others run the whole schedule.
+ * First radius. The radius only moves by the factor 1 ± γ per step, so from a fixed ε₀ it reaches at best
+ * ε₀(1 − γ)^steps: with the published ε₀ = 1, γ = 0.05 and 100 steps, 0.006. Every example closer to the
+ * boundary than that is then reported at about that floor — a tie among exactly the least robust examples,
+ * whose order AR-AdaLS needs — and, symmetrically, one much farther than ε₀ spends its steps growing the
+ * radius. Unless `initNorm` is given, ε₀ is therefore each example's first-order distance estimate
+ * ε₀ = m(x)/‖∇m(x)‖ (m the margin z_ŷ − max_{j≠ŷ} z_j; the distance to the linearised boundary, exact for an
+ * affine margin without the box), floored at 1e-6 so a tie (m = 0) can still grow, and 1 where the
+ * gradient is 0. The first step then lands at (1 + γ)ε₀ along the gradient and the remaining steps adjust
+ * the radius around the boundary instead of travelling to it. When the box clips part of the step (pixels
+ * at 0 or 1), the boundary is farther than the estimate and ε grows from it by (1 + γ) per step.
+ *
+ * Refinement. The best δ* sits on a radius that moves in steps of γ, so it can overshoot the boundary by up
+ * to about γ‖δ*‖. Unless `refineSteps` says otherwise, the driver (index.ts) then bisects t ∈ (0, 1] for the
+ * smallest t with x + tδ* adversarial, to 2^-10, which can only shorten δ* (DDN_DEFAULTS.refineSteps).
+ *
+ * Cost: `steps` forward+backward passes per example (default 100), one more backward pass at step 0 with
+ * `ddnLoss: 'ce'` (the margin's gradient for ε₀), and 10 forward passes for the refinement. Examples whose
+ * gradient is exactly 0 cannot move and leave the batch; the others run the whole schedule.
  */
 import { tf } from '../backend/index.ts';
 import {
@@ -34,11 +50,23 @@ import type { BatchAttack } from './types.ts';
 export const DDN_DEFAULTS = {
   steps: 100,
   gamma: 0.05,
-  initNorm: 1,
   alphaInit: 1,
   alphaFinal: 0.01,
   ddnLoss: 'margin',
+  refineSteps: 10,
 } as const;
+
+/** Floor of the first-order ε₀ (an input exactly on a tie has margin 0; ε must stay positive to grow). */
+const MIN_INIT_NORM = 1e-6;
+
+/**
+ * ε₀ = m(x)/‖∇m(x)‖, the distance to the margin's linearised boundary, floored at MIN_INIT_NORM; 1 (the
+ * published ε₀) when the gradient vanishes, where there is no estimate (and such an example cannot move).
+ */
+const firstRadius = (m: number, gradNorm: number): number => {
+  if (!(gradNorm > 0) || !Number.isFinite(m / gradNorm)) return 1;
+  return Math.max(m / gradNorm, MIN_INIT_NORM);
+};
 
 export const ddnL2: BatchAttack = async (f, x, predicted, numClasses, params) => {
   const steps = params.steps ?? DDN_DEFAULTS.steps;
@@ -52,7 +80,9 @@ export const ddnL2: BatchAttack = async (f, x, predicted, numClasses, params) =>
   const store = new Float32Array(n * d);
   const found = new Uint8Array(n);
   const bestNorm = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
-  const eps = new Float64Array(n).fill(params.initNorm ?? DDN_DEFAULTS.initNorm);
+  // ε₀: the given initNorm, else each example's first-order distance estimate, set at step 0 below.
+  const eps = new Float64Array(n).fill(params.initNorm ?? 0);
+  const estimate = params.initNorm === undefined;
   let iterations = 0;
   let exampleIterations = 0;
 
@@ -83,7 +113,13 @@ export const ddnL2: BatchAttack = async (f, x, predicted, numClasses, params) =>
           if (useMargin) return tf.neg(tf.sum(mg));
           return tf.neg(tf.sum(tf.mul(tf.logSoftmax(z), set.get('ymask'))));
         })(xa);
-        stats = tf.keep(tf.stack([mg, rowNorms(set.get('delta')), rowNorms(g)]));
+        // ‖∇m‖ for the first-order estimate of ε₀: the step's own gradient under the margin loss (g = −∇m),
+        // one more backward pass at step 0 under the cross-entropy.
+        const gm =
+          k === 0 && estimate && !useMargin
+            ? tf.grad((xx: tf.Tensor) => tf.sum(margin(f(xx), set.get('ymask'))))(xa)
+            : g;
+        stats = tf.keep(tf.stack([mg, rowNorms(set.get('delta')), rowNorms(g), rowNorms(gm)]));
         mg.dispose();
         return g;
       });
@@ -101,6 +137,7 @@ export const ddnL2: BatchAttack = async (f, x, predicted, numClasses, params) =>
         const adv = sv[i] < 0;
         const dn = sv[m + i];
         moving[i] = sv[2 * m + i] > 0 ? 1 : 0;
+        if (k === 0 && estimate) eps[gi] = firstRadius(sv[i], sv[3 * m + i]);
         if (adv && dn < bestNorm[gi]) {
           bestNorm[gi] = dn;
           better[i] = 1;

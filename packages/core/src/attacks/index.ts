@@ -12,7 +12,7 @@ import { ArcalError } from '@arcal/contracts';
 import { tf } from '../backend/index.ts';
 import { margin, oneHot, toLogitsFunction } from './common.ts';
 import { cwL2 } from './cw-l2.attack.ts';
-import { ddnL2 } from './ddn-l2.attack.ts';
+import { DDN_DEFAULTS, ddnL2 } from './ddn-l2.attack.ts';
 import { deepFoolL2 } from './deepfool-l2.attack.ts';
 import { fmnL2 } from './fmn-l2.attack.ts';
 import {
@@ -40,6 +40,18 @@ export const ATTACKS: Record<AttackName, BatchAttack> = {
 };
 
 export const DEFAULT_BATCH_SIZE = 128;
+
+/**
+ * Bisection steps along each found perturbation when `refineSteps` is not given: DDN's iterates sit on a
+ * sphere whose radius moves by a factor 1 ± γ per step, so its best point can overshoot the boundary by up
+ * to about γ; the others end on the boundary (FMN, C&W) or overshoot it by a stated parameter (DeepFool's η).
+ */
+export const REFINE_DEFAULTS: Record<AttackName, number> = {
+  'cw-l2': 0,
+  'fmn-l2': 0,
+  'ddn-l2': DDN_DEFAULTS.refineSteps,
+  'deepfool-l2': 0,
+};
 
 /** Parameter checks: [name, kind]; 'int1' integer ≥ 1, 'int0' integer ≥ 0, 'pos' finite > 0, 'nonneg' ≥ 0, 'frac' in (0,1). */
 const PARAM_RULES: Array<[string, 'int1' | 'int0' | 'int2' | 'pos' | 'nonneg' | 'frac' | 'bool']> = [
@@ -310,7 +322,8 @@ export async function minimalPerturbation(
     exampleIterations += res.exampleIterations;
     const adv = res.adversarial;
     const found = res.found;
-    if (opts.refineSteps) await refineAlongRay(f, x0, adv, found, shape, pred, k, opts.refineSteps);
+    const refineSteps = opts.refineSteps ?? REFINE_DEFAULTS[opts.attack];
+    if (refineSteps > 0) await refineAlongRay(f, x0, adv, found, shape, pred, k, refineSteps);
     // Independent re-check: only examples whose returned point really fools the model count.
     if (found.some((v) => v === 1)) {
       const m = await margins(f, adv, shape, pred, k);

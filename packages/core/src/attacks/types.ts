@@ -53,7 +53,7 @@ export interface DdnL2Params {
   steps?: number;
   /** Relative change of the radius ε per step (default 0.05). */
   gamma?: number;
-  /** First radius ε₀ (default 1). */
+  /** First radius ε₀ (default: per example, the first-order distance estimate m(x)/‖∇m(x)‖ of the margin m). */
   initNorm?: number;
   /** Initial L2 step length α, cosine-annealed to alphaFinal (default 1). */
   alphaInit?: number;
@@ -88,7 +88,8 @@ export interface MinimalPerturbationOptions extends AttackParams {
   outputs?: 'logits' | 'probabilities';
   /**
    * Bisection steps along each found perturbation δ: the smallest t in (0, 1] with f(x + tδ) ≠ f(x) is
-   * located to 2^-steps (default 0: off; each step costs one forward pass over the successful examples).
+   * located to 2^-steps, which can only shorten δ (default 10 for ddn-l2, 0 — off — for the others; each
+   * step costs one forward pass over the successful examples).
    */
   refineSteps?: number;
   /** Called after each batch with (examples done, total). */
