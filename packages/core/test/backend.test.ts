@@ -25,10 +25,10 @@ describe('backend chain', () => {
   });
   it('skips native for architectures where wasm is faster, and says so', async () => {
     const lines: string[] = [];
-    const info = await ready({ arch: 'mlp', log: (l) => lines.push(l) });
+    const info = await ready({ arch: 'resnet', log: (l) => lines.push(l) });
     expect(info.name).not.toBe('native');
     const probes = await probeBackends();
     if (probes.find((p) => p.name === 'native')?.available)
-      expect(lines.join('\n')).toContain('native skipped: slower than wasm for mlp');
+      expect(lines.join('\n')).toContain('native skipped: slower than wasm for resnet');
   });
 });

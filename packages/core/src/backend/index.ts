@@ -53,7 +53,7 @@ export interface ReadyOptions {
 }
 
 /** Architectures for which wasm beat native in bench measurements (train img/s on 2 cores). */
-export const NATIVE_SLOWER_ARCHS: ReadonlySet<string> = new Set(['mlp', 'resnet', 'wrn']);
+export const NATIVE_SLOWER_ARCHS: ReadonlySet<string> = new Set(['resnet', 'wrn']);
 
 type Initialiser = (threads: number) => Promise<{ tfBackend: string; reason: string }>;
 
