@@ -3,14 +3,7 @@
  * SVG strings out, so it can be checked on fabricated reports.
  */
 import type { ExperimentReport, SubsetRow } from '@arcal/contracts';
-import {
-  aggregateStudy,
-  formatStat,
-  meanStd,
-  reportMetric,
-  type Stat,
-  selectBest,
-} from '../../packages/core/src/study/index.ts';
+import { aggregateStudy, formatStat, meanStd, type Stat, selectBest } from '../../packages/core/src/study/index.ts';
 import { FAMILY_LABEL, type Family, type PlannedExperiment, type Preset } from './plan.ts';
 import { boxPlot, histogramChart, lineChart } from './svg.ts';
 
@@ -459,7 +452,7 @@ export function buildResults(input: ResultsInput): { markdown: string; figures: 
       ];
       return { name: label(f).replace('Ensemble of ', ''), values: vals };
     })
-    .filter((s): s is { name: string; values: number[][] } => s !== undefined && s.values.some((v) => v.length));
+    .filter((s): s is { name: string; values: number[][] } => s?.values.some((v) => v.length) === true);
   if (varSeries.length) {
     figures['fig3-variance-shift.svg'] = boxPlot({
       title: 'Variance across independent runs',

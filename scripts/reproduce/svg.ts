@@ -177,7 +177,7 @@ export function histogramChart(o: {
   const fr = frame(o.title, o.xLabel, o.yLabel, xr, yr, ticks);
   o.series.forEach((s, i) => {
     const d = [`M${f(fr.x(o.edges[0]))} ${f(fr.y(0))}`];
-    s.values.forEach((v, b) => d.push(`V${f(fr.y(v))}H${f(fr.x(o.edges[b + 1]))}`));
+    for (const [b, v] of s.values.entries()) d.push(`V${f(fr.y(v))}H${f(fr.x(o.edges[b + 1]))}`);
     d.push(`V${f(fr.y(0))}`);
     fr.parts.push(
       `<path d="${d.join('')}" fill="${colour(i)}" fill-opacity="0.12" stroke="${colour(i)}" stroke-width="1.6"/>`,

@@ -14,7 +14,7 @@ const run = (verb) =>
     encoding: 'utf8',
   });
 let r = existsSync(`${here}build/config.gypi`) ? run('build') : undefined;
-if (!r || r.status !== 0) r = run('rebuild');
+if (r?.status !== 0) r = run('rebuild');
 if (r.status !== 0) {
   console.log(
     'arcal: native kernels not built (install libdnnl-dev and run `npm rebuild` or `npm run build:native`); using the wasm backend',

@@ -108,7 +108,10 @@ export class BufferPool {
     o.pooled = true;
     this.pooledBytes += a.byteLength;
     let list = this.free.get(a.length);
-    if (!list) this.free.set(a.length, (list = []));
+    if (!list) {
+      list = [];
+      this.free.set(a.length, list);
+    }
     list.push(a);
   }
 }

@@ -38,7 +38,10 @@ export function nativeKernelStats(reset = false): Record<string, { native: numbe
 /** Records that kernel `name` ran natively or fell back to JS (for `nativeKernelStats`). */
 export function countKernel(name: string, native: boolean) {
   let c = counters.get(name);
-  if (!c) counters.set(name, (c = { native: 0, fallback: 0 }));
+  if (!c) {
+    c = { native: 0, fallback: 0 };
+    counters.set(name, c);
+  }
   if (native) c.native++;
   else c.fallback++;
 }

@@ -44,7 +44,10 @@ describe('BufferPool bookkeeping', () => {
     const p = new BufferPool(100 * 4);
     const a = p.take(60),
       b = p.take(60);
-    for (const x of [a, b]) p.retain(x), p.release(x);
+    for (const x of [a, b]) {
+      p.retain(x);
+      p.release(x);
+    }
     expect(p.isPooled(a)).toBe(true);
     expect(p.isPooled(b)).toBe(false);
     expect(p.stats().pooledBytes).toBe(240);
