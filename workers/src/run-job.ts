@@ -1,7 +1,7 @@
 /**
  * The frame around every handler: refuse unknown input (UnrecoverableError), skip experiments that were
- * cancelled or deleted, mark the job row active, run, record the result in Postgres, then return so that
- * BullMQ completes the job. A crash anywhere before the return leaves the job to be retried; every
+ * cancelled or deleted, mark the job row active (in the same statement that reads the experiment), run,
+ * record the result in Postgres, then return so that BullMQ completes the job. A crash anywhere before the return leaves the job to be retried; every
  * handler's writes are idempotent upserts, so a retry overwrites rather than duplicates.
  */
 import { ArcalError } from '@arcal/contracts';
@@ -54,12 +54,14 @@ export async function runJob(
   const payload = job.data as { experimentId?: unknown };
   if (!payload || typeof payload.experimentId !== 'string')
     throw new UnrecoverableError(`job ${job.id} has no experimentId`);
-  const experiment = await ctx.repos.experiments.get(payload.experimentId);
+  // One statement reads the experiment and marks the row active (only while the experiment is live).
+  const experiment = job.id
+    ? await ctx.repos.jobs.start(job.id, payload.experimentId, job.attemptsMade + 1)
+    : await ctx.repos.experiments.get(payload.experimentId);
   if (!experiment) throw new UnrecoverableError(`experiment ${payload.experimentId} does not exist (deleted?)`);
   if (experiment.status !== 'queued' && experiment.status !== 'running') {
     return { skipped: `experiment is ${experiment.status}` };
   }
-  if (job.id) await ctx.repos.jobs.markActive(job.id, job.attemptsMade + 1);
   try {
     const result = await handler({ ctx, payload: payload as never, job, signal, experiment });
     if (job.id) await ctx.repos.jobs.markCompleted(job.id, result ?? null);

@@ -1,8 +1,10 @@
 /** Experiments: the aggregate root of a submission (spec, status, estimate, shared soft labels). */
 
+import { randomUUID } from 'node:crypto';
 import { type ExperimentStatus, Prisma } from '../../generated/prisma/client.ts';
 import type { Db } from '../client.ts';
 import type { JobRequest } from '../queue/catalog.ts';
+import { EXPERIMENT_FIELDS, JOBS_RECORD, jobsJson, sql } from './sql.ts';
 
 export type ExperimentRow = Prisma.ExperimentGetPayload<object>;
 
@@ -17,54 +19,53 @@ export interface NewExperiment {
   requestHash?: string;
 }
 
+/** The experiment and its first jobs: one statement (one implicit transaction); nothing when the key was used. */
+const CREATE_WITH_JOBS = `
+  WITH e AS (
+    INSERT INTO experiments (id, project_id, name, spec, estimate, idempotency_key, request_hash, updated_at)
+    VALUES ($1::uuid, $2::uuid, $3, $4::jsonb, $5::jsonb, $6, $7, now())
+    ON CONFLICT (project_id, idempotency_key) DO NOTHING
+    RETURNING *
+  ), j AS (
+    INSERT INTO jobs (id, experiment_id, queue, name, payload, updated_at)
+    SELECT x.id, x.experiment_id, x.queue, x.name, x.payload, now()
+    FROM jsonb_to_recordset($8::jsonb) AS x${JOBS_RECORD}
+    WHERE EXISTS (SELECT 1 FROM e)
+  )
+  SELECT ${EXPERIMENT_FIELDS} FROM e`;
+
 export class ExperimentsRepository {
   constructor(private readonly db: Db) {}
 
   /**
-   * Writes the experiment and its first job rows (state `pending`) in one transaction; the caller
-   * enqueues after the commit. `firstJobs` receives the new id. Returns `{ created: false }` with the
-   * existing row when the idempotency key was already used by this project.
+   * Writes the experiment and its first job rows (state `pending`) in one statement, hence one transaction
+   * and one round trip; the caller enqueues after the commit. `firstJobs` receives the new id. Returns
+   * `{ created: false }` with the existing row when the idempotency key was already used by this project
+   * (also when a concurrent request with the same key won the race: its insert waits for the winner's commit).
    */
   async createWithJobs(
     input: NewExperiment,
     firstJobs: (experimentId: string) => JobRequest[],
   ): Promise<{ created: boolean; experiment: ExperimentRow; jobs: JobRequest[] }> {
-    if (input.idempotencyKey) {
-      const existing = await this.findByIdempotencyKey(input.projectId, input.idempotencyKey);
-      if (existing) return { created: false, experiment: existing, jobs: [] };
-    }
-    try {
-      return await this.db.$transaction(async (tx) => {
-        const experiment = await tx.experiment.create({
-          data: {
-            projectId: input.projectId,
-            name: input.name,
-            spec: input.spec as Prisma.InputJsonValue,
-            estimate: input.estimate as Prisma.InputJsonValue,
-            idempotencyKey: input.idempotencyKey ?? null,
-            requestHash: input.requestHash ?? null,
-          },
-        });
-        const jobs = firstJobs(experiment.id);
-        await tx.job.createMany({
-          data: jobs.map((j) => ({
-            id: j.id,
-            experimentId: j.experimentId,
-            queue: j.kind.split(':')[0]!,
-            name: j.kind.split(':')[1]!,
-            payload: j.payload as Prisma.InputJsonValue,
-          })),
-        });
-        return { created: true, experiment, jobs };
-      });
-    } catch (err) {
-      // Two concurrent requests with one idempotency key: the loser reads the winner's row.
-      if (input.idempotencyKey && (err as { code?: string }).code === 'P2002') {
-        const existing = await this.findByIdempotencyKey(input.projectId, input.idempotencyKey);
-        if (existing) return { created: false, experiment: existing, jobs: [] };
-      }
-      throw err;
-    }
+    const id = randomUUID();
+    const jobs = firstJobs(id);
+    const rows = await sql<ExperimentRow>(this.db, 'arcal_create_experiment', CREATE_WITH_JOBS, [
+      id,
+      input.projectId,
+      input.name,
+      JSON.stringify(input.spec),
+      JSON.stringify(input.estimate),
+      input.idempotencyKey ?? null,
+      input.requestHash ?? null,
+      jobsJson(jobs),
+    ]);
+    if (rows[0]) return { created: true, experiment: rows[0], jobs };
+    // Nothing inserted: only an idempotency key can conflict (a NULL key never does).
+    const existing = input.idempotencyKey
+      ? await this.findByIdempotencyKey(input.projectId, input.idempotencyKey)
+      : null;
+    if (!existing) throw new Error(`experiment ${id} was not written`);
+    return { created: false, experiment: existing, jobs: [] };
   }
 
   findByIdempotencyKey(projectId: string, idempotencyKey: string): Promise<ExperimentRow | null> {

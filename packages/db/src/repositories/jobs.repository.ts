@@ -1,49 +1,72 @@
 /** The Postgres side of every queued job: written before the BullMQ job exists, updated as it runs. */
-import { Prisma } from '../../generated/prisma/client.ts';
+import type { Prisma } from '../../generated/prisma/client.ts';
 import type { Db } from '../client.ts';
 import type { JobRequest } from '../queue/catalog.ts';
+import { type ExperimentRow, isUuid } from './experiments.repository.ts';
+import { EXPERIMENT_FIELDS, JOBS_RECORD, jobsJson, sql } from './sql.ts';
 
 export type JobRow = Prisma.JobGetPayload<object>;
 
-const rowOf = (j: JobRequest) => ({
-  id: j.id,
-  experimentId: j.experimentId,
-  queue: j.kind.split(':')[0]!,
-  name: j.kind.split(':')[1]!,
-  payload: j.payload as Prisma.InputJsonValue,
-});
+const CREATE_PENDING = `
+  INSERT INTO jobs (id, experiment_id, queue, name, payload, updated_at)
+  SELECT x.id, x.experiment_id, x.queue, x.name, x.payload, now()
+  FROM jsonb_to_recordset($1::jsonb) AS x${JOBS_RECORD}
+  ON CONFLICT DO NOTHING`;
+
+const MARK_QUEUED = `
+  UPDATE jobs SET state = 'queued', bullmq_id = id, updated_at = now() WHERE id = ANY($1::text[]) AND state = 'pending'`;
+
+const START = `
+  WITH e AS (SELECT * FROM experiments WHERE id = $1::uuid),
+  a AS (
+    UPDATE jobs SET state = 'active', attempts = $3::int, started_at = now(), error = NULL, updated_at = now()
+    WHERE id = $2 AND state IN ('pending', 'queued', 'active', 'failed')
+      AND EXISTS (SELECT 1 FROM e WHERE status IN ('queued', 'running'))
+      AND set_config('synchronous_commit', 'off', true) = 'off'
+  )
+  SELECT ${EXPERIMENT_FIELDS} FROM e`;
+
+/** A NULL result parameter keeps the stored result. */
+const MARK_COMPLETED = `
+  UPDATE jobs SET state = 'completed', finished_at = now(), updated_at = now(), result = COALESCE($2::jsonb, result)
+  WHERE id = $1`;
 
 export class JobsRepository {
   constructor(private readonly db: Db) {}
 
-  /** Inserts rows in state `pending`; existing ids are left as they are (fan-outs and barriers are idempotent). */
+  /** Inserts rows in state `pending` in one statement; existing ids are left as they are (fan-outs and barriers are idempotent). */
   async createPending(jobs: JobRequest[]): Promise<void> {
-    if (jobs.length) await this.db.job.createMany({ data: jobs.map(rowOf), skipDuplicates: true });
+    if (jobs.length) await sql(this.db, 'arcal_create_pending', CREATE_PENDING, [jobsJson(jobs)]);
   }
 
   /** Marks rows handed to BullMQ; only rows still `pending` move. */
   async markQueued(ids: string[]): Promise<void> {
-    if (!ids.length) return;
-    await this.db
-      .$executeRaw`UPDATE jobs SET state = 'queued', bullmq_id = id, updated_at = now() WHERE id = ANY(${ids}) AND state = 'pending'`;
+    if (ids.length) await sql(this.db, 'arcal_mark_queued', MARK_QUEUED, [ids]);
   }
 
-  async markActive(id: string, attempt: number): Promise<void> {
-    await this.db.job.updateMany({
-      where: { id, state: { in: ['pending', 'queued', 'active', 'failed'] } },
-      data: { state: 'active', attempts: attempt, startedAt: new Date(), error: Prisma.DbNull },
-    });
+  /**
+   * The start of a job in one statement: reads its experiment and, only while that experiment is queued or
+   * running, marks the job active (from pending, queued, active or failed: a retry or a stalled job starts
+   * again) with its attempt number and start time. Returns the experiment row, or null when it does not exist.
+   *
+   * This one write commits asynchronously (`synchronous_commit` off for its own transaction only), so the job
+   * does not wait for a WAL flush before it runs. The marker is advisory: BullMQ's lock says who runs a job.
+   * A database crash within the WAL writer's delay can forget it (the row reads `queued` again), which the
+   * durable writes around it survive: `markCompleted` flushes everything before it, and a job whose worker
+   * also died is handed out again by BullMQ and marked anew.
+   */
+  async start(id: string, experimentId: string, attempt: number): Promise<ExperimentRow | null> {
+    if (!isUuid(experimentId)) return null;
+    const rows = await sql<ExperimentRow>(this.db, 'arcal_start_job', START, [experimentId, id, attempt]);
+    return rows[0] ?? null;
   }
 
+  /** Durable (synchronous commit): the job returns to BullMQ as completed only after this. */
   async markCompleted(id: string, result?: unknown): Promise<void> {
-    await this.db.job.updateMany({
-      where: { id },
-      data: {
-        state: 'completed',
-        finishedAt: new Date(),
-        ...(result !== undefined ? { result: result as Prisma.InputJsonValue } : {}),
-      },
-    });
+    await sql(this.db, 'arcal_mark_completed', MARK_COMPLETED, [
+      id,
+      result === undefined ? null : JSON.stringify(result),
+    ]);
   }
 
   /** A cancelled row stays cancelled: its job fails because it was aborted. */

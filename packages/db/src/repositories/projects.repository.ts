@@ -1,6 +1,7 @@
 /** Projects, API keys (stored as sha256 only) and browser sessions. */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../client.ts';
+import { sql } from './sql.ts';
 
 export const sha256Hex = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -12,6 +13,17 @@ export interface Principal {
   projectName: string;
   apiKeyId: string;
 }
+
+const PRINCIPAL_FOR_KEY = `
+  SELECT k.project_id AS "projectId", p.name AS "projectName", k.id AS "apiKeyId"
+  FROM api_keys k JOIN projects p ON p.id = k.project_id
+  WHERE k.key_hash = $1::bpchar AND k.revoked_at IS NULL`;
+
+const PRINCIPAL_FOR_SESSION = `
+  SELECT k.project_id AS "projectId", p.name AS "projectName", s.api_key_id AS "apiKeyId",
+         s.csrf_hash AS "csrfHash", s.expires_at AS "expiresAt"
+  FROM sessions s JOIN api_keys k ON k.id = s.api_key_id JOIN projects p ON p.id = k.project_id
+  WHERE s.token_hash = $1::bpchar AND k.revoked_at IS NULL`;
 
 export class ProjectsRepository {
   constructor(private readonly db: Db) {}
@@ -47,9 +59,9 @@ export class ProjectsRepository {
 
   /** The project a (non-revoked) key belongs to, or null. */
   async principalForKey(key: string): Promise<Principal | null> {
-    const row = await this.db.apiKey.findUnique({ where: { keyHash: sha256Hex(key) }, include: { project: true } });
-    if (!row || row.revokedAt) return null;
-    return { projectId: row.projectId, projectName: row.project.name, apiKeyId: row.id };
+    // Every authenticated request asks this: one joined query instead of Prisma's two for `include`.
+    const rows = await sql<Principal>(this.db, 'arcal_principal_for_key', PRINCIPAL_FOR_KEY, [sha256Hex(key)]);
+    return rows[0] ?? null;
   }
 
   async revokeApiKey(id: string): Promise<void> {
@@ -75,16 +87,14 @@ export class ProjectsRepository {
 
   /** The principal of a live session and its CSRF hash, or null. */
   async principalForSession(token: string): Promise<(Principal & { csrfHash: string }) | null> {
-    const row = await this.db.session.findUnique({
-      where: { tokenHash: sha256Hex(token) },
-      include: { apiKey: { include: { project: true } } },
-    });
-    if (!row || row.expiresAt.getTime() < Date.now() || row.apiKey.revokedAt) return null;
-    return {
-      projectId: row.apiKey.projectId,
-      projectName: row.apiKey.project.name,
-      apiKeyId: row.apiKeyId,
-      csrfHash: row.csrfHash,
-    };
+    const rows = await sql<Principal & { csrfHash: string; expiresAt: Date }>(
+      this.db,
+      'arcal_principal_for_session',
+      PRINCIPAL_FOR_SESSION,
+      [sha256Hex(token)],
+    );
+    const row = rows[0];
+    if (!row || row.expiresAt.getTime() < Date.now()) return null;
+    return { projectId: row.projectId, projectName: row.projectName, apiKeyId: row.apiKeyId, csrfHash: row.csrfHash };
   }
 }
