@@ -1,13 +1,18 @@
 /**
- * The hand-written statements of the hot paths (repositories/sql.ts) against a real PostgreSQL:
+ * The hand-written statements of the hot paths (repositories/sql.ts) against a real PostgreSQL and Redis:
  * rows read back through Prisma are the reference for shape and types, and each guarantee the ORM code gave
  * (idempotency under races, jobs only for a live experiment, results kept or replaced) is checked directly.
  */
 import { createHash } from 'node:crypto';
+import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  closeQueues,
   createDb,
+  createQueues,
+  createRedis,
   createRepositories,
+  JobDispatcher,
   type JobRequest,
   jobIds,
 } from '../src/index.ts';
@@ -183,6 +188,80 @@ describe.skipIf(!env)('hot-path statements (real PostgreSQL)', () => {
       expect(shown.rows[0].synchronous_commit).toBe('on');
     } finally {
       await one.$disconnect();
+    }
+  });
+});
+
+describe.skipIf(!env)('dispatcher batches (real PostgreSQL + Redis)', () => {
+  const db = env ? createDb(env.databaseUrl) : undefined!;
+  const repos = env ? createRepositories(db) : undefined!;
+  afterAll(async () => {
+    await db?.$disconnect();
+  });
+
+  it('concurrent enqueues go to BullMQ together; each call resolves once its jobs are queued and marked', async () => {
+    const redis = createRedis(env!.redisUrl, 'producer');
+    const prefix = env!.prefix;
+    const queues = createQueues(redis, prefix);
+    const dispatcher = new JobDispatcher(repos.jobs, queues);
+    let addBulkCalls = 0;
+    const orchestrate = queues.orchestrate;
+    const addBulk = orchestrate.addBulk.bind(orchestrate);
+    orchestrate.addBulk = (jobs) => {
+      addBulkCalls++;
+      return addBulk(jobs);
+    };
+    try {
+      const project = await repos.projects.ensureProject('batch');
+      const made = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          repos.experiments.createWithJobs({ projectId: project.id, name: `b${i}`, spec: {}, estimate: {} }, (id) => [
+            startJob(id),
+          ]),
+        ),
+      );
+      const requests = made.map((m) => m.jobs);
+      // All calls in one tick: one batch, one addBulk.
+      await Promise.all(requests.map((r) => dispatcher.enqueue(r)));
+      expect(addBulkCalls).toBe(1);
+      const q = new Queue('orchestrate', { connection: redis, prefix });
+      expect(await q.getJobCountByTypes('waiting')).toBe(12);
+      const ids = requests.flat().map((r) => r.id);
+      expect(await db.job.count({ where: { id: { in: ids }, state: 'queued' } })).toBe(12);
+
+      // A call made while a batch is in flight waits for it and goes in the next batch.
+      const extra = await repos.experiments.createWithJobs(
+        { projectId: project.id, name: 'late', spec: {}, estimate: {} },
+        (id) => [startJob(id)],
+      );
+      const first = dispatcher.enqueue(requests[0]!); // already queued: BullMQ ignores the id
+      await Promise.resolve();
+      await Promise.resolve();
+      const second = dispatcher.enqueue(extra.jobs);
+      await Promise.all([first, second]);
+      expect(addBulkCalls).toBe(3);
+      expect(await q.getJobCountByTypes('waiting')).toBe(13);
+      expect((await repos.jobs.get(extra.jobs[0]!.id))?.state).toBe('queued');
+
+      // A failed batch rejects each of its calls and leaves their rows pending; the next batch works.
+      const failing = await Promise.all(
+        ['f1', 'f2'].map((n) =>
+          repos.experiments.createWithJobs({ projectId: project.id, name: n, spec: {}, estimate: {} }, (id) => [
+            startJob(id),
+          ]),
+        ),
+      );
+      orchestrate.addBulk = () => Promise.reject(new Error('redis is down'));
+      const outcomes = await Promise.allSettled(failing.map((f) => dispatcher.enqueue(f.jobs)));
+      expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+      for (const f of failing) expect((await repos.jobs.get(f.jobs[0]!.id))?.state).toBe('pending');
+      orchestrate.addBulk = addBulk;
+      await dispatcher.enqueue(failing.flatMap((f) => f.jobs));
+      expect(await q.getJobCountByTypes('waiting')).toBe(15);
+      await q.close();
+    } finally {
+      await closeQueues(queues);
+      redis.disconnect();
     }
   });
 });

@@ -34,7 +34,17 @@ export function jobOptions(kind: JobKind, id: string): JobsOptions {
   };
 }
 
+interface Waiting {
+  requests: JobRequest[];
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 export class JobDispatcher {
+  /** Requests that arrived while a batch was being handed over; they form the next batch. */
+  private waiting: Waiting[] = [];
+  private draining = false;
+
   constructor(
     private readonly jobs: JobsRepository,
     readonly queues: Queues,
@@ -46,18 +56,53 @@ export class JobDispatcher {
     await this.enqueue(requests);
   }
 
-  /** Hands already-written rows to BullMQ. */
-  async enqueue(requests: JobRequest[]): Promise<void> {
+  /**
+   * Hands already-written rows to BullMQ and marks them `queued`; resolves once both are done. Concurrent
+   * calls are coalesced (group commit): while one batch is in flight, the requests that arrive meanwhile
+   * wait and then go together, one `addBulk` per queue and one UPDATE for all of them. A failed batch
+   * rejects every call in it; their rows stay `pending` for `repairPending`.
+   */
+  enqueue(requests: JobRequest[]): Promise<void> {
+    if (!requests.length) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ requests, resolve, reject });
+      if (!this.draining) {
+        this.draining = true;
+        // Let the calls made in this same tick join the first batch.
+        queueMicrotask(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.waiting.length) {
+      const batch = this.waiting;
+      this.waiting = [];
+      try {
+        await this.enqueueNow(batch.flatMap((w) => w.requests));
+        for (const w of batch) w.resolve();
+      } catch (err) {
+        for (const w of batch) w.reject(err);
+      }
+    }
+    this.draining = false;
+  }
+
+  private async enqueueNow(requests: JobRequest[]): Promise<void> {
     const byQueue = new Map<QueueName, JobRequest[]>();
     for (const r of requests) {
       const q = queueOf(r.kind);
-      byQueue.set(q, [...(byQueue.get(q) ?? []), r]);
+      const list = byQueue.get(q);
+      if (list) list.push(r);
+      else byQueue.set(q, [r]);
     }
-    for (const [q, list] of byQueue) {
-      await this.queues[q].addBulk(
-        list.map((r) => ({ name: nameOf(r.kind), data: r.payload, opts: jobOptions(r.kind, r.id) })),
-      );
-    }
+    await Promise.all(
+      [...byQueue].map(([q, list]) =>
+        this.queues[q].addBulk(
+          list.map((r) => ({ name: nameOf(r.kind), data: r.payload, opts: jobOptions(r.kind, r.id) })),
+        ),
+      ),
+    );
     await this.jobs.markQueued(requests.map((r) => r.id));
   }
 
