@@ -56,6 +56,8 @@ describe.skipIf(!env)('hot-path statements (real PostgreSQL)', () => {
     expect(r.created).toBe(true);
     const stored = await db.experiment.findUniqueOrThrow({ where: { id: r.experiment.id } });
     expect(r.experiment).toEqual(stored);
+    expect(await repos.experiments.findByIdempotencyKey(project.id, 'k')).toEqual(stored);
+    expect(await repos.experiments.findByIdempotencyKey(project.id, 'other')).toBeNull();
     expect(r.experiment.createdAt).toBeInstanceOf(Date);
     expect(stored.spec).toEqual(spec);
     expect(stored).toMatchObject({ status: 'queued', attempt: 1, currentEpoch: 0, studyId: null, error: null });

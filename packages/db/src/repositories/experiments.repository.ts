@@ -34,6 +34,9 @@ const CREATE_WITH_JOBS = `
   )
   SELECT ${EXPERIMENT_FIELDS} FROM e`;
 
+const BY_IDEMPOTENCY_KEY = `
+  SELECT ${EXPERIMENT_FIELDS} FROM experiments WHERE project_id = $1::uuid AND idempotency_key = $2`;
+
 export class ExperimentsRepository {
   constructor(private readonly db: Db) {}
 
@@ -68,8 +71,12 @@ export class ExperimentsRepository {
     return { created: false, experiment: existing, jobs: [] };
   }
 
-  findByIdempotencyKey(projectId: string, idempotencyKey: string): Promise<ExperimentRow | null> {
-    return this.db.experiment.findUnique({ where: { projectId_idempotencyKey: { projectId, idempotencyKey } } });
+  async findByIdempotencyKey(projectId: string, idempotencyKey: string): Promise<ExperimentRow | null> {
+    const rows = await sql<ExperimentRow>(this.db, 'arcal_experiment_by_key', BY_IDEMPOTENCY_KEY, [
+      projectId,
+      idempotencyKey,
+    ]);
+    return rows[0] ?? null;
   }
 
   /** The experiment if it belongs to `projectId` (another project's experiment reads as missing). */
