@@ -1,21 +1,29 @@
 /**
- * Service overhead, printed as JSON:
- *  - POST /v1/experiments over HTTP on 127.0.0.1: submissions per second and p50/p99 latency
- *    (N requests, C in flight; each validates, estimates, writes two rows and enqueues one job);
- *  - per-job overhead of an empty job (orchestrate:noop) through a real arcal-worker process:
- *    enqueue → start, and start → recorded as completed in Postgres.
- * Uses a fresh database and Redis prefix (dropped afterwards). `npx tsx bench/api-throughput.ts [N] [C] [jobs]`
+ * Service overhead, printed on stdout as one JSON object:
+ *  - POST /v1/experiments over HTTP on 127.0.0.1: submissions per second and p50/p99 latency (N requests,
+ *    C in flight, after a warm-up; each authenticates, validates, estimates, writes the experiment and its
+ *    start job and enqueues the job). The requests come from bench/http-load.ts in its own process, so the
+ *    API process's CPU per submission is measured alone; the CPU of the local PostgreSQL and Redis processes
+ *    over the same interval is reported too (it includes whatever else uses those servers meanwhile);
+ *  - per-job overhead of an empty job (orchestrate:noop) through a real arcal-worker process, one at a time:
+ *    dispatch (row written, job added) → worker start, and start → recorded as completed in Postgres.
+ * Uses a fresh database and Redis prefix (dropped afterwards).
+ *
+ *   npx tsx bench/api-throughput.ts [N=2000] [C=16] [jobs=100] [warm-up=200]
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { buildApp, createApiDeps, loadConfig } from '@arcal/api';
 import { integrationEnv } from '@arcal/db/testing';
 
-const N = Number(process.argv[2] ?? 300);
+const N = Number(process.argv[2] ?? 2000);
 const C = Number(process.argv[3] ?? 16);
-const JOBS = Number(process.argv[4] ?? 50);
+const JOBS = Number(process.argv[4] ?? 100);
+const WARM = Number(process.argv[5] ?? 200);
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 const summary = (xs: number[]) => {
@@ -27,6 +35,38 @@ const summary = (xs: number[]) => {
     n: s.length,
   };
 };
+
+/** CPU seconds used so far by the local PostgreSQL and Redis processes (exited backends via their parent), Linux only. */
+function serversCpuSeconds(): number | null {
+  try {
+    let ticks = 0;
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        continue;
+      }
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (comm !== 'postgres' && comm !== 'redis-server') continue;
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // fields 14-17 of stat (utime, stime, cutime, cstime) are 11-14 after the command name
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    }
+    return ticks / 100; // USER_HZ
+  } catch {
+    return null;
+  }
+}
+
+const commit = (() => {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    return null;
+  }
+})();
 
 const integration = await integrationEnv('bench');
 if (!integration.available) {
@@ -48,30 +88,45 @@ const app = await buildApp(config, deps, { logger: false });
 await app.listen({ host: '127.0.0.1', port: 0 });
 const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
 const { key } = await deps.repos.projects.createApiKey('bench');
-const spec = readFileSync(new URL('../apps/api/test/fixtures/vanilla-synthetic.json', import.meta.url), 'utf8');
+const specFile = fileURLToPath(new URL('../apps/api/test/fixtures/vanilla-synthetic.json', import.meta.url));
+const loadAtStart = loadavg().map((x) => +x.toFixed(2));
 
-// --- submissions
-const latencies: number[] = [];
-let next = 0;
-let failures = 0;
-const t0 = performance.now();
-await Promise.all(
-  Array.from({ length: C }, async () => {
-    while (next < N) {
-      next++;
-      const t = performance.now();
-      const r = await fetch(`${base}/v1/experiments`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: spec,
-      });
-      await r.arrayBuffer();
-      if (r.status !== 202) failures++;
-      latencies.push(performance.now() - t);
-    }
-  }),
+// --- submissions, from a separate process
+const client = spawn(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    fileURLToPath(new URL('./http-load.ts', import.meta.url)),
+    `${base}/v1/experiments`,
+    key,
+    specFile,
+    String(N),
+    String(C),
+    String(WARM),
+  ],
+  { stdio: ['pipe', 'pipe', 'inherit'] },
 );
-const seconds = (performance.now() - t0) / 1000;
+const clientLines = createInterface({ input: client.stdout! })[Symbol.asyncIterator]();
+const nextLine = async () => {
+  const r = await clientLines.next();
+  if (r.done) throw new Error('the load generator ended early');
+  return r.value;
+};
+if ((await nextLine()) !== 'ready') throw new Error('the load generator did not warm up');
+const cpu0 = process.cpuUsage();
+const servers0 = serversCpuSeconds();
+client.stdin!.write('go\n');
+const load = JSON.parse(await nextLine()) as {
+  seconds: number;
+  failures: number;
+  statuses: Record<string, number>;
+  latenciesMs: number[];
+};
+const cpu = process.cpuUsage(cpu0);
+const servers1 = serversCpuSeconds();
+client.stdin!.end();
+await new Promise((r) => client.once('exit', r));
 
 // --- per-job overhead through a real worker process
 const worker = spawn(
@@ -118,7 +173,7 @@ for (let i = -5; i < JOBS; i++) {
     await new Promise((r) => setTimeout(r, 2));
     row = await deps.repos.jobs.get(id);
   }
-  if (!row || row.state !== 'completed') throw new Error(`job ${id} did not complete`);
+  if (row?.state !== 'completed') throw new Error(`job ${id} did not complete`);
   if (i < 0) continue; // warm-up (worker start, connections)
   roundTrip.push(performance.now() - tp);
   enqueueToStart.push(row.startedAt!.getTime() - t);
@@ -127,25 +182,39 @@ for (let i = -5; i < JOBS; i++) {
 worker.kill('SIGTERM');
 await new Promise((r) => worker.once('exit', r));
 
+const enqueueToStartMs = summary(enqueueToStart);
+const startToRecordedMs = summary(startToRecorded);
+const perMs = (seconds: number) => +((seconds * 1000) / N).toFixed(3);
 console.log(
   JSON.stringify(
     {
+      date: new Date().toISOString(),
+      commit,
+      node: process.version,
+      cpus: cpus().length,
+      loadavg: { start: loadAtStart, end: loadavg().map((x) => +x.toFixed(2)) },
       submissions: {
         requests: N,
         concurrency: C,
-        failures,
-        seconds: +seconds.toFixed(2),
-        perSecond: +(N / seconds).toFixed(1),
-        latencyMs: summary(latencies),
+        warmUp: WARM,
+        failures: load.failures,
+        statuses: load.statuses,
+        seconds: +load.seconds.toFixed(2),
+        perSecond: +(N / load.seconds).toFixed(1),
+        latencyMs: summary(load.latenciesMs),
+        cpuMsPerSubmission: {
+          api: perMs((cpu.user + cpu.system) / 1e6),
+          postgresAndRedis: servers0 === null || servers1 === null ? null : perMs(servers1 - servers0),
+        },
       },
       emptyJob: {
         jobs: JOBS,
-        enqueueToStartMs: summary(enqueueToStart),
-        startToRecordedMs: summary(startToRecorded),
+        enqueueToStartMs,
+        startToRecordedMs,
+        overheadMs: enqueueToStartMs.p50 + startToRecordedMs.p50,
         dispatchToCompletedSeenMs: summary(roundTrip),
-        note: 'sequential; timestamps from the job rows (ms resolution); round trip includes 2 ms polling',
+        note: 'sequential; timestamps from the job rows (ms resolution); the round trip includes 2 ms polling',
       },
-      node: process.version,
     },
     null,
     2,
