@@ -130,6 +130,30 @@ Napi::Value SumInner(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// acc[c] += x[c] for one row.
+inline void addRow(const float* __restrict x, double* __restrict acc, int64_t cols) {
+  for (int64_t c = 0; c < cols; ++c) acc[c] += x[c];
+}
+
+// out[c] = Σ_r row_r[c] in double: rowFn(r, acc) adds row r into a per-thread accumulator of `cols` doubles,
+// and the threads' accumulators are added in thread order (so the result does not depend on timing).
+template <class RowFn>
+void columnSums(int64_t rows, int64_t cols, float* out, RowFn rowFn) {
+  const int nt = rows * cols >= kParallelMin ? omp_get_max_threads() : 1;
+  std::vector<double> part(size_t(nt) * cols, 0.0);
+#pragma omp parallel num_threads(nt)
+  {
+    double* acc = part.data() + size_t(omp_get_thread_num()) * cols;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) rowFn(r, acc);
+  }
+  for (int64_t c = 0; c < cols; ++c) {
+    double s = 0;
+    for (int t = 0; t < nt; ++t) s += part[size_t(t) * cols + c];
+    out[c] = float(s);
+  }
+}
+
 // sumOuter(x, out, rows, cols): out[c] = Σ_r x[r·cols + c]  (e.g. a bias gradient over N·H·W rows)
 Napi::Value SumOuter(const Napi::CallbackInfo& info) {
   const float* x = f32(info[0]);
@@ -137,23 +161,7 @@ Napi::Value SumOuter(const Napi::CallbackInfo& info) {
   const int64_t rows = i64(info[2]), cols = i64(info[3]);
   need(len(info[0]) == size_t(rows * cols) && len(info[1]) == size_t(cols), info.Env(), "sumOuter: sizes");
   applyThreads();
-  const int nt = rows * cols >= kParallelMin ? omp_get_max_threads() : 1;
-  std::vector<double> part(size_t(nt) * cols, 0.0);
-#pragma omp parallel num_threads(nt)
-  {
-    double* acc = part.data() + size_t(omp_get_thread_num()) * cols;
-#pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* xr = x + r * cols;
-#pragma omp simd
-      for (int64_t c = 0; c < cols; ++c) acc[c] += xr[c];
-    }
-  }
-  for (int64_t c = 0; c < cols; ++c) {
-    double s = 0;
-    for (int t = 0; t < nt; ++t) s += part[size_t(t) * cols + c];
-    o[c] = float(s);
-  }
+  columnSums(rows, cols, o, [&](int64_t r, double* acc) { addRow(x + r * cols, acc, cols); });
   return info.Env().Undefined();
 }
 
@@ -184,29 +192,12 @@ Napi::Value BiasReluGrad(const Napi::CallbackInfo& info) {
   need(!relu || (len(info[1]) == size_t(n) && len(info[2]) == size_t(n)), env, "biasReluGrad: sizes");
   const int64_t rows = n / cols;
   applyThreads();
-  const int nt = n >= kParallelMin ? omp_get_max_threads() : 1;
-  std::vector<double> part(size_t(nt) * cols, 0.0);
-#pragma omp parallel num_threads(nt)
-  {
-    double* acc = part.data() + size_t(omp_get_thread_num()) * cols;
-#pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* g = dy + r * cols;
-      if (relu) {
-        const float* yr = y + r * cols;
-        float* orow = o + r * cols;
-        maskRow(g, yr, orow, acc, cols);
-      } else {
-#pragma omp simd
-        for (int64_t c = 0; c < cols; ++c) acc[c] += g[c];
-      }
-    }
-  }
-  for (int64_t c = 0; c < cols; ++c) {
-    double s = 0;
-    for (int t = 0; t < nt; ++t) s += part[size_t(t) * cols + c];
-    db[c] = float(s);
-  }
+  if (relu)
+    columnSums(rows, cols, db, [&](int64_t r, double* acc) {
+      maskRow(dy + r * cols, y + r * cols, o + r * cols, acc, cols);
+    });
+  else
+    columnSums(rows, cols, db, [&](int64_t r, double* acc) { addRow(dy + r * cols, acc, cols); });
   return env.Undefined();
 }
 
