@@ -3,8 +3,9 @@
  *  - POST /v1/experiments over HTTP on 127.0.0.1: submissions per second and p50/p99 latency (N requests,
  *    C in flight, after a warm-up; each authenticates, validates, estimates, writes the experiment and its
  *    start job and enqueues the job). The requests come from bench/http-load.ts in its own process, so the
- *    API process's CPU per submission is measured alone; the CPU of the local PostgreSQL and Redis processes
- *    over the same interval is reported too (it includes whatever else uses those servers meanwhile);
+ *    API process's CPU per submission is measured alone; the load generator's CPU and that of the local
+ *    PostgreSQL and Redis processes over the same interval are reported too (the latter includes whatever
+ *    else uses those servers meanwhile);
  *  - per-job overhead of an empty job (orchestrate:noop) through a real arcal-worker process, one at a time:
  *    dispatch (row written, job added) → worker start, and start → recorded as completed in Postgres.
  * Uses a fresh database and Redis prefix (dropped afterwards).
@@ -119,6 +120,7 @@ const servers0 = serversCpuSeconds();
 client.stdin!.write('go\n');
 const load = JSON.parse(await nextLine()) as {
   seconds: number;
+  cpuSeconds: number;
   failures: number;
   statuses: Record<string, number>;
   latenciesMs: number[];
@@ -205,6 +207,7 @@ console.log(
         cpuMsPerSubmission: {
           api: perMs((cpu.user + cpu.system) / 1e6),
           postgresAndRedis: servers0 === null || servers1 === null ? null : perMs(servers1 - servers0),
+          loadGenerator: perMs(load.cpuSeconds),
         },
       },
       emptyJob: {

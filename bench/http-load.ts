@@ -5,7 +5,7 @@
  *   node --import tsx bench/http-load.ts <url> <bearer key> <body file> <requests> <concurrency> <warm-up>
  *
  * Sends the warm-up requests, prints `ready`, waits for a line on stdin, sends the measured requests and prints
- * one JSON line: { seconds, failures, statuses, latenciesMs }.
+ * one JSON line: { seconds, cpuSeconds, failures, statuses, latenciesMs }.
  */
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -66,11 +66,14 @@ await new Promise<void>((resolve) => lines.once('line', () => resolve()));
 const latencies: number[] = [];
 const statuses = new Map<number, number>();
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 await run(N, latencies, statuses);
 const seconds = (performance.now() - t0) / 1000;
+const cpu = process.cpuUsage(cpu0);
 console.log(
   JSON.stringify({
     seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
     failures: N - (statuses.get(202) ?? 0),
     statuses: Object.fromEntries(statuses),
     latenciesMs: latencies,
