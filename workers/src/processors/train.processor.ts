@@ -5,8 +5,8 @@
  * arguments runExperiment uses, so the service and an inline run give the same numbers.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { EpochRecord } from '@arcal/contracts';
+import { checkpointEpochOf } from '@arcal/core/checkpoint-file';
 import { type JobRequest, jobIds } from '@arcal/db';
 import { UnrecoverableError } from 'bullmq';
 import { isLastOfGroup } from '../barrier.ts';
@@ -64,12 +64,8 @@ async function jointSetup(c: ComputeJob): Promise<{ setup: JointSetup; ranking: 
   return { setup, ranking };
 }
 
-/** Epochs a member's checkpoint holds (0 without one). */
-export const checkpointEpoch = (dir: string): Promise<number> =>
-  readFile(join(dir, 'checkpoint.json'), 'utf8').then(
-    (t) => Number(JSON.parse(t).epoch) || 0,
-    () => 0,
-  );
+/** Epochs a member's checkpoint holds (0 without one), read from the checkpoint file itself. */
+export const checkpointEpoch = (dir: string): Promise<number> => checkpointEpochOf(dir);
 
 const dispatchOne = (id: string, kind: JobRequest['kind'], experimentId: string, payload: object): JobRequest => ({
   id,

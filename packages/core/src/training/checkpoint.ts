@@ -1,18 +1,25 @@
 /**
- * Member checkpoints: `checkpoint.json` (epoch, history, soft-label table, ranking) and `checkpoint.bin`
- * (weights, batch-norm state and optimizer slots as raw float32, in a fixed order). Both are written to
- * temporary names and renamed, the binary first, so a crash never leaves a torn checkpoint: the JSON names
- * the binary's byte length and sha256, and a mismatch is refused.
+ * Member checkpoints. `checkpoint.bin` is self-contained: the magic `ARCALCK2`, a little-endian uint32 header
+ * length, the header as JSON (epoch, history, soft-label table, ranking, array sizes, the data's sha256), zero
+ * padding to a multiple of 4 bytes, then the weights, batch-norm state and optimizer slots as raw float32 in a
+ * fixed order. It is written under a name unique to the writer and renamed into place, so a reader sees either
+ * the previous checkpoint or the new one, never a mix — also when two processes write the same member at once
+ * (a worker killed mid-job whose child is still finishing an epoch while the retry has started).
+ * `checkpoint.json` repeats the header for people and tools; loading never depends on it. Checkpoints of the
+ * earlier two-file format (header only in checkpoint.json) still load.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EpochRecord } from '@arcal/contracts';
 import { ArcalError } from '@arcal/contracts';
 import { tf } from '../backend/index.ts';
 import type { Model } from '../models/index.ts';
+import { type CheckpointMeta, checkpointFileHeader, readCheckpointFiles, writeAtomically } from './checkpoint-file.ts';
 import type { Optimizer } from './optimizer.ts';
 import type { Ranking } from './trainer.ts';
+
+export { checkpointEpochOf } from './checkpoint-file.ts';
 
 export interface CheckpointState {
   epoch: number;
@@ -20,20 +27,6 @@ export interface CheckpointState {
   pTrue: number[];
   best?: { nll: number; weights: Float32Array[] };
   ranking?: Ranking;
-}
-
-interface CheckpointMeta {
-  format: 'arcal-checkpoint-1';
-  epoch: number;
-  optimizerStep: number;
-  sizes: number[];
-  bestSizes?: number[];
-  bestNll?: number;
-  bytes: number;
-  sha256: string;
-  pTrue: number[];
-  epochs: EpochRecord[];
-  ranking?: { train: number[]; val: number[] };
 }
 
 function vars(model: Model, opt: Optimizer): tf.Variable[] {
@@ -53,7 +46,7 @@ export async function saveCheckpoint(dir: string, model: Model, opt: Optimizer, 
   }
   const bytes = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   const meta: CheckpointMeta = {
-    format: 'arcal-checkpoint-1',
+    format: 'arcal-checkpoint-2',
     epoch: s.epoch,
     optimizerStep: opt.step,
     sizes: arrays.map((a) => a.length),
@@ -66,27 +59,17 @@ export async function saveCheckpoint(dir: string, model: Model, opt: Optimizer, 
       ? { ranking: { train: Array.from(s.ranking.trainSubsetOf), val: Array.from(s.ranking.valSubsetOf) } }
       : {}),
   };
-  await writeFile(join(dir, 'checkpoint.bin.tmp'), bytes);
-  await rename(join(dir, 'checkpoint.bin.tmp'), join(dir, 'checkpoint.bin'));
-  await writeFile(join(dir, 'checkpoint.json.tmp'), JSON.stringify(meta));
-  await rename(join(dir, 'checkpoint.json.tmp'), join(dir, 'checkpoint.json'));
+  await writeAtomically(join(dir, 'checkpoint.bin'), Buffer.concat([checkpointFileHeader(meta), bytes]));
+  await writeAtomically(join(dir, 'checkpoint.json'), Buffer.from(JSON.stringify(meta)));
 }
 
 /** Restores model and optimizer in place; returns undefined when the directory holds no checkpoint. */
 export async function loadCheckpoint(dir: string, model: Model, opt: Optimizer): Promise<CheckpointState | undefined> {
-  let meta: CheckpointMeta;
-  try {
-    meta = JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8'));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ArcalError(
-      'INVALID_INPUT',
-      `checkpoint ${join(dir, 'checkpoint.json')} is unreadable: ${(e as Error).message}`,
-    );
-  }
-  const bytes = await readFile(join(dir, 'checkpoint.bin'));
+  const files = await readCheckpointFiles(dir);
+  if (!files) return undefined;
+  const { meta, data: bytes } = files;
   if (bytes.length !== meta.bytes || createHash('sha256').update(bytes).digest('hex') !== meta.sha256) {
-    throw new ArcalError('INVALID_INPUT', `checkpoint ${dir} is torn: checkpoint.bin does not match checkpoint.json`);
+    throw new ArcalError('INVALID_INPUT', `checkpoint ${dir} is torn: its data does not match its header`);
   }
   const vs = vars(model, opt);
   if (meta.sizes.length !== vs.length || meta.sizes.some((n, i) => n !== vs[i].size)) {
