@@ -54,7 +54,10 @@ describe.skipIf(!env)('service end to end: job graph (API + 2 workers + PostgreS
   let service: Service;
 
   beforeAll(async () => {
-    service = await startService(env!, { workers: 2, workerEnv: { ARCAL_SHARD_EXAMPLES: String(SHARD_EXAMPLES) } });
+    service = await startService(env!, {
+      workers: 2,
+      workerEnv: { ARCAL_SHARD_EXAMPLES: String(SHARD_EXAMPLES), ARCAL_FAULT_PAUSE_JOBS: '-m\\d-e1$' },
+    });
   });
 
   afterAll(async () => {
@@ -137,7 +140,9 @@ describe.skipIf(!env)('service end to end: job graph (API + 2 workers + PostgreS
     const submitted = await service.request('POST', '/v1/experiments', raw);
     expect(submitted.status).toBe(202);
     const id = submitted.body.id as string;
-    // Kill whichever worker starts a member's second epoch, as soon as it starts it.
+    // Kill whichever worker starts a member's second epoch, as soon as it starts it. The workers pause the first
+    // attempt of those jobs for 3 s after starting them (ARCAL_FAULT_PAUSE_JOBS below), so the kill always lands
+    // while the job runs (a member epoch of this size otherwise finishes within the 100 ms polling interval).
     const victimJob = new RegExp(`"job":"(${id}-m\\d-e1)","name":"member-epoch","msg":"active"`);
     const killed = until(
       async () => {

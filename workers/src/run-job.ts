@@ -42,6 +42,19 @@ export function classify(err: unknown, signal?: AbortSignal): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+/**
+ * Fault injection for the service's tests: with `ARCAL_FAULT_PAUSE_JOBS` (a regular expression over job ids)
+ * set, the first attempt of a matching job waits `ARCAL_FAULT_PAUSE_MS` (default 3000) after it has started and
+ * before it does any work, so a test can kill its worker while the job is certainly running. Unset in every
+ * other use, where it costs one environment lookup per job.
+ */
+async function faultPause(job: JobLike): Promise<void> {
+  const pattern = process.env.ARCAL_FAULT_PAUSE_JOBS;
+  if (!pattern || !job.id || job.attemptsMade > 0 || !new RegExp(pattern).test(job.id)) return;
+  const ms = Number(process.env.ARCAL_FAULT_PAUSE_MS ?? 3000);
+  await new Promise((r) => setTimeout(r, Number.isFinite(ms) ? ms : 3000));
+}
+
 export async function runJob(
   ctx: WorkerContext,
   handlers: HandlerTable,
@@ -62,6 +75,7 @@ export async function runJob(
   if (experiment.status !== 'queued' && experiment.status !== 'running') {
     return { skipped: `experiment is ${experiment.status}` };
   }
+  await faultPause(job);
   try {
     const result = await handler({ ctx, payload: payload as never, job, signal, experiment });
     if (job.id) await ctx.repos.jobs.markCompleted(job.id, result ?? null);
