@@ -6,7 +6,8 @@
  *   train/validation/test (several shards for train) → merge → 2 member jobs → evaluate → finalize;
  * - joint AR-AdaLS ensemble ("AR-AdaLS of Ensemble"): per epoch one job per member and a barrier that
  *   updates the shared soft-label table; a worker is killed with SIGKILL mid-training and the experiment
- *   still completes with the same numbers.
+ *   still completes with the same numbers;
+ * - joint AR-AdaLS ensemble re-ranked on the fly: re-rank jobs attack the averaged ensemble between epochs.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -197,4 +198,53 @@ describe.skipIf(!env)('service end to end: job graph (API + 2 workers + PostgreS
     expect(kinds).not.toContain('train:vanilla');
     expect(kinds.filter((k) => k === 'train:member-epoch')).toHaveLength(4);
   }, 240_000);
+  it('joint AR-AdaLS of 2 members re-ranked on the fly every 2 epochs: re-rank jobs before epochs 1 and 3; equal to inline', async () => {
+    const raw = {
+      ...base,
+      name: 'e2e-graph-joint-on-the-fly',
+      training: { ...base.training, epochs: 3 },
+      method: {
+        ...base.method,
+        robustness: { attack: 'fmn-l2', source: 'on-the-fly', everyEpochs: 2, params: { steps: 10, batchSize: 32 } },
+      },
+      evaluation: { bins: 10, robustnessSubsets: 0 },
+      ensemble: { members: 2, mode: 'joint' },
+    };
+    const submitted = await service.request('POST', '/v1/experiments', raw);
+    expect(submitted.status).toBe(202);
+    const id = submitted.body.id as string;
+    const events = await followEvents(service, id, 200_000);
+    expect(outcome(events)).toBe('succeeded');
+    await expectSameAsInline(id, raw);
+
+    const jobs = await jobsOf(id);
+    expect(jobs.every((j) => j.state === 'completed')).toBe(true);
+    const kinds = jobs.map((j) => `${j.queue}:${j.name}`);
+    expect(kinds).not.toContain('train:experiment');
+    expect(kinds).not.toContain('train:vanilla');
+    // runExperiment re-ranks before epoch index 0 and 2 (everyEpochs 2), not before 1 or after the last
+    expect(jobs.filter((j) => j.name === 'rerank').map((j) => [j.id, j.queue])).toEqual([
+      [`${id}-rerank-e0`, 'attack'],
+      [`${id}-rerank-e2`, 'attack'],
+    ]);
+    expect(kinds.filter((k) => k === 'train:member-epoch')).toHaveLength(6);
+    expect(kinds.filter((k) => k === 'orchestrate:epoch-barrier')).toHaveLength(3);
+    // Each re-rank ran after the barrier of the epoch before it and before that epoch's member jobs.
+    const order = jobs.map((j) => j.id);
+    expect(order.indexOf(`${id}-rerank-e2`)).toBeGreaterThan(order.indexOf(`${id}-barrier-e1`));
+    expect(order.indexOf(`${id}-rerank-e2`)).toBeLessThan(order.indexOf(`${id}-m0-e2`));
+    expect(order.indexOf(`${id}-rerank-e0`)).toBeLessThan(order.indexOf(`${id}-m0-e0`));
+    // Both subsets are populated by the rankings (2 subsets of 128 train / 64 validation examples each half),
+    // and joint.json keeps the ranking the last epoch trained with.
+    const dir = join(service.artifactDir, id, 'joint');
+    const r0 = JSON.parse(readFileSync(join(dir, 'ranking-e0.json'), 'utf8'));
+    const r2 = JSON.parse(readFileSync(join(dir, 'ranking-e2.json'), 'utf8'));
+    for (const r of [r0, r2]) {
+      expect(r.train.filter((s: number) => s === 1)).toHaveLength(64);
+      expect(r.val.filter((s: number) => s === 1)).toHaveLength(32);
+    }
+    const joint = JSON.parse(readFileSync(join(service.artifactDir, id, 'joint.json'), 'utf8'));
+    expect(joint.epoch).toBe(3);
+    expect(joint.ranking).toEqual({ train: r2.train, val: r2.val });
+  }, 300_000);
 });

@@ -5,13 +5,18 @@
  *
  *   start → [train:vanilla → attack:robustness-shard × S → merge-robustness] →
  *     independent: train:member × M → members-done → evaluate → finalize
- *     joint:       (train:member-epoch × M → epoch-barrier) × epochs → evaluate → finalize
+ *     joint:       ([attack:rerank →] train:member-epoch × M → epoch-barrier) × epochs → evaluate → finalize
+ *
+ * In joint mode with on-the-fly robustness, `attack:rerank` runs before every epoch e with e % everyEpochs = 0
+ * (epoch 0 included, as runExperiment's joint loop): it attacks the averaged ensemble of the members' checkpoints
+ * after e epochs and writes the ranking that epochs e … e + everyEpochs − 1 train with (joint/ranking-e{e}.json).
  *
  * Imports no tfjs (the orchestrate queue runs in the worker's own process).
  */
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ResolvedSpec } from '@arcal/contracts';
-import type { Split } from '@arcal/db';
+import { type JobRequest, jobIds, type Split } from '@arcal/db';
 
 /** AR-AdaLS with more than one subset trains on a robustness ranking. */
 export const needsRanking = (spec: ResolvedSpec): boolean => spec.method.kind === 'ar-adals' && spec.method.subsets > 1;
@@ -24,15 +29,47 @@ export const needsReference = (spec: ResolvedSpec): boolean =>
 /** Correct-class soft labels are per subset for AR-AdaLS, one value otherwise (runExperiment's R). */
 export const tableSize = (spec: ResolvedSpec): number => (spec.method.kind === 'ar-adals' ? spec.method.subsets : 1);
 
-/**
- * Whether the experiment runs as a graph of jobs rather than one `train:experiment` job. Joint ensembles that
- * re-rank on the fly attack the averaged ensemble between epochs; that step has no job of its own yet, so they
- * run whole.
- */
+/** Whether the experiment runs as a graph of jobs rather than one `train:experiment` job. */
 export function usesGraph(spec: ResolvedSpec): boolean {
-  if (spec.ensemble.mode === 'joint' && needsRanking(spec) && spec.method.robustness.source === 'on-the-fly')
-    return false;
   return spec.ensemble.members > 1 || needsReference(spec);
+}
+
+/** Joint ensembles whose ranking is recomputed between epochs by attacking the averaged ensemble. */
+export const reRanksJointly = (spec: ResolvedSpec): boolean =>
+  spec.ensemble.mode === 'joint' && needsRanking(spec) && spec.method.robustness.source === 'on-the-fly';
+
+/** Whether runExperiment's joint loop re-ranks before training epoch index e (e epochs done): every everyEpochs from 0. */
+export const reRanksBefore = (spec: ResolvedSpec, e: number): boolean =>
+  reRanksJointly(spec) && e < spec.training.epochs && e % spec.method.robustness.everyEpochs === 0;
+
+/** The re-rank whose ranking epoch index e trains with (the last one at or before e). */
+export const rankingEpochOf = (spec: ResolvedSpec, e: number): number =>
+  Math.floor(e / spec.method.robustness.everyEpochs) * spec.method.robustness.everyEpochs;
+
+/** Joint mode: the M member jobs of epoch index e. */
+export function memberEpochJobs(id: string, spec: ResolvedSpec, attempt: number, e: number): JobRequest[] {
+  return Array.from({ length: spec.ensemble.members }, (_, m) => ({
+    id: jobIds.memberEpoch(id, m, e, attempt),
+    kind: 'train:member-epoch' as const,
+    experimentId: id,
+    payload: { experimentId: id, member: m, epoch: e },
+  }));
+}
+
+/** A ranking as a re-rank job stores it: each training and validation example's robustness subset. */
+export interface StoredRanking {
+  epoch: number;
+  attack: string;
+  train: number[];
+  val: number[];
+}
+
+/** Joint on-the-fly mode: the ranking epoch index e trains with, as its re-rank job wrote it. */
+export async function readJointRanking(layout: Layout, spec: ResolvedSpec, e: number): Promise<StoredRanking> {
+  const at = rankingEpochOf(spec, e);
+  const text = await readFile(layout.ranking(at), 'utf8').catch(() => undefined);
+  if (text === undefined) throw new Error(`the ranking of epoch ${at} (re-rank job) is missing: ${layout.ranking(at)}`);
+  return JSON.parse(text) as StoredRanking;
 }
 
 /** Attack batch size as runExperiment uses it (the robustness params' batchSize, else 256). */
@@ -86,10 +123,12 @@ export function layoutOf(artifactDir: string, experimentId: string) {
     shard: (split: Split, shard: number) => join(referenceDir, 'shards', `robustness-${split}-${shard}.json`),
     member: (m: number) => join(outDir, 'members', `m${m}`),
     jointFile: join(outDir, 'joint.json'),
-    /** Joint mode: validation labels, class count and the ranking every member-epoch job trained with. */
+    /** Joint mode: validation labels, class count and the ranking member-epoch jobs train with (unless re-ranked on the fly). */
     jointSetup: join(outDir, 'joint', 'setup.json'),
     /** Joint mode: member m's validation probabilities after `epoch` epochs (raw float32). */
     valProbs: (m: number, epoch: number) => join(outDir, 'joint', `m${m}-e${epoch}.f32`),
+    /** Joint on-the-fly mode: the ranking from attacking the averaged ensemble after `epoch` epochs. */
+    ranking: (epoch: number) => join(outDir, 'joint', `ranking-e${epoch}.json`),
   };
 }
 

@@ -13,6 +13,7 @@ export const SANDBOXED_KINDS: JobKind[] = [
   'train:member',
   'train:member-epoch',
   'attack:robustness-shard',
+  'attack:rerank',
   'evaluate:evaluate',
 ];
 

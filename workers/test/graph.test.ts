@@ -1,7 +1,16 @@
 /** The graph's pure decisions: which experiments become graphs, how splits are sharded, how epoch history is ordered. */
 import { type ResolvedSpec, validateSpec } from '@arcal/contracts';
 import { describe, expect, it } from 'vitest';
-import { needsReference, planShards, tableSize, usesGraph } from '../src/graph.ts';
+import {
+  memberEpochJobs,
+  needsReference,
+  planShards,
+  rankingEpochOf,
+  reRanksBefore,
+  reRanksJointly,
+  tableSize,
+  usesGraph,
+} from '../src/graph.ts';
 import { inlineOrder } from '../src/processors/evaluate.processor.ts';
 
 const spec = (over: Record<string, unknown>): ResolvedSpec => {
@@ -34,9 +43,37 @@ describe('graph decisions', () => {
     // on-the-fly ranking of one member needs no reference
     expect(needsReference(spec({ method: arAdals('on-the-fly') }))).toBe(false);
     expect(usesGraph(spec({ method: arAdals('on-the-fly') }))).toBe(false);
-    // a joint ensemble re-ranked on the fly runs whole
-    expect(usesGraph(spec({ method: arAdals('on-the-fly'), ensemble: { members: 3, mode: 'joint' } }))).toBe(false);
+    // a joint ensemble re-ranked on the fly is a graph too (re-rank jobs between its epochs)
+    expect(usesGraph(spec({ method: arAdals('on-the-fly'), ensemble: { members: 3, mode: 'joint' } }))).toBe(true);
     expect(usesGraph(spec({ method: arAdals('precompute'), ensemble: { members: 3, mode: 'joint' } }))).toBe(true);
+  });
+
+  it('joint on-the-fly ensembles re-rank before epochs 0, k, 2k, … (not after the last) and train with the last re-rank', () => {
+    const joint = (everyEpochs: number, epochs = 5) =>
+      spec({
+        training: { epochs, batchSize: 32, optimizer: 'sgd', learningRate: 0.1 },
+        method: { ...arAdals('on-the-fly'), robustness: { source: 'on-the-fly', everyEpochs } },
+        ensemble: { members: 2, mode: 'joint' },
+      });
+    const before = (s: ResolvedSpec) => [0, 1, 2, 3, 4, 5].filter((e) => reRanksBefore(s, e));
+    expect(before(joint(1))).toEqual([0, 1, 2, 3, 4]);
+    expect(before(joint(2))).toEqual([0, 2, 4]);
+    expect(before(joint(3))).toEqual([0, 3]);
+    // everyEpochs 2: epochs 0,1 train with the ranking of 0; 2,3 with 2; 4 with 4
+    expect([0, 1, 2, 3, 4].map((e) => rankingEpochOf(joint(2), e))).toEqual([0, 0, 2, 2, 4]);
+    expect([0, 1, 2, 3, 4].map((e) => rankingEpochOf(joint(3), e))).toEqual([0, 0, 0, 3, 3]);
+    // no re-rank jobs for precomputed robustness, independent ensembles or methods without subsets
+    const pre = spec({ method: arAdals('precompute'), ensemble: { members: 2, mode: 'joint' } });
+    const indep = spec({ method: arAdals('on-the-fly'), ensemble: { members: 2, mode: 'independent' } });
+    const adals = spec({ method: { kind: 'adals' }, ensemble: { members: 2, mode: 'joint' } });
+    for (const s of [pre, indep, adals]) {
+      expect(reRanksJointly(s)).toBe(false);
+      expect(reRanksBefore(s, 0)).toBe(false);
+    }
+    expect(memberEpochJobs('x', joint(1), 1, 3).map((j) => [j.id, j.kind, j.payload])).toEqual([
+      ['x-m0-e3', 'train:member-epoch', { experimentId: 'x', member: 0, epoch: 3 }],
+      ['x-m1-e3', 'train:member-epoch', { experimentId: 'x', member: 1, epoch: 3 }],
+    ]);
   });
 
   it('the soft-label table has one entry per AR-AdaLS subset, one otherwise', () => {

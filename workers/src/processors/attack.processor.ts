@@ -1,15 +1,21 @@
 /**
- * The attack queue: robustness radii of one shard [start, end) of a split under the vanilla reference
- * model, cached as a file in robustnessOf's own format and recorded in `robustness_shards`. The last
- * shard to finish hands the experiment to the merge step. Sandboxed processes only (tfjs).
+ * The attack queue. `robustness-shard`: robustness radii of one shard [start, end) of a split under the vanilla
+ * reference model, cached as a file in robustnessOf's own format and recorded in `robustness_shards`; the last
+ * shard to finish hands the experiment to the merge step. `rerank`: a joint ensemble re-ranked on the fly, its
+ * averaged members attacked after an epoch as runExperiment's joint loop does, then that epoch's member jobs.
+ * Sandboxed processes only (tfjs).
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import type { ResolvedSpec } from '@arcal/contracts';
+import { checkpointEpochOf } from '@arcal/core/checkpoint-file';
 import { jobIds } from '@arcal/db';
+import { UnrecoverableError } from 'bullmq';
 import { isLastOfGroup } from '../barrier.ts';
+import { memberEpochJobs, readJointRanking, reRanksBefore, type StoredRanking, tableSize } from '../graph.ts';
 import type { HandlerTable } from '../run-job.ts';
-import { computeJob, referenceModel } from './compute-context.ts';
+import { computeJob, referenceModel, writeAtomic } from './compute-context.ts';
+import { jointSetup, toRanking } from './train.processor.ts';
 
 export const attackHandlers: HandlerTable = {
   'attack:robustness-shard': async ({ ctx, payload, signal, experiment, job }) => {
@@ -64,6 +70,84 @@ export const attackHandlers: HandlerTable = {
         },
       ]);
     }
+    return result;
+  },
+
+  /**
+   * Joint ensemble re-ranked on the fly, before epoch index e: every member's checkpoint after e epochs (the
+   * members' initial weights for e = 0), the averaged ensemble attacked on train and validation with the
+   * method's attack (robustnessOf, as runExperiment's reRankWith), ranked into subsets and written to
+   * joint/ranking-e{e}.json; then epoch e's member jobs. A repeated job reuses the written ranking.
+   */
+  'attack:rerank': async ({ ctx, payload, signal, experiment, job }) => {
+    const id = payload.experimentId;
+    const e = payload.epoch;
+    if (experiment.currentEpoch !== e)
+      return { skipped: `the ensemble is at epoch ${experiment.currentEpoch}, not ${e}` };
+    const c = await computeJob({ ctx, experiment, job });
+    const spec = c.spec;
+    if (!reRanksBefore(spec, e)) throw new UnrecoverableError(`epoch ${e} is not re-ranked by this experiment's spec`);
+    const file = c.layout.ranking(e);
+    const existing = await readFile(file, 'utf8').catch(() => undefined);
+    let result: { epoch: number; unfooled: number; reused: boolean };
+    if (existing) {
+      const r = JSON.parse(existing) as StoredRanking & { unfooled?: number };
+      result = { epoch: e, unfooled: r.unfooled ?? 0, reused: true };
+    } else {
+      const M = spec.ensemble.members;
+      for (let m = 0; m < M; m++) {
+        const at = await checkpointEpochOf(c.layout.member(m));
+        if (at !== e) throw new Error(`member ${m} checkpoint is at epoch ${at}, expected ${e} before re-ranking`);
+      }
+      // What runExperiment passes when it loads the members: the ranking and shared table in force before epoch e.
+      const before = e === 0 ? (await jointSetup(c)).ranking : toRanking(await readJointRanking(c.layout, spec, e - 1));
+      const shared =
+        (experiment.softLabels as { pTrue?: number[] } | null)?.pTrue ?? new Array(tableSize(spec)).fill(1);
+      const members = [];
+      try {
+        for (let m = 0; m < M; m++) {
+          const s = await c.core.trainMember({
+            spec,
+            data: c.data,
+            member: m,
+            seed: c.core.memberSeed(spec.seed, m),
+            checkpointDir: c.layout.member(m),
+            untilEpoch: e,
+            ranking: before,
+            sharedPTrue: shared,
+            signal,
+          });
+          members.push(s);
+          if (s.epoch !== e) throw new Error(`member ${m} loaded at epoch ${s.epoch}, expected ${e}`);
+        }
+        await c.say(
+          'info',
+          `re-ranking before epoch ${e + 1}: ${spec.method.robustness.attack} on the averaged ensemble`,
+        );
+        const attack = spec.method.robustness.attack;
+        const models = members.map((s) => s.model);
+        const tr = await c.core.robustnessOf(models, c.data.train, c.data.shape, spec, attack, {
+          what: `train (epoch ${e})`,
+        });
+        const va = await c.core.robustnessOf(models, c.data.validation, c.data.shape, spec, attack, {
+          what: `validation (epoch ${e})`,
+        });
+        const ranking = c.core.rankingFrom(tr, va, tableSize(spec));
+        const unfooled = tr.filter((v) => !Number.isFinite(v)).length + va.filter((v) => !Number.isFinite(v)).length;
+        const stored: StoredRanking & { unfooled: number } = {
+          epoch: e,
+          attack,
+          train: Array.from(ranking.trainSubsetOf),
+          val: Array.from(ranking.valSubsetOf),
+          unfooled,
+        };
+        await writeAtomic(file, JSON.stringify(stored));
+        result = { epoch: e, unfooled, reused: false };
+      } finally {
+        for (const s of members) s.dispose();
+      }
+    }
+    await ctx.dispatcher.dispatch(memberEpochJobs(id, spec, experiment.attempt, e));
     return result;
   },
 };

@@ -8,7 +8,16 @@ import { type JobRequest, jobIds, type Split } from '@arcal/db';
 import { averageProbabilities, classificationSummary, subsetStats, updateSoftLabels } from '../calibration.ts';
 import type { WorkerContext } from '../context.ts';
 import { writeAtomic } from '../files.ts';
-import { layoutOf, needsReference, tableSize, usesGraph } from '../graph.ts';
+import {
+  layoutOf,
+  memberEpochJobs,
+  needsReference,
+  readJointRanking,
+  reRanksBefore,
+  reRanksJointly,
+  tableSize,
+  usesGraph,
+} from '../graph.ts';
 import type { HandlerTable } from '../run-job.ts';
 import { ENSEMBLE_MEMBER, recordEpoch } from './records.ts';
 import type { JointSetup } from './train.processor.ts';
@@ -31,15 +40,18 @@ async function say(ctx: WorkerContext, id: string, message: string, jobId?: stri
   });
 }
 
-/** Member training of the experiment: all members (independent), or the epoch the joint ensemble is at. */
+/**
+ * Member training of the experiment: all members (independent), or the epoch the joint ensemble is at — preceded
+ * by its re-rank job where runExperiment re-ranks before that epoch (the re-rank job then enqueues the members).
+ */
 function memberJobs(id: string, spec: ResolvedSpec, attempt: number, currentEpoch: number): JobRequest[] {
   const M = spec.ensemble.members;
   if (spec.ensemble.mode !== 'joint')
     return Array.from({ length: M }, (_, m) => req(jobIds.member(id, m, attempt), 'train:member', id, { member: m }));
   if (currentEpoch >= spec.training.epochs) return [req(jobIds.evaluate(id, attempt), 'evaluate:evaluate', id)];
-  return Array.from({ length: M }, (_, m) =>
-    req(jobIds.memberEpoch(id, m, currentEpoch, attempt), 'train:member-epoch', id, { member: m, epoch: currentEpoch }),
-  );
+  if (reRanksBefore(spec, currentEpoch))
+    return [req(jobIds.rerank(id, currentEpoch, attempt), 'attack:rerank', id, { epoch: currentEpoch })];
+  return memberEpochJobs(id, spec, attempt, currentEpoch);
 }
 
 export const orchestrateHandlers: HandlerTable = {
@@ -122,6 +134,9 @@ export const orchestrateHandlers: HandlerTable = {
     const R = tableSize(spec);
     const layout = layoutOf(ctx.config.artifactDir, id);
     const setup = JSON.parse(await readFile(layout.jointSetup, 'utf8')) as JointSetup;
+    // The ranking epoch e trained with: the shared one, or its re-rank's when ranked on the fly.
+    const rankingAt = async (epoch: number) =>
+      reRanksJointly(spec) ? await readJointRanking(layout, spec, epoch) : setup.ranking;
     if (experiment.currentEpoch === e) {
       const probs: Float32Array[] = [];
       for (let m = 0; m < M; m++) {
@@ -137,7 +152,7 @@ export const orchestrateHandlers: HandlerTable = {
       const pTrue0 = (experiment.softLabels as { pTrue?: number[] } | null)?.pTrue ?? new Array(R).fill(1);
       // The same arithmetic, in the same order, as runExperiment's joint loop.
       const avg = averageProbabilities(probs);
-      const stats = subsetStats(avg, setup.valLabels, setup.ranking.val, R);
+      const stats = subsetStats(avg, setup.valLabels, (await rankingAt(e)).val, R);
       const upd = updateSoftLabels(pTrue0, stats, { alpha: spec.method.alpha, numClasses: setup.classes });
       let trainLoss = 0;
       let trainAcc = 0;
@@ -170,9 +185,11 @@ export const orchestrateHandlers: HandlerTable = {
     const records = (await ctx.repos.runs.metricsForExperiment(id))
       .filter((r) => r.member === ENSEMBLE_MEMBER)
       .map((r) => r.record);
+    const last = await rankingAt(now.currentEpoch - 1);
+    const ranking = { train: last.train, val: last.val };
     await writeAtomic(
       layout.jointFile,
-      `${JSON.stringify({ epoch: now.currentEpoch, pTrue, records, ranking: setup.ranking }, null, 2)}\n`,
+      `${JSON.stringify({ epoch: now.currentEpoch, pTrue, records, ranking }, null, 2)}\n`,
     );
     await ctx.dispatcher.dispatch(memberJobs(id, spec, experiment.attempt, now.currentEpoch));
     return { epoch: now.currentEpoch, pTrue };

@@ -10,7 +10,7 @@ import { checkpointEpochOf } from '@arcal/core/checkpoint-file';
 import { type JobRequest, jobIds } from '@arcal/db';
 import { UnrecoverableError } from 'bullmq';
 import { isLastOfGroup } from '../barrier.ts';
-import { needsRanking, planShards, tableSize } from '../graph.ts';
+import { needsRanking, planShards, readJointRanking, reRanksJointly, tableSize } from '../graph.ts';
 import type { HandlerTable } from '../run-job.ts';
 import { type ComputeJob, computeJob, readNorms, referenceSeed, writeAtomic } from './compute-context.ts';
 import { experimentDir, recordArtifacts } from './records.ts';
@@ -41,7 +41,7 @@ export interface JointSetup {
   ranking: { train: number[]; val: number[] };
 }
 
-async function jointSetup(c: ComputeJob): Promise<{ setup: JointSetup; ranking: Ranking }> {
+export async function jointSetup(c: ComputeJob): Promise<{ setup: JointSetup; ranking: Ranking }> {
   const existing = await readFile(c.layout.jointSetup, 'utf8').catch(() => undefined);
   if (existing) {
     const setup = JSON.parse(existing) as JointSetup;
@@ -63,6 +63,11 @@ async function jointSetup(c: ComputeJob): Promise<{ setup: JointSetup; ranking: 
   await writeAtomic(c.layout.jointSetup, JSON.stringify(setup));
   return { setup, ranking };
 }
+
+export const toRanking = (r: { train: number[]; val: number[] }): Ranking => ({
+  trainSubsetOf: Int32Array.from(r.train),
+  valSubsetOf: Int32Array.from(r.val),
+});
 
 /** Epochs a member's checkpoint holds (0 without one), read from the checkpoint file itself. */
 export const checkpointEpoch = (dir: string): Promise<number> => checkpointEpochOf(dir);
@@ -209,7 +214,9 @@ export const trainHandlers: HandlerTable = {
       return { skipped: `the ensemble is at epoch ${experiment.currentEpoch}, not ${e}` };
     const c = await computeJob({ ctx, experiment, job });
     const spec = c.spec;
-    const { ranking } = await jointSetup(c);
+    const setupRanking = (await jointSetup(c)).ranking;
+    // Re-ranked on the fly: the ranking of the last re-rank job at or before this epoch.
+    const ranking = reRanksJointly(spec) ? toRanking(await readJointRanking(c.layout, spec, e)) : setupRanking;
     const shared = (experiment.softLabels as { pTrue?: number[] } | null)?.pTrue ?? new Array(tableSize(spec)).fill(1);
     const s = await c.core.trainMember({
       spec,

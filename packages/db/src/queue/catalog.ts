@@ -33,6 +33,8 @@ export interface JobPayloads {
   'train:member-epoch': { experimentId: string; member: number; epoch: number };
   /** Robustness radii of examples [start, end) of one split. */
   'attack:robustness-shard': { experimentId: string; split: Split; shard: number; start: number; end: number };
+  /** Joint ensembles re-ranked on the fly: the averaged ensemble after `epoch` epochs attacked on train and validation. */
+  'attack:rerank': { experimentId: string; epoch: number };
   /** Final metrics of the trained members. */
   'evaluate:evaluate': { experimentId: string };
 }
@@ -52,6 +54,7 @@ export const JOB_KINDS: JobKind[] = [
   'train:member',
   'train:member-epoch',
   'attack:robustness-shard',
+  'attack:rerank',
   'evaluate:evaluate',
 ];
 
@@ -83,6 +86,7 @@ export const jobIds = {
   member: (exp: string, member: number, attempt: number) => `${exp}-m${member}${jobIds.suffix(attempt)}`,
   memberEpoch: (exp: string, member: number, epoch: number, attempt: number) =>
     `${exp}-m${member}-e${epoch}${jobIds.suffix(attempt)}`,
+  rerank: (exp: string, epoch: number, attempt: number) => `${exp}-rerank-e${epoch}${jobIds.suffix(attempt)}`,
   epochBarrier: (exp: string, epoch: number, attempt: number) => `${exp}-barrier-e${epoch}${jobIds.suffix(attempt)}`,
   membersDone: (exp: string, attempt: number) => `${exp}-members-done${jobIds.suffix(attempt)}`,
   evaluate: (exp: string, attempt: number) => `${exp}-evaluate${jobIds.suffix(attempt)}`,
