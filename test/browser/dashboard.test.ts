@@ -1,8 +1,10 @@
 /**
  * The dashboard in a real browser: Debian's Chromium driven by playwright-core against the real API
- * (PostgreSQL + Redis) serving the freshly built /ui. Experiments are moved along through the
+ * (PostgreSQL + Redis) serving the freshly built /ui. Most experiments are moved along through the
  * repositories and the event publisher, as a worker would; their stored report is the hand-built
- * fixture, so every chart's expected marks follow from the data the API returns.
+ * fixture, so every chart's expected marks follow from the data the API returns. One experiment is
+ * submitted through the page's New experiment form and run by a real `arcal-worker` process (started
+ * only for that test, on this file's database and queue prefix, once the hand-moved ones are done).
  *
  * Needs /usr/bin/chromium (Debian package `chromium`; CHROMIUM_PATH overrides). Without it the file
  * skips loudly, and fails instead when REQUIRE_BROWSER=1.
@@ -13,12 +15,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArcalClient, type ExperimentDetail } from '@arcal/client';
 import { integrationEnv } from '@arcal/db/testing';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain ES module without types
 import { buildWeb } from '../../apps/web/scripts/build.mjs';
 import { FIXTURE, sampleReport } from '../../apps/web/test/report-fixture.ts';
 import { type LiveApi, smallSpec, startApi } from '../../packages/client/test/live-api.ts';
+import { type Proc, startWorker, workerEnvOf } from '../e2e/harness.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
@@ -44,6 +47,47 @@ async function marks(page: Page, chart: string): Promise<Record<string, number>>
   });
 }
 
+/**
+ * Marks each chart of a stored report must draw, counted from the report itself (not from the chart code):
+ * a point per finite (epoch, metric) and a line per (member, metric) of the curves; a heatmap cell per
+ * (epoch, subset) of the first member with soft labels; a bar per non-empty reliability bin plus the
+ * diagonal; a point per subset plus the line, and a bar per subset; a point per shift severity plus the
+ * line; a bar per bin of both OOD histograms. Charts without data are absent.
+ */
+function expectedMarks(r: NonNullable<ExperimentDetail['report']>): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+  const curvePoints = r.epochs.reduce(
+    (a, x) => a + [x.trainLoss, x.trainAccuracy, x.validation?.ece].filter(finite).length,
+    0,
+  );
+  if (curvePoints)
+    out['epoch-curves'] = { 'line mark': 3 * new Set(r.epochs.map((x) => x.member)).size, point: curvePoints };
+  const firstMember = r.epochs.find((x) => x.softLabels)?.member;
+  const softCells = r.epochs
+    .filter((x) => x.member === firstMember && x.softLabels)
+    .reduce((a, x) => a + x.softLabels!.pTrue.length, 0);
+  if (softCells) out['soft-labels'] = { 'rect mark': softCells };
+  if (r.final.reliability.length)
+    out.reliability = { 'rect mark': r.final.reliability.filter((b) => b.count > 0).length, 'line mark': 1 };
+  if (r.bySubset?.length) {
+    out['subset-acc-conf'] = { point: r.bySubset.length, 'line mark': 1 };
+    out['subset-ece'] = { bar: r.bySubset.length };
+  }
+  if (r.shift?.meanEceBySeverity.length)
+    out['shift-severity'] = { point: r.shift.meanEceBySeverity.length, 'line mark': 1 };
+  if (r.ood) out['ood-entropy'] = { 'rect mark': r.ood.histogramIn.counts.length + r.ood.histogramOut.counts.length };
+  return out;
+}
+
+/** The ECE each bar of the per-subset ECE chart carries in its label, in drawing order. */
+async function subsetEceBars(page: Page): Promise<number[]> {
+  const labels = await page.$$eval('[data-chart="subset-ece"] path[aria-roledescription="bar"]', (ps) =>
+    ps.map((p) => p.getAttribute('aria-label') ?? ''),
+  );
+  return labels.map((l) => Number(/ECE: ([\d.eE-]+)/.exec(l)![1]));
+}
+
 describe.skipIf(!env)('dashboard in Chromium', () => {
   let api: LiveApi;
   let client: ArcalClient;
@@ -51,6 +95,16 @@ describe.skipIf(!env)('dashboard in Chromium', () => {
   let page: Page;
   const ids: Record<string, string> = {};
   const consoleErrors: string[] = [];
+  let worker: Proc | undefined;
+  const stopWorker = async () => {
+    const w = worker;
+    worker = undefined;
+    if (!w || w.child.exitCode !== null || w.child.signalCode !== null) return;
+    w.child.kill('SIGTERM');
+    const kill = setTimeout(() => w.child.kill('SIGKILL'), 10_000);
+    await w.exited;
+    clearTimeout(kill);
+  };
 
   /** Submitted through the API, then run to success with the fixture report, as the workers would. */
   async function finished(name: string, method = 'vanilla'): Promise<string> {
@@ -91,6 +145,7 @@ describe.skipIf(!env)('dashboard in Chromium', () => {
     page.on('pageerror', (e) => consoleErrors.push(e.message));
   });
   afterAll(async () => {
+    await stopWorker();
     await browser?.close();
     await api?.close();
   });
@@ -169,37 +224,15 @@ describe.skipIf(!env)('dashboard in Chromium', () => {
     const e: ExperimentDetail = await client.get(ids.report!);
     const r = e.report!;
     // Expected counts from the API's data, independently of the chart code:
-    const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
-    const curvePoints = r.epochs.reduce(
-      (a, x) => a + [x.trainLoss, x.trainAccuracy, x.validation?.ece].filter(finite).length,
-      0,
-    );
-    const curveMembers = new Set(r.epochs.map((x) => x.member)).size;
-    const firstMember = r.epochs.find((x) => x.softLabels)!.member;
-    const softCells = r.epochs
-      .filter((x) => x.member === firstMember && x.softLabels)
-      .reduce((a, x) => a + x.softLabels!.pTrue.length, 0);
-    expect(await marks(page, 'epoch-curves')).toEqual({ 'line mark': 3 * curveMembers, point: curvePoints });
-    expect(await marks(page, 'soft-labels')).toEqual({ 'rect mark': softCells });
-    expect(await marks(page, 'reliability')).toEqual({
-      'rect mark': r.final.reliability.filter((b) => b.count > 0).length,
-      'line mark': 1,
-    });
-    expect(await marks(page, 'subset-acc-conf')).toEqual({ point: r.bySubset.length, 'line mark': 1 });
-    expect(await marks(page, 'subset-ece')).toEqual({ bar: r.bySubset.length });
-    expect(await marks(page, 'shift-severity')).toEqual({ point: r.shift!.meanEceBySeverity.length, 'line mark': 1 });
-    expect(await marks(page, 'ood-entropy')).toEqual({
-      'rect mark': r.ood!.histogramIn.counts.length + r.ood!.histogramOut.counts.length,
-    });
+    const expected = expectedMarks(r);
+    expect(Object.keys(expected).sort()).toEqual([...names].sort());
+    for (const n of names) expect(await marks(page, n), n).toEqual(expected[n]);
     // The fixture's own sizes agree (guards against an empty report passing the comparisons above).
     expect(r.bySubset.length).toBe(FIXTURE.subsets);
-    expect(softCells).toBe(FIXTURE.epochs * FIXTURE.subsets);
+    expect(expected['soft-labels']!['rect mark']).toBe(FIXTURE.epochs * FIXTURE.subsets);
 
     // Bar values: each ECE bar's label carries the report's per-subset ECE.
-    const eceLabels = await page.$$eval('[data-chart="subset-ece"] path[aria-roledescription="bar"]', (ps) =>
-      ps.map((p) => p.getAttribute('aria-label') ?? ''),
-    );
-    const eceShown = eceLabels.map((l) => Number(/ECE: ([\d.eE-]+)/.exec(l)![1]));
+    const eceShown = await subsetEceBars(page);
     expect(eceShown).toHaveLength(r.bySubset.length);
     for (const [i, v] of eceShown.entries()) expect(v).toBeCloseTo(r.bySubset[i]!.ece, 3);
     // Taller bar for larger ECE: heights follow the data's order.
@@ -369,6 +402,155 @@ describe.skipIf(!env)('dashboard in Chromium', () => {
       ),
     ).toBe(4);
     await page.screenshot({ path: join(ARTIFACTS, 'study.png'), fullPage: true });
+  });
+
+  it('submits the example from the New experiment page; a real worker runs it; the page follows it to succeeded and draws every chart of its report', async () => {
+    const before = new Set((await client.listAll({ max: 500 })).map((e) => e.id));
+    await page.goto(`${api.url}/ui/#/`);
+    await page.waitForSelector('#experiments tbody tr');
+    consoleErrors.length = 0;
+    await page.click('#nav-new');
+    await page.waitForSelector('#spec');
+    expect(await page.getAttribute('#nav-new', 'class')).toContain('current');
+    const typed = JSON.parse(await page.inputValue('#spec'));
+    // The example is the small AR-AdaLS run this test relies on: 2 robustness subsets, 2 epochs, 2 severities.
+    expect(typed.method.kind).toBe('ar-adals');
+    expect(typed.dataset.name).toBe('synthetic');
+
+    const posted = page.waitForRequest((r) => r.method() === 'POST' && r.url() === `${api.url}/v1/experiments`);
+    await page.click('#submit-spec');
+    const request = await posted;
+    // A cookie write like cancel's: the CSRF token of the session, never a key.
+    expect(request.headers()['x-csrf-token']).toBe(await page.evaluate(() => sessionStorage.getItem('arcal.csrf')));
+    expect(request.headers().authorization).toBeUndefined();
+    await page.waitForURL(/#\/e\/[\w-]+$/);
+    const id = /#\/e\/([\w-]+)$/.exec(page.url())![1]!;
+    expect(before.has(id)).toBe(false);
+    const stored = await client.get(id);
+    expect(stored.name).toBe(typed.name);
+    expect(stored.spec.method.kind).toBe('ar-adals');
+    // Nothing consumes the queues yet: the page shows it queued, then follows it live while a worker runs it.
+    await page.waitForSelector('h2 [data-status="queued"]');
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { seenStatuses: string[] }).seenStatuses = seen;
+      new MutationObserver(() => {
+        const s = document.querySelector('h2 [data-status]')?.getAttribute('data-status');
+        if (s && seen.at(-1) !== s) seen.push(s);
+      }).observe(document.getElementById('app')!, { subtree: true, childList: true });
+    });
+
+    const w = startWorker(workerEnvOf(env!, api.artifactDir), 'browser-worker');
+    worker = w;
+    await w.ready;
+    try {
+      await page.waitForSelector('h2 [data-status="succeeded"]', { timeout: 120_000 });
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\nworker output:\n${w.output().slice(-4000)}`);
+    }
+    await page.waitForSelector('#charts[data-drawn="report"]', { timeout: 30_000 });
+    // The same page, no reload: its observer saw the status move on to succeeded.
+    const seen = await page.evaluate(() => (window as unknown as { seenStatuses: string[] }).seenStatuses);
+    expect(seen.at(-1)).toBe('succeeded');
+    expect(await page.textContent('#live-progress')).toContain('done');
+    // The page loaded before any worker ran: the worker's log lines reached it over the live stream.
+    const apiLogs = (await client.logs(id, { limit: 200 })).items;
+    expect(apiLogs.length).toBeGreaterThan(0);
+    const shownLogs = (await page.textContent('#logs')) ?? '';
+    for (const l of apiLogs) expect(shownLogs).toContain(l.message);
+
+    const e = await client.get(id);
+    expect(e.status).toBe('succeeded');
+    const r = e.report!;
+    // The report has what the spec asks for (counted by hand from the spec): R = 2 subsets, 2 epochs of soft
+    // labels for 2 subsets, 2 severities, 10 reliability bins, no OOD data set.
+    expect(r.bySubset.length).toBe(2);
+    expect(r.epochs.filter((x) => x.softLabels).map((x) => x.softLabels!.pTrue.length)).toEqual([2, 2]);
+    expect(r.shift!.meanEceBySeverity.map((x) => x.severity)).toEqual([1, 3]);
+    expect(r.final.reliability).toHaveLength(10);
+    expect(r.ood).toBeUndefined();
+
+    const expected = expectedMarks(r);
+    const drawn = await page.$$eval('#charts [data-chart]', (els) => els.map((x) => x.getAttribute('data-chart')!));
+    expect(drawn.sort()).toEqual(
+      ['epoch-curves', 'soft-labels', 'reliability', 'subset-acc-conf', 'subset-ece', 'shift-severity'].sort(),
+    );
+    expect(Object.keys(expected).sort()).toEqual(drawn.sort());
+    for (const n of drawn) expect(await marks(page, n), n).toEqual(expected[n]);
+    const eceShown = await subsetEceBars(page);
+    expect(eceShown).toHaveLength(2);
+    for (const [i, v] of eceShown.entries()) expect(v).toBeCloseTo(r.bySubset[i]!.ece, 3);
+    expect(await page.textContent('#summary')).toContain(r.final.ece.toFixed(4));
+    expect(await page.textContent('#summary')).toContain(r.final.accuracy.toFixed(4));
+    await page.screenshot({ path: join(ARTIFACTS, 'submitted.png'), fullPage: true });
+    expect(consoleErrors).toEqual([]);
+    await stopWorker();
+  }, 180_000);
+
+  it('New experiment: bad JSON is reported without a request; a bad spec shows the API’s problem paths, an over-budget one its estimate; neither creates an experiment', async () => {
+    const count = async () => (await client.listAll({ max: 500 })).length;
+    const before = await count();
+    await page.goto(`${api.url}/ui/#/new`);
+    await page.waitForSelector('#spec');
+    const posts: string[] = [];
+    const onRequest = (r: Request) => {
+      if (r.method() === 'POST') posts.push(r.url());
+    };
+    page.on('request', onRequest);
+    const answer = () =>
+      page.waitForResponse((r) => r.url() === `${api.url}/v1/experiments` && r.request().method() === 'POST');
+
+    await page.fill('#spec', '{ "name": "broken", ');
+    await page.click('#submit-spec');
+    await page.waitForSelector('#submit-error');
+    expect(await page.textContent('#submit-error')).toContain('not valid JSON');
+    expect(posts).toEqual([]);
+
+    // Three mistakes: an empty name, zero epochs, an unknown method.
+    const small = smallSpec('x');
+    const bad = { ...small, name: '', training: { ...small.training, epochs: 0 }, method: { kind: 'no-such' } };
+    await page.fill('#spec', JSON.stringify(bad, null, 2));
+    const res = answer();
+    await page.click('#submit-spec');
+    const problem = await (await res).json();
+    expect((await res).status()).toBe(400);
+    await page.waitForSelector('#problems li');
+    const shown = await page.$$eval('#problems li', (lis) =>
+      lis.map((li) => ({ path: li.getAttribute('data-path'), text: li.textContent ?? '' })),
+    );
+    expect(shown.map((p) => p.path).sort()).toEqual(['method.kind', 'name', 'training.epochs']);
+    expect(shown.map((p) => p.path)).toEqual(problem.details.map((d: { path: string }) => d.path));
+    for (const [i, d] of (problem.details as Array<{ path: string; message: string }>).entries())
+      expect(shown[i]!.text).toBe(`${d.path} ${d.message}`);
+    expect(await page.textContent('#submit-error')).toContain('INVALID_SPEC');
+
+    // Valid but over the default budget of 24 h of CPU: 8 ResNets × 1,000 epochs.
+    const big = {
+      ...smallSpec('too-big'),
+      dataset: { name: 'synthetic', classes: 10, shape: [32, 32, 3], trainLimit: 1024 },
+      model: { arch: 'resnet' },
+      training: { epochs: 1000, batchSize: 64, optimizer: 'sgd', learningRate: 0.05 },
+      ensemble: { members: 8 },
+    };
+    await page.fill('#spec', JSON.stringify(big));
+    const res2 = answer();
+    await page.click('#submit-spec');
+    expect((await res2).status()).toBe(422);
+    const over = await (await res2).json();
+    await page.waitForSelector('#estimate');
+    const est = await page.$$eval('#estimate tr', (trs) =>
+      Object.fromEntries(trs.map((tr) => [tr.querySelector('th')!.textContent, tr.querySelector('td')!.textContent])),
+    );
+    expect(est['budget (CPU-seconds)']).toBe('86400');
+    expect(est['estimated CPU-seconds']).toBe(String(Math.round(over.estimate.seconds)));
+    expect(over.estimate.seconds).toBeGreaterThan(86_400);
+    expect(await page.textContent('#submit-error')).toContain('BUDGET_EXCEEDED');
+
+    expect(posts).toEqual([`${api.url}/v1/experiments`, `${api.url}/v1/experiments`]);
+    expect(page.url()).toMatch(/#\/new$/);
+    page.off('request', onRequest);
+    expect(await count()).toBe(before);
+    await page.screenshot({ path: join(ARTIFACTS, 'new-invalid.png'), fullPage: true });
   });
 
   it('queue admin: /admin/queues shows the four queues when signed in, and refuses without credentials', async () => {

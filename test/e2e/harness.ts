@@ -63,6 +63,39 @@ function start(args: string[], env: Record<string, string>, name: string): Proc 
   return { child, output: () => out, exited };
 }
 
+/** Environment of a worker process on `env`'s database and Redis prefix (short lock and stall intervals). */
+export function workerEnvOf(
+  env: IntegrationEnv,
+  artifactDir: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    DATABASE_URL: env.databaseUrl,
+    REDIS_URL: env.redisUrl,
+    ARCAL_QUEUE_PREFIX: env.prefix,
+    ARTIFACT_DIR: artifactDir,
+    ...COMPUTE_ENV,
+    LOG_LEVEL: 'info',
+    SHUTDOWN_GRACE_SECONDS: '5',
+    ARCAL_JOB_LOCK_MS: '4000',
+    ARCAL_STALLED_INTERVAL_MS: '1500',
+    ...extra,
+  };
+}
+
+/** Starts one `arcal-worker --concurrency 1` process; `ready` resolves once it reports ready (rejects if it exits). */
+export function startWorker(workerEnv: Record<string, string>, name = 'worker'): Proc & { ready: Promise<void> } {
+  const w = start([workerBin, '--concurrency', '1'], workerEnv, name);
+  const ready = until(
+    async () =>
+      w.output().includes('arcal-worker ready') ||
+      (w.child.exitCode !== null && Promise.reject(new Error(`worker exited:\n${w.output()}`))),
+    90_000,
+    'a worker to start',
+  ).then(() => undefined);
+  return { ...w, ready };
+}
+
 export interface Service {
   base: string;
   key: string;
@@ -98,26 +131,12 @@ export async function startService(
     { ...common, HOST: '127.0.0.1', PORT: String(port), ARCAL_BOOTSTRAP_KEY: key },
     'api',
   );
-  const workerEnv = {
-    ...common,
-    ...COMPUTE_ENV,
-    LOG_LEVEL: 'info',
-    SHUTDOWN_GRACE_SECONDS: '5',
-    ARCAL_JOB_LOCK_MS: '4000',
-    ARCAL_STALLED_INTERVAL_MS: '1500',
-    ...opts.workerEnv,
-  };
+  const workerEnv = workerEnvOf(env, artifactDir, opts.workerEnv);
   const workers: Proc[] = [];
   const addWorker = async () => {
-    const w = start([workerBin, '--concurrency', '1'], workerEnv, `worker${workers.length}`);
+    const w = startWorker(workerEnv, `worker${workers.length}`);
     workers.push(w);
-    await until(
-      async () =>
-        w.output().includes('arcal-worker ready') ||
-        (w.child.exitCode !== null && Promise.reject(new Error(`worker exited:\n${w.output()}`))),
-      90_000,
-      'a worker to start',
-    );
+    await w.ready;
     return w;
   };
   const base = `http://127.0.0.1:${port}`;

@@ -15,6 +15,8 @@ export interface LiveApi {
   app: FastifyInstance;
   deps: ApiDeps;
   key: string;
+  /** Where the API reads artifacts (a worker on the same database should write there too). */
+  artifactDir: string;
   close(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ export async function startApi(env: IntegrationEnv, project = 'team-a'): Promise
     app,
     deps,
     key,
+    artifactDir: config.artifactDir,
     async close() {
       await app.close();
       await deps.close();
