@@ -186,6 +186,8 @@ async function main(): Promise<void> {
       await runPlan(planFor(preset, sel.epsilon), 0);
     }
   }
+  // --only-results starts from nothing: read the first phase's reports before choosing the swept ε
+  if (flag('only-results')) await collect(planFor(preset));
   const sel = selectLsEpsilon([...results.values()]);
   await collect(planFor(preset, sel?.epsilon));
   if (!dataSource) {
