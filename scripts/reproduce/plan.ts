@@ -98,8 +98,8 @@ export const GREY_CORRUPTIONS = [
  * Full preset: 3,000 training images for 12 epochs of Adam at 3·10⁻³ and 800 test images for the clean, shifted
  * (17 × 5) and robustness-subset evaluations. Measured (2026-11-26, docs/RESULTS.md): the vanilla CNN ends at
  * 96.8 ± 1.1 % running training accuracy, test accuracy 86.0 % under confidence 92.5 %, ECE 6.8 % — over-confident,
- * though short of the ~100 % fit of the paper's networks. The whole preset (50 experiments: 79 model trainings
- * with the ensembles, their attacks and evaluations) took 1 h 38 min wall on 2 shared cores with the native
+ * though short of the ~100 % fit of the paper's networks. The whole preset (50 experiments, ensembles of 5 included,
+ * with their reference models, attacks and evaluations) took 1 h 38 min wall on 2 shared cores with the native
  * backend, about 15 minutes of it paused for other work. See costOf for the ETA.
  */
 export const FASHION_MNIST: Preset = {
