@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadAddon } from './addon.ts';
 import { NativeBackend } from './backend.ts';
-import { countKernel, nativeImpls, withFallback } from './kernels.ts';
+import { nativeImpls, withFallback } from './kernels.ts';
 import { registerFusedLayers } from './layers.ts';
 
 export { loadAddon, type NativeAddon } from './addon.ts';
@@ -49,21 +49,7 @@ export function registerNativeBackend(threads: number): { ok: boolean; reason: s
         kernelFunc: impl ? withFallback(k.kernelName, impl, k.kernelFunc as never) : k.kernelFunc,
       });
     }
-    const counted =
-      (name: string, impl: (typeof impls)[string]): (typeof impls)[string] =>
-      (b, inputs, attrs) => {
-        const out = impl(b, inputs, attrs);
-        countKernel(name, out !== undefined);
-        return out;
-      };
-    registerFusedLayers(
-      addon,
-      {
-        conv: counted('ArcalConv2DBiasAct', impls.FusedConv2D),
-        matmul: counted('ArcalMatMulBiasAct', impls._FusedMatMul),
-      },
-      NATIVE_BACKEND,
-    );
+    registerFusedLayers(addon, { conv: impls.FusedConv2D, matmul: impls._FusedMatMul }, NATIVE_BACKEND);
     // Priority below cpu's: the backend is chosen explicitly, never by tfjs's automatic pick.
     tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
   }

@@ -12,7 +12,11 @@ type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedA
 type KernelFn = (args: Args) => tf.TensorInfo | tf.TensorInfo[];
 /** Kernel inputs by name; optional ones (bias, preluActivationWeights) may be absent at run time. */
 type Inputs = Record<string, tf.TensorInfo>;
-export type NativeImpl = (backend: NativeBackend, inputs: Inputs, attrs: tf.NamedAttrMap) => tf.TensorInfo | undefined;
+export type NativeImpl = (
+  backend: NativeBackend,
+  inputs: Inputs,
+  attrs: tf.NamedAttrMap,
+) => tf.TensorInfo | tf.TensorInfo[] | undefined;
 
 /**
  * Max-pool window positions recorded by the forward kernel, keyed by the output's dataId (a tensor's data
@@ -348,7 +352,7 @@ export function nativeImpls(addon: NativeAddon): Record<string, NativeImpl> {
 }
 
 /** A kernelFunc running `impl`, or `fallback` (the JS kernel) when `impl` declines. */
-export function withFallback(name: string, impl: NativeImpl, fallback: KernelFn): KernelFn {
+export function withFallback(name: string, impl: NativeImpl, fallback: KernelFn): tf.KernelFunc {
   return (args) => {
     const out = impl(args.backend as NativeBackend, args.inputs as Inputs, args.attrs ?? {});
     countKernel(name, out !== undefined);

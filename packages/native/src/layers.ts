@@ -15,7 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.ts';
 import type { NativeBackend } from './backend.ts';
-import { countKernel, type NativeImpl } from './kernels.ts';
+import { type NativeImpl, withFallback } from './kernels.ts';
 
 export const CONV_BIAS_ACT = 'ArcalConv2DBiasAct';
 export const MATMUL_BIAS_ACT = 'ArcalMatMulBiasAct';
@@ -36,7 +36,7 @@ function jsKernel(name: string): KernelFn {
   return k.kernelFunc;
 }
 
-/** Column sums of the relu-masked gradient, in JavaScript (the native kernel's fallback). */
+/** dy · step(y) and its column sums, in JavaScript (the native kernel's fallback); without y only the sums of dy. */
 function biasActGradJs(
   dy: Float32Array,
   y: Float32Array | null,
@@ -45,12 +45,25 @@ function biasActGradJs(
   const g = y ? new Float32Array(dy.length) : null;
   const acc = new Float64Array(cols);
   for (let i = 0; i < dy.length; i++) {
-    const v = y ? (y[i] > 0 ? dy[i] : 0) : dy[i];
+    const v = y ? dy[i] * (y[i] > 0 ? 1 : 0) : dy[i];
     if (g) g[i] = v;
     acc[i % cols] += v;
   }
   return { g, db: Float32Array.from(acc) };
 }
+
+/** tfjs's fused-op attributes for a layer kernel's `relu` flag. */
+const convAttrs = (attrs: tf.NamedAttrMap | undefined): tf.NamedAttrMap => ({
+  ...attrs,
+  activation: attrs?.relu ? 'relu' : 'linear',
+  dataFormat: 'NHWC',
+  dilations: 1,
+});
+const matmulAttrs = (attrs: tf.NamedAttrMap | undefined): tf.NamedAttrMap => ({
+  transposeA: false,
+  transposeB: false,
+  activation: attrs?.relu ? 'relu' : 'linear',
+});
 
 /** Registers the three kernels on `backendName` and their gradients (once per process). */
 export function registerFusedLayers(addon: NativeAddon, forward: FusedForward, backendName: string): void {
@@ -61,48 +74,50 @@ export function registerFusedLayers(addon: NativeAddon, forward: FusedForward, b
   tf.registerKernel({
     kernelName: CONV_BIAS_ACT,
     backendName,
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const a = { ...attrs, activation: attrs?.relu ? 'relu' : 'linear', dataFormat: 'NHWC', dilations: 1 };
-      const out = forward.conv(backend as NativeBackend, inputs as Record<string, tf.TensorInfo>, a);
-      return out ?? fusedConvJs({ inputs, backend, attrs: a });
-    },
+    kernelFunc: withFallback(
+      CONV_BIAS_ACT,
+      (b, inputs, attrs) => forward.conv(b, inputs, convAttrs(attrs)),
+      (args) => fusedConvJs({ ...args, backend: args.backend as object, attrs: convAttrs(args.attrs) }),
+    ),
   });
   tf.registerKernel({
     kernelName: MATMUL_BIAS_ACT,
     backendName,
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const a = { transposeA: false, transposeB: false, activation: attrs?.relu ? 'relu' : 'linear' };
-      const out = forward.matmul(backend as NativeBackend, inputs as Record<string, tf.TensorInfo>, a);
-      return out ?? fusedMatMulJs({ inputs, backend, attrs: a });
-    },
+    kernelFunc: withFallback(
+      MATMUL_BIAS_ACT,
+      (b, inputs, attrs) => forward.matmul(b, inputs, matmulAttrs(attrs)),
+      (args) => fusedMatMulJs({ ...args, backend: args.backend as object, attrs: matmulAttrs(args.attrs) }),
+    ),
   });
   tf.registerKernel({
     kernelName: BIAS_ACT_GRAD,
     backendName,
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const b = backend as NativeBackend;
-      const { dy, y } = inputs as Record<string, tf.TensorInfo>;
-      const cols = attrs?.channels as number;
-      const relu = !!attrs?.relu;
-      const dyv = b.f32(dy);
-      const yv = relu ? b.f32(y) : null;
-      if (dyv && (!relu || yv)) {
-        const g = relu ? b.pool.take(dyv.length) : null;
+    kernelFunc: withFallback(
+      BIAS_ACT_GRAD,
+      (b, { dy, y }, attrs) => {
+        const cols = attrs.channels as number;
+        const dyv = b.f32(dy);
+        const yv = attrs.relu ? b.f32(y) : null;
+        if (!dyv || yv === undefined) return undefined;
+        const g = yv ? b.pool.take(dyv.length) : null;
         const db = b.pool.take(cols);
-        addon.biasReluGrad(dyv, yv ?? null, g, db);
-        countKernel(BIAS_ACT_GRAD, true);
+        addon.biasReluGrad(dyv, yv, g, db);
         const dbInfo = b.output([cols], db);
         return g ? [b.output(dy.shape, g), dbInfo] : [dbInfo];
-      }
-      countKernel(BIAS_ACT_GRAD, false);
-      const r = biasActGradJs(
-        b.readSync(dy.dataId) as Float32Array,
-        relu ? (b.readSync(y.dataId) as Float32Array) : null,
-        cols,
-      );
-      const dbInfo = b.makeTensorInfo([cols], 'float32', r.db);
-      return r.g ? [b.makeTensorInfo(dy.shape, 'float32', r.g), dbInfo] : [dbInfo];
-    },
+      },
+      ({ inputs, backend, attrs }) => {
+        const b = backend as NativeBackend;
+        const { dy, y } = inputs as Record<string, tf.TensorInfo>;
+        const cols = attrs?.channels as number;
+        const r = biasActGradJs(
+          b.readSync(dy.dataId) as Float32Array,
+          attrs?.relu ? (b.readSync(y.dataId) as Float32Array) : null,
+          cols,
+        );
+        const dbInfo = b.makeTensorInfo([cols], 'float32', r.db);
+        return r.g ? [b.makeTensorInfo(dy.shape, 'float32', r.g), dbInfo] : [dbInfo];
+      },
+    ),
   });
 
   /** The relu-masked gradient (dy itself without relu) and the bias gradient, from one native pass. */
