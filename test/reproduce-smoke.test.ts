@@ -83,6 +83,28 @@ describe('reproduce --preset smoke', () => {
     }
   });
 
+  it('the variance-by-subset table (Figs. 1–2d) lists each ensemble run’s per-subset σ², which averages to its σ²', () => {
+    expect(existsSync(join(out, 'figures', 'fig2d-variance-by-subset.svg'))).toBe(true);
+    const dir = readdirSync(join(runs, 'ens-vanilla'))[0];
+    const rep = JSON.parse(readFileSync(join(runs, 'ens-vanilla', dir, 'report.json'), 'utf8')) as {
+      variance: number;
+      bySubset: Array<{ count: number; variance: number }>;
+    };
+    const n = rep.bySubset.reduce((s, b) => s + b.count, 0);
+    expect(rep.bySubset.reduce((s, b) => s + b.count * b.variance, 0) / n).toBeCloseTo(rep.variance, 10);
+    const section = md.slice(md.indexOf('### Variance by robustness subset'));
+    const header = section.split('\n').find((l) => l.startsWith('| subset |'))!;
+    const col = header
+      .split('|')
+      .map((c) => c.trim())
+      .indexOf('Vanilla');
+    expect(col).toBeGreaterThan(1);
+    rep.bySubset.forEach((b, i) => {
+      const row = section.split('\n').find((l) => l.startsWith(`| ${i + 1} |`))!;
+      expect(row.split('|').map((c) => c.trim())[col]).toBe(b.variance.toExponential(2));
+    });
+  });
+
   it('a second invocation resumes: it trains nothing and writes the same tables', { timeout: 300_000 }, () => {
     const before = md;
     const r = reproduce();

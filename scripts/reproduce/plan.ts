@@ -50,7 +50,13 @@ export interface Preset {
     testLimit: number;
   };
   model: Record<string, unknown>;
-  training: { epochs: number; batchSize: number; optimizer: 'adam' | 'sgd'; learningRate: number };
+  training: {
+    epochs: number;
+    batchSize: number;
+    optimizer: 'adam' | 'sgd';
+    learningRate: number;
+    schedule?: 'constant' | 'cosine' | 'step';
+  };
   /** Seeds of every single-model method. */
   seeds: number[];
   /** Seeds of the R sweep (Fig. 5). */
@@ -95,18 +101,18 @@ export const GREY_CORRUPTIONS = [
 ];
 
 /**
- * Full preset: 3,000 training images for 12 epochs of Adam at 3·10⁻³ and 800 test images for the clean, shifted
- * (17 × 5) and robustness-subset evaluations. Measured (2026-11-26, docs/RESULTS.md): the vanilla CNN ends at
- * 96.8 ± 1.1 % running training accuracy, test accuracy 86.0 % under confidence 92.5 %, ECE 6.8 % — over-confident,
- * though short of the ~100 % fit of the paper's networks. The whole preset (50 experiments, ensembles of 5 included,
- * with their reference models, attacks and evaluations) took 1 h 38 min wall on 2 shared cores with the native
- * backend, about 15 minutes of it paused for other work. See costOf for the ETA.
+ * Full preset: 3,000 training images for 20 epochs of Adam at 3·10⁻³ (batch 64, cosine decay) and 800 test images
+ * for the clean, shifted (17 × 5) and robustness-subset evaluations. The schedule was chosen so that the vanilla CNN
+ * fits its training set, the over-confident regime the paper studies; measured on seed 0 (2026-11-26):
+ * 99.8 % running training accuracy in the last epoch, test accuracy 88.3 %, ECE 6.6 %. The earlier schedule
+ * (12 epochs, batch 128, constant rate) stopped at 96.8 %. See costOf for the ETA and docs/RESULTS.md for
+ * the measured wall time.
  */
 export const FASHION_MNIST: Preset = {
   name: 'fashion-mnist',
   dataset: { name: 'fashion-mnist', trainLimit: 3000, validationSize: 1000, testLimit: 800 },
   model: { arch: 'cnn' },
-  training: { epochs: 12, batchSize: 128, optimizer: 'adam', learningRate: 0.003 },
+  training: { epochs: 20, batchSize: 64, optimizer: 'adam', learningRate: 0.003, schedule: 'cosine' },
   seeds: [0, 1, 2],
   rSeeds: [0, 1],
   ensembleSeed: 0,
@@ -116,7 +122,7 @@ export const FASHION_MNIST: Preset = {
   alpha: 1,
   subsets: 10,
   attack: { attack: 'fmn-l2', params: { steps: 20 } },
-  onTheFlyEvery: 6,
+  onTheFlyEvery: 10,
   ccat: { epsilon: 0.3, steps: 5, rho: 10 },
   mixupAlpha: 0.2,
   corruptions: GREY_CORRUPTIONS,

@@ -118,12 +118,15 @@ function table(head: string[], rows: string[][], align: 'numbers' | 'text' = 'nu
 }
 
 /** Per-subset mean ± std over reports of one field of bySubset. */
-function bySubsetSeries(reports: ExperimentReport[], field: keyof Pick<SubsetRow, 'acc' | 'conf' | 'ece'>) {
-  const withRows = reports.filter((r) => r.bySubset.length);
+function bySubsetSeries(
+  reports: ExperimentReport[],
+  field: keyof Pick<SubsetRow, 'acc' | 'conf' | 'ece' | 'variance'>,
+) {
+  const withRows = reports.filter((r) => r.bySubset.length && r.bySubset.every((b) => finite(b[field])));
   if (!withRows.length) return [];
   const R = Math.min(...withRows.map((r) => r.bySubset.length));
   return Array.from({ length: R }, (_, i) => {
-    const s = meanStd(withRows.map((r) => r.bySubset[i][field]));
+    const s = meanStd(withRows.map((r) => r.bySubset[i][field] as number));
     return { x: i + 1, y: s.mean, err: s.std ?? undefined };
   });
 }
@@ -196,7 +199,7 @@ export function buildResults(input: ResultsInput): { markdown: string; figures: 
     ],
     [
       'training',
-      `${p.training.optimizer}, lr ${p.training.learningRate}, batch ${p.training.batchSize}, ${p.training.epochs} epochs, constant lr, last checkpoint`,
+      `${p.training.optimizer}, lr ${p.training.learningRate}, batch ${p.training.batchSize}, ${p.training.epochs} epochs, ${p.training.schedule ?? 'constant'} learning-rate schedule, last checkpoint`,
       '† chosen so the vanilla model fits its training set (~100 % accuracy), the over-confident regime the paper studies',
     ],
     [
@@ -246,7 +249,10 @@ export function buildResults(input: ResultsInput): { markdown: string; figures: 
   const van = rows('vanilla');
   if (van.length) {
     const lastTrain = (r: ExperimentReport) => r.epochs.filter((e) => e.member === 0).at(-1)?.trainAccuracy;
-    const tr = statOf(van.map(lastTrain));
+    const running = statOf(van.map(lastTrain));
+    // the final model re-evaluated on its training split (reports from before this field: the running mean)
+    const fit = statOf(van.map((r) => r.train?.accuracy));
+    const tr = fit ?? running;
     const conf = statOf(van.map((r) => r.final.confidence));
     const acc = statOf(van.map((r) => r.final.accuracy));
     const gap = statOf(van.map((r) => r.final.confidence - r.final.accuracy));
@@ -254,7 +260,9 @@ export function buildResults(input: ResultsInput): { markdown: string; figures: 
       table(
         ['', 'value'],
         [
-          ['training accuracy, last epoch (running over its batches)', pct(tr)],
+          ...(fit ? [['training accuracy of the final model (inference mode)', pct(fit)]] : []),
+          ['training accuracy, last epoch (running over its batches)', pct(running)],
+          ['training NLL of the final model', formatStat(statOf(van.map((r) => r.train?.nll)), 1, 4)],
           ['test accuracy', pct(acc)],
           ['test mean confidence', pct(conf)],
           ['confidence − accuracy', pct(gap)],
@@ -283,7 +291,7 @@ export function buildResults(input: ResultsInput): { markdown: string; figures: 
     claims.push({
       text: 'the vanilla model reaches (near) 100 % training accuracy',
       holds: tr ? fits : undefined,
-      evidence: `last-epoch training accuracy ${pct(tr)}`,
+      evidence: `${fit ? 'final-model' : 'last-epoch running'} training accuracy ${pct(tr)}`,
     });
     claims.push({
       text: 'the vanilla model is over-confident on clean test data (confidence > accuracy)',
@@ -397,10 +405,54 @@ export function buildResults(input: ResultsInput): { markdown: string; figures: 
       });
     }
   }
-  md.push(
-    '',
-    'The per-subset variance panels of Figs. 1–2 need per-example predictions of independent runs, which the reports do not keep; they are left out (Fig. 3 below gives the variance per shift).',
-  );
+  // Variance panels of Figs. 1–2: σ² across the M independently seeded members of each ensemble run, per subset.
+  const varFams: Family[] = ['ens-vanilla', 'ens-label-smoothing', 'ens-ar-adals'];
+  const subsetVar = varFams
+    .map((f) => ({ f, name: label(f).replace('Ensemble of ', ''), points: bySubsetSeries(rows(f), 'variance') }))
+    .filter((s) => s.points.length);
+  md.push('', '### Variance by robustness subset (paper Figs. 1 and 2d)', '');
+  if (subsetVar.length) {
+    md.push(
+      `σ² of the predicted probability across the M = ${p.members} independently seeded members of one ensemble run of each method (σ² as in the paper's §3, over each subset's test examples).`,
+      '',
+    );
+    figures['fig2d-variance-by-subset.svg'] = lineChart({
+      title: 'Variance across independent runs by robustness subset',
+      xLabel: 'adversarial robustness subset (1 = least robust)',
+      yLabel: 'σ²',
+      series: subsetVar.map(({ name, points }) => ({ name, points })),
+    });
+    md.push('![variance by subset](figures/fig2d-variance-by-subset.svg)', '');
+    const R = Math.min(...subsetVar.map((s) => s.points.length));
+    md.push(
+      table(
+        ['subset', ...subsetVar.map((s) => s.name)],
+        Array.from({ length: R }, (_, i) => [String(i + 1), ...subsetVar.map((s) => s.points[i].y.toExponential(2))]),
+      ),
+    );
+    const of = (f: Family) => subsetVar.find((s) => s.f === f)?.points;
+    const van = of('ens-vanilla');
+    if (van) {
+      claims.push({
+        text: 'vanilla: the least robust subset has a higher variance than the most robust',
+        holds: van[0].y > van[van.length - 1].y,
+        evidence: `σ² subset 1 ${van[0].y.toExponential(2)} vs subset R ${van[van.length - 1].y.toExponential(2)}`,
+      });
+    }
+    const mean = (pts: Array<{ y: number }> | undefined) =>
+      pts ? pts.reduce((a, b) => a + b.y, 0) / pts.length : undefined;
+    for (const other of ['ens-vanilla', 'ens-label-smoothing'] as Family[]) {
+      const a = mean(of('ens-ar-adals'));
+      const b = mean(of(other));
+      const a0 = of('ens-ar-adals')?.[0].y;
+      const b0 = of(other)?.[0].y;
+      claims.push({
+        text: `variance in the least robust subset: AR-AdaLS < ${label(other).replace('Ensemble of ', '')}`,
+        holds: a0 !== undefined && b0 !== undefined ? a0 < b0 : undefined,
+        evidence: `subset 1 σ² ${a0?.toExponential(2) ?? '–'} vs ${b0?.toExponential(2) ?? '–'}; mean over subsets ${a?.toExponential(2) ?? '–'} vs ${b?.toExponential(2) ?? '–'}`,
+      });
+    }
+  } else md.push('No ensemble run with per-subset variance (needs M ≥ 2 and robustness subsets).');
 
   // --- Table 3
   md.push('', '## 4. ECE under corruption, mean over corruption types per severity (paper Table 3)', '');
@@ -644,7 +696,6 @@ export function buildResults(input: ResultsInput): { markdown: string; figures: 
   md.push('', '## Left out', '');
   md.push(
     [
-      '- Per-subset variance panels of Figs. 1–2 (needs per-example predictions of independent runs; not stored in reports).',
       '- CIFAR-10/100 and ImageNet: this reproduction runs on 28×28 grey images with the networks above; colour-only corruptions (saturate) and frost do not apply.',
       `- Mix-n-Match here is fitted by arcal on the validation split (the paper copies a published number).`,
     ].join('\n'),

@@ -16,6 +16,8 @@ export interface SubsetRow {
   ece: number;
   minRobustness: number;
   maxRobustness: number;
+  /** σ² of the members' predictions over this subset's examples (ensembles of M ≥ 2 only). */
+  variance?: number;
 }
 
 export interface EpochRecord {
@@ -46,6 +48,8 @@ export interface ExperimentReport {
   dataset: { name: string; source: string; train: number; validation: number; test: number; checksum: string };
   epochs: EpochRecord[];
   final: ClassificationMetrics & { reliability: Array<{ count: number; acc: number; conf: number }> };
+  /** The final model(s) (ensemble average) on the training split, in inference mode. */
+  train?: ClassificationMetrics;
   members: MemberReport[];
   bySubset: SubsetRow[];
   variance?: number;

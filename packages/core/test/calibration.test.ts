@@ -5,6 +5,7 @@ import {
   expectedCalibrationError,
   negativeLogLikelihood,
   predictionVariance,
+  predictionVarianceBySubset,
   reliabilityDiagram,
   robustnessSubsets,
   softLabelTargets,
@@ -130,6 +131,37 @@ describe('predictionVariance', () => {
   });
   it('is zero for identical members', () => {
     expect(predictionVariance([probs, probs, probs])).toBeCloseTo(0, 15);
+  });
+});
+
+describe('predictionVarianceBySubset', () => {
+  // M=2, N=4, Z=2, R=2. Robustness [3, 1, 4, 2] ranks examples 1, 3 (subset 0) before 0, 2 (subset 1).
+  // ex0: (.9,.1),(.7,.3) → class 0: .9,.7 mean .8 → ss .02      ex1: (.5,.5),(.5,.5) → ss 0 (tie picks class 0)
+  // ex2: (.2,.8),(.2,.8) → class 1: ss 0                         ex3: (.6,.4),(.2,.8) → avg (.4,.6) picks 1: .4,.8 → ss .08
+  // subset 0 = {1, 3}: (0 + .08)/(M−1)/2 = .04; subset 1 = {0, 2}: (.02 + 0)/1/2 = .01; overall (.1)/1/4 = .025.
+  const a = [
+    [0.9, 0.1],
+    [0.5, 0.5],
+    [0.2, 0.8],
+    [0.6, 0.4],
+  ];
+  const b = [
+    [0.7, 0.3],
+    [0.5, 0.5],
+    [0.2, 0.8],
+    [0.2, 0.8],
+  ];
+  it('matches the formula on each subset of a hand-computed case', () => {
+    const v = predictionVarianceBySubset([a, b], [3, 1, 4, 2], 2);
+    expect(v[0]).toBeCloseTo(0.04, 12);
+    expect(v[1]).toBeCloseTo(0.01, 12);
+  });
+  it('with R = 1 equals the overall variance', () => {
+    expect(predictionVarianceBySubset([a, b], [3, 1, 4, 2], 1)[0]).toBeCloseTo(0.025, 12);
+    expect(predictionVariance([a, b])).toBeCloseTo(0.025, 12);
+  });
+  it('needs two members', () => {
+    expect(() => predictionVarianceBySubset([a], [3, 1, 4, 2], 2)).toThrow(RangeError);
   });
 });
 

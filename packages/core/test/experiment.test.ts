@@ -5,6 +5,8 @@ import { validateSpec } from '@arcal/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ready, tf } from '../src/backend/index.ts';
 import { runExperiment } from '../src/experiment/run.ts';
+import { predictProbabilities } from '../src/models/index.ts';
+import { loadModel } from '../src/models/io.ts';
 import { tinyData } from './helpers/tiny-data.ts';
 
 const dirs: string[] = [];
@@ -51,7 +53,9 @@ describe('runExperiment', () => {
     for (const e of ens) {
       const t = e.softLabels!;
       p = p.map((v, r) => Math.min(1, Math.max(1 / 3 + 1e-6, v - (t.valConf[r] - t.valAcc[r]))));
-      t.pTrue.forEach((v, r) => expect(v).toBeCloseTo(p[r], 10));
+      t.pTrue.forEach((v, r) => {
+        expect(v).toBeCloseTo(p[r], 10);
+      });
       // every member trained epoch e with the table of epoch e − 1
       const members = rep.epochs.filter((m) => m.member !== 'ensemble' && m.epoch === e.epoch);
       expect(members).toHaveLength(2);
@@ -60,11 +64,33 @@ describe('runExperiment', () => {
     expect(rep.members).toHaveLength(2);
     expect(rep.variance).toBeGreaterThanOrEqual(0);
     expect(rep.bySubset.map((b) => b.count)).toEqual([8, 8, 8]);
+    // σ² is a mean over examples, so the count-weighted mean of the subsets' σ² is the overall σ²
+    const weighted = rep.bySubset.reduce((s, b) => s + b.variance! * b.count, 0) / 24;
+    expect(weighted).toBeCloseTo(rep.variance!, 12);
+    // single models have no per-subset variance
+    expect(rep.members[0].bySubset![0].variance).toBeUndefined();
     // subsets are ordered by robustness
     for (let i = 1; i < rep.bySubset.length; i++)
       expect(rep.bySubset[i].minRobustness).toBeGreaterThanOrEqual(rep.bySubset[i - 1].maxRobustness);
     const onDisk = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     expect(onDisk.final.accuracy).toBe(rep.final.accuracy);
+    // training-split fit: the exported members, averaged, re-evaluated on the training split by hand
+    const data = tinyData({ shape: [6, 6, 1] });
+    const probs = [];
+    for (const m of [0, 1]) {
+      const { model } = await loadModel(join(out, 'models', `m${m}`));
+      probs.push(predictProbabilities(model, data.train.x, data.train.n));
+      model.dispose();
+    }
+    let correct = 0;
+    for (let i = 0; i < data.train.n; i++) {
+      let best = 0;
+      for (let k = 1; k < 3; k++)
+        if (probs[0][i * 3 + k] + probs[1][i * 3 + k] > probs[0][i * 3 + best] + probs[1][i * 3 + best]) best = k;
+      if (best === data.train.y[i]) correct++;
+    }
+    expect(rep.train!.count).toBe(data.train.n);
+    expect(rep.train!.accuracy).toBeCloseTo(correct / data.train.n, 12);
   });
 
   it('temperature scaling stores its fitted T and vanilla omits bySubset when R = 0, saying why', async () => {

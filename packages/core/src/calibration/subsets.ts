@@ -80,6 +80,27 @@ export function calibrationBySubset(
  * prediction picks for example i, and p̄_i its mean over members. Needs M ≥ 2.
  */
 export function predictionVariance(memberProbs: ProbRows[], labelsLength?: number): number {
+  const { rows, n } = memberRows(memberProbs, labelsLength);
+  return varianceOver(
+    rows,
+    Array.from({ length: n }, (_, i) => i),
+  );
+}
+
+/**
+ * The same σ² restricted to each robustness subset (paper Figs. 1–2, variance panels): subset r holds the examples
+ * `robustnessSubsets(robustness, R)[r]`, and its σ² averages over those examples only.
+ */
+export function predictionVarianceBySubset(
+  memberProbs: ProbRows[],
+  robustness: ArrayLike<number>,
+  R: number,
+): number[] {
+  const { rows } = memberRows(memberProbs, robustness.length);
+  return robustnessSubsets(robustness, R).map((idx) => varianceOver(rows, idx));
+}
+
+function memberRows(memberProbs: ProbRows[], labelsLength?: number) {
   const M = memberProbs.length;
   if (M < 2) throw new RangeError('prediction variance needs at least two members');
   const n =
@@ -88,10 +109,15 @@ export function predictionVariance(memberProbs: ProbRows[], labelsLength?: numbe
       ? (memberProbs[0] as ArrayLike<number>[]).length
       : Number.NaN);
   if (!Number.isFinite(n)) throw new RangeError('flat member probabilities need the number of examples');
-  const rows = memberProbs.map((p) => asRows(p, n));
+  return { rows: memberProbs.map((p) => asRows(p, n)), n };
+}
+
+function varianceOver(rows: ReturnType<typeof asRows>[], indices: ArrayLike<number>): number {
+  const M = rows.length;
   const z = rows[0].z;
   let total = 0;
-  for (let i = 0; i < n; i++) {
+  for (let j = 0; j < indices.length; j++) {
+    const i = indices[j];
     let best = 0;
     let bestP = Number.NEGATIVE_INFINITY;
     for (let k = 0; k < z; k++) {
@@ -105,7 +131,7 @@ export function predictionVariance(memberProbs: ProbRows[], labelsLength?: numbe
     const mean = bestP / M;
     for (const r of rows) total += (r.get(i, best) - mean) ** 2;
   }
-  return n ? total / (M - 1) / n : 0;
+  return indices.length ? total / (M - 1) / indices.length : 0;
 }
 
 /** Element-wise mean of M flat probability arrays (the ensemble prediction). */

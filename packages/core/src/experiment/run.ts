@@ -16,6 +16,7 @@ import {
   calibrationBySubset,
   classificationSummary,
   predictionVariance,
+  predictionVarianceBySubset,
   reliabilityDiagram,
   subsetOfExamples,
   subsetStats,
@@ -428,6 +429,16 @@ export async function runExperiment(spec: ResolvedSpec, o: RunOptions): Promise<
   }
   const ensembleTest = memberTest.length === 1 ? memberTest[0] : averageProbabilities(memberTest);
   const bins = spec.evaluation.bins;
+  // How well the final model(s) fit the training split, in inference mode (the epochs' trainAccuracy is a
+  // running mean over batches while the weights still move).
+  const memberTrain = trained.states.map((s, m) =>
+    calibratedProbabilities(s.model, data.train.x, data.train.n, posthoc[m]),
+  );
+  const trainFit = classificationSummary(
+    memberTrain.length === 1 ? memberTrain[0] : averageProbabilities(memberTrain),
+    data.train.y,
+    bins,
+  );
   const final = {
     ...classificationSummary(ensembleTest, data.test.y, bins),
     reliability: reliabilityDiagram(ensembleTest, data.test.y, { bins }),
@@ -457,9 +468,12 @@ export async function runExperiment(spec: ResolvedSpec, o: RunOptions): Promise<
         onEvent: o.onEvent,
       });
       attackSeconds += (performance.now() - ta) / 1000;
+      // σ² among members per subset (Figs. 1–2 variance panels); for a joint ensemble the note below applies.
+      const subsetVariance = memberTest.length > 1 ? predictionVarianceBySubset(memberTest, testNorms, Rr) : undefined;
       bySubset = calibrationBySubset(ensembleTest, data.test.y, testNorms, Rr, { bins }).map((r, i) => ({
         subset: i,
         ...r,
+        ...(subsetVariance ? { variance: subsetVariance[i] } : {}),
       }));
       notes.push(
         `test robustness: ${spec.evaluation.robustness.attack} on the ${ref === 'vanilla' ? 'vanilla reference model' : 'evaluated model'}` +
@@ -526,6 +540,7 @@ export async function runExperiment(spec: ResolvedSpec, o: RunOptions): Promise<
     },
     epochs: trained.epochs,
     final,
+    train: trainFit,
     members,
     bySubset,
     ...(variance !== undefined ? { variance } : {}),
