@@ -22,6 +22,7 @@ const officialSizes: Record<string, { train: number; test: number }> = {
   'fashion-mnist': { train: 60000, test: 10000 },
   cifar10: { train: 50000, test: 10000 },
   cifar100: { train: 50000, test: 10000 },
+  svhn: { train: 73257, test: 26032 },
   synthetic: { train: 1024, test: 256 },
 };
 

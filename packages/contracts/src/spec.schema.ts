@@ -21,7 +21,7 @@ const OneOf = <L extends string[]>(values: [...L], opts: { default?: L[number]; 
     opts,
   );
 
-export const DATASET_NAMES = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'synthetic'] as const;
+export const DATASET_NAMES = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'svhn', 'synthetic'] as const;
 export const ARCHS = ['mlp', 'cnn', 'resnet', 'wrn'] as const;
 export const METHOD_KINDS = [
   'vanilla',

@@ -225,6 +225,7 @@ const datasetDefaults: Record<DatasetName, { classes: number; shape: [number, nu
   mnist: { classes: 10, shape: [28, 28, 1] },
   cifar10: { classes: 10, shape: [32, 32, 3] },
   cifar100: { classes: 100, shape: [32, 32, 3] },
+  svhn: { classes: 10, shape: [32, 32, 3] },
   synthetic: { classes: 10, shape: [28, 28, 1] },
 };
 

@@ -125,8 +125,12 @@ describe('loadOodSet', () => {
     expect(o.source).toBe(`data-dir:${dir} (test file)`);
   });
 
-  it('svhn is NOT_IMPLEMENTED, an unknown name INVALID_INPUT', async () => {
-    await expect(loadOodSet('svhn')).rejects.toMatchObject({ code: 'NOT_IMPLEMENTED' });
+  it('svhn without its files is DATA_NOT_FOUND saying which file and how to provide it; an unknown name INVALID_INPUT', async () => {
+    const err = await loadOodSet('svhn', { ...isolated(), dataDir: tempDir() }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'DATA_NOT_FOUND' });
+    expect(err.message).toMatch(/^SVHN not found \(looked in /);
+    expect(err.message).toContain('set ARCAL_DATA_DIR=<dir with test_32x32.mat> (directly or in svhn/)');
+    expect(err.message).toContain('allow a download into');
     await expect(loadOodSet('imagenet' as never)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
   });
 });

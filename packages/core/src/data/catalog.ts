@@ -8,7 +8,7 @@ import type { ImageShape } from './types.ts';
 
 /** The datasets that come from files (everything but `synthetic`). */
 export type FileDatasetName = Exclude<DatasetName, 'synthetic'>;
-export type FileFormat = 'idx' | 'cifar10' | 'cifar100';
+export type FileFormat = 'idx' | 'cifar10' | 'cifar100' | 'svhn-mat';
 
 export interface Checksum {
   algorithm: 'md5' | 'sha256';
@@ -126,6 +126,28 @@ export const DATASETS: Record<FileDatasetName, DatasetEntry> = {
         urls: ['https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz'],
         checksum: { algorithm: 'md5', hex: '03b5dce01913d631647c71ecec9e9cb8' },
         extract: ['train.bin', 'test.bin'].map((f) => ({ member: `cifar-100-binary/${f}`, name: f })),
+      },
+    ],
+  },
+  svhn: {
+    format: 'svhn-mat',
+    classes: 10,
+    shape: [32, 32, 3],
+    title: 'SVHN',
+    train: ['train_32x32.mat'],
+    test: ['test_32x32.mat'],
+    subdirs: ['svhn'],
+    // the cropped digits (format 2) from http://ufldl.stanford.edu/housenumbers/; md5 as listed by torchvision
+    remote: [
+      {
+        name: 'train_32x32.mat',
+        urls: ['http://ufldl.stanford.edu/housenumbers/train_32x32.mat'],
+        checksum: { algorithm: 'md5', hex: 'e26dedcc434d2e4c54c9b2d4a06d8373' },
+      },
+      {
+        name: 'test_32x32.mat',
+        urls: ['http://ufldl.stanford.edu/housenumbers/test_32x32.mat'],
+        checksum: { algorithm: 'md5', hex: 'eb5a983be6a315427106f1b164d9cef3' },
       },
     ],
   },

