@@ -14,7 +14,7 @@ import { UnrecoverableError } from 'bullmq';
 import { isLastOfGroup } from '../barrier.ts';
 import { memberEpochJobs, readJointRanking, reRanksBefore, type StoredRanking, tableSize } from '../graph.ts';
 import type { HandlerTable } from '../run-job.ts';
-import { computeJob, referenceModel, writeAtomic } from './compute-context.ts';
+import { computeJob, referenceModel, trainMemberOf, writeAtomic } from './compute-context.ts';
 import { jointSetup, toRanking } from './train.processor.ts';
 
 export const attackHandlers: HandlerTable = {
@@ -106,12 +106,7 @@ export const attackHandlers: HandlerTable = {
       const members = [];
       try {
         for (let m = 0; m < M; m++) {
-          const s = await c.core.trainMember({
-            spec,
-            data: c.data,
-            member: m,
-            seed: c.core.memberSeed(spec.seed, m),
-            checkpointDir: c.layout.member(m),
+          const s = await trainMemberOf(c, m, {
             untilEpoch: e,
             ranking: before,
             sharedPTrue: shared,

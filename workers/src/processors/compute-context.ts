@@ -94,6 +94,24 @@ export async function computeJob(args: Pick<HandlerArgs<never>, 'ctx' | 'experim
 /** Seed of the vanilla reference model (runExperiment's choice). */
 export const referenceSeed = (core: Core, seed: number) => core.memberSeed(seed, 1_000_000);
 
+type TrainMemberOptions = Parameters<Core['trainMember']>[0];
+
+/** core.trainMember for member m of this experiment (its seed and checkpoint directory) with the job's options. */
+export function trainMemberOf(
+  c: ComputeJob,
+  m: number,
+  o: Omit<TrainMemberOptions, 'spec' | 'data' | 'member' | 'seed' | 'checkpointDir'>,
+) {
+  return c.core.trainMember({
+    spec: c.spec,
+    data: c.data,
+    member: m,
+    seed: c.core.memberSeed(c.spec.seed, m),
+    checkpointDir: c.layout.member(m),
+    ...o,
+  });
+}
+
 /** The trained reference model (its checkpoint must hold every epoch). Caller disposes. */
 export async function referenceModel(c: ComputeJob, signal?: AbortSignal) {
   const s = await c.core.trainMember({

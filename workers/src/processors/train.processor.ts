@@ -12,7 +12,14 @@ import { UnrecoverableError } from 'bullmq';
 import { isLastOfGroup } from '../barrier.ts';
 import { needsRanking, planShards, readJointRanking, reRanksJointly, tableSize } from '../graph.ts';
 import type { HandlerTable } from '../run-job.ts';
-import { type ComputeJob, computeJob, readNorms, referenceSeed, writeAtomic } from './compute-context.ts';
+import {
+  type ComputeJob,
+  computeJob,
+  readNorms,
+  referenceSeed,
+  trainMemberOf,
+  writeAtomic,
+} from './compute-context.ts';
 import { experimentDir, recordArtifacts } from './records.ts';
 
 export {
@@ -166,12 +173,7 @@ export const trainHandlers: HandlerTable = {
     const R = tableSize(spec);
     const resumedFrom = await checkpointEpoch(c.layout.member(m));
     if (resumedFrom > 0) await c.say('info', `member ${m}: resuming after epoch ${resumedFrom} from its checkpoint`);
-    const s = await c.core.trainMember({
-      spec,
-      data: c.data,
-      member: m,
-      seed: c.core.memberSeed(spec.seed, m),
-      checkpointDir: c.layout.member(m),
+    const s = await trainMemberOf(c, m, {
       ranking,
       // runExperiment's reRankWith for one model: attack train and validation every everyEpochs epochs
       reRank: onTheFly
@@ -218,12 +220,7 @@ export const trainHandlers: HandlerTable = {
     // Re-ranked on the fly: the ranking of the last re-rank job at or before this epoch.
     const ranking = reRanksJointly(spec) ? toRanking(await readJointRanking(c.layout, spec, e)) : setupRanking;
     const shared = (experiment.softLabels as { pTrue?: number[] } | null)?.pTrue ?? new Array(tableSize(spec)).fill(1);
-    const s = await c.core.trainMember({
-      spec,
-      data: c.data,
-      member: m,
-      seed: c.core.memberSeed(spec.seed, m),
-      checkpointDir: c.layout.member(m),
+    const s = await trainMemberOf(c, m, {
       untilEpoch: e + 1,
       ranking,
       sharedPTrue: shared,
