@@ -1,7 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { isArcalError } from '@arcal/contracts';
 import { describe, expect, it } from 'vitest';
 import {
   CIFAR10_LAYOUT,
@@ -17,6 +16,7 @@ import {
 import {
   cifarBytes,
   cifarPixel,
+  expectArcal,
   fixtureLabel,
   fixturePixel,
   idxBytes,
@@ -24,20 +24,6 @@ import {
   idxLabels,
   tempDir,
 } from './data.fixtures.ts';
-
-/** Runs `f`, expecting an ArcalError with `code` whose message contains every string in `mentions`. */
-function expectArcal(f: () => unknown, code: string, ...mentions: string[]): void {
-  let caught: unknown;
-  try {
-    f();
-  } catch (e) {
-    caught = e;
-  }
-  expect(isArcalError(caught), `expected an ArcalError ${code}, got ${String(caught)}`).toBe(true);
-  const e = caught as { code: string; message: string };
-  expect(e.code).toBe(code);
-  for (const m of mentions) expect(e.message).toContain(m);
-}
 
 describe('IDX decoding', () => {
   it('decodes a plain and a gzipped pair to the bytes written, NHWC with c = 1', () => {

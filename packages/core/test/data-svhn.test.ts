@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { isArcalError, validateSpec } from '@arcal/contracts';
+import { validateSpec } from '@arcal/contracts';
 import { describe, expect, it } from 'vitest';
 import {
   DATASETS,
@@ -19,7 +19,7 @@ import {
   readSvhnFile,
 } from '../src/data/index.ts';
 import { unimplementedPaths } from '../src/experiment/features.ts';
-import { tempDir } from './data.fixtures.ts';
+import { expectArcal, tempDir } from './data.fixtures.ts';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/svhn/', import.meta.url));
 const fixture = (name: string): string => join(FIXTURES, name);
@@ -36,20 +36,6 @@ const FILES = [
 const N = 4;
 const D = 32 * 32 * 3;
 const isolated = () => ({ debianRoot: tempDir('deb-'), cacheDir: tempDir('cache-') });
-
-/** Runs `f`, expecting an ArcalError with `code` whose message contains every string in `mentions`. */
-function expectArcal(f: () => unknown, code: string, ...mentions: string[]): void {
-  let caught: unknown;
-  try {
-    f();
-  } catch (e) {
-    caught = e;
-  }
-  expect(isArcalError(caught), `expected an ArcalError ${code}, got ${String(caught)}`).toBe(true);
-  const e = caught as { code: string; message: string };
-  expect(e.code).toBe(code);
-  for (const m of mentions) expect(e.message).toContain(m);
-}
 
 /** A copy of `bytes` with the only occurrence of `find` replaced by `replace` (same length). */
 function patch(bytes: Uint8Array, find: number[], replace: number[]): Uint8Array {

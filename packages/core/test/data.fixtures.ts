@@ -6,6 +6,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { isArcalError } from '@arcal/contracts';
+import { expect } from 'vitest';
 
 export const tempDir = (prefix = 'arcal-data-'): string => mkdtempSync(join(tmpdir(), prefix));
 
@@ -82,4 +84,18 @@ export function cifarBytes(labels: number[][], offset = 0): Uint8Array {
     }
   });
   return out;
+}
+
+/** Runs `f`, expecting an ArcalError with `code` whose message contains every string in `mentions`. */
+export function expectArcal(f: () => unknown, code: string, ...mentions: string[]): void {
+  let caught: unknown;
+  try {
+    f();
+  } catch (e) {
+    caught = e;
+  }
+  expect(isArcalError(caught), `expected an ArcalError ${code}, got ${String(caught)}`).toBe(true);
+  const e = caught as { code: string; message: string };
+  expect(e.code).toBe(code);
+  for (const m of mentions) expect(e.message).toContain(m);
 }
