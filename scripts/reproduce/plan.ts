@@ -3,6 +3,7 @@
  * base spec. Pure: presets in, raw experiment specs out (they still pass spec validation before running).
  */
 import type { StudyDocument } from '@arcal/contracts';
+import { applicableCorruptions } from '../../packages/core/src/shift/corrupt.ts';
 import { expandStudy } from '../../packages/core/src/study/index.ts';
 
 /** Rows of the result tables; each is one study (one method, its seeds and, for sweeps, its grid). */
@@ -79,26 +80,8 @@ export interface Preset {
   robustnessSubsets: number;
 }
 
-/** Corruptions defined for 1-channel images (frost is not implemented; the rest need colour). */
-export const GREY_CORRUPTIONS = [
-  'gaussian_noise',
-  'shot_noise',
-  'impulse_noise',
-  'speckle_noise',
-  'gaussian_blur',
-  'defocus_blur',
-  'glass_blur',
-  'motion_blur',
-  'zoom_blur',
-  'snow',
-  'fog',
-  'brightness',
-  'contrast',
-  'elastic_transform',
-  'pixelate',
-  'jpeg_compression',
-  'spatter',
-];
+/** Corruptions defined for 1-channel images (frost is not implemented; saturate needs colour). */
+export const GREY_CORRUPTIONS: string[] = applicableCorruptions(1);
 
 /**
  * Full preset: 3,000 training images for 20 epochs of Adam at 3·10⁻³ (batch 64, cosine decay) and 800 test images

@@ -3,32 +3,12 @@
  * `corrupt`, which applies one id at one severity to a batch of NHWC float32 images in [0, 1], seeded.
  * Pure array maths (no tfjs, no I/O).
  */
-import { ArcalError } from '@arcal/contracts';
+import { ArcalError, CORRUPTIONS } from '@arcal/contracts';
 import { Rng } from '../util/rng.ts';
 import { OPERATIONS } from './corruptions.ts';
 
-/** The 19 CIFAR-10-C corruption ids, in the order of the published file list. */
-export const CORRUPTION_IDS = [
-  'gaussian_noise',
-  'shot_noise',
-  'impulse_noise',
-  'speckle_noise',
-  'gaussian_blur',
-  'defocus_blur',
-  'glass_blur',
-  'motion_blur',
-  'zoom_blur',
-  'snow',
-  'frost',
-  'fog',
-  'brightness',
-  'contrast',
-  'elastic_transform',
-  'pixelate',
-  'jpeg_compression',
-  'spatter',
-  'saturate',
-] as const;
+/** The 19 CIFAR-10-C corruption ids, in the order of the published file list (the spec's `evaluation.corruptions`). */
+export const CORRUPTION_IDS = CORRUPTIONS;
 export type CorruptionId = (typeof CORRUPTION_IDS)[number];
 
 export const SEVERITIES = [1, 2, 3, 4, 5] as const;
