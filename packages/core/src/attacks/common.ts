@@ -179,3 +179,33 @@ export async function writeRows(
   g.dispose();
   for (let r = 0; r < local.length; r++) store.set(v.subarray(r * d, (r + 1) * d), global[r] * d);
 }
+
+/**
+ * The state of a minimal-norm search over a batch (FMN, DDN): an active set holding x0, the perturbation δ = 0,
+ * the one-hot mask of the predicted class and the best adversarial so far; `found`/`bestNorm` per example; and
+ * `flush(local)`, which writes the best rows of found examples among the local rows `local` to `store` (n × d),
+ * to be called before rows leave the set and once at the end for the rest.
+ */
+export function boundarySearch(x: tf.Tensor, predicted: Int32Array, numClasses: number) {
+  const n = x.shape[0];
+  const d = x.size / n;
+  const store = new Float32Array(n * d);
+  const found = new Uint8Array(n);
+  const bestNorm = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
+  const set = new ActiveSet(n);
+  set.set('x0', x.clone());
+  set.set('delta', tf.zerosLike(x));
+  set.set('ymask', oneHot(predicted, numClasses));
+  set.set('best', x.clone());
+  const flush = async (local: Int32Array) => {
+    const l = Int32Array.from(Array.from(local).filter((i) => found[set.rows[i]]));
+    await writeRows(
+      store,
+      d,
+      set.get('best'),
+      l,
+      Int32Array.from(l, (i) => set.rows[i]),
+    );
+  };
+  return { n, d, store, found, bestNorm, set, flush };
+}

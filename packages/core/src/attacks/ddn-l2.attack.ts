@@ -34,17 +34,7 @@
  * gradient is exactly 0 cannot move and leave the batch; the others run the whole schedule.
  */
 import { tf } from '../backend/index.ts';
-import {
-  ActiveSet,
-  column,
-  cosineAnneal,
-  margin,
-  normaliseRows,
-  oneHot,
-  rowNorms,
-  whereRows,
-  writeRows,
-} from './common.ts';
+import { boundarySearch, column, cosineAnneal, margin, normaliseRows, rowNorms, whereRows } from './common.ts';
 import type { BatchAttack } from './types.ts';
 
 export const DDN_DEFAULTS = {
@@ -74,33 +64,14 @@ export const ddnL2: BatchAttack = async (f, x, predicted, numClasses, params) =>
   const a0 = params.alphaInit ?? DDN_DEFAULTS.alphaInit;
   const a1 = params.alphaFinal ?? DDN_DEFAULTS.alphaFinal;
   const useMargin = (params.ddnLoss ?? DDN_DEFAULTS.ddnLoss) === 'margin';
-  const n = x.shape[0];
-  const d = x.size / n;
+  const { n, store, found, bestNorm, set, flush } = boundarySearch(x, predicted, numClasses);
   const rank = x.rank;
-  const store = new Float32Array(n * d);
-  const found = new Uint8Array(n);
-  const bestNorm = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
   // ε₀: the given initNorm, else each example's first-order distance estimate, set at step 0 below.
   const eps = new Float64Array(n).fill(params.initNorm ?? 0);
   const estimate = params.initNorm === undefined;
   let iterations = 0;
   let exampleIterations = 0;
 
-  const set = new ActiveSet(n);
-  set.set('x0', x.clone());
-  set.set('delta', tf.zerosLike(x));
-  set.set('ymask', oneHot(predicted, numClasses));
-  set.set('best', x.clone());
-  const flush = async (local: Int32Array) => {
-    const l = Int32Array.from(Array.from(local).filter((i) => found[set.rows[i]]));
-    await writeRows(
-      store,
-      d,
-      set.get('best'),
-      l,
-      Int32Array.from(l, (i) => set.rows[i]),
-    );
-  };
   try {
     for (let k = 0; k < steps && set.size > 0; k++) {
       let stats!: tf.Tensor;

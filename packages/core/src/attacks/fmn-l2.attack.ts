@@ -32,17 +32,7 @@
  * what makes the radius converge).
  */
 import { tf } from '../backend/index.ts';
-import {
-  ActiveSet,
-  column,
-  cosineAnneal,
-  margin,
-  normaliseRows,
-  oneHot,
-  rowNorms,
-  whereRows,
-  writeRows,
-} from './common.ts';
+import { boundarySearch, column, cosineAnneal, margin, normaliseRows, rowNorms, whereRows } from './common.ts';
 import type { BatchAttack } from './types.ts';
 
 /** A pixel within this of 0 or 1 counts as being on that bound of the box. */
@@ -56,31 +46,12 @@ export const fmnL2: BatchAttack = async (f, x, predicted, numClasses, params) =>
   const a1 = params.alphaFinal ?? a0 / 100;
   const g0 = params.gammaInit ?? FMN_DEFAULTS.gammaInit;
   const g1 = params.gammaFinal ?? FMN_DEFAULTS.gammaFinal;
-  const n = x.shape[0];
-  const d = x.size / n;
+  const { n, store, found, bestNorm, set, flush } = boundarySearch(x, predicted, numClasses);
   const rank = x.rank;
-  const store = new Float32Array(n * d);
-  const found = new Uint8Array(n);
-  const bestNorm = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
   const eps = new Float64Array(n);
   let iterations = 0;
   let exampleIterations = 0;
 
-  const set = new ActiveSet(n);
-  set.set('x0', x.clone());
-  set.set('delta', tf.zerosLike(x));
-  set.set('ymask', oneHot(predicted, numClasses));
-  set.set('best', x.clone());
-  const flush = async (local: Int32Array) => {
-    const l = Int32Array.from(Array.from(local).filter((i) => found[set.rows[i]]));
-    await writeRows(
-      store,
-      d,
-      set.get('best'),
-      l,
-      Int32Array.from(l, (i) => set.rows[i]),
-    );
-  };
   try {
     for (let k = 0; k < steps && set.size > 0; k++) {
       let stats!: tf.Tensor;
