@@ -404,6 +404,34 @@ describe.skipIf(!env)('dashboard in Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'study.png'), fullPage: true });
   });
 
+  it('a study page notes a partial report, cancels the study, then deletes it (cookie writes with the CSRF token)', async () => {
+    const study = await client.submitStudy({ name: 'stop-sweep', base: smallSpec('base'), vary: { seed: [1, 2, 3] } });
+    const [first, second] = study.experiments as [string, string, string];
+    await api.deps.repos.experiments.transition(first, ['queued'], 'running');
+    await api.deps.repos.results.saveReport(first, sampleReport((await client.get(first)).spec));
+    await api.deps.repos.experiments.transition(first, ['running'], 'succeeded');
+    await api.deps.repos.experiments.transition(second, ['queued'], 'running');
+
+    await page.goto(`${api.url}/ui/#/s/${study.id}`);
+    await page.waitForSelector('#study-partial');
+    expect(await page.textContent('#study-partial')).toContain('partial: 1 of 3 runs');
+    expect(await page.$$eval('#study-results tbody tr', (rows) => rows.length)).toBe(1);
+    expect(await page.$$eval('#study-actions button', (bs) => bs.map((b) => b.textContent))).toEqual(['Cancel']);
+    await page.click('#study-actions button:has-text("Cancel")');
+    await page.waitForSelector('h2 [data-status="cancelled"]');
+    expect((await client.getStudy(study.id)).counts).toMatchObject({ succeeded: 1, cancelled: 2, running: 0 });
+    expect(await page.$('#study-partial')).toBeNull();
+
+    page.once('dialog', (d) => d.accept());
+    await page.click('#study-actions button:has-text("Delete")');
+    await page.waitForSelector('#studies');
+    expect(page.url()).toMatch(/#\/studies$/);
+    expect(await page.$(`#studies tr[data-id="${study.id}"]`)).toBeNull();
+    expect(await api.deps.db.study.findUnique({ where: { id: study.id } })).toBeNull();
+    expect(await api.deps.db.experiment.count({ where: { id: { in: study.experiments } } })).toBe(0);
+    expect(consoleErrors).toEqual([]);
+  });
+
   it('submits the example from the New experiment page; a real worker runs it; the page follows it to succeeded and draws every chart of its report', async () => {
     const before = new Set((await client.listAll({ max: 500 })).map((e) => e.id));
     await page.goto(`${api.url}/ui/#/`);

@@ -90,13 +90,26 @@ export const StudyExperimentView = T.Object({
 
 export const StudyReport = T.Object(
   {
-    succeeded: T.Integer({ description: 'Experiments aggregated' }),
-    missing: T.Array(T.String(), { description: 'Experiments that did not succeed (not aggregated)' }),
+    partial: T.Boolean({
+      description:
+        'Some experiments are still queued or running: the means, standard deviations and the selection cover the experiments that succeeded so far and can change as more finish',
+    }),
+    included: T.Integer({ description: 'Experiments aggregated so far (the succeeded ones)' }),
+    expected: T.Integer({ description: 'Experiments in the study’s grid' }),
+    succeeded: T.Integer({ description: 'Experiments aggregated (the same count as `included`)' }),
+    missing: T.Array(T.String(), {
+      description: 'Experiments not aggregated: not finished yet, failed, cancelled or deleted',
+    }),
     configurations: T.Array(T.Unknown(), {
       description:
         'Per configuration: config, seeds, experiments, metrics { "test.ece": { mean, std, n }, … } (std is the sample standard deviation, null for one seed)',
     }),
-    selection: T.Optional(T.Unknown({ description: 'The best configuration(s) by the study’s select rule' })),
+    selection: T.Optional(
+      T.Unknown({
+        description:
+          'The best configuration(s) by the study’s select rule, among the configurations with results (while `partial`, by the means so far)',
+      }),
+    ),
     markdown: T.String({ description: 'The table `arcal study` prints' }),
   },
   { additionalProperties: false },
@@ -107,7 +120,10 @@ export const StudyDetail = T.Object(
     ...studyFields,
     document: T.Unknown({ description: 'The study as submitted' }),
     experiments: T.Array(StudyExperimentView),
-    report: T.Union([StudyReport, T.Null()], { description: 'Once every experiment has finished' }),
+    report: T.Union([StudyReport, T.Null()], {
+      description:
+        'Over the experiments that have succeeded so far (`partial` while others are unfinished); null until one has',
+    }),
   },
   { additionalProperties: true },
 );

@@ -36,7 +36,10 @@ Service (ARCAL_URL, default http://127.0.0.1:3000, and ARCAL_API_KEY):
   arcal study <study.json> --remote [--wait] [--idempotency-key k] [--json]
                                   queue a study (one experiment per grid point); --wait ends with its report
   arcal studies [<id>] [--wait] [--limit n] [--json]
-                                  list studies, or one study: its experiments and, once finished, mean ± std
+                                  list studies, or one study: its experiments and mean ± std over the
+                                  experiments finished so far (marked partial while others run)
+  arcal studies cancel <id> | arcal studies delete <id> [--json]
+                                  cancel every unfinished experiment of a study; delete a finished study
   arcal keys create --project <name> [--json]   create an API key (writes to DATABASE_URL)
   The dashboard is served by the API at /ui.
 

@@ -291,6 +291,42 @@ describe.skipIf(!env)('arcal remote commands against the real API', () => {
     expect(f.stdout).toContain('status    failed; 2/2 experiments finished');
   });
 
+  it('studies cancel / delete: one line each; delete of an unfinished study exits 1 with the reason', async () => {
+    const s = await client.submitStudy({ name: 'cli-stop', base: smallSpec('b'), vary: { seed: [1, 2] } });
+    await api.deps.repos.experiments.transition(s.experiments[0]!, ['queued'], 'running');
+    const busy = await run('studies', ['delete', s.id]);
+    expect(busy.code).toBe(1);
+    expect(busy.stdout).toBe('');
+    expect(busy.stderr).toMatch(
+      new RegExp(
+        `^arcal: study ${s.id} has unfinished experiments \\(1 queued, 1 running\\); cancel it before deleting \\(CONFLICT, HTTP 409, request [0-9a-f-]{36}\\)\n$`,
+      ),
+    );
+    const c = await run('studies', ['cancel', s.id]);
+    expect([c.code, c.stdout]).toEqual([0, `${s.id} cancelled: 2/2 finished (0 succeeded, 0 failed, 2 cancelled)\n`]);
+    const again = await run('studies', ['cancel', s.id, '--json']);
+    expect([again.code, JSON.parse(again.stdout).counts.cancelled]).toEqual([0, 2]);
+    const d = await run('studies', ['delete', s.id]);
+    expect([d.code, d.stdout]).toEqual([0, `${s.id} deleted\n`]);
+    const gone = await run('studies', ['delete', s.id]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/^arcal: study .* not found \(NOT_FOUND, HTTP 404, request /);
+    expect((await run('studies', ['cancel'])).code).toBe(2);
+    expect((await run('studies', ['delete', s.id, 'extra'])).code).toBe(2);
+  });
+
+  it('studies <id> shows a partial report while experiments are unfinished', async () => {
+    const s = await client.submitStudy({ name: 'cli-partial', base: smallSpec('b'), vary: { seed: [1, 2] } });
+    const e = s.experiments[0]!;
+    await api.deps.repos.experiments.transition(e, ['queued'], 'running');
+    await api.deps.repos.results.saveReport(e, sampleReport((await client.get(e)).spec));
+    await api.deps.repos.experiments.transition(e, ['running'], 'succeeded');
+    const r = await run('studies', [s.id]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Partial: 1 of 2 experiments so far');
+    expect(r.stdout).toContain('not aggregated (not finished or did not succeed): cli-partial.seed=2');
+  });
+
   it('the arcal binary dispatches the remote commands and exits 0 / 1 / 2', async () => {
     const bin = fileURLToPath(new URL('../bin/arcal.js', import.meta.url));
     const arcal = (...args: string[]) =>

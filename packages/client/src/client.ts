@@ -287,9 +287,19 @@ export class ArcalClient {
     return out.slice(0, max);
   }
 
-  /** The study, its experiments and, once all have finished, the aggregated report. */
+  /** The study, its experiments and the report over the experiments that have succeeded so far (or null). */
   getStudy(id: string): Promise<StudyDetail> {
     return this.json('getStudy', { params: { id } });
+  }
+
+  /** Cancels every unfinished experiment of the study (a no-op when none is left); the study afterwards. */
+  cancelStudy(id: string): Promise<StudyView> {
+    return this.json('cancelStudy', { params: { id } });
+  }
+
+  /** Deletes a study whose experiments have all finished, with them (409 CONFLICT while any is unfinished). */
+  deleteStudy(id: string): Promise<void> {
+    return this.json('deleteStudy', { params: { id } });
   }
 
   /**

@@ -19,6 +19,8 @@ export const ROUTES = {
   submitStudy: { method: 'POST', path: '/v1/studies' },
   listStudies: { method: 'GET', path: '/v1/studies' },
   getStudy: { method: 'GET', path: '/v1/studies/{id}' },
+  cancelStudy: { method: 'POST', path: '/v1/studies/{id}/cancel' },
+  deleteStudy: { method: 'DELETE', path: '/v1/studies/{id}' },
   health: { method: 'GET', path: '/healthz' },
   ready: { method: 'GET', path: '/readyz' },
 } as const;

@@ -183,10 +183,20 @@ export interface StudyExperimentView {
   links: { self: string };
 }
 
-/** The aggregation `arcal study` prints: mean ± sample std over seeds per configuration, and the selection. */
+/**
+ * The aggregation `arcal study` prints: mean ± sample std over seeds per configuration, and the selection, over
+ * the experiments that have succeeded so far.
+ */
 export interface StudyReport {
+  /** Some experiments are still queued or running: the numbers and the selection can change as more finish. */
+  partial: boolean;
+  /** Experiments aggregated so far (the succeeded ones). */
+  included: number;
+  /** Experiments in the study's grid. */
+  expected: number;
+  /** The same count as `included`. */
   succeeded: number;
-  /** Experiments that did not succeed (not aggregated). */
+  /** Experiments not aggregated: not finished yet, failed, cancelled or deleted. */
   missing: string[];
   configurations: ConfigurationSummary[];
   selection?: Selection;
@@ -196,7 +206,7 @@ export interface StudyReport {
 export interface StudyDetail extends StudyView {
   document: StudyDocument;
   experiments: StudyExperimentView[];
-  /** Once every experiment has finished (and at least one succeeded). */
+  /** Once at least one experiment has succeeded; `partial` while others are unfinished. */
   report: StudyReport | null;
 }
 

@@ -200,6 +200,33 @@ describe.skipIf(!env)('@arcal/client against the real API', () => {
     const ece = done.report!.configurations[0]!.metrics['test.ece']!;
     expect(ece.mean).toBeCloseTo(0.25, 12);
     expect(ece.std).toBeCloseTo(Math.SQRT1_2 * 0.1, 12); // √((0.05² + 0.05²) / 1)
+    expect([done.report!.partial, done.report!.included, done.report!.expected]).toEqual([false, 2, 2]);
+  });
+
+  it('studies: cancel every unfinished experiment (twice is a no-op), delete only once all have finished', async () => {
+    const s = await client.submitStudy({ name: 'stop-me', base: smallSpec('base'), vary: { seed: [1, 2, 3] } });
+    const [first, second] = s.experiments as [string, string, string];
+    await api.deps.repos.experiments.transition(first, ['queued'], 'running');
+    await api.deps.repos.results.saveReport(first, {
+      final: { accuracy: 0.5, ece: 0.2, nll: 1, brier: 0.5 },
+      epochs: [],
+      timings: { totalSeconds: 1 },
+    });
+    await api.deps.repos.experiments.transition(first, ['running'], 'succeeded');
+    await api.deps.repos.experiments.transition(second, ['queued'], 'running');
+    const partial = (await client.getStudy(s.id)).report!;
+    expect([partial.partial, partial.included, partial.expected]).toEqual([true, 1, 3]);
+
+    const busy = await caught(client.deleteStudy(s.id));
+    expect([busy.code, busy.status]).toEqual(['CONFLICT', 409]);
+    expect(busy.message).toMatch(/1 queued, 1 running\); cancel it before deleting$/);
+    const c = await client.cancelStudy(s.id);
+    expect([c.id, c.status, c.counts.succeeded, c.counts.cancelled]).toEqual([s.id, 'cancelled', 1, 2]);
+    expect((await client.cancelStudy(s.id)).counts).toEqual(c.counts);
+    expect(await client.deleteStudy(s.id)).toBeUndefined();
+    expect((await caught(client.getStudy(s.id))).code).toBe('NOT_FOUND');
+    expect((await caught(client.get(first))).code).toBe('NOT_FOUND');
+    expect((await caught(client.cancelStudy(s.id))).status).toBe(404);
   });
 
   it('follows events: snapshot, then what the workers publish, then end', async () => {

@@ -1,4 +1,7 @@
-/** /v1/studies: submit a study (one experiment per grid point), list studies, read one with its report. */
+/**
+ * /v1/studies: submit a study (one experiment per grid point), list studies, read one with its report, cancel
+ * every unfinished experiment of one, delete one with its experiments.
+ */
 import { StudySpec } from '@arcal/contracts';
 import type { ExperimentRow, Repositories, StudyRow } from '@arcal/db';
 import { Type as T } from '@sinclair/typebox';
@@ -106,7 +109,9 @@ export async function studyRoutes(app: FastifyInstance, deps: StudyRoutesDeps): 
     '/v1/studies/:id',
     {
       schema: {
-        summary: 'One study: status, its experiments, and once all have finished the aggregated report',
+        summary: 'One study: status, its experiments, and the report over the experiments that have succeeded',
+        description:
+          'The report aggregates the experiments that have succeeded so far (mean ± std over seeds per configuration, and the selection among the configurations with results). While other experiments are queued or running it is `partial`, with `included` of `expected` experiments, and its numbers and selection can change as more finish; it is null until one has succeeded.',
         tags: ['studies'],
         security,
         params: T.Object({ id: T.String({ description: 'study id (uuid)' }) }),
@@ -131,6 +136,48 @@ export async function studyRoutes(app: FastifyInstance, deps: StudyRoutesDeps): 
         })),
         report: await studies.report(s, experiments),
       };
+    },
+  );
+
+  app.post(
+    '/v1/studies/:id/cancel',
+    {
+      schema: {
+        summary: 'Cancel a study: every unfinished experiment is cancelled as POST /v1/experiments/:id/cancel does',
+        description:
+          'Waiting jobs are removed, running ones aborted within seconds; experiments that have finished stay as they are. A second cancel changes nothing. Answers the study with its counts afterwards.',
+        tags: ['studies'],
+        security,
+        params: T.Object({ id: T.String({ description: 'study id (uuid)' }) }),
+        response: { 200: StudyView, ...errors(401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const r = await studies.cancel(projectOf(request), id);
+      return viewOf(r.study, countsOf(r.experiments));
+    },
+  );
+
+  app.delete(
+    '/v1/studies/:id',
+    {
+      schema: {
+        summary: 'Delete a finished study with its experiments, their records and artifacts',
+        description:
+          '409 while any experiment is queued or running (cancel the study first). The study and its experiments are deleted in one transaction, then the experiments’ artifact folders.',
+        tags: ['studies'],
+        security,
+        params: T.Object({ id: T.String({ description: 'study id (uuid)' }) }),
+        response: { 204: T.Null(), ...errors(401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const r = await studies.delete(projectOf(request), id);
+      if (r.leftovers.length)
+        request.log.warn({ study: id, folders: r.leftovers }, 'study deleted; some artifact folders were not removed');
+      return reply.status(204).send();
     },
   );
 }

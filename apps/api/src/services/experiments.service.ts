@@ -165,8 +165,13 @@ export class ExperimentsService {
     const e = await this.get(projectId, id);
     if (!FINISHED.includes(e.status))
       throw new ArcalError('CONFLICT', `experiment ${id} is ${e.status}; cancel it before deleting`);
-    await rm(this.artifactFolder(id), { recursive: true, force: true });
+    await this.removeArtifacts(id);
     await this.repos.experiments.delete(id);
+  }
+
+  /** Removes an experiment's artifact folder (its rows, artifact rows included, go with the experiment row). */
+  async removeArtifacts(id: string): Promise<void> {
+    await rm(this.artifactFolder(id), { recursive: true, force: true });
   }
 
   artifactFolder(id: string): string {

@@ -3,8 +3,10 @@
  * then every experiment it expands to, with the same rules as POST /v1/experiments — and admitted when the sum
  * of its experiments' estimates fits the budget. It is stored as one study row plus one ordinary experiment per
  * grid point (with the same start job as a single submission), all in one transaction, then enqueued. Its
- * status follows from its experiments'; once all have finished, its report is the same aggregation that
- * `arcal study` writes inline (mean ± std over seeds per configuration, and the selection).
+ * status follows from its experiments'; its report is the same aggregation that `arcal study` writes inline
+ * (mean ± std over seeds per configuration, and the selection), over the experiments that have succeeded so
+ * far (partial while others are unfinished). Cancelling a study cancels each unfinished experiment as a single
+ * cancel would; deleting one removes the study and its experiments together once all have finished.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -38,6 +40,9 @@ import { type ExperimentsService, stable } from './experiments.service.ts';
 
 /** Largest grid accepted in one study (experiments are rows and queued jobs; split bigger sweeps). */
 export const MAX_STUDY_EXPERIMENTS = 256;
+
+/** Experiments a study cancel stops at once. */
+const CANCEL_BATCH = 8;
 
 /** A grid point as stored with the study (the spec itself is the experiment's row). */
 export type StudyPoint = Omit<StudyExperiment, 'spec'>;
@@ -107,9 +112,18 @@ export function studyStatus(c: StatusCounts): StudyStatus {
 }
 
 export interface StudyReport {
-  /** Experiments whose reports are aggregated (the succeeded ones). */
+  /**
+   * Some of the study's experiments are still queued or running: the means, standard deviations and the
+   * selection cover the experiments that succeeded so far and can change as more finish.
+   */
+  partial: boolean;
+  /** Experiments aggregated (the succeeded ones, so far). */
+  included: number;
+  /** Experiments in the study's grid. */
+  expected: number;
+  /** Experiments whose reports are aggregated (the succeeded ones); the same count as `included`. */
   succeeded: number;
-  /** Names of the study's experiments that did not succeed (failed, cancelled, or deleted). */
+  /** Names of the study's experiments not aggregated: not finished yet, failed, cancelled, or deleted. */
   missing: string[];
   configurations: ConfigurationSummary[];
   selection?: Selection;
@@ -278,11 +292,11 @@ export class StudiesService {
   }
 
   /**
-   * Mean ± std over seeds per configuration of the succeeded experiments, with the selection, once every
-   * experiment has finished and at least one succeeded; null before.
+   * Mean ± std over seeds per configuration of the experiments that have succeeded so far, with the selection
+   * among the configurations that have results; null until one has succeeded. `partial` while others are still
+   * queued or running (the numbers and the selection can then change).
    */
   async report(study: StudyRow, experiments: ExperimentRow[]): Promise<StudyReport | null> {
-    if (experiments.some((e) => !FINISHED.includes(e.status))) return null;
     const doc = documentOf(study);
     const points = gridOf(study).experiments;
     const byName = new Map(experiments.map((e) => [e.name, e]));
@@ -296,16 +310,70 @@ export class StudiesService {
       else missing.push(p.name);
     }
     if (!items.length) return null;
+    const partial = experiments.some((e) => !FINISHED.includes(e.status));
     const configurations = aggregateStudy(items);
     const selection = doc.select
       ? selectBest(configurations, { metric: doc.select.metric ?? 'validation.ece', by: doc.select.by })
       : undefined;
+    const markdown = studyMarkdown(doc.name, configurations, selection);
     return {
+      partial,
+      included: items.length,
+      expected: points.length,
       succeeded: items.length,
       missing,
       configurations,
       ...(selection ? { selection } : {}),
-      markdown: studyMarkdown(doc.name, configurations, selection),
+      markdown: partial
+        ? `${markdown}\nPartial: ${items.length} of ${points.length} experiments so far; the means and the selection can change as more finish.\n`
+        : markdown,
+    };
+  }
+
+  /**
+   * Cancels every unfinished experiment of the study exactly as a single cancel does (waiting jobs removed,
+   * running ones aborted). Experiments that finish meanwhile are left as they are, so a second cancel changes
+   * nothing. Returns the study's experiments afterwards.
+   */
+  async cancel(projectId: string, id: string): Promise<{ study: StudyRow; experiments: ExperimentRow[] }> {
+    const study = await this.get(projectId, id);
+    const open = (await this.repos.studies.experiments(study.id)).filter((e) => !FINISHED.includes(e.status));
+    for (let i = 0; i < open.length; i += CANCEL_BATCH) {
+      await Promise.all(
+        open.slice(i, i + CANCEL_BATCH).map(async (e) => {
+          try {
+            await this.experiments.cancel(projectId, e.id);
+          } catch (err) {
+            // CONFLICT: it finished meanwhile; NOT_FOUND: deleted meanwhile. Either way nothing is left to stop.
+            if (!(isArcalError(err) && (err.code === 'CONFLICT' || err.code === 'NOT_FOUND'))) throw err;
+          }
+        }),
+      );
+    }
+    return { study, experiments: await this.experimentsOf(study) };
+  }
+
+  /**
+   * Deletes the study and its experiments (their records in one transaction, then their artifact folders) once
+   * every experiment has finished; 409 while any is queued or running. Returns the artifact folders that could
+   * not be removed (nothing refers to them any more).
+   */
+  async delete(projectId: string, id: string): Promise<{ leftovers: string[] }> {
+    const study = await this.get(projectId, id);
+    const r = await this.repos.studies.deleteIfFinished(study.id);
+    if (!r) throw new ArcalError('NOT_FOUND', `study ${id} not found`);
+    if (!r.deleted) {
+      const what = STATUSES.map((st) => [st, r.unfinished.filter((e) => e.status === st).length] as const)
+        .filter(([, n]) => n > 0)
+        .map(([st, n]) => `${n} ${st}`)
+        .join(', ');
+      throw new ArcalError('CONFLICT', `study ${id} has unfinished experiments (${what}); cancel it before deleting`);
+    }
+    const removed = await Promise.allSettled(r.experimentIds.map((e) => this.experiments.removeArtifacts(e)));
+    return {
+      leftovers: r.experimentIds
+        .filter((_, i) => removed[i]!.status === 'rejected')
+        .map((e) => this.experiments.artifactFolder(e)),
     };
   }
 }

@@ -698,7 +698,7 @@ function studyResults(s: StudyDetail) {
     return h(
       'p',
       { class: 'muted', id: 'study-results' },
-      `The aggregated report appears once every experiment has finished (${finishedOf(s)} of ${s.counts.total} so far).`,
+      `The aggregated report appears once an experiment has succeeded (${finishedOf(s)} of ${s.counts.total} finished so far).`,
     );
   const paths = [...new Set(r.configurations.flatMap((c) => Object.keys(c.config)))];
   const hasShift = r.configurations.some((c) => c.metrics['shift.ece']);
@@ -726,6 +726,14 @@ function studyResults(s: StudyDetail) {
     ),
   );
   const out = h('div', { id: 'study-results' });
+  if (r.partial)
+    out.append(
+      h(
+        'p',
+        { class: 'partial', id: 'study-partial' },
+        `partial: ${r.included} of ${r.expected} runs — the numbers and the selection can change as more finish.`,
+      ),
+    );
   out.append(h('table', {}, h('thead', {}, h('tr', {}, ...head.map((c) => h('th', {}, c)))), h('tbody', {}, ...rows)));
   if (r.selection)
     out.append(
@@ -736,7 +744,13 @@ function studyResults(s: StudyDetail) {
       ),
     );
   if (r.missing.length)
-    out.append(h('p', { class: 'muted' }, `Not aggregated (did not succeed): ${r.missing.join(', ')}.`));
+    out.append(
+      h(
+        'p',
+        { class: 'muted' },
+        `Not aggregated (${r.partial ? 'not finished or did not succeed' : 'did not succeed'}): ${r.missing.join(', ')}.`,
+      ),
+    );
   return out;
 }
 
@@ -746,6 +760,7 @@ async function studyPage(id: string): Promise<void> {
   clear(root);
   const title = h('h2');
   const progressBox = h('div', { id: 'study-progress' });
+  const actions = h('div', { class: 'toolbar', id: 'study-actions' });
   const info = h('div', { id: 'info' });
   const results = h('div');
   const charts = h('div', { class: 'charts', id: 'charts' });
@@ -754,6 +769,7 @@ async function studyPage(id: string): Promise<void> {
     h('p', {}, h('a', { href: '#/studies' }, '← studies')),
     title,
     progressBox,
+    actions,
     info,
     h('h3', {}, 'Results (mean ± std over seeds)'),
     results,
@@ -761,7 +777,23 @@ async function studyPage(id: string): Promise<void> {
     h('h3', {}, 'Experiments'),
     experiments,
   );
-  let drawn = false;
+  // The report is redrawn when more experiments are in it (a partial report grows).
+  let drawnWith = 0;
+  const cancel = () =>
+    h(
+      'button',
+      {
+        onclick: (async () => {
+          try {
+            await client.cancelStudy(id);
+            route();
+          } catch (err) {
+            showError(err);
+          }
+        }) as EventListener,
+      },
+      'Cancel',
+    );
   const render = async () => {
     clear(title);
     title.append(s.name, ' ', statusBadge(s.status));
@@ -770,6 +802,26 @@ async function studyPage(id: string): Promise<void> {
     progressBox.append(
       progressBar(s.counts.total ? done / s.counts.total : 0, `${done}/${s.counts.total} experiments finished`),
     );
+    clear(actions);
+    if (done < s.counts.total) actions.append(cancel());
+    else
+      actions.append(
+        h(
+          'button',
+          {
+            onclick: (async () => {
+              if (!confirm(`Delete study ${s.name} and its ${s.counts.total} experiments with their results?`)) return;
+              try {
+                await client.deleteStudy(id);
+                location.hash = '#/studies';
+              } catch (err) {
+                showError(err);
+              }
+            }) as EventListener,
+          },
+          'Delete',
+        ),
+      );
     const rows: Array<[string, string]> = [
       ['id', s.id],
       ['varied', s.varied.join(', ') || '—'],
@@ -818,8 +870,8 @@ async function studyPage(id: string): Promise<void> {
         ),
       ),
     );
-    if (s.report && !drawn) {
-      drawn = true;
+    if (s.report && s.report.included !== drawnWith) {
+      drawnWith = s.report.included;
       await drawCharts(charts, studyCharts(s.report));
     }
   };

@@ -1,6 +1,6 @@
 /**
- * `arcal submit|status|logs|cancel|retry|report|list`, `arcal study <file> --remote` and `arcal studies`: the
- * service from the command line, through
+ * `arcal submit|status|logs|cancel|retry|report|list`, `arcal study <file> --remote` and `arcal studies`
+ * (`studies cancel|delete <id>` too): the service from the command line, through
  * @arcal/client against ARCAL_URL with ARCAL_API_KEY. Progress goes to stderr (redrawn per job on a TTY,
  * plain lines otherwise), results to stdout; `--json` prints machine-readable results only.
  * Exit codes: 0 ok, 1 failure (the API's error, or an experiment that did not succeed), 2 invalid input
@@ -71,7 +71,7 @@ const USAGE: Record<RemoteCommand, string> = {
   report: 'arcal report <id> [--format md|json] [--figures dir] [--out file]',
   list: 'arcal list [--status s] [--limit n] [--json]',
   study: 'arcal study <study.json> --remote [--wait] [--idempotency-key k] [--json]',
-  studies: 'arcal studies [<id>] [--wait] [--limit n] [--json]',
+  studies: 'arcal studies [<id>] [--wait] [--limit n] [--json] | arcal studies cancel|delete <id> [--json]',
 };
 
 const INVALID = new Set(['INVALID_SPEC', 'INVALID_INPUT', 'NOT_IMPLEMENTED']);
@@ -311,6 +311,25 @@ const COMMANDS: Record<RemoteCommand, Handler> = {
   },
 
   async studies(a, client, io) {
+    const action = a.positionals[0];
+    if (action === 'cancel' || action === 'delete') {
+      const target = a.positionals[1];
+      if (!target || a.positionals.length > 2) throw new ArcalError('INVALID_INPUT', `usage: ${USAGE.studies}`);
+      if (action === 'delete') {
+        await client.deleteStudy(target);
+        if (a.flags.json) json(io, { id: target, deleted: true });
+        else io.stdout.write(`${target} deleted\n`);
+        return 0;
+      }
+      const s = await client.cancelStudy(target);
+      const c = s.counts;
+      if (a.flags.json) json(io, s);
+      else
+        io.stdout.write(
+          `${s.id} ${s.status}: ${finishedCount(s)}/${c.total} finished (${c.succeeded} succeeded, ${c.failed} failed, ${c.cancelled} cancelled)\n`,
+        );
+      return 0;
+    }
     if (a.positionals.length > 1) throw new ArcalError('INVALID_INPUT', `usage: ${USAGE.studies}`);
     const id = a.positionals[0];
     if (id) {
@@ -389,7 +408,11 @@ function studyText(s: StudyDetail): string {
   ];
   if (s.report) {
     lines.push('', s.report.markdown.trimEnd());
-    if (s.report.missing.length) lines.push('', `not aggregated (did not succeed): ${s.report.missing.join(', ')}`);
+    if (s.report.missing.length)
+      lines.push(
+        '',
+        `not aggregated (${s.report.partial ? 'not finished or did not succeed' : 'did not succeed'}): ${s.report.missing.join(', ')}`,
+      );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { ExperimentStatus, Prisma } from '../../generated/prisma/client.ts';
 import type { Db } from '../client.ts';
 import type { JobRequest } from '../queue/catalog.ts';
-import { type ExperimentRow, isUuid } from './experiments.repository.ts';
+import { type ExperimentRow, FINISHED, isUuid } from './experiments.repository.ts';
 
 export type StudyRow = Prisma.StudyGetPayload<object>;
 
@@ -117,6 +117,39 @@ export class StudiesRepository {
   /** The study's experiments that still exist (one statement created them: order them by the study's points). */
   experiments(studyId: string): Promise<ExperimentRow[]> {
     return this.db.experiment.findMany({ where: { studyId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+  }
+
+  /**
+   * Deletes the study with its experiments (their runs, metrics, jobs, reports, artifact rows and logs go with
+   * them by cascade) in one transaction, and only when every experiment has finished. The study's experiment
+   * rows are locked first, so a retry cannot requeue one in between. Returns the ids of the deleted
+   * experiments; or the unfinished ones, with nothing deleted; or null when there is no such study.
+   */
+  async deleteIfFinished(
+    id: string,
+  ): Promise<
+    | { deleted: true; experimentIds: string[] }
+    | { deleted: false; unfinished: Array<{ id: string; name: string; status: ExperimentStatus }> }
+    | null
+  > {
+    if (!isUuid(id)) return null;
+    return this.db.$transaction(
+      async (tx) => {
+        const study = await tx.$queryRaw<Array<{ id: string }>>`
+        SELECT id::text AS id FROM studies WHERE id = ${id}::uuid FOR UPDATE`;
+        if (!study.length) return null;
+        const rows = await tx.$queryRaw<Array<{ id: string; name: string; status: ExperimentStatus }>>`
+        SELECT id::text AS id, name, status::text AS status FROM experiments
+        WHERE study_id = ${id}::uuid ORDER BY created_at, id FOR UPDATE`;
+        const unfinished = rows.filter((r) => !FINISHED.includes(r.status));
+        if (unfinished.length) return { deleted: false as const, unfinished };
+        await tx.experiment.deleteMany({ where: { studyId: id } });
+        await tx.study.delete({ where: { id } });
+        return { deleted: true as const, experimentIds: rows.map((r) => r.id) };
+      },
+      // Up to 256 experiments with every epoch row they recorded: more than Prisma's 5 s default may be needed.
+      { timeout: 60_000 },
+    );
   }
 
   /** Experiment statuses of each study, counted (for lists, without reading every experiment). */
