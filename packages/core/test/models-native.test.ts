@@ -7,9 +7,10 @@ import { trainStep } from '../src/training/trainer.ts';
 import { Rng } from '../src/util/rng.ts';
 
 /**
- * The models on the `native` backend (fused conv/dense + bias + relu layers with their own backward) against
- * the pure-JS `cpu` backend (tfjs's fused ops and autodiff): same logits, same input gradient (what attacks
- * use), same parameter gradients and the same loss curve under Adam.
+ * The models on the `native` backend (fused conv/dense + bias + relu and batch norm + relu layers with their own
+ * backward) against the pure-JS `cpu` backend (tfjs's fused ops and autodiff): same logits, same input gradients
+ * in training and inference mode (the latter is what attacks use), same parameter gradients, the same loss curve
+ * under Adam and the same batch-norm moving statistics after it.
  */
 const probe = (await probeBackends()).find((p) => p.name === 'native')!;
 const required = process.env.REQUIRE_NATIVE === '1';
@@ -19,6 +20,8 @@ const skip = !probe.available && !required;
 
 const CNN: ModelConfig = { arch: 'cnn', inputShape: [12, 12, 1], classes: 5 };
 const MLP: ModelConfig = { arch: 'mlp', inputShape: [6, 6, 1], classes: 4, hidden: [16, 8] };
+const RESNET: ModelConfig = { arch: 'resnet', inputShape: [8, 8, 3], classes: 5, depth: 8, width: 4 };
+const WRN: ModelConfig = { arch: 'wrn', inputShape: [8, 8, 3], classes: 5, depth: 10, width: 1 };
 
 function batch(config: ModelConfig, n: number, seed: number) {
   const rng = new Rng(seed);
@@ -48,6 +51,9 @@ async function on(backend: string, config: ModelConfig) {
   const logits = tf.tidy(() => Float32Array.from(model.apply(xt).dataSync()));
   const loss = (xx: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, model.apply(xx as tf.Tensor4D, true)) as tf.Scalar;
   const dx = tf.tidy(() => Float32Array.from(tf.grad(loss)(xt).dataSync()));
+  // the input gradient through the inference-mode model (moving statistics), as attacks take it
+  const evalLoss = (xx: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, model.apply(xx as tf.Tensor4D)) as tf.Scalar;
+  const dxEval = tf.tidy(() => Float32Array.from(tf.grad(evalLoss)(xt).dataSync()));
   const dw = tf.tidy(() => {
     const { grads } = tf.variableGrads(() => loss(xt), model.trainable);
     return model.trainable.map((v) => Float32Array.from(grads[v.name].dataSync()));
@@ -55,16 +61,21 @@ async function on(backend: string, config: ModelConfig) {
   const opt = new Optimizer({ kind: 'adam', momentum: 0, weightDecay: 0 }, model.trainable);
   const lt = tf.tensor1d(labels, 'int32');
   const losses = Array.from({ length: 4 }, () => trainStep(model, opt, xt, y, lt, 0.001).loss);
+  // batch-norm moving statistics after the steps, and the inference-mode logits that use them
+  const state = model.state.map((v) => Float32Array.from(v.dataSync()));
+  const logitsAfter = tf.tidy(() => Float32Array.from(model.apply(xt).dataSync()));
   tf.dispose([xt, y, lt]);
   tf.dispose(opt.slots);
   model.dispose();
-  return { logits, dx, dw, losses };
+  return { logits, dx, dxEval, dw, losses, state, logitsAfter };
 }
 
 describe.skipIf(skip)('models on native match the cpu reference', () => {
   for (const [name, config] of [
     ['reference CNN', CNN],
     ['MLP', MLP],
+    ['ResNet-8', RESNET],
+    ['WRN-10-1', WRN],
   ] as const) {
     it(`${name}: logits, input and parameter gradients, and an Adam loss curve`, async () => {
       await ready({ backend: 'native' });
@@ -74,12 +85,21 @@ describe.skipIf(skip)('models on native match the cpu reference', () => {
       expect(stats.ArcalMatMulBiasAct?.native ?? 0, 'fused dense ran natively').toBeGreaterThan(0);
       expect(stats.ArcalBiasActGrad?.native ?? 0, 'fused backward ran natively').toBeGreaterThan(0);
       if (config.arch === 'cnn') expect(stats.ArcalConv2DBiasAct?.native ?? 0).toBeGreaterThan(0);
+      const residual = config.arch === 'resnet' || config.arch === 'wrn';
+      if (residual)
+        for (const k of ['ArcalBatchNormTrain', 'ArcalBatchNormInfer', 'ArcalBatchNormGrad'])
+          expect(stats[k]?.native ?? 0, `${k} ran natively`).toBeGreaterThan(0);
       const ref = await on('cpu', config);
-      expect(rel(nat.logits, ref.logits)).toBeLessThan(1e-5);
-      expect(rel(nat.dx, ref.dx)).toBeLessThan(1e-5);
-      for (const [i, g] of nat.dw.entries()) expect(rel(g, ref.dw[i]), `parameter ${i}`).toBeLessThan(1e-5);
+      const tol = 1e-5;
+      expect(rel(nat.logits, ref.logits)).toBeLessThan(tol);
+      expect(rel(nat.dx, ref.dx)).toBeLessThan(tol);
+      expect(rel(nat.dxEval, ref.dxEval)).toBeLessThan(tol);
+      for (const [i, g] of nat.dw.entries()) expect(rel(g, ref.dw[i]), `parameter ${i}`).toBeLessThan(tol);
       expect(ref.losses[3]).toBeLessThan(ref.losses[0]); // it trains
       for (const [i, l] of nat.losses.entries()) expect(Math.abs(l - ref.losses[i]) / ref.losses[i]).toBeLessThan(1e-4);
+      expect(nat.state.length).toBe(residual ? ref.state.length : 0);
+      for (const [i, v] of nat.state.entries()) expect(rel(v, ref.state[i]), `moving statistic ${i}`).toBeLessThan(tol);
+      expect(rel(nat.logitsAfter, ref.logitsAfter)).toBeLessThan(1e-4);
     });
   }
 });

@@ -44,6 +44,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initPool(env, exports);
   initMatmul(env, exports);
   initElementwise(env, exports);
+  initBatchNorm(env, exports);
   return exports;
 }
 

@@ -43,6 +43,19 @@ export interface NativeAddon {
   ): void;
   /** out[i] = a[i mod |a|] op b[i mod |b|]; op 0 add, 1 sub, 2 mul, 3 div. */
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /**
+   * out = a op b where one operand has out's size, as [outer, mid, inner], and the other is [outer, 1, inner]
+   * broadcast along the middle block.
+   */
+  binaryMid(
+    op: number,
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    outer: number,
+    mid: number,
+    inner: number,
+  ): void;
   /** op 0 relu, 1 step(alpha), 2 exp, 3 log, 4 neg, 5 sqrt, 6 square. */
   unary(op: number, x: Float32Array, out: Float32Array, alpha?: number): void;
   sumInner(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
@@ -52,6 +65,43 @@ export interface NativeAddon {
    * with y null (no relu) only db = column sums of dy, and out is not touched.
    */
   biasReluGrad(dy: Float32Array, y: Float32Array | null, out: Float32Array | null, db: Float32Array): void;
+  /** out[o·inner + i] = Σ_m x[(o·mid + m)·inner + i] (a sum over a middle block of axes), in double. */
+  sumMiddle(x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number): void;
+  /**
+   * Batch normalisation over the rows of a channels-last tensor (C = |mean| channels per row); see batchnorm.ts.
+   * bnStats: per-channel mean and biased variance (as tf.moments) over the rows, accumulated in double.
+   */
+  bnStats(x: Float32Array, mean: Float32Array, variance: Float32Array): void;
+  /** y = act((x − mean[c]) · scale[c] + offset[c]), act relu or identity. */
+  bnApply(
+    x: Float32Array,
+    mean: Float32Array,
+    scale: Float32Array,
+    offset: Float32Array,
+    y: Float32Array,
+    relu: boolean,
+  ): void;
+  /** g = dy · step(y) (dy when y is null): sumG[c] = Σ g, sumGXhat[c] = Σ g · (x − mean[c]) · invstd[c]. */
+  bnGradSums(
+    dy: Float32Array,
+    x: Float32Array,
+    y: Float32Array | null,
+    mean: Float32Array,
+    invstd: Float32Array,
+    sumG: Float32Array,
+    sumGXhat: Float32Array,
+  ): void;
+  /** dx = a[c] · g + b[c] · (x − mean[c]) + e[c], g as in bnGradSums; with x null only dx = a[c] · g. */
+  bnGradApply(
+    dy: Float32Array,
+    y: Float32Array | null,
+    a: Float32Array,
+    x: Float32Array | null,
+    mean: Float32Array | null,
+    b: Float32Array | null,
+    e: Float32Array | null,
+    dx: Float32Array,
+  ): void;
 }
 
 export interface AddonLoad {

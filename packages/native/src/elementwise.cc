@@ -67,6 +67,54 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+template <class Op>
+void binaryMidLoop(const float* full, const float* small, bool smallFirst, float* o, int64_t outer, int64_t mid,
+                   int64_t inner, Op op) {
+  const int64_t rows = outer * mid;
+#pragma omp parallel for schedule(static) if (rows * inner >= kParallelMin)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* __restrict fr = full + r * inner;
+    const float* __restrict sr = small + (r / mid) * inner;
+    float* __restrict orow = o + r * inner;
+    if (inner == 1) {
+      orow[0] = smallFirst ? op(sr[0], fr[0]) : op(fr[0], sr[0]);
+    } else if (smallFirst) {
+#pragma omp simd
+      for (int64_t j = 0; j < inner; ++j) orow[j] = op(sr[j], fr[j]);
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < inner; ++j) orow[j] = op(fr[j], sr[j]);
+    }
+  }
+}
+
+// binaryMid(op, a, b, out, outer, mid, inner): one operand has the output's size (as [outer, mid, inner]), the
+// other is [outer, 1, inner] broadcast along the middle (e.g. [N,1,1,C] against [N,H,W,C], or one value per
+// sample [N,1,1,1] against [N,H,W,C] with inner = 1).
+Napi::Value BinaryMid(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  const int op = static_cast<int>(i64(info[0]));
+  const float* a = f32(info[1]);
+  const float* b = f32(info[2]);
+  float* o = f32(info[3]);
+  const int64_t outer = i64(info[4]), mid = i64(info[5]), inner = i64(info[6]);
+  const int64_t n = outer * mid * inner, na = len(info[1]), nb = len(info[2]);
+  need(outer > 0 && mid > 0 && inner > 0 && len(info[3]) == size_t(n), env, "binaryMid: sizes");
+  const bool aFull = na == n && nb == outer * inner;
+  need(aFull || (nb == n && na == outer * inner), env, "binaryMid: sizes");
+  const float* full = aFull ? a : b;
+  const float* small = aFull ? b : a;
+  applyThreads();
+  switch (op) {
+    case kAdd: binaryMidLoop(full, small, !aFull, o, outer, mid, inner, [](float x, float y) { return x + y; }); break;
+    case kSub: binaryMidLoop(full, small, !aFull, o, outer, mid, inner, [](float x, float y) { return x - y; }); break;
+    case kMul: binaryMidLoop(full, small, !aFull, o, outer, mid, inner, [](float x, float y) { return x * y; }); break;
+    case kDiv: binaryMidLoop(full, small, !aFull, o, outer, mid, inner, [](float x, float y) { return x / y; }); break;
+    default: throw Napi::RangeError::New(env, "binaryMid: unknown op");
+  }
+  return env.Undefined();
+}
+
 enum UnaryOp { kRelu = 0, kStep = 1, kExp = 2, kLog = 3, kNeg = 4, kSqrt = 5, kSquare = 6 };
 
 // unary(op, x, out, alpha)
@@ -205,6 +253,7 @@ Napi::Value BiasReluGrad(const Napi::CallbackInfo& info) {
 
 void initElementwise(Napi::Env env, Napi::Object exports) {
   exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("binaryMid", Napi::Function::New(env, BinaryMid));
   exports.Set("unary", Napi::Function::New(env, Unary));
   exports.Set("sumInner", Napi::Function::New(env, SumInner));
   exports.Set("sumOuter", Napi::Function::New(env, SumOuter));

@@ -7,11 +7,19 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadAddon } from './addon.ts';
 import { NativeBackend } from './backend.ts';
+import { registerBatchNormLayers } from './batchnorm.ts';
 import { nativeImpls, withFallback } from './kernels.ts';
 import { registerFusedLayers } from './layers.ts';
 
 export { loadAddon, type NativeAddon } from './addon.ts';
 export { NativeBackend } from './backend.ts';
+export {
+  BATCH_NORM_GRAD,
+  BATCH_NORM_INFER,
+  BATCH_NORM_TRAIN,
+  batchNormInferAct,
+  batchNormTrainAct,
+} from './batchnorm.ts';
 export { BufferPool, type PoolStats } from './buffer-pool.ts';
 export { ELEMENTWISE_MIN, nativeKernelStats } from './kernels.ts';
 export {
@@ -50,6 +58,7 @@ export function registerNativeBackend(threads: number): { ok: boolean; reason: s
       });
     }
     registerFusedLayers(addon, { conv: impls.FusedConv2D, matmul: impls._FusedMatMul }, NATIVE_BACKEND);
+    registerBatchNormLayers(addon, NATIVE_BACKEND);
     // Priority below cpu's: the backend is chosen explicitly, never by tfjs's automatic pick.
     tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
   }

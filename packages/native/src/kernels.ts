@@ -174,6 +174,26 @@ function periodic(shape: number[], out: number[]): boolean {
   return true;
 }
 
+/**
+ * For `shape` broadcast to `out` as out with one contiguous block of dimensions set to 1 after a leading block
+ * kept (e.g. [N,1,1,C] or [N,1,1,1] against [N,H,W,C]): out as [outer, mid, inner] with mid the broadcast
+ * block. Undefined for any other pattern (a periodic one included: no leading kept block).
+ */
+function midBroadcast(shape: number[], out: number[]): [number, number, number] | undefined {
+  const s = [...new Array<number>(out.length - shape.length).fill(1), ...shape];
+  const dims: [number, number, number] = [1, 1, 1];
+  let block = 0; // 0: leading kept dimensions, 1: broadcast ones, 2: trailing kept ones
+  for (let i = 0; i < out.length; i++) {
+    if (out[i] === 1) continue;
+    const kept = s[i] === out[i];
+    if (block === 0 && !kept) block = 1;
+    else if (block === 1 && kept) block = 2;
+    else if (block === 2 && !kept) return undefined;
+    dims[block === 2 ? 2 : block] *= out[i];
+  }
+  return block === 0 || dims[0] === 1 ? undefined : dims;
+}
+
 function binaryImpl(addon: NativeAddon, op: number): NativeImpl {
   return (b, { a, b: bt }) => {
     const av = b.f32(a),
@@ -182,9 +202,15 @@ function binaryImpl(addon: NativeAddon, op: number): NativeImpl {
     const out = tf.backend_util.assertAndGetBroadcastShape(a.shape, bt.shape);
     const n = size(out);
     if (n < ELEMENTWISE_MIN || (av.length !== n && bv.length !== n)) return undefined;
-    if (!periodic(a.shape, out) || !periodic(bt.shape, out)) return undefined;
+    if (periodic(a.shape, out) && periodic(bt.shape, out)) {
+      const o = b.pool.take(n);
+      addon.binary(op, av, bv, o);
+      return b.output(out, o);
+    }
+    const dims = midBroadcast(av.length === n ? bt.shape : a.shape, out);
+    if (!dims) return undefined;
     const o = b.pool.take(n);
-    addon.binary(op, av, bv, o);
+    addon.binaryMid(op, av, bv, o, ...dims);
     return b.output(out, o);
   };
 }
@@ -238,23 +264,57 @@ function matmulImpl(addon: NativeAddon, fused: boolean): NativeImpl {
   };
 }
 
-function sumImpl(addon: NativeAddon): NativeImpl {
+/** Sum (or Mean) over a contiguous block of axes: x as [outer, mid, inner] with mid reduced, in double. */
+function reduceImpl(addon: NativeAddon, mean: boolean): NativeImpl {
   return (b, { x }, attrs) => {
     const xv = b.f32(x);
     if (!xv || xv.length < ELEMENTWISE_MIN) return undefined;
-    const r = x.shape.length;
     const axes = [...new Set(tf.util.parseAxisParam(attrs.axis as number | number[], x.shape))].sort((p, q) => p - q);
-    if (axes.length === 0) return undefined;
-    const prefix = axes.every((ax, i) => ax === i);
-    const suffix = axes.every((ax, i) => ax === r - axes.length + i);
-    if (!prefix && !suffix) return undefined;
+    if (axes.length === 0 || !axes.every((ax, i) => ax === axes[0] + i)) return undefined;
+    const outer = size(x.shape.slice(0, axes[0]));
+    const mid = size(axes.map((ax) => x.shape[ax]));
+    const inner = size(x.shape.slice(axes[axes.length - 1] + 1));
     const kept = x.shape.filter((_, i) => !axes.includes(i));
     const outShape = attrs.keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept;
-    const keptSize = size(kept);
-    const o = b.pool.take(keptSize);
-    if (suffix) addon.sumInner(xv, o, keptSize, xv.length / keptSize);
-    else addon.sumOuter(xv, o, xv.length / keptSize, keptSize);
+    const o = b.pool.take(outer * inner);
+    if (inner === 1) addon.sumInner(xv, o, outer, mid);
+    else if (outer === 1) addon.sumOuter(xv, o, mid, inner);
+    else addon.sumMiddle(xv, o, outer, mid, inner);
+    if (mean) for (let i = 0; i < o.length; i++) o[i] /= mid;
     return b.output(outShape, o);
+  };
+}
+
+/** A per-channel vector of an NHWC-style tensor: float32, size C, last dimension C (any leading 1s). */
+function channelVector(b: NativeBackend, t: tf.TensorInfo | undefined, C: number): Float32Array | undefined {
+  const v = t && b.f32(t);
+  return v && v.length === C && t.shape[t.shape.length - 1] === C ? v : undefined;
+}
+
+/** tf.batchNorm with per-channel statistics over the last axis: y = (x − mean)·scale/√(var + ε) + offset. */
+function batchNormImpl(addon: NativeAddon): NativeImpl {
+  return (b, { x, mean, variance, offset, scale }, attrs) => {
+    const xv = b.f32(x);
+    if (!xv || x.shape.length === 0) return undefined;
+    // the JS kernel checks that the vectors' ranks agree; let it report a mismatch
+    if ([variance, offset, scale].some((t) => t != null && t.shape.length !== mean.shape.length)) return undefined;
+    const C = x.shape[x.shape.length - 1];
+    const m = channelVector(b, mean, C);
+    const v = channelVector(b, variance, C);
+    const g = scale == null ? new Float32Array(C).fill(1) : channelVector(b, scale, C);
+    const o = offset == null ? new Float32Array(C) : channelVector(b, offset, C);
+    if (!m || !v || !g || !o || C === 0) return undefined;
+    const eps = (attrs.varianceEpsilon as number | undefined) ?? 0.001;
+    const y = b.pool.take(xv.length);
+    addon.bnApply(
+      xv,
+      m,
+      g.map((gc, c) => gc / Math.sqrt(v[c] + eps)),
+      o,
+      y,
+      false,
+    );
+    return b.output(x.shape, y);
   };
 }
 
@@ -345,7 +405,9 @@ export function nativeImpls(addon: NativeAddon): Record<string, NativeImpl> {
     Neg: unaryImpl(addon, 4),
     Sqrt: unaryImpl(addon, 5),
     Square: unaryImpl(addon, 6),
-    Sum: sumImpl(addon),
+    Sum: reduceImpl(addon, false),
+    Mean: reduceImpl(addon, true),
+    FusedBatchNorm: batchNormImpl(addon),
   };
   for (const name of Object.keys(BINARY_OP) as BinaryName[]) impls[name] = binaryImpl(addon, BINARY_OP[name]);
   return impls;

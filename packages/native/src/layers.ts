@@ -7,7 +7,8 @@
  * kernel each (forward: the native fused conv / matmul with bias and relu), with a registered gradient that
  * does the relu mask and the bias reduction in a single native pass (`biasReluGrad`) and then only the
  * convolution or matmul gradients that the tape asks for (an attack asks for ∂/∂x only; training on data
- * never asks for ∂/∂x of the first layer).
+ * never asks for ∂/∂x of the first layer). The conv layer also serves convs without bias (the residual nets'):
+ * tfjs's `tf.fused.conv2d` computes both the input and the filter gradient whatever the tape needs.
  *
  * Kernels are registered on the `native` backend only; every other backend keeps tfjs's own fused ops, and
  * the `cpu` backend is the reference these layers are tested against.
@@ -136,7 +137,11 @@ export function registerFusedLayers(addon: NativeAddon, forward: FusedForward, b
     gradFunc: (dy, saved, attrs) => {
       const [x, filter, y] = saved;
       const conv = { strides: attrs.strides, pad: attrs.pad, dataFormat: 'NHWC' };
-      const [g, db] = maskAndBias(dy as tf.Tensor, y, !!attrs.relu);
+      // A linear conv without bias passes dy through unchanged (and the tape asks for no bias gradient).
+      const [g, db] =
+        attrs.hasBias === false && !attrs.relu
+          ? [dy as tf.Tensor, undefined]
+          : maskAndBias(dy as tf.Tensor, y, !!attrs.relu);
       return {
         x: () =>
           tf
@@ -146,7 +151,7 @@ export function registerFusedLayers(addon: NativeAddon, forward: FusedForward, b
           tf
             .engine()
             .runKernel('Conv2DBackpropFilter', { x, dy: g }, { ...conv, filterShape: filter.shape }) as tf.Tensor,
-        bias: () => db,
+        ...(db ? { bias: () => db } : {}),
       };
     },
   });
@@ -173,16 +178,24 @@ export function fusedLayersActive(): boolean {
   return name === 'native' && tf.getKernel(CONV_BIAS_ACT, name) !== undefined;
 }
 
-/** act(conv2d(x, filter) + bias), NHWC, dilation 1; relu or linear. Requires `fusedLayersActive()`. */
+/**
+ * act(conv2d(x, filter) + bias), NHWC, dilation 1; relu or linear; `bias` may be undefined (a plain conv whose
+ * backward still computes only the gradients the tape asks for). Requires `fusedLayersActive()`.
+ */
 export function conv2dBiasAct(
   x: tf.Tensor4D,
   filter: tf.Tensor4D,
-  bias: tf.Tensor1D,
+  bias: tf.Tensor1D | undefined,
   strides: number | [number, number],
   pad: 'same' | 'valid',
   relu: boolean,
 ): tf.Tensor4D {
-  return tf.engine().runKernel(CONV_BIAS_ACT, { x, filter, bias }, { strides, pad, relu }) as tf.Tensor4D;
+  return tf.engine().runKernel(CONV_BIAS_ACT, bias ? { x, filter, bias } : { x, filter }, {
+    strides,
+    pad,
+    relu,
+    hasBias: bias !== undefined,
+  }) as tf.Tensor4D;
 }
 
 /** act(x·w + bias) for a 2-D x; relu or linear. Requires `fusedLayersActive()`. */

@@ -326,14 +326,45 @@ describe.skipIf(skipNative)('native elementwise kernels against the cpu referenc
     { shape: [64, 130], axis: [0, 1], keepDims: false },
     { shape: [16, 20, 30], axis: [1, 2], keepDims: false },
     { shape: [16, 20, 30], axis: [1], keepDims: false },
-  ])('sum over axes %o', async ({ shape, axis, keepDims }) => {
+    { shape: [16, 20, 30], axis: [0, 2], keepDims: false },
+    { shape: [8, 7, 9, 13], axis: [1, 2], keepDims: true },
+    { shape: [6, 3, 5, 7, 11], axis: [1, 2, 3], keepDims: false },
+  ])('sum and mean over axes %o', async ({ shape, axis, keepDims }) => {
     const r = new TestRng(shape.length + shape[0]);
     const x = input(shape, r.normal(shape.reduce((p, q) => p * q, 1)));
     expect(await nativeVsCpu((p) => tf.sum(p, axis, keepDims), [x])).toBeLessThanOrEqual(TOL);
+    expect(await nativeVsCpu((p) => tf.mean(p, axis, keepDims), [x])).toBeLessThanOrEqual(TOL);
     const s = nativeKernelStats(true);
-    const middle = Array.isArray(axis) && axis.length === 1 && axis[0] === 1 && shape.length === 3;
-    expect(middle ? s.Sum.fallback : s.Sum.native).toBeGreaterThan(0);
+    // a contiguous block of axes (leading, trailing or in the middle) is native; [0, 2] is not contiguous
+    const contiguous = !(Array.isArray(axis) && axis.length === 2 && axis[1] - axis[0] > 1);
+    for (const k of ['Sum', 'Mean']) expect(contiguous ? s[k].native : s[k].fallback, k).toBeGreaterThan(0);
   });
+
+  it.each([
+    { full: [4, 6, 5, 8], small: [4, 1, 1, 8] },
+    { full: [4, 6, 5, 8], small: [4, 1, 1, 1] },
+    { full: [3, 7, 9, 5], small: [3, 7, 1, 5] },
+    { full: [64, 8, 8, 16], small: [64, 1, 1, 16] },
+  ])(
+    'add/sub/mul/div with a middle broadcast $small against $full, both orders, and gradients',
+    async ({ full, small }) => {
+      const r = new TestRng(full[0] + small[1]);
+      const sz = (s: number[]) => s.reduce((p, q) => p * q, 1);
+      const a = input(full, r.normal(sz(full)));
+      const b = input(
+        small,
+        r.normal(sz(small)).map((v) => v + Math.sign(v) * 0.5),
+      );
+      for (const op of [tf.add, tf.sub, tf.mul, tf.div]) {
+        expect(await nativeVsCpu((p, q) => op(p, q), [a, b])).toBeLessThanOrEqual(TOL);
+        expect(await nativeVsCpu((p, q) => op(q, p), [a, b])).toBeLessThanOrEqual(TOL);
+      }
+      if (sz(full) >= 4096) ranNatively('Add', 'Sub', 'Multiply', 'RealDiv');
+      const g = (p: tf.Tensor, q: tf.Tensor) =>
+        tf.grads((u: tf.Tensor, v: tf.Tensor) => tf.sum(tf.square(tf.add(tf.mul(u, v), v))))([p, q]);
+      expect(await nativeVsCpu(g, [a, b])).toBeLessThanOrEqual(TOL);
+    },
+  );
 
   it('native kernels leak no tensors', async () => {
     await tf.setBackend('native');

@@ -128,6 +128,36 @@ describe.skipIf(skipNative)('fused layers with a native backward', () => {
     }
   });
 
+  it('conv without bias: value and gradients (x, filter) equal tfjs autodiff on cpu', async () => {
+    const rng = new TestRng(11);
+    for (const c of CASES) {
+      const xs = rng.normal(c.n * c.h * c.w * c.c);
+      const ws = rng.normal(c.k * c.k * c.c * c.o).map((v) => v * 0.5);
+      const run = async (backend: string, layer: (x: tf.Tensor, w: tf.Tensor) => tf.Tensor) => {
+        await tf.setBackend(backend);
+        const x = tf.tensor(xs, [c.n, c.h, c.w, c.c]);
+        const w = tf.tensor(ws, [c.k, c.k, c.c, c.o]);
+        const out = tf.tidy(() => {
+          const y = layer(x, w);
+          const r = tf.tensor(new TestRng(y.size).normal(y.size), y.shape);
+          const g = tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.mul(layer(xx, ww), r)))([x, w]);
+          return [y, ...g].map((t) => Float32Array.from(t.dataSync()));
+        });
+        tf.dispose([x, w]);
+        return out;
+      };
+      const nat = await run('native', (x, w) =>
+        conv2dBiasAct(x as tf.Tensor4D, w as tf.Tensor4D, undefined, c.s, c.pad, c.relu),
+      );
+      const ref = await run('cpu', (x, w) => {
+        const z = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad);
+        return c.relu ? tf.relu(z) : z;
+      });
+      for (const [i, v] of nat.entries())
+        expect(relErr(v, ref[i]), `${JSON.stringify(c)} ${['y', 'dx', 'dw'][i]}`).toBeLessThanOrEqual(TOL);
+    }
+  });
+
   it('an input gradient computes no filter gradient, and nothing leaks', async () => {
     await tf.setBackend('native');
     const rng = new TestRng(3);
@@ -141,6 +171,14 @@ describe.skipIf(skipNative)('fused layers with a native backward', () => {
     expect(s.Conv2DBackpropInput?.native ?? 0).toBe(1);
     expect(s.Conv2DBackpropFilter).toBeUndefined();
     g.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    // the same without bias and without relu: no filter gradient, no mask or bias pass either
+    const g2 = tf.grad((xx: tf.Tensor) => tf.sum(conv2dBiasAct(xx as tf.Tensor4D, w, undefined, 1, 'same', false)))(x);
+    const s2 = nativeKernelStats(true);
+    expect(s2.Conv2DBackpropInput?.native ?? 0).toBe(1);
+    expect(s2.Conv2DBackpropFilter).toBeUndefined();
+    expect(s2.ArcalBiasActGrad).toBeUndefined();
+    g2.dispose();
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, w, b]);
   });

@@ -3,7 +3,7 @@
  * Wide-ResNet. Initialisation draws from arcal's seeded Rng in JavaScript, so the same seed gives the same
  * weights on every backend. Inputs are NHWC images in [0, 1]; outputs are logits.
  */
-import { conv2dBiasAct, denseBiasAct, fusedLayersActive } from '@arcal/native';
+import { batchNormInferAct, batchNormTrainAct, conv2dBiasAct, denseBiasAct, fusedLayersActive } from '@arcal/native';
 import { tf } from '../backend/index.ts';
 import { Rng } from '../util/rng.ts';
 
@@ -91,8 +91,8 @@ function conv(b: Builder, k: number, cin: number, cout: number, stride: number, 
   const w = b.he([k, k, cin, cout], k * k * cin);
   const bv = bias ? b.constant([cout], 0) : undefined;
   return (x) =>
-    bv && fusedLayersActive()
-      ? conv2dBiasAct(x as tf.Tensor4D, w as tf.Tensor4D, bv as tf.Tensor1D, stride, 'same', relu)
+    fusedLayersActive()
+      ? conv2dBiasAct(x as tf.Tensor4D, w as tf.Tensor4D, bv as tf.Tensor1D | undefined, stride, 'same', relu)
       : tf.fused.conv2d({
           x: x as tf.Tensor4D,
           filter: w as tf.Tensor4D,
@@ -103,20 +103,33 @@ function conv(b: Builder, k: number, cin: number, cout: number, stride: number, 
         });
 }
 
-/** Batch normalisation over N, H, W with learned scale/offset and moving statistics. */
-function batchNorm(b: Builder, c: number): Layer {
+/**
+ * Batch normalisation over N, H, W with learned scale/offset and moving statistics, then ReLU (every batch
+ * norm in the residual nets is followed by one). On the `native` backend one kernel with its own backward
+ * (@arcal/native's batchNorm*Act); elsewhere tf.moments, tf.batchNorm and tf.relu. Same moving-average update.
+ */
+function batchNormRelu(b: Builder, c: number): Layer {
   const gamma = b.constant([c], 1);
   const beta = b.constant([c], 0);
   const mean = b.constant([c], 0, false);
   const variance = b.constant([c], 1, false);
+  const g = gamma as tf.Tensor1D;
+  const o = beta as tf.Tensor1D;
+  const pushUpdates = (updates: Array<[tf.Variable, tf.Tensor]>, m: tf.Tensor, v: tf.Tensor) => {
+    updates.push([mean, tf.keep(tf.add(tf.mul(mean, BN_MOMENTUM), tf.mul(m, 1 - BN_MOMENTUM)))]);
+    updates.push([variance, tf.keep(tf.add(tf.mul(variance, BN_MOMENTUM), tf.mul(v, 1 - BN_MOMENTUM)))]);
+  };
   return (x, training, updates) => {
-    if (!training) return tf.batchNorm(x as tf.Tensor4D, mean, variance, beta, gamma, BN_EPS);
-    const m = tf.moments(x, [0, 1, 2]);
-    if (updates) {
-      updates.push([mean, tf.keep(tf.add(tf.mul(mean, BN_MOMENTUM), tf.mul(m.mean, 1 - BN_MOMENTUM)))]);
-      updates.push([variance, tf.keep(tf.add(tf.mul(variance, BN_MOMENTUM), tf.mul(m.variance, 1 - BN_MOMENTUM)))]);
+    if (fusedLayersActive()) {
+      if (!training) return batchNormInferAct(x, mean as tf.Tensor1D, variance as tf.Tensor1D, g, o, BN_EPS, true);
+      const r = batchNormTrainAct(x, g, o, BN_EPS, true);
+      if (updates) pushUpdates(updates, r.mean, r.variance);
+      return r.y;
     }
-    return tf.batchNorm(x as tf.Tensor4D, m.mean, m.variance, beta, gamma, BN_EPS);
+    if (!training) return tf.relu(tf.batchNorm(x as tf.Tensor4D, mean, variance, beta, gamma, BN_EPS));
+    const m = tf.moments(x, [0, 1, 2]);
+    if (updates) pushUpdates(updates, m.mean, m.variance);
+    return tf.relu(tf.batchNorm(x as tf.Tensor4D, m.mean, m.variance, beta, gamma, BN_EPS));
   };
 }
 
@@ -160,25 +173,25 @@ function buildResidual(b: Builder, c: Required<ModelConfig>, n: number, stem: nu
   widths.forEach((cout, stage) => {
     for (let i = 0; i < n; i++) {
       const stride = stage > 0 && i === 0 ? 2 : 1;
-      const bn1 = batchNorm(b, cin);
+      const bn1 = batchNormRelu(b, cin);
       const conv1 = conv(b, 3, cin, cout, stride, false, false);
-      const bn2 = batchNorm(b, cout);
+      const bn2 = batchNormRelu(b, cout);
       const conv2 = conv(b, 3, cout, cout, 1, false, false);
       const shortcut = cin !== cout || stride !== 1 ? conv(b, 1, cin, cout, stride, false, false) : undefined;
       blocks.push((x, t, u) => {
-        const a = tf.relu(bn1(x, t, u));
-        const y = conv2(tf.relu(bn2(conv1(a, t, u), t, u)), t, u);
+        const a = bn1(x, t, u);
+        const y = conv2(bn2(conv1(a, t, u), t, u), t, u);
         return tf.add(y, shortcut ? shortcut(a, t, u) : x);
       });
       cin = cout;
     }
   });
-  const bnOut = batchNorm(b, cin);
+  const bnOut = batchNormRelu(b, cin);
   const head = dense(b, cin, c.classes, false, true);
   return (x, t, u) => {
     let h = stemConv(x, t, u);
     for (const blk of blocks) h = blk(h, t, u);
-    h = tf.relu(bnOut(h, t, u));
+    h = bnOut(h, t, u);
     return head(tf.mean(h, [1, 2]), t, u);
   };
 }
