@@ -3,11 +3,13 @@
  * architecture (`NATIVE_SLOWER_ARCHS` in packages/core/src/backend/index.ts).
  *
  *   npx tsx bench/arch-throughput.ts [--backends native,wasm] [--archs mlp,cnn,resnet,wrn] [--threads n]
- *                                    [--seconds 3] [--batch 64]
+ *                                    [--seconds 3] [--batch 64] [--workload train|infer|input-grad]
  *
- * One Adam step (`trainStep`) at batch 64 of uniform random images: MLP 784-256-128-10 and the reference CNN on
- * 28×28×1, ResNet-8 (width 16) and WRN-10-1 on 32×32×3. Each backend runs in its own child process (a tfjs
- * process holds one backend at a time cleanly). Two warm-up steps, then as many steps as fit in --seconds.
+ * Workload `train` (default): one Adam step (`trainStep`) at batch 64 of uniform random images; `infer`: the
+ * logits of the batch in inference mode; `input-grad`: the gradient of the cross-entropy with respect to the
+ * images in inference mode (an attack step). Models: MLP 784-256-128-10 and the reference CNN on 28×28×1,
+ * ResNet-8 (width 16) and WRN-10-1 on 32×32×3. Each backend runs in its own child process (a tfjs process holds
+ * one backend at a time cleanly). Two warm-up steps, then as many steps as fit in --seconds.
  * The last stdout line is one JSON object: img/s per backend and architecture.
  */
 import { execFileSync } from 'node:child_process';
@@ -23,6 +25,8 @@ const seconds = Number(opt('seconds', '3'));
 const batch = Number(opt('batch', '64'));
 const archs = opt('archs', 'mlp,cnn,resnet,wrn').split(',') as Arch[];
 const threads = opt('threads', '');
+const workload = opt('workload', 'train');
+if (!['train', 'infer', 'input-grad'].includes(workload)) throw new Error(`unknown --workload ${workload}`);
 
 async function measure(backend: string): Promise<Record<string, number>> {
   const info = await ready({ backend, threads: threads ? Number(threads) : undefined });
@@ -37,11 +41,18 @@ async function measure(backend: string): Promise<Record<string, number>> {
     );
     const y = tf.oneHot(labels, 10).toFloat() as tf.Tensor2D;
     const opt = new Optimizer({ kind: 'adam', momentum: 0, weightDecay: 0 }, model.trainable);
-    for (let i = 0; i < 2; i++) trainStep(model, opt, x, y, labels, 1e-3);
+    const loss = (xx: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, model.apply(xx)) as tf.Scalar;
+    const step =
+      workload === 'train'
+        ? () => void trainStep(model, opt, x, y, labels, 1e-3)
+        : workload === 'infer'
+          ? () => void tf.tidy(() => model.apply(x).dataSync())
+          : () => void tf.tidy(() => tf.grad(loss)(x).dataSync());
+    for (let i = 0; i < 2; i++) step();
     let steps = 0;
     const t0 = performance.now();
     while (performance.now() - t0 < seconds * 1000) {
-      trainStep(model, opt, x, y, labels, 1e-3);
+      step();
       steps++;
     }
     out[arch] = Math.round((10 * steps * batch) / ((performance.now() - t0) / 1000)) / 10;
@@ -55,7 +66,13 @@ const child = opt('child', '');
 if (child) {
   console.log(JSON.stringify(await measure(child)));
 } else {
-  const result: Record<string, unknown> = { bench: 'arch-throughput', date: new Date().toISOString(), batch, seconds };
+  const result: Record<string, unknown> = {
+    bench: 'arch-throughput',
+    date: new Date().toISOString(),
+    workload,
+    batch,
+    seconds,
+  };
   for (const backend of opt('backends', 'native,wasm').split(',')) {
     const self = fileURLToPath(import.meta.url);
     const runner = self.endsWith('.ts') ? ['--import', 'tsx', self] : [self];

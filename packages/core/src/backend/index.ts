@@ -45,15 +45,17 @@ export interface ReadyOptions {
   log?: (line: string) => void;
   /**
    * The model architecture about to run. Without a forced backend, the chain skips `native` for
-   * architectures where it was measured slower than wasm (docs/PERFORMANCE.md): its kernels cover the
-   * reference CNN's hot ops, while the MLP's small tensors and the residual nets' batch-norm ops fall back to
-   * pure JavaScript.
+   * architectures where it was measured slower than wasm (docs/PERFORMANCE.md); at present there are none.
    */
   arch?: string;
 }
 
-/** Architectures for which wasm beat native in bench measurements (train img/s on 2 cores). */
-export const NATIVE_SLOWER_ARCHS: ReadonlySet<string> = new Set(['resnet', 'wrn']);
+/**
+ * Architectures for which wasm beat native in bench measurements (train img/s on 2 cores, bench/arch-throughput.ts).
+ * Empty: ResNet and WRN were here until batch norm + relu, Mean/Sum over middle axes and middle-axis broadcasts
+ * got native kernels (docs/PERFORMANCE.md); native now trains them about 8× faster than wasm.
+ */
+export const NATIVE_SLOWER_ARCHS: ReadonlySet<string> = new Set<string>();
 
 type Initialiser = (threads: number) => Promise<{ tfBackend: string; reason: string }>;
 
