@@ -86,10 +86,11 @@ export const GREY_CORRUPTIONS: string[] = applicableCorruptions(1);
 /**
  * Full preset: 3,000 training images for 20 epochs of Adam at 3·10⁻³ (batch 64, cosine decay) and 800 test images
  * for the clean, shifted (17 × 5) and robustness-subset evaluations. The schedule was chosen so that the vanilla CNN
- * fits its training set, the over-confident regime the paper studies; measured on seed 0 (2026-11-26):
- * 99.8 % running training accuracy in the last epoch, test accuracy 88.3 %, ECE 6.6 %. The earlier schedule
- * (12 epochs, batch 128, constant rate) stopped at 96.8 %. See costOf for the ETA and docs/RESULTS.md for
- * the measured wall time.
+ * fits its training set, the over-confident regime the paper studies (the earlier 12 epochs of batch 128 at a
+ * constant rate stopped at 96.8 %). Measured in the full run (2026-11-26, docs/RESULTS.md): the final vanilla model
+ * classifies 99.94 ± 0.10 % of its training set correctly, test accuracy 88.1 % under confidence 94.3 %, ECE 7.0 %.
+ * The whole preset (50 experiments, ensembles of 5 included, with their reference models, attacks and evaluations)
+ * took 1 h 07 min wall on 2 cores with the native backend, beside other work. See costOf for the ETA.
  */
 export const FASHION_MNIST: Preset = {
   name: 'fashion-mnist',
