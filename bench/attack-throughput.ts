@@ -100,8 +100,10 @@ for (const attack of attacks) {
     iterations: r.iterations,
     seconds_per_iteration: +(s / Math.max(1, r.iterations)).toFixed(4),
     example_grads_per_s: +(exampleGrads / s).toFixed(1),
-    marginal_seconds_per_iteration: +(extraSeconds / Math.max(1, twice.r.iterations - r.iterations)).toFixed(4),
-    marginal_example_grads_per_s: +(extraGrads / extraSeconds).toFixed(1),
+    // null where the larger budget ran no more iterations (DeepFool stops once every example is fooled)
+    marginal_seconds_per_iteration:
+      twice.r.iterations > r.iterations ? +(extraSeconds / (twice.r.iterations - r.iterations)).toFixed(4) : null,
+    marginal_example_grads_per_s: extraGrads > 0 ? +(extraGrads / extraSeconds).toFixed(1) : null,
     fooled,
     median_norm: +Array.from(r.norms)
       .sort((a, b) => a - b)
@@ -137,12 +139,10 @@ const summary = {
           ]),
         ),
         ratio_torch_over_arcal_marginal_attack_grads: Object.fromEntries(
-          Object.entries(results).map(([k, v]) => [
-            k,
-            +(
-              (torchGrad as number) / (v as { marginal_example_grads_per_s: number }).marginal_example_grads_per_s
-            ).toFixed(2),
-          ]),
+          Object.entries(results).map(([k, v]) => {
+            const rate = (v as { marginal_example_grads_per_s: number | null }).marginal_example_grads_per_s;
+            return [k, rate === null ? null : +((torchGrad as number) / rate).toFixed(2)];
+          }),
         ),
       }
     : {}),
