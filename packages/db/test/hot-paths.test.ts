@@ -192,6 +192,114 @@ describe.skipIf(!env)('hot-path statements (real PostgreSQL)', () => {
       await one.$disconnect();
     }
   });
+
+  describe('study submission (one transaction on the pool, multi-row inserts)', () => {
+    const specOf = (seed: number) => ({
+      name: `grid.seed=${seed}`,
+      seed,
+      nested: { list: [1, 2.5, null], s: 'é "q"' },
+    });
+    const grid = [1, 2, 3, 4].map((seed) => ({
+      name: `grid.seed=${seed}`,
+      spec: specOf(seed),
+      estimate: { seconds: seed * 1.5 },
+    }));
+    const study = (projectId: string, idempotencyKey?: string) => ({
+      projectId,
+      name: 'grid',
+      document: { name: 'grid', base: { a: 1 }, vary: { seed: [1, 2, 3, 4] } },
+      points: { varied: ['seed'], experiments: grid.map((g) => ({ name: g.name })) },
+      estimate: { seconds: 15, experiments: 4 },
+      ...(idempotencyKey ? { idempotencyKey, requestHash: 'b'.repeat(64) } : {}),
+    });
+    /** A row with the fields that differ by construction (ids, the study link, timestamps) left out. */
+    const columns = ({ id: _i, studyId: _s, createdAt: _c, updatedAt: _u, ...rest }: Record<string, unknown>) => rest;
+    const jobColumns = (j: Record<string, unknown>) => {
+      const { id, experimentId, createdAt: _c, updatedAt: _u, ...rest } = j;
+      const own = (v: unknown) => JSON.parse(JSON.stringify(v).replaceAll(experimentId as string, '<experiment>'));
+      return { ...rest, id: own(id), payload: own(rest.payload) };
+    };
+
+    it('writes the rows a single submission writes for the same spec, column by column, linked to the study', async () => {
+      const project = await repos.projects.ensureProject('study-rows');
+      const r = await repos.studies.createWithExperiments(study(project.id), grid, (id) => [startJob(id)]);
+      expect(r.created).toBe(true);
+      expect(r.study).toEqual(await db.study.findUniqueOrThrow({ where: { id: r.study.id } }));
+      expect(r.study).toMatchObject({ name: 'grid', idempotencyKey: null, requestHash: null });
+      expect(r.experiments.map((e) => e.name)).toEqual(grid.map((g) => g.name)); // grid order
+      expect(r.jobs.map((j) => j.experimentId)).toEqual(r.experiments.map((e) => e.id));
+      for (const [i, g] of grid.entries()) {
+        const single = await repos.experiments.createWithJobs({ projectId: project.id, ...g }, (id) => [startJob(id)]);
+        const mine = await db.experiment.findUniqueOrThrow({ where: { id: r.experiments[i]!.id } });
+        const theirs = await db.experiment.findUniqueOrThrow({ where: { id: single.experiment.id } });
+        expect(r.experiments[i]).toEqual(mine); // returned exactly as Prisma reads it
+        expect(mine.studyId).toBe(r.study.id);
+        expect(theirs.studyId).toBeNull();
+        expect(columns(mine)).toEqual(columns(theirs));
+        expect(mine.createdAt).toEqual(r.study.createdAt); // one transaction: one now()
+        const jobs = async (experimentId: string) =>
+          (await db.job.findMany({ where: { experimentId }, orderBy: { id: 'asc' } })).map(jobColumns);
+        const mineJobs = await jobs(mine.id);
+        expect(mineJobs).toHaveLength(1);
+        expect(mineJobs).toEqual(await jobs(theirs.id));
+        expect(mineJobs[0]).toMatchObject({ state: 'pending', queue: 'orchestrate', name: 'start', attempts: 0 });
+      }
+    });
+
+    it('a failure midway (a job row refused by a trigger) leaves no study, experiment or job row', async () => {
+      const project = await repos.projects.ensureProject('study-atomic');
+      await db.$executeRawUnsafe(
+        `CREATE FUNCTION refuse_job() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$`,
+      );
+      await db.$executeRawUnsafe(
+        `CREATE TRIGGER refuse_boom_job BEFORE INSERT ON jobs FOR EACH ROW WHEN (NEW.payload ? 'boom') EXECUTE FUNCTION refuse_job()`,
+      );
+      try {
+        // The third experiment's job is refused, after the study row and every experiment row were inserted.
+        let n = 0;
+        await expect(
+          repos.studies.createWithExperiments(study(project.id, 'atomic'), grid, (id) => [
+            n++ === 2 ? { ...startJob(id), payload: { experimentId: id, boom: true } } : startJob(id),
+          ]),
+        ).rejects.toThrow(/refused/);
+        // A duplicate job id (a constraint violation in the same statement) likewise.
+        await expect(
+          repos.studies.createWithExperiments(study(project.id), grid, (id) => [{ ...startJob(id), id: 'same-job' }]),
+        ).rejects.toThrow(/duplicate key/);
+      } finally {
+        await db.$executeRawUnsafe('DROP TRIGGER refuse_boom_job ON jobs');
+        await db.$executeRawUnsafe('DROP FUNCTION refuse_job()');
+      }
+      expect(await db.study.count({ where: { projectId: project.id } })).toBe(0);
+      expect(await db.experiment.count({ where: { projectId: project.id } })).toBe(0);
+      expect(await db.job.count({ where: { experiment: { projectId: project.id } } })).toBe(0);
+      // The key of the failed attempt is free, and the pool's connections are usable.
+      const again = await repos.studies.createWithExperiments(study(project.id, 'atomic'), grid, (id) => [
+        startJob(id),
+      ]);
+      expect(again.created).toBe(true);
+      expect(await db.experiment.count({ where: { projectId: project.id } })).toBe(4);
+    });
+
+    it('an idempotent retry, sequential or concurrent, returns the first study and writes nothing more', async () => {
+      const project = await repos.projects.ensureProject('study-key');
+      const first = await repos.studies.createWithExperiments(study(project.id, 'k'), grid, (id) => [startJob(id)]);
+      const retry = await repos.studies.createWithExperiments(study(project.id, 'k'), grid, (id) => [startJob(id)]);
+      expect(first.created).toBe(true);
+      expect(first.study).toMatchObject({ idempotencyKey: 'k', requestHash: 'b'.repeat(64) });
+      expect(retry).toEqual({ created: false, study: first.study, experiments: [], jobs: [] });
+      const race = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          repos.studies.createWithExperiments(study(project.id, 'race'), grid, (id) => [startJob(id)]),
+        ),
+      );
+      expect(race.filter((r) => r.created)).toHaveLength(1);
+      expect(new Set(race.map((r) => r.study.id)).size).toBe(1);
+      expect(await db.study.count({ where: { projectId: project.id } })).toBe(2);
+      expect(await db.experiment.count({ where: { projectId: project.id } })).toBe(8);
+      expect(await db.job.count({ where: { experiment: { projectId: project.id } } })).toBe(8);
+    });
+  });
 });
 
 describe.skipIf(!env)('dispatcher batches (real PostgreSQL + Redis)', () => {

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { type ExperimentStatus, Prisma } from '../../generated/prisma/client.ts';
 import type { Db } from '../client.ts';
 import type { JobRequest } from '../queue/catalog.ts';
-import { EXPERIMENT_FIELDS, JOBS_RECORD, jobsJson, sql } from './sql.ts';
+import { EXPERIMENT_FIELDS, insertExperimentsWithJobs, sql } from './sql.ts';
 
 export type ExperimentRow = Prisma.ExperimentGetPayload<object>;
 
@@ -19,21 +19,6 @@ export interface NewExperiment {
   requestHash?: string;
 }
 
-/** The experiment and its first jobs: one statement (one implicit transaction); nothing when the key was used. */
-const CREATE_WITH_JOBS = `
-  WITH e AS (
-    INSERT INTO experiments (id, project_id, name, spec, estimate, idempotency_key, request_hash, updated_at)
-    VALUES ($1::uuid, $2::uuid, $3, $4::jsonb, $5::jsonb, $6, $7, now())
-    ON CONFLICT (project_id, idempotency_key) DO NOTHING
-    RETURNING *
-  ), j AS (
-    INSERT INTO jobs (id, experiment_id, queue, name, payload, updated_at)
-    SELECT x.id, x.experiment_id, x.queue, x.name, x.payload, now()
-    FROM jsonb_to_recordset($8::jsonb) AS x${JOBS_RECORD}
-    WHERE EXISTS (SELECT 1 FROM e)
-  )
-  SELECT ${EXPERIMENT_FIELDS} FROM e`;
-
 const BY_IDEMPOTENCY_KEY = `
   SELECT ${EXPERIMENT_FIELDS} FROM experiments WHERE project_id = $1::uuid AND idempotency_key = $2`;
 
@@ -41,8 +26,8 @@ export class ExperimentsRepository {
   constructor(private readonly db: Db) {}
 
   /**
-   * Writes the experiment and its first job rows (state `pending`) in one statement, hence one transaction
-   * and one round trip; the caller enqueues after the commit. `firstJobs` receives the new id. Returns
+   * Writes the experiment and its first job rows (state `pending`) in one statement (insertExperimentsWithJobs),
+   * hence one transaction and one round trip; the caller enqueues after the commit. `firstJobs` receives the new id. Returns
    * `{ created: false }` with the existing row when the idempotency key was already used by this project
    * (also when a concurrent request with the same key won the race: its insert waits for the winner's commit).
    */
@@ -52,16 +37,12 @@ export class ExperimentsRepository {
   ): Promise<{ created: boolean; experiment: ExperimentRow; jobs: JobRequest[] }> {
     const id = randomUUID();
     const jobs = firstJobs(id);
-    const rows = await sql<ExperimentRow>(this.db, 'arcal_create_experiment', CREATE_WITH_JOBS, [
-      id,
-      input.projectId,
-      input.name,
-      JSON.stringify(input.spec),
-      JSON.stringify(input.estimate),
-      input.idempotencyKey ?? null,
-      input.requestHash ?? null,
-      jobsJson(jobs),
-    ]);
+    const rows = await insertExperimentsWithJobs<ExperimentRow>(
+      this.db,
+      { projectId: input.projectId, idempotencyKey: input.idempotencyKey, requestHash: input.requestHash },
+      [{ id, name: input.name, spec: input.spec, estimate: input.estimate }],
+      jobs,
+    );
     if (rows[0]) return { created: true, experiment: rows[0], jobs };
     // Nothing inserted: only an idempotency key can conflict (a NULL key never does).
     const existing = input.idempotencyKey

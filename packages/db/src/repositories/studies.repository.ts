@@ -4,6 +4,7 @@ import type { ExperimentStatus, Prisma } from '../../generated/prisma/client.ts'
 import type { Db } from '../client.ts';
 import type { JobRequest } from '../queue/catalog.ts';
 import { type ExperimentRow, FINISHED, isUuid } from './experiments.repository.ts';
+import { insertExperimentsWithJobs, STUDY_FIELDS, sql, transaction } from './sql.ts';
 
 export type StudyRow = Prisma.StudyGetPayload<object>;
 
@@ -23,70 +24,62 @@ export interface NewStudyExperiment {
   estimate: unknown;
 }
 
-const jobRow = (j: JobRequest) => ({
-  id: j.id,
-  experimentId: j.experimentId,
-  queue: j.kind.split(':')[0]!,
-  name: j.kind.split(':')[1]!,
-  payload: j.payload as Prisma.InputJsonValue,
-});
+/** The study row; nothing when the project already used the key (a concurrent insert waits for the other's commit). */
+const INSERT_STUDY = `
+  INSERT INTO studies (id, project_id, name, document, points, estimate, idempotency_key, request_hash)
+  VALUES ($1::uuid, $2::uuid, $3, $4::jsonb, $5::jsonb, $6::jsonb, $7, $8)
+  ON CONFLICT (project_id, idempotency_key) DO NOTHING
+  RETURNING ${STUDY_FIELDS}`;
 
 export class StudiesRepository {
   constructor(private readonly db: Db) {}
 
   /**
-   * Writes the study, one experiment per grid point (in grid order) and each experiment's first job rows
-   * (state `pending`) in one transaction; the caller enqueues after the commit. Returns `{ created: false }`
-   * with the existing study when the idempotency key was already used by this project.
+   * Writes the study, one experiment per grid point and each experiment's first job rows (state `pending`) in
+   * one transaction on the pool: the study row, then every experiment and job row in one multi-row statement
+   * (the one a single submission uses). The caller enqueues after the commit. Returns `{ created: false }`
+   * with the existing study, and nothing written, when the idempotency key was already used by this project
+   * (also when a concurrent request with the key won the race). Experiments come back in grid order.
    */
   async createWithExperiments(
     input: NewStudy,
     experiments: NewStudyExperiment[],
     firstJobs: (experimentId: string) => JobRequest[],
   ): Promise<{ created: boolean; study: StudyRow; experiments: ExperimentRow[]; jobs: JobRequest[] }> {
-    if (input.idempotencyKey) {
-      const existing = await this.findByIdempotencyKey(input.projectId, input.idempotencyKey);
-      if (existing) return { created: false, study: existing, experiments: [], jobs: [] };
+    const studyId = randomUUID();
+    // Ids chosen here keep the grid order without relying on the order rows come back in.
+    const rows = experiments.map((e) => ({ id: randomUUID(), name: e.name, spec: e.spec, estimate: e.estimate }));
+    const jobs = rows.flatMap((r) => firstJobs(r.id));
+    const written = await transaction(this.db, async (client) => {
+      const [study] = await sql<StudyRow>(client, 'arcal_insert_study', INSERT_STUDY, [
+        studyId,
+        input.projectId,
+        input.name,
+        JSON.stringify(input.document),
+        JSON.stringify(input.points),
+        JSON.stringify(input.estimate),
+        input.idempotencyKey ?? null,
+        input.requestHash ?? null,
+      ]);
+      if (!study) return null;
+      const stored = await insertExperimentsWithJobs<ExperimentRow>(
+        client,
+        { projectId: input.projectId, studyId },
+        rows,
+        jobs,
+      );
+      return { study, stored };
+    });
+    if (written) {
+      const byId = new Map(written.stored.map((r) => [r.id, r]));
+      return { created: true, study: written.study, experiments: rows.map((r) => byId.get(r.id)!), jobs };
     }
-    try {
-      return await this.db.$transaction(async (tx) => {
-        const study = await tx.study.create({
-          data: {
-            projectId: input.projectId,
-            name: input.name,
-            document: input.document as Prisma.InputJsonValue,
-            points: input.points as Prisma.InputJsonValue,
-            estimate: input.estimate as Prisma.InputJsonValue,
-            idempotencyKey: input.idempotencyKey ?? null,
-            requestHash: input.requestHash ?? null,
-          },
-        });
-        // Ids chosen here keep the grid order without relying on the order rows come back in.
-        const ids = experiments.map(() => randomUUID());
-        await tx.experiment.createMany({
-          data: experiments.map((e, i) => ({
-            id: ids[i]!,
-            projectId: input.projectId,
-            studyId: study.id,
-            name: e.name,
-            spec: e.spec as Prisma.InputJsonValue,
-            estimate: e.estimate as Prisma.InputJsonValue,
-          })),
-        });
-        const jobs = ids.flatMap((id) => firstJobs(id));
-        await tx.job.createMany({ data: jobs.map(jobRow) });
-        const rows = await tx.experiment.findMany({ where: { studyId: study.id } });
-        const byId = new Map(rows.map((r) => [r.id, r]));
-        return { created: true, study, experiments: ids.map((id) => byId.get(id)!), jobs };
-      });
-    } catch (err) {
-      // Two concurrent requests with one idempotency key: the loser reads the winner's row.
-      if (input.idempotencyKey && (err as { code?: string }).code === 'P2002') {
-        const existing = await this.findByIdempotencyKey(input.projectId, input.idempotencyKey);
-        if (existing) return { created: false, study: existing, experiments: [], jobs: [] };
-      }
-      throw err;
-    }
+    // Nothing inserted: only an idempotency key can conflict (a NULL key never does).
+    const existing = input.idempotencyKey
+      ? await this.findByIdempotencyKey(input.projectId, input.idempotencyKey)
+      : null;
+    if (!existing) throw new Error(`study ${studyId} was not written`);
+    return { created: false, study: existing, experiments: [], jobs: [] };
   }
 
   findByIdempotencyKey(projectId: string, idempotencyKey: string): Promise<StudyRow | null> {
