@@ -85,6 +85,8 @@ describe.skipIf(skip)('models on native match the cpu reference', () => {
       expect(stats.ArcalMatMulBiasAct?.native ?? 0, 'fused dense ran natively').toBeGreaterThan(0);
       expect(stats.ArcalBiasActGrad?.native ?? 0, 'fused backward ran natively').toBeGreaterThan(0);
       if (config.arch === 'cnn') expect(stats.ArcalConv2DBiasAct?.native ?? 0).toBeGreaterThan(0);
+      // the Adam steps ran as one fused update each
+      expect(stats.ArcalOptimizerUpdate, 'fused optimizer update ran natively').toEqual({ native: 4, fallback: 0 });
       const residual = config.arch === 'resnet' || config.arch === 'wrn';
       if (residual)
         for (const k of ['ArcalBatchNormTrain', 'ArcalBatchNormInfer', 'ArcalBatchNormGrad'])
@@ -102,4 +104,39 @@ describe.skipIf(skip)('models on native match the cpu reference', () => {
       expect(rel(nat.logitsAfter, ref.logitsAfter)).toBeLessThan(1e-4);
     });
   }
+});
+
+describe.skipIf(skip)('the fused optimizer update on native', () => {
+  /** 12 training steps of the reference CNN: the loss curve and the final parameters. */
+  async function curve(backend: string, kind: 'adam' | 'sgd', weightDecay: number) {
+    await tf.setBackend(backend);
+    const model = createModel(CNN, 5);
+    const { x, labels, shape } = batch(CNN, 16, 13);
+    const xt = tf.tensor4d(x, shape);
+    const lt = tf.tensor1d(labels, 'int32');
+    const y = tf.oneHot(lt, CNN.classes).toFloat() as tf.Tensor2D;
+    const opt = new Optimizer({ kind, momentum: 0.9, weightDecay }, model.trainable);
+    const lr = kind === 'adam' ? 0.002 : 0.02;
+    const losses = Array.from({ length: 12 }, () => trainStep(model, opt, xt, y, lt, lr).loss);
+    const params = model.trainable.map((v) => Float32Array.from(v.dataSync()));
+    tf.dispose([xt, lt, y]);
+    opt.dispose();
+    model.dispose();
+    return { losses, params };
+  }
+
+  for (const [kind, wd] of [
+    ['adam', 5e-4],
+    ['sgd', 5e-4],
+  ] as const)
+    it(`reference CNN, ${kind === 'adam' ? 'Adam' : 'SGD with momentum'} with weight decay: loss curve and parameters equal cpu`, async () => {
+      await ready({ backend: 'native' });
+      nativeKernelStats(true);
+      const nat = await curve('native', kind, wd);
+      expect(nativeKernelStats(true).ArcalOptimizerUpdate).toEqual({ native: 12, fallback: 0 });
+      const ref = await curve('cpu', kind, wd);
+      expect(ref.losses[11]).toBeLessThan(ref.losses[0]); // it trains
+      for (const [i, l] of nat.losses.entries()) expect(Math.abs(l - ref.losses[i]) / ref.losses[i]).toBeLessThan(1e-4);
+      for (const [i, p] of nat.params.entries()) expect(rel(p, ref.params[i]), `parameter ${i}`).toBeLessThan(1e-4);
+    });
 });

@@ -45,6 +45,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initMatmul(env, exports);
   initElementwise(env, exports);
   initBatchNorm(env, exports);
+  initOptimizer(env, exports);
   return exports;
 }
 

@@ -102,6 +102,21 @@ export interface NativeAddon {
     e: Float32Array | null,
     dx: Float32Array,
   ): void;
+  /**
+   * One parameter's optimizer update (kind 0 sgd, 1 momentum, 2 adam) into fresh outputs; state arrays are null
+   * where the kind has none; k = [lr, wd, a, b, c, d, c1, c2, eps]. See optimizer.ts.
+   */
+  optimizerUpdate(
+    kind: number,
+    p: Float32Array,
+    g: Float32Array,
+    s1: Float32Array | null,
+    s2: Float32Array | null,
+    pOut: Float32Array,
+    s1Out: Float32Array | null,
+    s2Out: Float32Array | null,
+    k: Float32Array,
+  ): void;
 }
 
 export interface AddonLoad {

@@ -31,5 +31,6 @@ void initPool(Napi::Env env, Napi::Object exports);
 void initMatmul(Napi::Env env, Napi::Object exports);
 void initElementwise(Napi::Env env, Napi::Object exports);
 void initBatchNorm(Napi::Env env, Napi::Object exports);
+void initOptimizer(Napi::Env env, Napi::Object exports);
 
 }  // namespace arcal

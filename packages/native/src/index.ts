@@ -10,6 +10,7 @@ import { NativeBackend } from './backend.ts';
 import { registerBatchNormLayers } from './batchnorm.ts';
 import { nativeImpls, withFallback } from './kernels.ts';
 import { registerFusedLayers } from './layers.ts';
+import { registerOptimizerUpdate } from './optimizer.ts';
 
 export { loadAddon, type NativeAddon } from './addon.ts';
 export { NativeBackend } from './backend.ts';
@@ -30,6 +31,14 @@ export {
   fusedLayersActive,
   MATMUL_BIAS_ACT,
 } from './layers.ts';
+export {
+  fusedOptimizerActive,
+  OPTIMIZER_UPDATE,
+  optimizerUpdate,
+  optimizerUpdateJs,
+  type UpdateKind,
+  type UpdateScalars,
+} from './optimizer.ts';
 
 export const NATIVE_BACKEND = 'native';
 
@@ -59,6 +68,7 @@ export function registerNativeBackend(threads: number): { ok: boolean; reason: s
     }
     registerFusedLayers(addon, { conv: impls.FusedConv2D, matmul: impls._FusedMatMul }, NATIVE_BACKEND);
     registerBatchNormLayers(addon, NATIVE_BACKEND);
+    registerOptimizerUpdate(addon, NATIVE_BACKEND);
     // Priority below cpu's: the backend is chosen explicitly, never by tfjs's automatic pick.
     tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
   }

@@ -2,6 +2,7 @@
  * SGD (heavy-ball momentum) and Adam with L2 weight decay, written over tf ops so that every piece of optimizer
  * state is a plain variable that a checkpoint can save and restore bit for bit.
  */
+import { fusedOptimizerActive, optimizerUpdate } from '@arcal/native';
 import { tf } from '../backend/index.ts';
 
 export interface OptimizerConfig {
@@ -42,9 +43,15 @@ export class Optimizer {
    * One update with learning rate `lr`. With g ← g + λ·θ:
    * SGD: v ← μ·v + g; θ ← θ − lr·v.  Adam: m ← β1·m + (1−β1)·g; s ← β2·s + (1−β2)·g²;
    * θ ← θ − lr·(m/(1−β1^t)) / (sqrt(s/(1−β2^t)) + ε).
+   * On the `native` backend all parameters are updated by one fused kernel with the same float32 arithmetic
+   * (@arcal/native's optimizer.ts); ARCAL_NATIVE_FUSED=0 keeps the tf ops there too.
    */
   apply(grads: tf.Tensor[], lr: number): void {
     this.step++;
+    if (fusedOptimizerActive()) {
+      this.applyFused(grads, lr);
+      return;
+    }
     const { kind, momentum, weightDecay } = this.config;
     const n = this.params.length;
     tf.tidy(() => {
@@ -72,6 +79,34 @@ export class Optimizer {
         }
       }
     });
+  }
+
+  private applyFused(grads: tf.Tensor[], lr: number): void {
+    const { kind, momentum, weightDecay } = this.config;
+    const n = this.params.length;
+    const adam = kind === 'adam';
+    const fusedKind = adam ? 'adam' : momentum > 0 ? 'momentum' : 'sgd';
+    const states = adam ? [this.slots.slice(0, n), this.slots.slice(n)] : momentum > 0 ? [this.slots] : [];
+    const out = optimizerUpdate(fusedKind, this.params, grads, states, {
+      lr,
+      weightDecay,
+      ...(adam
+        ? {
+            a: this.b1,
+            b: 1 - this.b1,
+            c: this.b2,
+            d: 1 - this.b2,
+            c1: 1 - this.b1 ** this.step,
+            c2: 1 - this.b2 ** this.step,
+            epsilon: this.eps,
+          }
+        : { a: momentum }),
+    });
+    for (let i = 0; i < n; i++) {
+      this.params[i].assign(out.params[i]);
+      for (let j = 0; j < states.length; j++) states[j][i].assign(out.states[j][i]);
+    }
+    tf.dispose([...out.params, ...out.states.flat()]);
   }
 
   dispose(): void {
