@@ -1,5 +1,5 @@
 // Root postinstall: builds the optional oneDNN addon. A failed build prints one line and never fails the install.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 
 const here = new URL('..', import.meta.url).pathname;
 if (!existsSync(`${here}binding.gyp`)) process.exit(0);
@@ -13,7 +13,11 @@ const run = (verb) =>
     stdio: ['ignore', 'pipe', 'pipe'],
     encoding: 'utf8',
   });
-let r = existsSync(`${here}build/config.gypi`) ? run('build') : undefined;
+// A binding.gyp newer than the generated Makefile (a source added) needs `configure` before `build`.
+const mtime = (f) => (existsSync(f) ? statSync(f).mtimeMs : 0);
+const configured = existsSync(`${here}build/config.gypi`);
+if (configured && mtime(`${here}binding.gyp`) > mtime(`${here}build/Makefile`)) run('configure');
+let r = configured ? run('build') : undefined;
 if (r?.status !== 0) r = run('rebuild');
 if (r.status !== 0) {
   console.log(
