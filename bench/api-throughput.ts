@@ -12,14 +12,12 @@
  *
  *   npx tsx bench/api-throughput.ts [N=2000] [C=16] [jobs=100] [warm-up=200]
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { buildApp, createApiDeps, loadConfig } from '@arcal/api';
-import { integrationEnv } from '@arcal/db/testing';
+import { benchApi, gitCommit } from './lib/api-app.ts';
 
 const N = Number(process.argv[2] ?? 2000);
 const C = Number(process.argv[3] ?? 16);
@@ -61,31 +59,8 @@ function serversCpuSeconds(): number | null {
   }
 }
 
-const commit = (() => {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-  } catch {
-    return null;
-  }
-})();
-
-const integration = await integrationEnv('bench');
-if (!integration.available) {
-  console.log(JSON.stringify({ skipped: integration.reason }));
-  process.exit(0);
-}
-const env = integration.env;
-const config = {
-  ...loadConfig({}),
-  databaseUrl: env.databaseUrl,
-  redisUrl: env.redisUrl,
-  queuePrefix: env.prefix,
-  artifactDir: mkdtempSync(join(tmpdir(), 'arcal-bench-')),
-  rateLimit: { max: 1e9, windowMs: 60_000 },
-  logLevel: 'silent',
-};
-const deps = await createApiDeps(config);
-const app = await buildApp(config, deps, { logger: false });
+const commit = gitCommit();
+const { env, config, deps, app } = await benchApi('bench');
 await app.listen({ host: '127.0.0.1', port: 0 });
 const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
 const { key } = await deps.repos.projects.createApiKey('bench');

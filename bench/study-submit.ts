@@ -8,12 +8,9 @@
  *
  *   npx tsx bench/study-submit.ts [repeats=20] [warm-up=3] [sizes=8,64,256]
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { buildApp, createApiDeps, loadConfig } from '@arcal/api';
-import { integrationEnv } from '@arcal/db/testing';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { benchApi, gitCommit } from './lib/api-app.ts';
 
 const REPEATS = Number(process.argv[2] ?? 20);
 const WARM = Number(process.argv[3] ?? 3);
@@ -21,32 +18,8 @@ const SIZES = (process.argv[4] ?? '8,64,256').split(',').map(Number);
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 
-const commit = (() => {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-  } catch {
-    return null;
-  }
-})();
-
-const integration = await integrationEnv('bench_studies');
-if (!integration.available) {
-  console.log(JSON.stringify({ skipped: integration.reason }));
-  process.exit(0);
-}
-const env = integration.env;
-const config = {
-  ...loadConfig({}),
-  databaseUrl: env.databaseUrl,
-  redisUrl: env.redisUrl,
-  queuePrefix: env.prefix,
-  artifactDir: mkdtempSync(join(tmpdir(), 'arcal-bench-')),
-  rateLimit: { max: 1e9, windowMs: 60_000 },
-  budgetSeconds: 1e12,
-  logLevel: 'silent',
-};
-const deps = await createApiDeps(config);
-const app = await buildApp(config, deps, { logger: false });
+const commit = gitCommit();
+const { env, deps, app } = await benchApi('bench_studies', { budgetSeconds: 1e12 });
 const { key } = await deps.repos.projects.createApiKey('bench');
 const base = JSON.parse(
   readFileSync(new URL('../apps/api/test/fixtures/vanilla-synthetic.json', import.meta.url), 'utf8'),
