@@ -48,7 +48,10 @@ export const Submitted = T.Object({ id: T.String(), status: Status, estimate: T.
 
 export const IdParams = T.Object({ id: T.String({ description: 'experiment id (uuid)' }) });
 
-export const StudyLinks = T.Object({ self: T.String() });
+export const StudyLinks = T.Object({
+  self: T.String(),
+  cancel: T.String({ description: 'POST: cancel every unfinished experiment' }),
+});
 
 export const StudyCounts = T.Object(
   {

@@ -59,6 +59,7 @@ describe.skipIf(!env)('studies over HTTP (real PostgreSQL + Redis)', () => {
     expect(r.statusCode, r.body).toBe(202);
     const body = r.json();
     expect(body.links.self).toBe(`/v1/studies/${body.id}`);
+    expect(body.links.cancel).toBe(`/v1/studies/${body.id}/cancel`);
     expect(r.headers.location).toBe(body.links.self);
     expect(body.status).toBe('queued');
     expect(body.experiments).toHaveLength(4);
@@ -381,7 +382,7 @@ describe.skipIf(!env)('studies over HTTP (real PostgreSQL + Redis)', () => {
       id: s.id,
       status: 'cancelled',
       counts: { total: 4, succeeded: 1, cancelled: 3, queued: 0, running: 0, cancelling: 0, failed: 0 },
-      links: { self: `/v1/studies/${s.id}` },
+      links: { self: `/v1/studies/${s.id}`, cancel: `/v1/studies/${s.id}/cancel` },
     });
     // In PostgreSQL: the three unfinished ones cancelled with the single cancel's error, their jobs cancelled;
     // the succeeded one and its job row untouched.

@@ -170,7 +170,7 @@ export interface StudyView {
   varied: string[];
   estimate: StudyEstimate;
   createdAt: string;
-  links: { self: string };
+  links: { self: string; cancel: string };
 }
 
 export interface StudyExperimentView {
@@ -216,5 +216,5 @@ export interface StudySubmitted {
   /** Experiment ids in grid order. */
   experiments: string[];
   estimate: StudyEstimate;
-  links: { self: string };
+  links: { self: string; cancel: string };
 }

@@ -23,7 +23,7 @@ export interface StudyRoutesDeps {
   authenticate: (request: FastifyRequest) => Promise<void>;
 }
 
-export const studyLinksOf = (id: string) => ({ self: `/v1/studies/${id}` });
+export const studyLinksOf = (id: string) => ({ self: `/v1/studies/${id}`, cancel: `/v1/studies/${id}/cancel` });
 
 const viewOf = (s: StudyRow, counts: StatusCounts) => ({
   id: s.id,
