@@ -64,3 +64,33 @@ export class NativeBackend extends MathBackendCPU {
     return this.makeTensorInfo(shape, 'float32', values);
   }
 }
+
+/**
+ * How a kernel with a JS fallback reads its inputs and gets its output arrays: natively (pool buffers; float32
+ * inputs only, others decline) or in JS (any input read as float32, fresh arrays).
+ */
+export interface KernelArrays {
+  /** The input's values as float32, or undefined to decline. */
+  values(t: tf.TensorInfo): Float32Array | undefined;
+  alloc(n: number): Float32Array;
+  output(shape: number[], v: Float32Array): tf.TensorInfo;
+}
+
+export function nativeArrays(b: NativeBackend): KernelArrays {
+  return {
+    values: (t) => b.f32(t),
+    alloc: (n) => b.pool.take(n),
+    output: (shape, v) => b.output(shape, v),
+  };
+}
+
+export function jsArrays(b: NativeBackend): KernelArrays {
+  return {
+    values: (t) => {
+      const v = b.readSync(t.dataId);
+      return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
+    },
+    alloc: (n) => new Float32Array(n),
+    output: (shape, v) => b.makeTensorInfo(shape, 'float32', v),
+  };
+}

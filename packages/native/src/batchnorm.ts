@@ -19,7 +19,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.ts';
-import type { NativeBackend } from './backend.ts';
+import { jsArrays, type KernelArrays, type NativeBackend, nativeArrays } from './backend.ts';
 import { withFallback } from './kernels.ts';
 
 export const BATCH_NORM_TRAIN = 'ArcalBatchNormTrain';
@@ -80,35 +80,8 @@ export const bnJs: BnOps = {
 };
 
 type Inputs = Record<string, tf.TensorInfo>;
-/** How a kernel reads an input's values and gets output arrays: natively (pool, float32 only) or in JS. */
-interface Io {
-  ops: BnOps;
-  /** The input's values as float32, or undefined to decline. */
-  values(t: tf.TensorInfo): Float32Array | undefined;
-  alloc(n: number): Float32Array;
-  output(shape: number[], v: Float32Array): tf.TensorInfo;
-}
-
-function nativeIo(addon: NativeAddon, b: NativeBackend): Io {
-  return {
-    ops: addon,
-    values: (t) => b.f32(t),
-    alloc: (n) => b.pool.take(n),
-    output: (shape, v) => b.output(shape, v),
-  };
-}
-
-function jsIo(b: NativeBackend): Io {
-  return {
-    ops: bnJs,
-    values: (t) => {
-      const v = b.readSync(t.dataId);
-      return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
-    },
-    alloc: (n) => new Float32Array(n),
-    output: (shape, v) => b.makeTensorInfo(shape, 'float32', v),
-  };
-}
+/** The kernel's arrays (backend.ts) and its arithmetic: native or the JS fallback's. */
+type Io = KernelArrays & { ops: BnOps };
 
 /** The values of per-channel vectors (each of size C), or undefined when one is missing or of another size. */
 function channelVectors(io: Io, C: number, ts: tf.TensorInfo[]): Float32Array[] | undefined {
@@ -222,9 +195,9 @@ export function registerBatchNormLayers(addon: NativeAddon, backendName: string)
       backendName,
       kernelFunc: withFallback(
         name,
-        (b, inputs, attrs) => run(nativeIo(addon, b), inputs, attrs),
+        (b, inputs, attrs) => run({ ops: addon, ...nativeArrays(b) }, inputs, attrs),
         ({ inputs, backend, attrs }) => {
-          const out = run(jsIo(backend as NativeBackend), inputs as Inputs, attrs ?? {});
+          const out = run({ ops: bnJs, ...jsArrays(backend as NativeBackend) }, inputs as Inputs, attrs ?? {});
           if (!out) throw new Error(`${name}: scale, offset, mean and variance must be vectors of the channel count`);
           return out;
         },

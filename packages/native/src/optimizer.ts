@@ -17,7 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.ts';
-import type { NativeBackend } from './backend.ts';
+import { jsArrays, type KernelArrays, type NativeBackend, nativeArrays } from './backend.ts';
 import { withFallback } from './kernels.ts';
 
 export const OPTIMIZER_UPDATE = 'ArcalOptimizerUpdate';
@@ -88,12 +88,8 @@ export function optimizerUpdateJs(
 }
 
 type Inputs = Record<string, tf.TensorInfo>;
-interface Io {
-  run: typeof optimizerUpdateJs;
-  values(t: tf.TensorInfo): Float32Array | undefined;
-  alloc(n: number): Float32Array;
-  output(shape: number[], v: Float32Array): tf.TensorInfo;
-}
+/** The kernel's arrays (backend.ts) and its arithmetic: native or the JS fallback's. */
+type Io = KernelArrays & { run: typeof optimizerUpdateJs };
 
 /** Inputs p0, g0, s0_0, s1_0, p1, …; outputs per parameter p' then its new state tensors. */
 function update(io: Io, inputs: Inputs, attrs: tf.NamedAttrMap): tf.TensorInfo[] | undefined {
@@ -136,32 +132,10 @@ export function registerOptimizerUpdate(addon: NativeAddon, backendName: string)
     backendName,
     kernelFunc: withFallback(
       OPTIMIZER_UPDATE,
-      (b, inputs, attrs) =>
-        update(
-          {
-            run: addon.optimizerUpdate,
-            values: (t) => b.f32(t),
-            alloc: (n) => b.pool.take(n),
-            output: (shape, v) => b.output(shape, v),
-          },
-          inputs,
-          attrs,
-        ),
+      (b, inputs, attrs) => update({ run: addon.optimizerUpdate, ...nativeArrays(b) }, inputs, attrs),
       ({ inputs, backend, attrs }) => {
         const b = backend as NativeBackend;
-        const out = update(
-          {
-            run: optimizerUpdateJs,
-            values: (t) => {
-              const v = b.readSync(t.dataId);
-              return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
-            },
-            alloc: (n) => new Float32Array(n),
-            output: (shape, v) => b.makeTensorInfo(shape, 'float32', v),
-          },
-          inputs as Inputs,
-          attrs ?? {},
-        );
+        const out = update({ run: optimizerUpdateJs, ...jsArrays(b) }, inputs as Inputs, attrs ?? {});
         if (!out) throw new Error(`${OPTIMIZER_UPDATE}: every gradient and state must have its parameter's shape`);
         return out;
       },
