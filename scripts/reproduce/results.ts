@@ -514,11 +514,10 @@ export function buildResults(input: ResultsInput): { markdown: string; figures: 
       series: varSeries,
     });
     md.push('![variance under shift](figures/fig3-variance-shift.svg)', '');
-    const meanOf = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : Number.NaN);
     md.push(
       table(
         ['method', ...cats],
-        varSeries.map((s) => [s.name, ...s.values.map((v) => (v.length ? meanOf(v).toExponential(2) : '–'))]),
+        varSeries.map((s) => [s.name, ...s.values.map((v) => (v.length ? meanStd(v).mean.toExponential(2) : '–'))]),
       ),
     );
     const avgVar = (f: Family) => {
