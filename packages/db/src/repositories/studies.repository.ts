@@ -126,23 +126,21 @@ export class StudiesRepository {
     | null
   > {
     if (!isUuid(id)) return null;
-    return this.db.$transaction(
-      async (tx) => {
-        const study = await tx.$queryRaw<Array<{ id: string }>>`
-        SELECT id::text AS id FROM studies WHERE id = ${id}::uuid FOR UPDATE`;
-        if (!study.length) return null;
-        const rows = await tx.$queryRaw<Array<{ id: string; name: string; status: ExperimentStatus }>>`
-        SELECT id::text AS id, name, status::text AS status FROM experiments
-        WHERE study_id = ${id}::uuid ORDER BY created_at, id FOR UPDATE`;
-        const unfinished = rows.filter((r) => !FINISHED.includes(r.status));
-        if (unfinished.length) return { deleted: false as const, unfinished };
-        await tx.experiment.deleteMany({ where: { studyId: id } });
-        await tx.study.delete({ where: { id } });
-        return { deleted: true as const, experimentIds: rows.map((r) => r.id) };
-      },
-      // Up to 256 experiments with every epoch row they recorded: more than Prisma's 5 s default may be needed.
-      { timeout: 60_000 },
-    );
+    // On the pg pool like createWithExperiments: no interactive-transaction time limit for large studies.
+    return transaction(this.db, async (client) => {
+      const study = await client.query('SELECT id FROM studies WHERE id = $1::uuid FOR UPDATE', [id]);
+      if (!study.rowCount) return null;
+      const { rows } = await client.query<{ id: string; name: string; status: ExperimentStatus }>(
+        `SELECT id::text AS id, name, status::text AS status FROM experiments
+         WHERE study_id = $1::uuid ORDER BY created_at, id FOR UPDATE`,
+        [id],
+      );
+      const unfinished = rows.filter((r) => !FINISHED.includes(r.status));
+      if (unfinished.length) return { deleted: false as const, unfinished };
+      await client.query('DELETE FROM experiments WHERE study_id = $1::uuid', [id]);
+      await client.query('DELETE FROM studies WHERE id = $1::uuid', [id]);
+      return { deleted: true as const, experimentIds: rows.map((r) => r.id) };
+    });
   }
 
   /** Experiment statuses of each study, counted (for lists, without reading every experiment). */
