@@ -413,6 +413,16 @@ export function nativeImpls(addon: NativeAddon): Record<string, NativeImpl> {
   return impls;
 }
 
+/**
+ * Whether a fused kernel of arcal's (layers, batch norm, optimizer) can run now: the `native` backend is current,
+ * `kernelName` is registered on it, and ARCAL_NATIVE_FUSED is not 0.
+ */
+export function fusedKernelActive(kernelName: string): boolean {
+  if (process.env.ARCAL_NATIVE_FUSED === '0') return false;
+  const name = tf.getBackend();
+  return name === 'native' && tf.getKernel(kernelName, name) !== undefined;
+}
+
 /** A kernelFunc running `impl`, or `fallback` (the JS kernel) when `impl` declines. */
 export function withFallback(name: string, impl: NativeImpl, fallback: KernelFn): tf.KernelFunc {
   return (args) => {

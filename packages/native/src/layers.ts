@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.ts';
 import type { NativeBackend } from './backend.ts';
-import { type NativeImpl, withFallback } from './kernels.ts';
+import { fusedKernelActive, type NativeImpl, withFallback } from './kernels.ts';
 
 export const CONV_BIAS_ACT = 'ArcalConv2DBiasAct';
 export const MATMUL_BIAS_ACT = 'ArcalMatMulBiasAct';
@@ -172,11 +172,7 @@ export function registerFusedLayers(addon: NativeAddon, forward: FusedForward, b
 }
 
 /** Whether the fused layers can run now: the `native` backend is current and they are registered on it. */
-export function fusedLayersActive(): boolean {
-  if (process.env.ARCAL_NATIVE_FUSED === '0') return false;
-  const name = tf.getBackend();
-  return name === 'native' && tf.getKernel(CONV_BIAS_ACT, name) !== undefined;
-}
+export const fusedLayersActive = (): boolean => fusedKernelActive(CONV_BIAS_ACT);
 
 /**
  * act(conv2d(x, filter) + bias), NHWC, dilation 1; relu or linear; `bias` may be undefined (a plain conv whose

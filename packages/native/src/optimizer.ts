@@ -18,7 +18,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.ts';
 import { jsArrays, type KernelArrays, type NativeBackend, nativeArrays } from './backend.ts';
-import { withFallback } from './kernels.ts';
+import { fusedKernelActive, withFallback } from './kernels.ts';
 
 export const OPTIMIZER_UPDATE = 'ArcalOptimizerUpdate';
 
@@ -144,11 +144,7 @@ export function registerOptimizerUpdate(addon: NativeAddon, backendName: string)
 }
 
 /** Whether the fused update can run now: the `native` backend is current, the kernel registered, and ARCAL_NATIVE_FUSED ≠ 0. */
-export function fusedOptimizerActive(): boolean {
-  if (process.env.ARCAL_NATIVE_FUSED === '0') return false;
-  const name = tf.getBackend();
-  return name === 'native' && tf.getKernel(OPTIMIZER_UPDATE, name) !== undefined;
-}
+export const fusedOptimizerActive = (): boolean => fusedKernelActive(OPTIMIZER_UPDATE);
 
 /**
  * One update of every parameter in one kernel call: returns the new parameters and the new state tensors
