@@ -21,11 +21,21 @@ export interface StudyExperiment {
 
 const UNSAFE = /[^A-Za-z0-9.=+-]+/g;
 
+/** Keys that reach an object's prototype instead of one of its own properties. */
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+function pathKeys(path: string): string[] {
+  const keys = path.split('.');
+  const bad = keys.find((k) => PROTOTYPE_KEYS.has(k) || k === '');
+  if (bad !== undefined) throw new ArcalError('INVALID_INPUT', `${path}: "${bad}" is not a spec field`);
+  return keys;
+}
+
 /** Value at a dot path, or undefined when a segment is missing. */
 export function getPath(obj: unknown, path: string): unknown {
   let cur: unknown = obj;
   for (const k of path.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
+    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, k)) return undefined;
     cur = (cur as Record<string, unknown>)[k];
   }
   return cur;
@@ -34,10 +44,10 @@ export function getPath(obj: unknown, path: string): unknown {
 /** A deep copy of `obj` with `value` at the dot path; missing intermediate objects are created. */
 export function withPath<T extends Record<string, unknown>>(obj: T, path: string, value: unknown): T {
   const out = structuredClone(obj) as Record<string, unknown>;
-  const keys = path.split('.');
+  const keys = pathKeys(path);
   let cur = out;
   for (const k of keys.slice(0, -1)) {
-    const next = cur[k];
+    const next = Object.hasOwn(cur, k) ? cur[k] : undefined;
     if (next === undefined) cur[k] = {};
     else if (next === null || typeof next !== 'object' || Array.isArray(next)) {
       throw new ArcalError('INVALID_INPUT', `cannot set ${path}: ${k} is not an object in the base spec`);
@@ -69,6 +79,7 @@ export function expandStudy(doc: StudyDocument): StudyExperiment[] {
   for (const [path, values] of vary) {
     points = points.flatMap((p) => values.map((v) => ({ ...p, [path]: v })));
   }
+  if (points.length === 0) throw new ArcalError('INVALID_INPUT', `study ${doc.name}: the grid is empty`);
   const seen = new Map<string, number>();
   return points.map((point, i) => {
     let spec = structuredClone(doc.base) as Record<string, unknown>;

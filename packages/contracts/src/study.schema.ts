@@ -37,8 +37,11 @@ export const StudySpec = T.Object(
       description: 'An experiment spec; its name is replaced per experiment.',
     }),
     vary: T.Optional(
+      // A record keyed by a pattern only checks the keys that match it: without additionalProperties: false,
+      // any other key (`__proto__.x`, `$ne`) and its value would pass unchecked.
       T.Record(DotPath, T.Array(T.Unknown(), { minItems: 1 }), {
         description: 'Grid: every combination of the listed values; `seed` varies the seed.',
+        additionalProperties: false,
       }),
     ),
     select: T.Optional(
