@@ -91,7 +91,7 @@ describe('Holm adjustment and slope', () => {
     // sorted: 0.005·4 = 0.02, 0.01·3 = 0.03, 0.03·2 = 0.06, 0.04·1 = 0.04 → max(0.06, 0.04) = 0.06
     const adj = holmAdjust([0.01, 0.04, 0.03, 0.005]);
     const want = [0.03, 0.06, 0.06, 0.02];
-    adj.forEach((a, i) => expect(a).toBeCloseTo(want[i], 12));
+    for (const [i, a] of adj.entries()) expect(a).toBeCloseTo(want[i], 12);
     // at α = 0.05 Holm rejects the two smallest; Bonferroni (0.05 / 4 = 0.0125) would reject the same two,
     // but 0.03 is not rejected although 0.03 < 0.05
     expect(adj.map((a) => a < 0.05)).toEqual([true, false, false, true]);

@@ -134,10 +134,7 @@ export function pairedTTest(diffs: number[]): PairedTest | undefined {
  * H₀: δ ≤ −margin and H₀: δ ≥ margin. Also the p-value of the opposite finding, |δ| > margin (the larger of
  * the two one-sided tests against the near edge, doubled as a two-sided test).
  */
-export function equivalenceTest(
-  test: PairedTest,
-  margin: number,
-): { pEquivalent: number; pBeyondMargin: number } {
+export function equivalenceTest(test: PairedTest, margin: number): { pEquivalent: number; pBeyondMargin: number } {
   const tail = (x: number) => studentTSurvival(x, test.df);
   if (test.se === 0) {
     const inside = Math.abs(test.mean) < margin;
