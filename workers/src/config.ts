@@ -1,13 +1,20 @@
 /**
- * Worker configuration: command line (`--queues`, `--concurrency`) plus environment, parsed once at the
+ * Worker configuration: command line (`--queues`, `--concurrency`, `--devices`) plus environment, parsed once at the
  * entry point. Sandboxed processors are separate processes: they read the same variables once at their
  * own entry (`sandboxConfig`).
  */
+import { totalmem } from 'node:os';
 import { QUEUE_NAMES, type QueueName } from '@arcal/db';
 
 export interface WorkerConfig {
   queues: QueueName[];
+  /** Jobs at once per queue, and with `devices` per queue per device. */
   concurrency: number;
+  /**
+   * Accelerators to place sandboxed compute processes on (`--devices 0,1` or ARCAL_DEVICES): each gets its own
+   * processes with `CUDA_VISIBLE_DEVICES` set to it. Unset: the processes inherit the environment (CPU).
+   */
+  devices?: string[];
   databaseUrl: string;
   redisUrl: string;
   artifactDir: string;
@@ -24,18 +31,51 @@ export interface WorkerConfig {
   /** How often locks of running jobs are checked; a job whose lock expired (its worker died) is handed out again [30 s]. */
   stalledIntervalMs: number;
   logLevel: string;
+  /** How long a Postgres outage is ridden out: statements wait and retry this long before they fail [120 s]. */
+  dbRetryMs: number;
+  /** How often job rows are reconciled with BullMQ (also once at start) [60 s]. */
+  reconcileIntervalMs: number;
+  /** Memory cap of each sandboxed compute process, MiB: its JavaScript heap and its resident size [80 % of RAM]. */
+  computeMemoryMb: number;
 }
 
 export type SandboxConfig = Pick<
   WorkerConfig,
-  'databaseUrl' | 'redisUrl' | 'artifactDir' | 'queuePrefix' | 'backend' | 'dataDir' | 'shardExamples'
+  | 'databaseUrl'
+  | 'redisUrl'
+  | 'artifactDir'
+  | 'queuePrefix'
+  | 'backend'
+  | 'dataDir'
+  | 'shardExamples'
+  | 'dbRetryMs'
+  | 'computeMemoryMb'
 >;
 
-export const usage = 'arcal-worker [--queues attack,train,evaluate,orchestrate] [--concurrency n]';
+export const usage = 'arcal-worker [--queues attack,train,evaluate,orchestrate] [--concurrency n] [--devices 0,1,...]';
+
+// What CUDA_VISIBLE_DEVICES accepts: an ordinal, or a GPU / MIG instance UUID as nvidia-smi -L prints it.
+const DEVICE_ID = /^(\d+|GPU-[0-9a-fA-F-]+|MIG-[0-9a-zA-Z/-]+)$/;
+
+/** Parses a device list; empty means none (CPU). Rejects what CUDA would silently ignore. */
+export function parseDevices(raw: string, source: string): string[] | undefined {
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (!list.length) return undefined;
+  const bad = list.filter((d) => !DEVICE_ID.test(d));
+  if (bad.length)
+    throw new Error(`${source}: not a device id: ${bad.join(', ')} (use ordinals like 0,1 or GPU-/MIG- UUIDs)`);
+  const dup = list.filter((d, i) => list.indexOf(d) !== i);
+  if (dup.length) throw new Error(`${source}: device ${dup[0]} listed twice`);
+  return list;
+}
 
 export function loadWorkerConfig(argv: string[], env: Record<string, string | undefined>): WorkerConfig {
   let queues: QueueName[] = [...QUEUE_NAMES];
   let concurrency = 1;
+  let devices = env.ARCAL_DEVICES ? parseDevices(env.ARCAL_DEVICES, 'ARCAL_DEVICES') : undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -55,6 +95,11 @@ export function loadWorkerConfig(argv: string[], env: Record<string, string | un
       concurrency = Number(value());
       if (!Number.isInteger(concurrency) || concurrency < 1)
         throw new Error('--concurrency must be a positive integer');
+    } else if (flag === '--devices') {
+      const raw = value();
+      if (raw === undefined || raw.startsWith('--'))
+        throw new Error(`--devices needs a list such as 0,1\nusage: ${usage}`);
+      devices = parseDevices(raw, '--devices');
     } else if (flag === '--help' || flag === '-h') {
       throw new Error(`usage: ${usage}`);
     } else {
@@ -64,11 +109,13 @@ export function loadWorkerConfig(argv: string[], env: Record<string, string | un
   return {
     queues,
     concurrency,
+    ...(devices ? { devices } : {}),
     ...sandboxConfig(env),
     shutdownGraceSeconds: Number(env.SHUTDOWN_GRACE_SECONDS ?? 30),
     lockDurationMs: positive(env.ARCAL_JOB_LOCK_MS, 60_000, 'ARCAL_JOB_LOCK_MS'),
     stalledIntervalMs: positive(env.ARCAL_STALLED_INTERVAL_MS, 30_000, 'ARCAL_STALLED_INTERVAL_MS'),
     logLevel: env.LOG_LEVEL || 'info',
+    reconcileIntervalMs: positive(env.ARCAL_RECONCILE_INTERVAL_MS, 60_000, 'ARCAL_RECONCILE_INTERVAL_MS'),
   };
 }
 
@@ -88,5 +135,9 @@ export function sandboxConfig(env: Record<string, string | undefined>): SandboxC
     ...(env.ARCAL_BACKEND ? { backend: env.ARCAL_BACKEND } : {}),
     ...(env.ARCAL_DATA_DIR ? { dataDir: env.ARCAL_DATA_DIR } : {}),
     shardExamples: positive(env.ARCAL_SHARD_EXAMPLES, 4096, 'ARCAL_SHARD_EXAMPLES'),
+    dbRetryMs: positive(env.ARCAL_DB_RETRY_SECONDS, 120, 'ARCAL_DB_RETRY_SECONDS') * 1000,
+    computeMemoryMb: Math.floor(
+      positive(env.ARCAL_COMPUTE_MEMORY_MB, Math.floor((totalmem() * 0.8) / 2 ** 20), 'ARCAL_COMPUTE_MEMORY_MB'),
+    ),
   };
 }

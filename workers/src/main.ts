@@ -1,6 +1,7 @@
 /**
  * `arcal-worker --queues attack,train,evaluate,orchestrate --concurrency n`: one BullMQ Worker per queue.
- * Orchestrate jobs run in this process; train/attack/evaluate jobs run in sandboxed child processes.
+ * Orchestrate jobs run in this process; train/attack/evaluate jobs run in sandboxed child processes
+ * (with `--devices 0,1,...`, one set per device, each seeing only its own GPU).
  * Cancel broadcasts abort the matching running jobs; SIGTERM stops taking jobs and waits for the
  * running ones (up to SHUTDOWN_GRACE_SECONDS) before exiting.
  */
@@ -10,8 +11,10 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import pino from 'pino';
 import { loadWorkerConfig } from './config.ts';
 import { createContext } from './context.ts';
+import { workerSlots } from './devices.ts';
 import { inProcess, missingHandlers, SANDBOXED_QUEUES } from './handlers.ts';
 import { type JobLike, runJob } from './run-job.ts';
+import { computeForkOptions, readableFailure, recordFailure, startReconciler } from './supervision.ts';
 
 let config: ReturnType<typeof loadWorkerConfig>;
 try {
@@ -30,6 +33,7 @@ Object.assign(process.env, {
   REDIS_URL: config.redisUrl,
   ARTIFACT_DIR: config.artifactDir,
   ARCAL_QUEUE_PREFIX: config.queuePrefix,
+  ARCAL_COMPUTE_MEMORY_MB: String(config.computeMemoryMb),
 });
 
 const ctx = createContext(config, (level, message, data) => logger[level](data ?? {}, message));
@@ -45,7 +49,8 @@ const computeFile = fileURLToPath(new URL('./sandbox/compute.js', import.meta.ur
 const active = new Map<string, { experimentId: string; worker: Worker }>();
 const workers: Worker[] = [];
 
-for (const queue of config.queues) {
+// One Worker per queue, and per device for sandboxed queues when --devices is given (devices.ts).
+for (const { queue, device, forkOptions } of workerSlots(config, process.env)) {
   const sandboxed = SANDBOXED_QUEUES.includes(queue);
   const processor = sandboxed
     ? computeFile
@@ -54,14 +59,16 @@ for (const queue of config.queues) {
     connection,
     prefix: config.queuePrefix,
     concurrency: config.concurrency,
-    ...(sandboxed ? { useWorkerThreads: false } : {}),
+    ...(sandboxed
+      ? { useWorkerThreads: false, workerForkOptions: computeForkOptions(forkOptions, config.computeMemoryMb) }
+      : {}),
     lockDuration: config.lockDurationMs,
     stalledInterval: config.stalledIntervalMs,
     maxStalledCount: 2,
   });
   worker.on('active', (job) => {
     active.set(job.id!, { experimentId: (job.data as { experimentId: string }).experimentId, worker });
-    logger.info({ queue, job: job.id, name: job.name }, 'active');
+    logger.info({ queue, job: job.id, name: job.name, ...(device ? { device } : {}) }, 'active');
   });
   worker.on('completed', (job) => {
     active.delete(job.id!);
@@ -70,24 +77,23 @@ for (const queue of config.queues) {
   worker.on('failed', async (job, err) => {
     if (!job) return;
     active.delete(job.id!);
-    const final =
+    const readable = readableFailure(err.message, config.computeMemoryMb);
+    let final =
       err instanceof UnrecoverableError ||
       err.name === 'UnrecoverableError' ||
       job.attemptsMade >= (job.opts.attempts ?? 1);
-    logger.warn({ queue, job: job.id, attempts: job.attemptsMade, final, err: err.message }, 'job failed');
+    if (readable.memory && !final) {
+      // Another attempt needs the same memory: fail now rather than after every retry has run out of it.
+      final = await job
+        .remove()
+        .then(() => true)
+        .catch(() => false);
+    }
+    logger.warn({ queue, job: job.id, attempts: job.attemptsMade, final, err: readable.message }, 'job failed');
     try {
-      await ctx.repos.jobs.markFailed(job.id!, { message: err.message }, final, job.attemptsMade);
-      // The row knows the experiment even when the payload is malformed.
-      const experimentId =
-        (await ctx.repos.jobs.get(job.id!))?.experimentId ?? (job.data as { experimentId?: string }).experimentId;
-      if (final && experimentId) {
-        const error = { code: 'JOB_FAILED', message: `${queue}:${job.name} failed: ${err.message}`, job: job.id };
-        if (await ctx.repos.experiments.transition(experimentId, ['queued', 'running'], 'failed', error)) {
-          await ctx.events.publish(experimentId, { type: 'status', status: 'failed', error });
-        }
-      }
+      await recordFailure(ctx, queue, job, { message: readable.message }, final);
     } catch (e) {
-      logger.error({ err: (e as Error).message }, 'could not record a failure');
+      logger.error({ err: (e as Error).message }, 'could not record a failure; the reconciler will');
     }
   });
   worker.on('error', (err) => logger.error({ queue, err: err.message }, 'worker error'));
@@ -108,8 +114,17 @@ await subscriber.onCancel((experimentId) => {
 // Rows committed but never enqueued (a crash between the two) are repaired here as well as by the API.
 const repair = setInterval(() => ctx.dispatcher.repairPending(60_000).catch(() => {}), 60_000);
 repair.unref();
+// Job rows that disagree with BullMQ (an outage, a crash between two writes) are mended here.
+const stopReconciler = startReconciler(ctx, config.reconcileIntervalMs, (level, message, data) =>
+  logger[level](data ?? {}, message),
+);
 logger.info(
-  { queues: config.queues, concurrency: config.concurrency, prefix: config.queuePrefix },
+  {
+    queues: config.queues,
+    concurrency: config.concurrency,
+    prefix: config.queuePrefix,
+    devices: config.devices ?? 'cpu',
+  },
   'arcal-worker ready',
 );
 
@@ -120,6 +135,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     stopping = true;
     logger.info({ signal }, 'stopping: no new jobs, waiting for running ones');
     clearInterval(repair);
+    stopReconciler();
     const grace = setTimeout(() => {
       logger.warn('grace period over; exiting with jobs still running (they will be retried)');
       process.exit(1);
