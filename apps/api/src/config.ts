@@ -3,6 +3,7 @@
  * passed down. Nothing else in apps/api reads process.env.
  */
 import { DATASET_NAMES } from '@arcal/contracts';
+import type { RateLimitConfig } from './plugins/rate-limit.ts';
 
 export interface ApiConfig {
   host: string;
@@ -16,12 +17,16 @@ export interface ApiConfig {
   /** When set, start-up makes sure this key exists (project `bootstrapProject`). */
   bootstrapKey?: string;
   bootstrapProject: string;
-  /** Requests per key (or per address when unauthenticated) per window. */
-  rateLimit: { max: number; windowMs: number };
+  /** Requests per project (after authentication) and per client address (before it) per window. */
+  rateLimit: RateLimitConfig;
   /** Largest request body in bytes. */
   bodyLimit: number;
   /** Largest estimated cost (CPU-seconds on this service) accepted per experiment. */
   budgetSeconds: number;
+  /** Memory of one worker process; an experiment whose estimated peak is larger is refused (422). */
+  workerMemoryBytes: number;
+  /** Unfinished (queued, running, cancelling) experiments one project may have; more are refused (429). */
+  maxActivePerProject: number;
   /** Effective floating-point operations per second that the estimate assumes for one worker. */
   workerFlops: number;
   /** Datasets that specs may name (server-side registry; a spec never carries a path). */
@@ -30,7 +35,19 @@ export interface ApiConfig {
   /** Marks the session cookie Secure (set behind TLS). */
   secureCookies: boolean;
   logLevel: string;
-  trustProxy: boolean;
+  /**
+   * Whether X-Forwarded-For names the client (Fastify's trustProxy): true behind a proxy that sets it, or the
+   * proxies' addresses/CIDRs (comma-separated) to trust only those. Off, the socket's peer is the client.
+   */
+  trustProxy: boolean | string;
+}
+
+/** TRUST_PROXY: unset, 0 or false = off; 1 or true = trust every hop; otherwise addresses/CIDRs of the proxies. */
+function trustProxyOf(v: string | undefined): boolean | string {
+  const s = (v ?? '').trim();
+  if (s === '' || s === '0' || s.toLowerCase() === 'false') return false;
+  if (s === '1' || s.toLowerCase() === 'true') return true;
+  return s;
 }
 
 const int = (v: string | undefined, d: number, name: string): number => {
@@ -61,14 +78,19 @@ export function loadConfig(env: Record<string, string | undefined>): ApiConfig {
     rateLimit: {
       max: int(env.RATE_LIMIT_MAX, 120, 'RATE_LIMIT_MAX'),
       windowMs: int(env.RATE_LIMIT_WINDOW_MS, 60_000, 'RATE_LIMIT_WINDOW_MS'),
+      ...(env.RATE_LIMIT_ADDRESS_MAX
+        ? { addressMax: int(env.RATE_LIMIT_ADDRESS_MAX, 0, 'RATE_LIMIT_ADDRESS_MAX') }
+        : {}),
     },
     bodyLimit: int(env.BODY_LIMIT_BYTES, 256 * 1024, 'BODY_LIMIT_BYTES'),
     budgetSeconds: int(env.ARCAL_BUDGET_SECONDS, 24 * 3600, 'ARCAL_BUDGET_SECONDS'),
     workerFlops: int(env.ARCAL_WORKER_FLOPS, 2e9, 'ARCAL_WORKER_FLOPS'),
+    workerMemoryBytes: int(env.ARCAL_WORKER_MEMORY_MB, 8192, 'ARCAL_WORKER_MEMORY_MB') * 2 ** 20,
+    maxActivePerProject: int(env.ARCAL_MAX_ACTIVE_PER_PROJECT, 512, 'ARCAL_MAX_ACTIVE_PER_PROJECT'),
     datasets,
     sessionTtlMs: int(env.SESSION_TTL_MS, 8 * 3600 * 1000, 'SESSION_TTL_MS'),
     secureCookies: env.SECURE_COOKIES === '1',
     logLevel: env.LOG_LEVEL || 'info',
-    trustProxy: env.TRUST_PROXY === '1',
+    trustProxy: trustProxyOf(env.TRUST_PROXY),
   };
 }

@@ -2,10 +2,17 @@
  * Cost estimate of an experiment, in CPU-seconds of one worker, from operation counts:
  * forward multiply-adds per example of the spec's architecture (the same layer shapes as
  * @arcal/core's models), ×3 for a training step (forward + two backward products), times examples,
- * epochs and members; attacks cost `steps` forward+backward passes per attacked example.
+ * epochs and members; attacks cost their parameters' forward+backward passes per attacked example (the
+ * same defaults the attacks use, from @arcal/contracts), and the data sizes are the loader's (splitSizes).
  * An order-of-magnitude figure for admission control, not a prediction.
  */
-import type { ResolvedSpec } from '@arcal/contracts';
+import {
+  attackPassesPerExample,
+  DATASET_FILE_SIZES,
+  type ResolvedSpec,
+  type SplitSizes,
+  splitSizes,
+} from '@arcal/contracts';
 
 export interface Estimate {
   /** Estimated CPU-seconds on one worker. */
@@ -14,39 +21,59 @@ export interface Estimate {
   flops: { training: number; robustness: number; evaluation: number; total: number };
   forwardFlopsPerExample: number;
   examples: { train: number; validation: number; test: number };
+  /** Peak memory of one worker process running a job of this experiment (see estimateMemory). */
+  memoryBytes: number;
   assumptions: { workerFlops: number; note: string };
 }
 
-const officialSizes: Record<string, { train: number; test: number }> = {
-  mnist: { train: 60000, test: 10000 },
-  'fashion-mnist': { train: 60000, test: 10000 },
-  cifar10: { train: 50000, test: 10000 },
-  cifar100: { train: 50000, test: 10000 },
-  svhn: { train: 73257, test: 26032 },
-  synthetic: { train: 1024, test: 256 },
-};
+/** What one example costs the network: forward multiply-adds, parameters, and floats kept for the backward pass. */
+export interface NetworkProfile {
+  macs: number;
+  params: number;
+  /** Activations of one example stored by a forward pass (the tape keeps them for the gradient). */
+  activations: number;
+}
 
-/** Forward multiply-adds of one example (convolutions with "same" padding, 2×2 pooling). */
-export function forwardMacs(spec: ResolvedSpec): number {
+/** Layer by layer, with the same shapes as @arcal/core's models (convolutions with "same" padding, 2×2 pooling). */
+export function networkProfile(spec: ResolvedSpec): NetworkProfile {
   const [h, w, c] = spec.dataset.shape;
   const z = spec.dataset.classes;
   const m = spec.model;
+  let macs = 0;
+  let params = 0;
+  let activations = h * w * c;
+  const dense = (i: number, o: number) => {
+    macs += i * o;
+    params += i * o + o;
+    activations += o;
+  };
+  const conv = (hs: number, ws: number, k: number, cin: number, cout: number, bias: boolean) => {
+    macs += hs * ws * k * k * cin * cout;
+    params += k * k * cin * cout + (bias ? cout : 0);
+    activations += hs * ws * cout;
+  };
   switch (m.arch) {
     case 'mlp': {
       let d = h * w * c;
-      let macs = 0;
       for (const k of m.hidden) {
-        macs += d * k;
+        dense(d, k);
         d = k;
       }
-      return macs + d * z;
+      dense(d, z);
+      break;
     }
     case 'cnn': {
       const h2 = Math.floor(h / 2);
       const w2 = Math.floor(w / 2);
       const h4 = Math.floor(h2 / 2);
       const w4 = Math.floor(w2 / 2);
-      return h * w * 9 * c * 32 + h2 * w2 * 9 * 32 * 64 + h4 * w4 * 64 * 128 + 128 * z;
+      conv(h, w, 3, c, 32, true);
+      activations += h2 * w2 * 32;
+      conv(h2, w2, 3, 32, 64, true);
+      activations += h4 * w4 * 64;
+      dense(h4 * w4 * 64, 128);
+      dense(128, z);
+      break;
     }
     case 'resnet':
     case 'wrn': {
@@ -54,7 +81,7 @@ export function forwardMacs(spec: ResolvedSpec): number {
       const n = isWrn ? (m.depth - 4) / 6 : (m.depth - 2) / 6;
       const widths = isWrn ? [16 * m.width, 32 * m.width, 64 * m.width] : [m.width, 2 * m.width, 4 * m.width];
       const stem = isWrn ? 16 : m.width;
-      let macs = h * w * 9 * c * stem;
+      conv(h, w, 3, c, stem, false);
       let cin = stem;
       let hs = h;
       let ws = w;
@@ -64,47 +91,87 @@ export function forwardMacs(spec: ResolvedSpec): number {
           ws = Math.ceil(ws / 2);
         }
         for (let b = 0; b < n; b++) {
-          macs += hs * ws * 9 * cin * cout + hs * ws * 9 * cout * cout;
-          if (cin !== cout) macs += hs * ws * cin * cout;
+          // two batch-norm + relu layers (4 parameters and 2 stored tensors per channel each)
+          params += 4 * cin + 4 * cout;
+          activations += 2 * hs * ws * cin + 2 * hs * ws * cout;
+          conv(hs, ws, 3, cin, cout, false);
+          conv(hs, ws, 3, cout, cout, false);
+          if (cin !== cout) conv(hs, ws, 1, cin, cout, false);
           cin = cout;
         }
       });
-      return macs + cin * z;
+      params += 4 * cin;
+      activations += 2 * hs * ws * cin + cin;
+      dense(cin, z);
+      break;
     }
   }
+  return { macs, params, activations };
 }
 
-const attackSteps = (spec: ResolvedSpec): number => {
-  const p = spec.method.robustness.params;
-  const steps = p.steps ?? (spec.method.robustness.attack === 'cw-l2' ? 100 : 50);
-  const searches = spec.method.robustness.attack === 'cw-l2' ? (p.binarySearchSteps ?? 5) : 1;
-  return steps * searches;
-};
+/** Forward multiply-adds of one example (convolutions with "same" padding, 2×2 pooling). */
+export const forwardMacs = (spec: ResolvedSpec): number => networkProfile(spec).macs;
+
+/** Bytes per float32. */
+const F32 = 4;
+/** Resident size of a worker's runtime (Node, TensorFlow.js, the native kernels) before any data. */
+export const RUNTIME_BYTES = 400 * 2 ** 20;
+/** The batch the robustness attacks use when the spec does not set one (core's attackOptions). */
+const ATTACK_BATCH = 256;
+
+/**
+ * Peak memory of one worker process running one job of the experiment, in bytes: the runtime, the dataset
+ * (the official files as bytes plus the float32 splits), the training state of one member (weights,
+ * gradients and two Adam moments), every member's weights at evaluation, the tape of one training batch or
+ * one attack batch (activations and their gradients), and one corrupted copy of the test split. An upper
+ * bound in spirit; the admission check compares it with a worker's memory.
+ */
+export function estimateMemory(spec: ResolvedSpec, net: NetworkProfile, sizes: SplitSizes): number {
+  const [h, w, c] = spec.dataset.shape;
+  const pixels = h * w * c;
+  const file = spec.dataset.name === 'synthetic' ? { train: 0, test: 0 } : DATASET_FILE_SIZES[spec.dataset.name];
+  const data = (file.train + file.test) * pixels + (sizes.train + sizes.validation + sizes.test) * pixels * F32;
+  const training = 4 * net.params * F32;
+  const evaluation = spec.ensemble.members * net.params * F32;
+  const attackBatch = spec.method.robustness.params.batchSize ?? ATTACK_BATCH;
+  const tapeRows = Math.max(spec.training.batchSize, attackBatch * spec.ensemble.members);
+  const tape = 2 * tapeRows * net.activations * F32;
+  const corrupted = spec.evaluation.corruptions.length > 0 ? sizes.test * pixels * F32 : 0;
+  return Math.ceil(RUNTIME_BYTES + data + training + evaluation + tape + corrupted);
+}
 
 export function estimateCost(spec: ResolvedSpec, opts: { workerFlops: number; budgetSeconds: number }): Estimate {
-  const official = officialSizes[spec.dataset.name]!;
-  const validation = spec.dataset.validationSize;
-  const train = Math.max(0, Math.min(spec.dataset.trainLimit ?? Number.POSITIVE_INFINITY, official.train - validation));
-  const test = Math.min(spec.dataset.testLimit ?? official.test, official.test);
-  const fwd = 2 * forwardMacs(spec);
+  const sizes = splitSizes(spec.dataset);
+  const { train, validation, test } = sizes;
+  const net = networkProfile(spec);
+  const fwd = 2 * net.macs;
   const members = spec.ensemble.members;
   const epochs = spec.training.epochs;
   const training = 3 * fwd * train * epochs * members + fwd * validation * epochs * members;
 
-  let robustness = 0;
+  const { attack, params, source, everyEpochs } = spec.method.robustness;
+  const passes = (a: typeof attack) => attackPassesPerExample(a, params, spec.dataset.classes);
+  const perAttack = 3 * fwd * passes(attack);
   const kind = spec.method.kind;
-  const perAttack = 3 * fwd * attackSteps(spec);
-  if (kind === 'ar-adals' || kind === 'ccat') {
-    if (spec.method.robustness.source === 'precompute') {
-      // a vanilla model first, then every train/validation example attacked once
-      robustness = 3 * fwd * train * epochs + perAttack * (train + validation);
-    } else {
-      const rounds = Math.ceil(epochs / spec.method.robustness.everyEpochs);
-      robustness = perAttack * (train + validation) * rounds * members;
+  const ranks = kind === 'ar-adals' || kind === 'ccat';
+  const reference =
+    (ranks && source === 'precompute') ||
+    (spec.evaluation.robustnessSubsets > 0 && spec.evaluation.robustness.reference === 'vanilla');
+  // the vanilla reference model is trained once and shared by all members
+  let robustness = reference ? 3 * fwd * train * epochs + fwd * validation * epochs : 0;
+  if (ranks) {
+    if (source === 'precompute') robustness += perAttack * (train + validation);
+    else {
+      // ranked at the start and again every `everyEpochs`; a joint ensemble is attacked on its average
+      const rounds = Math.ceil(epochs / everyEpochs);
+      robustness += perAttack * (train + validation) * rounds * members;
     }
   }
   let evaluation = fwd * test * members;
-  if (spec.evaluation.robustnessSubsets > 0) evaluation += perAttack * test;
+  if (spec.evaluation.robustnessSubsets > 0) {
+    const attacked = spec.evaluation.robustness.reference === 'vanilla' ? 1 : members;
+    evaluation += 3 * fwd * passes(spec.evaluation.robustness.attack) * test * attacked;
+  }
   evaluation += fwd * test * members * spec.evaluation.corruptions.length * spec.evaluation.severities.length;
   if (spec.evaluation.ood) evaluation += fwd * test * members;
 
@@ -115,9 +182,10 @@ export function estimateCost(spec: ResolvedSpec, opts: { workerFlops: number; bu
     flops: { training, robustness, evaluation, total },
     forwardFlopsPerExample: fwd,
     examples: { train, validation, test },
+    memoryBytes: estimateMemory(spec, net, sizes),
     assumptions: {
       workerFlops: opts.workerFlops,
-      note: 'operation count / effective FLOP/s of one CPU worker; training step = 3 forward passes',
+      note: 'operation count / effective FLOP/s of one CPU worker; training step = 3 forward passes; attack passes at their upper bound (no early stop)',
     },
   };
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { validateSpec } from '@arcal/contracts';
 import { describe, expect, it } from 'vitest';
-import { estimateCost, forwardMacs } from '../src/estimate.ts';
+import { estimateCost, forwardMacs, RUNTIME_BYTES } from '../src/estimate.ts';
 
 const spec = (over: Record<string, any>) => {
   const v = validateSpec({
@@ -22,10 +22,43 @@ describe('estimateCost', () => {
     expect(forwardMacs(s)).toBe(16 * 5 + 5 * 3);
     const e = estimateCost(s, { workerFlops: 1, budgetSeconds: 1e12 });
     const fwd = 2 * 95;
-    // training: 3·fwd·100 examples·2 epochs + validation forward 20·2; evaluation: test forward 10 + attack on test (50 steps × 3 fwd)
+    // training: 3·fwd·100 examples·2 epochs + validation forward 20·2; evaluation: test forward 10 + the
+    // default test attack, DDN: 100 steps of 3 fwd + 10 bisection forward passes, on each of 10 examples
     expect(e.flops.training).toBe(3 * fwd * 100 * 2 + fwd * 20 * 2);
-    expect(e.flops.evaluation).toBe(fwd * 10 + 3 * fwd * 50 * 10);
+    expect(e.flops.evaluation).toBeCloseTo(fwd * 10 + (3 * fwd * 100 + fwd * 10) * 10, 6);
     expect(e.seconds).toBe(e.flops.total);
+  });
+
+  it("sizes a synthetic set by the spec's limits, with the loader's defaults when absent", () => {
+    const big = estimateCost(
+      spec({ dataset: { name: 'synthetic', classes: 3, shape: [4, 4, 1], trainLimit: 100000, validationSize: 20 } }),
+      { workerFlops: 1, budgetSeconds: 1 },
+    );
+    expect(big.examples).toEqual({ train: 100000, validation: 20, test: 1000 });
+    const dflt = estimateCost(
+      spec({ dataset: { name: 'synthetic', classes: 3, shape: [4, 4, 1], validationSize: 20 } }),
+      { workerFlops: 1, budgetSeconds: 1 },
+    );
+    expect(dflt.examples).toEqual({ train: 5000, validation: 20, test: 1000 });
+  });
+
+  it('counts C&W at its defaults: 9 binary-search rounds of 200 steps', () => {
+    const s = spec({
+      method: { kind: 'ar-adals', subsets: 2, robustness: { attack: 'cw-l2' } },
+      evaluation: { robustnessSubsets: 0 },
+    });
+    const fwd = 2 * 95;
+    const e = estimateCost(s, { workerFlops: 1, budgetSeconds: 1 });
+    // a vanilla reference (100 train × 2 epochs × 3 fwd + 20 validation × 2 forward), then 120 examples attacked
+    expect(e.flops.robustness).toBe(3 * fwd * 100 * 2 + fwd * 20 * 2 + 3 * fwd * 9 * 200 * 120);
+  });
+
+  it('estimates memory by hand for a small MLP', () => {
+    const e = estimateCost(spec({}), { workerFlops: 1, budgetSeconds: 1 });
+    // weights 16·5+5 + 5·3+3 = 103; stored activations per example 16 + 5 + 3 = 24; the attack batch (256)
+    // is the largest tape; synthetic data is generated, so no file bytes
+    const expected = RUNTIME_BYTES + (100 + 20 + 10) * 16 * 4 + 4 * 103 * 4 + 103 * 4 + 2 * 256 * 24 * 4;
+    expect(e.memoryBytes).toBe(expected);
   });
 
   it('counts the reference CNN on 8×8×1 by its layers', () => {

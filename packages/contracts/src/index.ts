@@ -5,3 +5,5 @@ export * from './study.schema.ts';
 export * from './study-aggregate.ts';
 export * from './study-expand.ts';
 export * from './validate.ts';
+export * from './attack-defaults.ts';
+export * from './sizes.ts';

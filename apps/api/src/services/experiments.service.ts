@@ -19,6 +19,20 @@ import {
 import type { ApiConfig } from '../config.ts';
 import { type Estimate, estimateCost } from '../estimate.ts';
 
+const mib = (bytes: number) => `${Math.ceil(bytes / 2 ** 20)} MiB`;
+
+export class MemoryError extends ArcalError {
+  constructor(
+    readonly estimate: Estimate,
+    workerMemoryBytes: number,
+  ) {
+    super(
+      'MEMORY_EXCEEDED',
+      `estimated peak memory ${mib(estimate.memoryBytes)} exceeds a worker's ${mib(workerMemoryBytes)}; reduce the data (trainLimit, testLimit), batch sizes, members or model size, or run it on your own hardware with arcal run`,
+    );
+  }
+}
+
 export class BudgetError extends ArcalError {
   constructor(readonly estimate: Estimate) {
     super(
@@ -78,13 +92,29 @@ export class ExperimentsService {
     return { ok: true, spec: v.spec, estimate };
   }
 
-  /** Validates everything, then admits. Throws ArcalError (400 every problem, 422 budget). */
+  /** Validates everything, then admits. Throws ArcalError (400 every problem, 422 budget or memory). */
   admit(body: unknown): { spec: ResolvedSpec; estimate: Estimate } {
     const c = this.check(body);
     if (!c.ok)
       throw new ArcalError('INVALID_SPEC', `the experiment spec has ${c.problems.length} problem(s)`, c.problems);
     if (c.estimate.seconds > this.config.budgetSeconds) throw new BudgetError(c.estimate);
+    if (c.estimate.memoryBytes > this.config.workerMemoryBytes)
+      throw new MemoryError(c.estimate, this.config.workerMemoryBytes);
     return { spec: c.spec, estimate: c.estimate };
+  }
+
+  /**
+   * Refuses (429) a submission that would take the project over its cap of unfinished experiments, so one
+   * project cannot fill the queues ahead of every other. A soft cap: two racing submissions may both pass.
+   */
+  async checkQuota(projectId: string, adding: number): Promise<void> {
+    const cap = this.config.maxActivePerProject;
+    const active = await this.repos.experiments.countUnfinished(projectId);
+    if (active + adding > cap)
+      throw new ArcalError(
+        'QUOTA_EXCEEDED',
+        `this project has ${active} unfinished experiment(s); ${adding} more would exceed its cap of ${cap}; wait for some to finish or cancel them`,
+      );
   }
 
   /** The job rows that start an experiment's attempt (the orchestrator plans the rest). */
@@ -111,6 +141,7 @@ export class ExperimentsService {
       if (prior) return this.replay(prior, requestHash);
     }
     const { spec, estimate } = this.admit(body);
+    await this.checkQuota(projectId, 1);
     const r = await this.repos.experiments.createWithJobs(
       { projectId, name: spec.name, spec, estimate, ...(idempotencyKey ? { idempotencyKey, requestHash } : {}) },
       (id) => this.startJobs(id),

@@ -36,7 +36,7 @@ import {
 } from '@arcal/db';
 import type { ApiConfig } from '../config.ts';
 import type { Estimate } from '../estimate.ts';
-import { type ExperimentsService, stable } from './experiments.service.ts';
+import { type ExperimentsService, MemoryError, stable } from './experiments.service.ts';
 
 /** Largest grid accepted in one study (experiments are rows and queued jobs; split bigger sweeps). */
 export const MAX_STUDY_EXPERIMENTS = 256;
@@ -236,6 +236,13 @@ export class StudiesService {
         { estimate },
       );
     }
+    const heaviest = estimates.reduce((i, e, j) => (e.memoryBytes > estimates[i]!.memoryBytes ? j : i), 0);
+    if (estimates[heaviest]!.memoryBytes > this.config.workerMemoryBytes) {
+      const e = new MemoryError(estimates[heaviest]!, this.config.workerMemoryBytes);
+      throw new ArcalError('MEMORY_EXCEEDED', `${points[heaviest]!.name}: ${e.message}`, [
+        { path: 'base', message: e.message },
+      ]);
+    }
     return { doc, points, specs, estimates, estimate };
   }
 
@@ -251,6 +258,7 @@ export class StudiesService {
       if (prior) return this.replay(prior, requestHash);
     }
     const { doc, points, specs, estimates, estimate } = this.admit(body);
+    await this.experiments.checkQuota(projectId, points.length);
     const r = await this.repos.studies.createWithExperiments(
       {
         projectId,

@@ -14,17 +14,12 @@
  * Cost: at most binarySearchSteps × steps forward+backward passes per example (defaults 9 × 200 = 1800;
  * early abort usually stops well before). The original paper used 9 × 10 000 steps at learning rate 0.01.
  */
+import { CW_DEFAULTS } from '@arcal/contracts';
 import { tf } from '../backend/index.ts';
 import { ActiveSet, cosineAnneal, margin, oneHot, whereRows, writeRows } from './common.ts';
 import type { BatchAttack } from './types.ts';
 
-export const CW_DEFAULTS = {
-  binarySearchSteps: 9,
-  steps: 200,
-  learningRate: 0.01,
-  initialConst: 0.1,
-  abortEarly: true,
-} as const;
+export { CW_DEFAULTS };
 
 const BETA1 = 0.9;
 const BETA2 = 0.999;

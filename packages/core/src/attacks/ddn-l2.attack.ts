@@ -33,18 +33,12 @@
  * `ddnLoss: 'ce'` (the margin's gradient for ε₀), and 10 forward passes for the refinement. Examples whose
  * gradient is exactly 0 cannot move and leave the batch; the others run the whole schedule.
  */
+import { DDN_DEFAULTS } from '@arcal/contracts';
 import { tf } from '../backend/index.ts';
 import { boundarySearch, column, cosineAnneal, margin, normaliseRows, rowNorms, whereRows } from './common.ts';
 import type { BatchAttack } from './types.ts';
 
-export const DDN_DEFAULTS = {
-  steps: 100,
-  gamma: 0.05,
-  alphaInit: 1,
-  alphaFinal: 0.01,
-  ddnLoss: 'margin',
-  refineSteps: 10,
-} as const;
+export { DDN_DEFAULTS };
 
 /** Floor of the first-order ε₀ (an input exactly on a tie has margin 0; ε must stay positive to grow). */
 const MIN_INIT_NORM = 1e-6;

@@ -12,11 +12,12 @@
  * Cost per step: (candidates − 1) forward+backward passes plus one forward pass over the active examples.
  * Defaults: steps 50 (typically 2–4 are used), overshoot 0.02, candidates = all classes.
  */
+import { DEEPFOOL_DEFAULTS } from '@arcal/contracts';
 import { tf } from '../backend/index.ts';
 import { ActiveSet, column, margin, oneHot, rowNorms, whereRows, writeRows } from './common.ts';
 import type { BatchAttack } from './types.ts';
 
-export const DEEPFOOL_DEFAULTS = { steps: 50, overshoot: 0.02 } as const;
+export { DEEPFOOL_DEFAULTS };
 
 export const deepFoolL2: BatchAttack = async (f, x, predicted, numClasses, params) => {
   const steps = params.steps ?? DEEPFOOL_DEFAULTS.steps;

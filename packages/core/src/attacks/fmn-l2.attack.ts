@@ -31,6 +31,7 @@
  * exactly 0 cannot move and leave the batch; the others follow the annealing schedule to its end (it is
  * what makes the radius converge).
  */
+import { FMN_DEFAULTS } from '@arcal/contracts';
 import { tf } from '../backend/index.ts';
 import { boundarySearch, column, cosineAnneal, margin, normaliseRows, rowNorms, whereRows } from './common.ts';
 import type { BatchAttack } from './types.ts';
@@ -38,7 +39,7 @@ import type { BatchAttack } from './types.ts';
 /** A pixel within this of 0 or 1 counts as being on that bound of the box. */
 const BOX_TOL = 1e-6;
 
-export const FMN_DEFAULTS = { steps: 100, alphaInit: 1, gammaInit: 0.05, gammaFinal: 0.001 } as const;
+export { FMN_DEFAULTS };
 
 export const fmnL2: BatchAttack = async (f, x, predicted, numClasses, params) => {
   const steps = params.steps ?? FMN_DEFAULTS.steps;

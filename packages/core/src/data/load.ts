@@ -7,7 +7,7 @@
 
 import { join } from 'node:path';
 import type { DatasetName, ResolvedSpec } from '@arcal/contracts';
-import { ArcalError, isArcalError } from '@arcal/contracts';
+import { ArcalError, isArcalError, SYNTHETIC_DEFAULT_TEST, SYNTHETIC_DEFAULT_TRAIN } from '@arcal/contracts';
 import { DATASETS, type FileDatasetName, isFileDataset, type RemoteFile } from './catalog.ts';
 import { CIFAR10_LAYOUT, CIFAR100_LAYOUT, concatDecoded, readCifarFiles } from './cifar.ts';
 import {
@@ -56,10 +56,7 @@ export function dataOptionsFromEnv(
   return out;
 }
 
-/** Training-file size of the synthetic set beyond the validation examples, when `trainLimit` is not given. */
-export const SYNTHETIC_DEFAULT_TRAIN = 5000;
-/** Test-file size of the synthetic set when `testLimit` is not given. */
-export const SYNTHETIC_DEFAULT_TEST = 1000;
+export { SYNTHETIC_DEFAULT_TEST, SYNTHETIC_DEFAULT_TRAIN };
 
 /** The generator seed of the synthetic set for an experiment seed (a fixed scramble, distinct from the split stream). */
 export const syntheticSeed = (seed: number): number => (seed ^ 0x53594e54) >>> 0;

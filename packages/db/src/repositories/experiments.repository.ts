@@ -71,6 +71,11 @@ export class ExperimentsRepository {
     return this.db.experiment.findUnique({ where: { id } });
   }
 
+  /** How many of the project's experiments are queued, running or cancelling (the per-project cap counts these). */
+  countUnfinished(projectId: string): Promise<number> {
+    return this.db.experiment.count({ where: { projectId, status: { notIn: FINISHED } } });
+  }
+
   /** Newest first; `cursor` is the last id of the previous page. */
   async list(
     projectId: string,
