@@ -8,6 +8,7 @@ export default defineConfig({
       'workers/test/**/*.test.ts',
       'test/**/*.test.ts',
     ],
+    setupFiles: ['test/setup/event-loop.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 120_000,
