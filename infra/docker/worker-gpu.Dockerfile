@@ -7,6 +7,9 @@ RUN apt-get update \
  && curl -fsSL https://deb.nodesource.com/setup_${NODE_MAJOR}.x | bash - \
  && apt-get install -y --no-install-recommends nodejs \
  && rm -rf /var/lib/apt/lists/*
+# The CUDA base image has no unprivileged user; this one has the uid of `node` in the service image, so both
+# images can share the artifacts volume.
+RUN groupadd --gid 1000 arcal && useradd --uid 1000 --gid 1000 --create-home --shell /usr/sbin/nologin arcal
 WORKDIR /app
 ENV NODE_ENV=production npm_config_fund=false npm_config_audit=false
 COPY package.json package-lock.json .npmrc ./
@@ -20,6 +23,9 @@ RUN npm ci --include=dev \
  && npm install-scripts approve @tensorflow/tfjs-node-gpu \
  && npm rebuild @tensorflow/tfjs-node-gpu \
  && npm cache clean --force
-ENV ARCAL_BACKEND=tensorflow
-USER node
+RUN mkdir -p /var/lib/arcal/artifacts /var/cache/arcal && chown -R arcal:arcal /var/lib/arcal /var/cache/arcal
+# tfjs-node-gpu registers itself as tfjs's `tensorflow` backend; arcal's name for it is tfjs-node-gpu.
+ENV ARCAL_BACKEND=tfjs-node-gpu ARTIFACT_DIR=/var/lib/arcal/artifacts ARCAL_CACHE_DIR=/var/cache/arcal
+USER arcal
+# One compute process per GPU: set ARCAL_DEVICES (e.g. 0,1,2,3) or add --devices.
 CMD ["node", "workers/bin/arcal-worker.js", "--queues", "attack,train,evaluate", "--concurrency", "1"]
