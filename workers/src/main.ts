@@ -13,12 +13,15 @@ import { loadWorkerConfig } from './config.ts';
 import { createContext } from './context.ts';
 import { workerSlots } from './devices.ts';
 import { inProcess, missingHandlers, SANDBOXED_QUEUES } from './handlers.ts';
+import { startWorkerMetrics, workerMetricsOptions } from './metrics.ts';
 import { type JobLike, runJob } from './run-job.ts';
 import { computeForkOptions, readableFailure, recordFailure, startReconciler } from './supervision.ts';
 
 let config: ReturnType<typeof loadWorkerConfig>;
+let metricsOptions: ReturnType<typeof workerMetricsOptions>;
 try {
   config = loadWorkerConfig(process.argv.slice(2), process.env);
+  metricsOptions = workerMetricsOptions(process.env);
 } catch (err) {
   console.error((err as Error).message);
   process.exit(2);
@@ -100,6 +103,8 @@ for (const { queue, device, forkOptions } of workerSlots(config, process.env)) {
   workers.push(worker);
 }
 
+const metrics = await startWorkerMetrics(workers, metricsOptions, (message, data) => logger.info(data, message));
+
 // Cancels: abort this process's running jobs of the experiment (sandboxed ones through their signal).
 const subscriber = new EventSubscriber(createRedis(config.redisUrl, 'worker'), config.queuePrefix);
 await subscriber.onCancel((experimentId) => {
@@ -142,6 +147,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     }, config.shutdownGraceSeconds * 1000);
     await Promise.all(workers.map((w) => w.close()));
     clearTimeout(grace);
+    await metrics.close();
     await subscriber.close();
     await ctx.close();
     connection.disconnect();

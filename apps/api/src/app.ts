@@ -15,7 +15,7 @@ import type { Redis } from 'ioredis';
 import type { ApiConfig } from './config.ts';
 import { authenticator, rateLimitKey } from './plugins/auth.ts';
 import { registerErrorHandling } from './plugins/errors.ts';
-import { registerHttpMetrics } from './plugins/prometheus.ts';
+import { createApiMetrics, registerMetrics } from './plugins/prometheus.ts';
 import { queueAdmin } from './plugins/queue-admin.ts';
 import { experimentRoutes } from './routes/experiments.ts';
 import { opsRoutes } from './routes/ops.ts';
@@ -56,7 +56,13 @@ export async function buildApp(
   });
   registerErrorHandling(app);
   app.addSchema(ErrorResponse);
-  const http = registerHttpMetrics(app);
+  const metrics = createApiMetrics({
+    queueDepths: () => deps.dispatcher.depths(),
+    experimentsByStatus: async () =>
+      (await deps.repos.experiments.countByStatus()).map((r) => ({ status: r.status, count: r._count._all })),
+    onError: (err, source) => app.log.warn({ err }, `metrics: could not read ${source}`),
+  });
+  registerMetrics(app, metrics);
 
   await app.register(swagger, {
     openapi: {
@@ -96,13 +102,7 @@ export async function buildApp(
   });
 
   const service = new ExperimentsService(config, deps.repos, deps.dispatcher, deps.events);
-  await app.register(opsRoutes, {
-    db: deps.db,
-    redis: deps.redis,
-    dispatcher: deps.dispatcher,
-    repos: deps.repos,
-    http,
-  });
+  await app.register(opsRoutes, { db: deps.db, redis: deps.redis, metrics });
   await app.register(sessionRoutes, {
     projects: deps.repos.projects,
     ttlMs: config.sessionTtlMs,

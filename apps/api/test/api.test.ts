@@ -292,12 +292,12 @@ describe.skipIf(!env)('HTTP API (real PostgreSQL + Redis)', () => {
     ).toBeDefined();
   });
 
-  it('/metrics is Prometheus text with queue depths, job durations and HTTP latencies', async () => {
+  it('/metrics is Prometheus text with queue depths, process metrics and HTTP latencies', async () => {
     const r = await t.app.inject({ url: '/metrics' });
     expect(r.statusCode).toBe(200);
     expect(r.headers['content-type']).toMatch(/^text\/plain/);
     expect(r.body).toMatch(/^arcal_queue_jobs\{queue="orchestrate",state="waiting"\} \d+$/m);
-    expect(r.body).toMatch(/# TYPE arcal_job_duration_seconds histogram/);
+    expect(r.body).toMatch(/# TYPE process_cpu_seconds_total counter/);
     expect(r.body).toMatch(
       /^arcal_http_request_duration_seconds_count\{method="POST",route="\/v1\/experiments",status="202"\} \d+$/m,
     );

@@ -1,75 +1,93 @@
-/** Prometheus text exposition, written by hand: HTTP latency histograms, queue depths, job durations. */
+/**
+ * The API's Prometheus metrics through prom-client, one registry per app (tests build many apps in one
+ * process). Observed where the work happens: HTTP latency in the response hook, open event streams in
+ * the SSE handler; queue depths and experiment counts are read at scrape time because they are states,
+ * not events. Job durations are observed by the workers when a job finishes (workers/src/metrics.ts).
+ *
+ * Exposure: `/metrics` needs no key, so every series here is aggregate over all projects. No label
+ * carries a project, key, experiment id or raw URL: requests are labelled by route pattern, and a request
+ * that matches no route is labelled `unmatched` (also keeps the label set bounded).
+ */
 import type { FastifyInstance } from 'fastify';
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-const JOB_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14400];
+const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export class Histogram {
-  private readonly series = new Map<
-    string,
-    { labels: Record<string, string>; counts: number[]; sum: number; n: number }
-  >();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly buckets: number[],
-  ) {}
+export interface MetricSources {
+  /** BullMQ job counts per queue and state. */
+  queueDepths(): Promise<Record<string, Record<string, number>>>;
+  /** Experiments per status, summed over every project. */
+  experimentsByStatus(): Promise<Array<{ status: string; count: number }>>;
+  /** Where a failed read is reported (a scrape still answers with everything else). */
+  onError?(err: unknown, source: string): void;
+}
 
-  observe(labels: Record<string, string>, value: number): void {
-    const key = JSON.stringify(labels);
-    let s = this.series.get(key);
-    if (!s) this.series.set(key, (s = { labels, counts: this.buckets.map(() => 0), sum: 0, n: 0 }));
-    this.buckets.forEach((b, i) => {
-      if (value <= b) s!.counts[i]!++;
-    });
-    s.sum += value;
-    s.n++;
-  }
+export interface ApiMetrics {
+  registry: Registry;
+  http: Histogram<'method' | 'route' | 'status'>;
+  /** Server-sent-event streams open now. */
+  sseStreams: Gauge;
+}
 
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    for (const s of this.series.values()) {
-      const l = (extra: Record<string, string>) => labelText({ ...s.labels, ...extra });
-      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket${l({ le: String(b) })} ${s.counts[i]}`));
-      lines.push(`${this.name}_bucket${l({ le: '+Inf' })} ${s.n}`);
-      lines.push(`${this.name}_sum${l({})} ${s.sum}`);
-      lines.push(`${this.name}_count${l({})} ${s.n}`);
-    }
-    return lines.join('\n');
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: ApiMetrics;
   }
 }
 
-export const labelText = (labels: Record<string, string>) => {
-  const parts = Object.entries(labels).map(
-    ([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`,
-  );
-  return parts.length ? `{${parts.join(',')}}` : '';
-};
-
-export function gauge(name: string, help: string, rows: Array<[Record<string, string>, number]>): string {
-  return [
-    `# HELP ${name} ${help}`,
-    `# TYPE ${name} gauge`,
-    ...rows.map(([l, v]) => `${name}${labelText(l)} ${v}`),
-  ].join('\n');
-}
-
-export function jobDurationHistogram(rows: Array<{ queue: string; seconds: number }>): string {
-  const h = new Histogram(
-    'arcal_job_duration_seconds',
-    'Start-to-finish time of jobs completed in the last hour',
-    JOB_BUCKETS,
-  );
-  for (const r of rows) h.observe({ queue: r.queue }, r.seconds);
-  return h.render();
-}
-
-/** Times every request by route pattern (not raw URL, which would explode the label set). */
-export function registerHttpMetrics(app: FastifyInstance): Histogram {
-  const h = new Histogram('arcal_http_request_duration_seconds', 'HTTP request latency by route', BUCKETS);
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    h.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+export function createApiMetrics(sources: MetricSources): ApiMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const http = new Histogram({
+    name: 'arcal_http_request_duration_seconds',
+    help: 'HTTP request latency by route pattern',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: HTTP_BUCKETS,
+    registers: [registry],
   });
-  return h;
+  const sseStreams = new Gauge({
+    name: 'arcal_sse_streams',
+    help: 'Open server-sent-event streams (experiment followers)',
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'arcal_queue_jobs',
+    help: 'BullMQ jobs per queue and state',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      try {
+        for (const [queue, counts] of Object.entries(await sources.queueDepths()))
+          for (const [state, n] of Object.entries(counts)) this.set({ queue, state }, n);
+      } catch (err) {
+        sources.onError?.(err, 'queue depths');
+      }
+    },
+  });
+  new Gauge({
+    name: 'arcal_experiments',
+    help: 'Experiments per status, all projects together',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      try {
+        for (const r of await sources.experimentsByStatus()) this.set({ status: r.status }, r.count);
+      } catch (err) {
+        sources.onError?.(err, 'experiment counts');
+      }
+    },
+  });
+  return { registry, http, sseStreams };
+}
+
+/** Times every request by route pattern and makes the metrics reachable as `app.metrics`. */
+export function registerMetrics(app: FastifyInstance, metrics: ApiMetrics): void {
+  app.decorate('metrics', metrics);
+  app.addHook('onResponse', async (request, reply) => {
+    // A 404 has no route; its raw URL could carry anything, so it is not a label.
+    const route = request.is404 ? 'unmatched' : (request.routeOptions.url ?? 'unmatched');
+    metrics.http.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
 }

@@ -1,14 +1,11 @@
 /** Health, readiness and Prometheus metrics; no authentication, no rate limit. */
-import type { Db, JobDispatcher, Repositories } from '@arcal/db';
+import type { Db } from '@arcal/db';
 import { Type as T } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import { gauge, type Histogram, jobDurationHistogram } from '../plugins/prometheus.ts';
+import type { ApiMetrics } from '../plugins/prometheus.ts';
 
-export async function opsRoutes(
-  app: FastifyInstance,
-  deps: { db: Db; redis: Redis; dispatcher: JobDispatcher; repos: Repositories; http: Histogram },
-) {
+export async function opsRoutes(app: FastifyInstance, deps: { db: Db; redis: Redis; metrics: ApiMetrics }) {
   const open = { rateLimit: false };
   app.get(
     '/healthz',
@@ -50,28 +47,17 @@ export async function opsRoutes(
     '/metrics',
     {
       config: open,
-      schema: { summary: 'Prometheus metrics', tags: ['ops'], produces: ['text/plain'], response: { 200: T.String() } },
+      schema: {
+        summary: 'Prometheus metrics, aggregate over all projects',
+        tags: ['ops'],
+        produces: ['text/plain'],
+        response: { 200: T.String() },
+      },
     },
     async (_request, reply) => {
-      const depths = await deps.dispatcher.depths();
-      const depthRows: Array<[Record<string, string>, number]> = [];
-      for (const [queue, counts] of Object.entries(depths)) {
-        for (const [state, n] of Object.entries(counts)) depthRows.push([{ queue, state }, n]);
-      }
-      const byStatus = await deps.repos.experiments.countByStatus();
-      const durations = await deps.repos.jobs.recentDurations(3600_000);
-      const body = [
-        gauge('arcal_queue_jobs', 'BullMQ jobs per queue and state', depthRows),
-        gauge(
-          'arcal_experiments',
-          'Experiments per status',
-          byStatus.map((r) => [{ status: r.status }, r._count._all]),
-        ),
-        jobDurationHistogram(durations),
-        deps.http.render(),
-      ].join('\n\n');
-      reply.type('text/plain; version=0.0.4; charset=utf-8');
-      return `${body}\n`;
+      const body = await deps.metrics.registry.metrics();
+      reply.type(deps.metrics.registry.contentType);
+      return body;
     },
   );
 }

@@ -1,0 +1,97 @@
+import { createRedis } from '@arcal/db';
+import { integrationEnv } from '@arcal/db/testing';
+import { Queue, QueueEvents, Worker } from 'bullmq';
+import { afterAll, describe, expect, it } from 'vitest';
+import { JOB_BUCKETS, startWorkerMetrics, type WorkerMetrics, workerMetricsOptions } from '../src/metrics.ts';
+
+const integration = await integrationEnv('worker-metrics');
+const env = integration.available ? integration.env : undefined;
+afterAll(() => env?.cleanup());
+
+function value(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    const m = /^([\w:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const got = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[3]);
+  }
+  return undefined;
+}
+
+describe('workerMetricsOptions', () => {
+  it('is off unless a port is given, and refuses a port that is not one', () => {
+    expect(workerMetricsOptions({})).toEqual({ host: '0.0.0.0' });
+    expect(workerMetricsOptions({ ARCAL_WORKER_METRICS_PORT: '9464', ARCAL_WORKER_METRICS_HOST: '127.0.0.1' })).toEqual(
+      { port: 9464, host: '127.0.0.1' },
+    );
+    expect(() => workerMetricsOptions({ ARCAL_WORKER_METRICS_PORT: '70000' })).toThrow(/ARCAL_WORKER_METRICS_PORT/);
+    expect(() => workerMetricsOptions({ ARCAL_WORKER_METRICS_PORT: 'x' })).toThrow(/port number/);
+  });
+});
+
+describe.skipIf(!env)('worker /metrics (real BullMQ on Redis)', () => {
+  it('observes each job attempt as it finishes, by outcome; counts only grow; process metrics too', async () => {
+    const connection = createRedis(env!.redisUrl, 'worker');
+    const producer = createRedis(env!.redisUrl, 'producer');
+    const name = 'metrics-test';
+    const queue = new Queue(name, { connection: producer, prefix: env!.prefix });
+    const events = new QueueEvents(name, { connection: createRedis(env!.redisUrl, 'worker'), prefix: env!.prefix });
+    const worker = new Worker(
+      name,
+      async (job) => {
+        // Holds the job open until the test has seen it running; then sleeps a known minimum.
+        await new Promise((r) => setTimeout(r, job.data.ms));
+        if (job.data.fail) throw new Error('planned failure');
+        return 'ok';
+      },
+      { connection, prefix: env!.prefix, concurrency: 1 },
+    );
+    let metrics: WorkerMetrics | undefined;
+    try {
+      await events.waitUntilReady();
+      metrics = await startWorkerMetrics([worker], { port: 0, host: '127.0.0.1' }, () => {});
+      const port = metrics.port;
+      const scrape = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const run = async (data: { ms: number; fail?: boolean }) => {
+        const job = await queue.add('j', data, { attempts: 1 });
+        await job.waitUntilFinished(events).catch(() => {});
+      };
+      const c = { queue: name, outcome: 'completed' };
+      const f = { queue: name, outcome: 'failed' };
+
+      let text = await scrape();
+      expect(value(text, 'arcal_job_duration_seconds_count', c)).toBe(0);
+      expect(value(text, 'arcal_jobs_finished_total', f)).toBe(0);
+      expect(text).toMatch(/^# TYPE process_cpu_seconds_total counter$/m);
+      expect(text).toMatch(/^# TYPE nodejs_eventloop_lag_seconds gauge$/m);
+
+      await run({ ms: 150 });
+      await run({ ms: 0, fail: true });
+      text = await scrape();
+      expect(value(text, 'arcal_job_duration_seconds_count', c)).toBe(1);
+      expect(value(text, 'arcal_job_duration_seconds_count', f)).toBe(1);
+      expect(value(text, 'arcal_jobs_finished_total', c)).toBe(1);
+      expect(value(text, 'arcal_jobs_finished_total', f)).toBe(1);
+      expect(value(text, 'arcal_jobs_running', { queue: name })).toBe(0);
+      // the completed attempt slept 150 ms: not in the 0.1 s bucket, in the 0.5 s one only if it was quick
+      expect(value(text, 'arcal_job_duration_seconds_sum', c)).toBeGreaterThanOrEqual(0.15);
+      expect(value(text, 'arcal_job_duration_seconds_bucket', { ...c, le: String(JOB_BUCKETS[0]) })).toBe(0);
+      expect(value(text, 'arcal_job_duration_seconds_bucket', { ...c, le: '+Inf' })).toBe(1);
+
+      // Later scrapes only add: the histogram is not rebuilt from a time window.
+      await run({ ms: 0 });
+      const later = await scrape();
+      expect(value(later, 'arcal_job_duration_seconds_count', c)).toBe(2);
+      expect(value(later, 'arcal_job_duration_seconds_bucket', { ...c, le: '+Inf' })).toBe(2);
+      expect(value(later, 'arcal_job_duration_seconds_count', f)).toBe(1);
+      expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
+    } finally {
+      await metrics?.close();
+      await worker.close();
+      await events.close();
+      await queue.close();
+      connection.disconnect();
+      producer.disconnect();
+    }
+  }, 30_000);
+});
