@@ -1,10 +1,12 @@
 /**
  * The `arcal` command line. Inline commands (run, demo, predict, validate, robustness, doctor) need no
  * services; `keys` talks to PostgreSQL. Exit codes: 0 ok, 1 failure, 2 invalid input or spec, 130 interrupted.
+ *
+ * A command's module (and with it tfjs, TypeBox, the HTTP client or Prisma) is imported only when that command
+ * runs: `arcal --help` loads nothing but this file.
  */
-import { ArcalError, ExperimentSpec, isArcalError } from '@arcal/contracts';
-import { parseArgs } from './args.ts';
-import { problemLines } from './spec-file.ts';
+import type { ParsedArgs } from './args.ts';
+import type { RemoteCommand } from './commands/remote.ts';
 
 const HELP = `arcal — calibration vs adversarial robustness experiments (AR-AdaLS)
 
@@ -40,7 +42,8 @@ Service (ARCAL_URL, default http://127.0.0.1:3000, and ARCAL_API_KEY):
                                   experiments finished so far (marked partial while others run)
   arcal studies cancel <id> | arcal studies delete <id> [--json]
                                   cancel every unfinished experiment of a study; delete a finished study
-  arcal keys create --project <name> [--json]   create an API key (writes to DATABASE_URL)
+  arcal keys create --project <name> [--name label] [--json]
+                                  create an API key (writes to DATABASE_URL)
   The dashboard is served by the API at /ui.
 
 Environment: ARCAL_BACKEND (tfjs-node-gpu | tfjs-node | native | wasm | cpu), ARCAL_THREADS, ARCAL_DATA_DIR.
@@ -56,86 +59,106 @@ const EXIT_INVALID = new Set([
   'BACKEND_UNAVAILABLE',
 ]);
 
+type Command = (argv: string[], signal: AbortSignal) => Promise<number>;
+
+const parse = async (argv: string[], spec: { boolean?: string[]; string?: string[] }): Promise<ParsedArgs> =>
+  (await import('./args.ts')).parseArgs(argv, spec);
+
+const remote =
+  (cmd: RemoteCommand): Command =>
+  async (argv, signal) =>
+    (await import('./commands/remote.ts')).remoteCommand(cmd, argv, {
+      env: process.env,
+      stdout: process.stdout,
+      stderr: process.stderr,
+      signal,
+    });
+
+const inline = { string: ['out', 'backend', 'threads', 'data-dir'], boolean: ['offline'] };
+
+const COMMANDS: Record<string, Command> = {
+  run: async (argv, signal) =>
+    (await import('./commands/run.ts')).runCommand(
+      await parse(argv, { ...inline, string: [...inline.string, 'resume'] }),
+      signal,
+    ),
+  study: async (argv, signal) =>
+    argv.includes('--remote')
+      ? remote('study')(argv, signal)
+      : (await import('./commands/study.ts')).studyCommand(await parse(argv, inline), signal),
+  demo: async (argv, signal) =>
+    (await import('./commands/demo.ts')).demoCommand(
+      await parse(argv, { string: [...inline.string, 'train-limit'], boolean: ['offline', 'fresh'] }),
+      signal,
+    ),
+  validate: async (argv) => {
+    const a = await parse(argv, { boolean: ['json'] });
+    const { ArcalError } = await import('@arcal/contracts');
+    if (!a.positionals[0]) throw new ArcalError('INVALID_INPUT', 'usage: arcal validate <spec.json>');
+    const { loadSpecFile } = await import('./spec-file.ts');
+    const spec = loadSpecFile(a.positionals[0]);
+    console.log(
+      a.flags.json
+        ? JSON.stringify(spec)
+        : `${a.positionals[0]}: valid (${spec.method.kind}, ${spec.dataset.name}, ${spec.model.arch})`,
+    );
+    return 0;
+  },
+  schema: async () => {
+    const { ExperimentSpec } = await import('@arcal/contracts');
+    console.log(JSON.stringify(ExperimentSpec, null, 2));
+    return 0;
+  },
+  doctor: async (argv) =>
+    (await import('./commands/doctor.ts')).doctorCommand(await parse(argv, { boolean: ['json'], string: ['backend'] })),
+  predict: async (argv) =>
+    (await import('./commands/predict.ts')).predictCommand(
+      await parse(argv, { string: ['model', 'data', 'limit', 'backend'] }),
+    ),
+  robustness: async (argv, signal) => (await import('./commands/robustness.ts')).robustnessCommand(argv, signal),
+  submit: remote('submit'),
+  status: remote('status'),
+  logs: remote('logs'),
+  cancel: remote('cancel'),
+  retry: remote('retry'),
+  report: remote('report'),
+  list: remote('list'),
+  studies: remote('studies'),
+  keys: async (argv) => (await import('@arcal/db/keys')).keysCommand(argv),
+};
+
 async function dispatch(argv: string[], signal: AbortSignal): Promise<number> {
   const [cmd, ...rest] = argv;
-  switch (cmd) {
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      console.log(HELP);
-      return cmd === undefined ? 2 : 0;
-    case 'run':
-      return (await import('./commands/run.ts')).runCommand(
-        parseArgs(rest, { string: ['out', 'resume', 'backend', 'threads', 'data-dir'], boolean: ['offline'] }),
-        signal,
-      );
-    case 'study':
-      if (rest.includes('--remote'))
-        return (await import('./commands/remote.ts')).remoteCommand('study', rest, {
-          env: process.env,
-          stdout: process.stdout,
-          stderr: process.stderr,
-          signal,
-        });
-      return (await import('./commands/study.ts')).studyCommand(
-        parseArgs(rest, { string: ['out', 'backend', 'threads', 'data-dir'], boolean: ['offline'] }),
-        signal,
-      );
-    case 'demo':
-      return (await import('./commands/demo.ts')).demoCommand(
-        parseArgs(rest, {
-          string: ['out', 'backend', 'threads', 'data-dir', 'train-limit'],
-          boolean: ['offline', 'fresh'],
-        }),
-        signal,
-      );
-    case 'validate': {
-      const a = parseArgs(rest, { boolean: ['json'] });
-      if (!a.positionals[0]) throw new ArcalError('INVALID_INPUT', 'usage: arcal validate <spec.json>');
-      const { loadSpecFile } = await import('./spec-file.ts');
-      const spec = loadSpecFile(a.positionals[0]);
-      console.log(
-        a.flags.json
-          ? JSON.stringify(spec)
-          : `${a.positionals[0]}: valid (${spec.method.kind}, ${spec.dataset.name}, ${spec.model.arch})`,
-      );
-      return 0;
-    }
-    case 'schema':
-      console.log(JSON.stringify(ExperimentSpec, null, 2));
-      return 0;
-    case 'doctor':
-      return (await import('./commands/doctor.ts')).doctorCommand(
-        parseArgs(rest, { boolean: ['json'], string: ['backend'] }),
-      );
-    case 'predict':
-      return (await import('./commands/predict.ts')).predictCommand(
-        parseArgs(rest, { string: ['model', 'data', 'limit', 'backend'] }),
-      );
-    case 'robustness':
-      return (await import('./commands/robustness.ts')).robustnessCommand(rest, signal);
-    case 'submit':
-    case 'status':
-    case 'logs':
-    case 'cancel':
-    case 'retry':
-    case 'report':
-    case 'list':
-    case 'studies':
-      return (await import('./commands/remote.ts')).remoteCommand(cmd, rest, {
-        env: process.env,
-        stdout: process.stdout,
-        stderr: process.stderr,
-        signal,
-      });
-    case 'keys': {
-      const { createKeyCommand } = await import('@arcal/api');
-      return createKeyCommand(rest);
-    }
-    default:
-      throw new ArcalError('INVALID_INPUT', `unknown command "${cmd}" (arcal --help lists them)`);
+  if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    console.log(HELP);
+    return cmd === undefined ? 2 : 0;
   }
+  const run = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
+  if (!run) {
+    process.stderr.write(`arcal: unknown command "${cmd}" (arcal --help lists them)\n`);
+    return 2;
+  }
+  return run(rest, signal);
+}
+
+/** One line (or one per spec problem) on stderr, and the exit code the error means. */
+async function reportError(e: unknown): Promise<number> {
+  if ((e as Error)?.name === 'AbortError') {
+    process.stderr.write(
+      `arcal: interrupted — ${(e as Error).message}; continue with \`arcal run --resume <out dir>\`\n`,
+    );
+    return 130;
+  }
+  const { isArcalError } = await import('@arcal/contracts');
+  if (isArcalError(e)) {
+    const lines = e.details.length ? (await import('./spec-file.ts')).problemLines(e) : [];
+    if (lines.length) for (const l of lines) process.stderr.write(`${l}\n`);
+    else process.stderr.write(`arcal: ${e.message}\n`);
+    return EXIT_INVALID.has(e.code) ? 2 : 1;
+  }
+  process.stderr.write(`arcal: ${(e as Error)?.message ?? String(e)}\n`);
+  if (process.env.ARCAL_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
+  return 1;
 }
 
 async function main(): Promise<void> {
@@ -151,21 +174,7 @@ async function main(): Promise<void> {
   try {
     process.exitCode = await dispatch(process.argv.slice(2), ac.signal);
   } catch (e) {
-    if ((e as Error).name === 'AbortError') {
-      process.stderr.write(
-        `arcal: interrupted — ${(e as Error).message}; continue with \`arcal run --resume <out dir>\`\n`,
-      );
-      process.exitCode = 130;
-    } else if (isArcalError(e)) {
-      const lines = problemLines(e);
-      if (lines.length) for (const l of lines) process.stderr.write(`${l}\n`);
-      else process.stderr.write(`arcal: ${e.message}\n`);
-      process.exitCode = EXIT_INVALID.has(e.code) ? 2 : 1;
-    } else {
-      process.stderr.write(`arcal: ${(e as Error)?.message ?? String(e)}\n`);
-      if (process.env.ARCAL_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
-      process.exitCode = 1;
-    }
+    process.exitCode = await reportError(e);
   }
   // tfjs-wasm keeps no handles open, but a stray timer must not keep a finished command alive
   setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
