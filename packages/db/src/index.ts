@@ -18,6 +18,7 @@ export {
   type NewExperiment,
 } from './repositories/experiments.repository.ts';
 export { type JobRow, JobsRepository } from './repositories/jobs.repository.ts';
+export { ObjectsRepository, type StoredObjectRecord } from './repositories/objects.repository.ts';
 export { newApiKey, type Principal, ProjectsRepository, sha256Hex } from './repositories/projects.repository.ts';
 export { type ArtifactRow, type JobLogRow, ResultsRepository } from './repositories/results.repository.ts';
 export { type EpochInput, type EpochMetricRow, type RunRow, RunsRepository } from './repositories/runs.repository.ts';
@@ -32,6 +33,7 @@ export { applyMigrations, poolConfigFromUrl, sqlFromEmpty } from './schema-engin
 import type { Db } from './client.ts';
 import { ExperimentsRepository } from './repositories/experiments.repository.ts';
 import { JobsRepository } from './repositories/jobs.repository.ts';
+import { ObjectsRepository } from './repositories/objects.repository.ts';
 import { ProjectsRepository } from './repositories/projects.repository.ts';
 import { ResultsRepository } from './repositories/results.repository.ts';
 import { RunsRepository } from './repositories/runs.repository.ts';
@@ -44,6 +46,8 @@ export interface Repositories {
   runs: RunsRepository;
   results: ResultsRepository;
   studies: StudiesRepository;
+  /** Records of the artifact store's objects. */
+  objects: ObjectsRepository;
 }
 
 export function createRepositories(db: Db): Repositories {
@@ -54,5 +58,6 @@ export function createRepositories(db: Db): Repositories {
     runs: new RunsRepository(db),
     results: new ResultsRepository(db),
     studies: new StudiesRepository(db),
+    objects: new ObjectsRepository(db),
   };
 }

@@ -73,6 +73,13 @@ export type Report = Prisma.ReportModel
  */
 export type Artifact = Prisma.ArtifactModel
 /**
+ * Model StoredObject
+ * One object of the artifact store (local folder or S3 bucket), recorded after its upload completed: readers
+ * see only recorded objects, so a half-written or abandoned upload is never read. `key` is the path inside
+ * the store (`<experimentId>/report.json`); an artifact's `path` is such a key.
+ */
+export type StoredObject = Prisma.StoredObjectModel
+/**
  * Model JobLog
  * 
  */

@@ -408,6 +408,7 @@ export const ModelName = {
   RobustnessShard: 'RobustnessShard',
   Report: 'Report',
   Artifact: 'Artifact',
+  StoredObject: 'StoredObject',
   JobLog: 'JobLog'
 } as const
 
@@ -424,7 +425,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "project" | "apiKey" | "session" | "experiment" | "study" | "run" | "job" | "epochMetric" | "robustnessShard" | "report" | "artifact" | "jobLog"
+    modelProps: "project" | "apiKey" | "session" | "experiment" | "study" | "run" | "job" | "epochMetric" | "robustnessShard" | "report" | "artifact" | "storedObject" | "jobLog"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -1242,6 +1243,80 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    StoredObject: {
+      payload: Prisma.$StoredObjectPayload<ExtArgs>
+      fields: Prisma.StoredObjectFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.StoredObjectFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StoredObjectPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.StoredObjectFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StoredObjectPayload>
+        }
+        findFirst: {
+          args: Prisma.StoredObjectFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StoredObjectPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.StoredObjectFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StoredObjectPayload>
+        }
+        findMany: {
+          args: Prisma.StoredObjectFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StoredObjectPayload>[]
+        }
+        create: {
+          args: Prisma.StoredObjectCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StoredObjectPayload>
+        }
+        createMany: {
+          args: Prisma.StoredObjectCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.StoredObjectCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StoredObjectPayload>[]
+        }
+        delete: {
+          args: Prisma.StoredObjectDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StoredObjectPayload>
+        }
+        update: {
+          args: Prisma.StoredObjectUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StoredObjectPayload>
+        }
+        deleteMany: {
+          args: Prisma.StoredObjectDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.StoredObjectUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.StoredObjectUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StoredObjectPayload>[]
+        }
+        upsert: {
+          args: Prisma.StoredObjectUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$StoredObjectPayload>
+        }
+        aggregate: {
+          args: Prisma.StoredObjectAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateStoredObject>
+        }
+        groupBy: {
+          args: Prisma.StoredObjectGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.StoredObjectGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.StoredObjectCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.StoredObjectCountAggregateOutputType> | number
+        }
+      }
+    }
     JobLog: {
       payload: Prisma.$JobLogPayload<ExtArgs>
       fields: Prisma.JobLogFieldRefs
@@ -1517,6 +1592,18 @@ export const ArtifactScalarFieldEnum = {
 } as const
 
 export type ArtifactScalarFieldEnum = (typeof ArtifactScalarFieldEnum)[keyof typeof ArtifactScalarFieldEnum]
+
+
+export const StoredObjectScalarFieldEnum = {
+  key: 'key',
+  sha256: 'sha256',
+  size: 'size',
+  contentType: 'contentType',
+  createdAt: 'createdAt',
+  updatedAt: 'updatedAt'
+} as const
+
+export type StoredObjectScalarFieldEnum = (typeof StoredObjectScalarFieldEnum)[keyof typeof StoredObjectScalarFieldEnum]
 
 
 export const JobLogScalarFieldEnum = {
@@ -1859,6 +1946,7 @@ export type GlobalOmitConfig = {
   robustnessShard?: Prisma.RobustnessShardOmit
   report?: Prisma.ReportOmit
   artifact?: Prisma.ArtifactOmit
+  storedObject?: Prisma.StoredObjectOmit
   jobLog?: Prisma.JobLogOmit
 }
 

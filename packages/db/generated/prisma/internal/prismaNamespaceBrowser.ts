@@ -62,6 +62,7 @@ export const ModelName = {
   RobustnessShard: 'RobustnessShard',
   Report: 'Report',
   Artifact: 'Artifact',
+  StoredObject: 'StoredObject',
   JobLog: 'JobLog'
 } as const
 
@@ -243,6 +244,18 @@ export const ArtifactScalarFieldEnum = {
 } as const
 
 export type ArtifactScalarFieldEnum = (typeof ArtifactScalarFieldEnum)[keyof typeof ArtifactScalarFieldEnum]
+
+
+export const StoredObjectScalarFieldEnum = {
+  key: 'key',
+  sha256: 'sha256',
+  size: 'size',
+  contentType: 'contentType',
+  createdAt: 'createdAt',
+  updatedAt: 'updatedAt'
+} as const
+
+export type StoredObjectScalarFieldEnum = (typeof StoredObjectScalarFieldEnum)[keyof typeof StoredObjectScalarFieldEnum]
 
 
 export const JobLogScalarFieldEnum = {

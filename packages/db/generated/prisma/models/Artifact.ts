@@ -648,7 +648,7 @@ export type $ArtifactPayload<ExtArgs extends runtime.Types.Extensions.InternalAr
      */
     name: string
     /**
-     * Path relative to ARTIFACT_DIR.
+     * Key of the object in the artifact store (for the local folder, the path relative to ARTIFACT_DIR).
      */
     path: string
     sha256: string

@@ -1,0 +1,87 @@
+/**
+ * Records of the artifact store's objects (sha256, size, content type per key). The store writes a record only
+ * after an upload has completed and reads only recorded keys, so this table is what "the object exists" means.
+ * Shaped to satisfy `ObjectRecords` of @arcal/storage without importing it.
+ */
+import type { Db } from '../client.ts';
+import { sql } from './sql.ts';
+
+export interface StoredObjectRecord {
+  key: string;
+  sha256: string;
+  size: number;
+  contentType: string;
+  updatedAt: Date;
+}
+
+const FIELDS = `key, sha256, size, content_type AS "contentType", updated_at AS "updatedAt"`;
+
+interface Raw {
+  key: string;
+  sha256: string;
+  size: string;
+  contentType: string;
+  updatedAt: Date;
+}
+// pg returns bigint as a string; objects stay far below 2^53 bytes.
+const row = (r: Raw): StoredObjectRecord => ({ ...r, sha256: r.sha256.trim(), size: Number(r.size) });
+
+/** `LIKE` pattern matching every key that starts with `prefix` (its own `%`, `_` and `\` taken literally). */
+const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+export class ObjectsRepository {
+  constructor(private readonly db: Db) {}
+
+  /** Records (or re-records, after an overwrite) one completed object. */
+  async upsert(r: { key: string; sha256: string; size: number; contentType: string }): Promise<void> {
+    await sql(
+      this.db,
+      'arcal_object_upsert',
+      `INSERT INTO stored_objects (key, sha256, size, content_type, updated_at) VALUES ($1, $2, $3, $4, now())
+       ON CONFLICT (key) DO UPDATE SET sha256 = EXCLUDED.sha256, size = EXCLUDED.size,
+         content_type = EXCLUDED.content_type, updated_at = now()`,
+      [r.key, r.sha256, r.size, r.contentType],
+    );
+  }
+
+  async get(key: string): Promise<StoredObjectRecord | null> {
+    const rows = await sql<Raw>(this.db, 'arcal_object_get', `SELECT ${FIELDS} FROM stored_objects WHERE key = $1`, [
+      key,
+    ]);
+    return rows[0] ? row(rows[0]) : null;
+  }
+
+  /** Records whose key starts with `prefix`, in key order, `limit` at a time after the key `after`. */
+  async list(prefix: string, opts: { after?: string; limit?: number } = {}): Promise<StoredObjectRecord[]> {
+    const rows = await sql<Raw>(
+      this.db,
+      'arcal_object_list',
+      `SELECT ${FIELDS} FROM stored_objects WHERE key LIKE $1 AND key > $2 ORDER BY key LIMIT $3`,
+      [likePrefix(prefix), opts.after ?? '', opts.limit ?? 1000],
+    );
+    return rows.map(row);
+  }
+
+  /** Which of `keys` are recorded. */
+  async recorded(keys: string[]): Promise<Set<string>> {
+    if (!keys.length) return new Set();
+    const rows = await sql<{ key: string }>(
+      this.db,
+      'arcal_object_recorded',
+      'SELECT key FROM stored_objects WHERE key = ANY($1::text[])',
+      [keys],
+    );
+    return new Set(rows.map((r) => r.key));
+  }
+
+  /** Deletes the records whose key starts with `prefix`; returns their keys. */
+  async deletePrefix(prefix: string): Promise<string[]> {
+    const rows = await sql<{ key: string }>(
+      this.db,
+      'arcal_object_delete_prefix',
+      'DELETE FROM stored_objects WHERE key LIKE $1 RETURNING key',
+      [likePrefix(prefix)],
+    );
+    return rows.map((r) => r.key);
+  }
+}
