@@ -1,0 +1,172 @@
+/**
+ * The store's behaviour, the same for every backend: hash while uploading, record only after the upload has
+ * completed, read only what is recorded, delete records before bytes, sweep what was never recorded. A
+ * backend (local folder, S3) only moves bytes and must make each write appear whole or not at all.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import {
+  type ArtifactStore,
+  assertKey,
+  assertPrefix,
+  ObjectNotFoundError,
+  type ObjectRecord,
+  type ObjectRecords,
+  type OpenedObject,
+  type PresignOptions,
+  type PutBody,
+  type PutOptions,
+  type SweepOptions,
+  type SweepReport,
+} from './types.ts';
+
+/** A stored object as the backend lists it, recorded or not. */
+export interface ScannedObject {
+  key: string;
+  modified: Date;
+}
+
+export interface Backend {
+  readonly kind: 'file' | 's3';
+  readonly location: string;
+  /** Stores the bytes under `key` so that they appear all at once, replacing any earlier ones. */
+  write(key: string, body: AsyncIterable<Uint8Array>, contentType: string): Promise<void>;
+  /** Opens the bytes under `key`, or null when there are none. */
+  open(key: string): Promise<{ body: Readable; size: number } | null>;
+  remove(keys: string[]): Promise<void>;
+  /** Every stored object under `prefix`, temporary and unrecorded ones included, by key. */
+  scan(prefix: string): AsyncIterable<ScannedObject>;
+  /** Aborts multipart uploads begun before `before`. */
+  abortUploads(before: Date): Promise<{ aborted: number; listing: SweepReport['uploadListing'] }>;
+  presign(key: string, opts: PresignOptions): Promise<string | null>;
+  close(): Promise<void>;
+}
+
+async function* asChunks(body: PutBody): AsyncIterable<Uint8Array> {
+  if (body instanceof Uint8Array) yield body;
+  else yield* body;
+}
+
+/** Passes `source` through while computing its sha256 and length. */
+function hashing(source: AsyncIterable<Uint8Array>) {
+  const hash = createHash('sha256');
+  const out = { sha256: '', size: 0 };
+  async function* chunks() {
+    for await (const c of source) {
+      const b = typeof c === 'string' ? Buffer.from(c) : c;
+      hash.update(b);
+      out.size += b.byteLength;
+      yield b;
+    }
+    out.sha256 = hash.digest('hex');
+  }
+  return { chunks: chunks(), out };
+}
+
+export class RecordedStore implements ArtifactStore {
+  constructor(
+    private readonly backend: Backend,
+    private readonly records: ObjectRecords,
+  ) {}
+
+  get kind() {
+    return this.backend.kind;
+  }
+
+  get location() {
+    return this.backend.location;
+  }
+
+  async put(key: string, body: PutBody, opts: PutOptions = {}): Promise<ObjectRecord> {
+    assertKey(key);
+    const contentType = opts.contentType ?? 'application/octet-stream';
+    const h = hashing(asChunks(body));
+    await this.backend.write(key, h.chunks, contentType);
+    if (!h.out.sha256) throw new Error(`object ${key}: the upload ended before its body was read to the end`);
+    // Recorded only now: until this line a reader gets not-found, never a partial object.
+    await this.records.upsert({ key, sha256: h.out.sha256, size: h.out.size, contentType });
+    return { key, sha256: h.out.sha256, size: h.out.size, contentType, updatedAt: new Date() };
+  }
+
+  putFile(key: string, file: string, opts: PutOptions = {}): Promise<ObjectRecord> {
+    return this.put(key, createReadStream(file), opts);
+  }
+
+  async get(key: string): Promise<OpenedObject> {
+    assertKey(key);
+    const record = await this.records.get(key);
+    if (!record) throw new ObjectNotFoundError(key);
+    const opened = await this.backend.open(key);
+    if (!opened) throw new ObjectNotFoundError(key, 'recorded but its bytes are gone');
+    return { record, ...opened };
+  }
+
+  head(key: string): Promise<ObjectRecord | null> {
+    assertKey(key);
+    return this.records.get(key);
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.head(key)) !== null;
+  }
+
+  async list(prefix: string): Promise<ObjectRecord[]> {
+    assertPrefix(prefix);
+    const out: ObjectRecord[] = [];
+    for (;;) {
+      const page = await this.records.list(prefix, { after: out.at(-1)?.key ?? '', limit: 1000 });
+      out.push(...page);
+      if (page.length < 1000) return out;
+    }
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    assertPrefix(prefix);
+    // Records first: from here on readers get not-found; bytes left by a crash below are the sweep's.
+    const keys = await this.records.deletePrefix(prefix);
+    const stored: string[] = [];
+    for await (const o of this.backend.scan(prefix)) stored.push(o.key);
+    for (let i = 0; i < stored.length; i += 1000) await this.backend.remove(stored.slice(i, i + 1000));
+    return keys.length;
+  }
+
+  async sweep(opts: SweepOptions): Promise<SweepReport> {
+    const now = opts.now ?? new Date();
+    const cutoff = now.getTime() - opts.graceMs;
+    const removed: string[] = [];
+    let batch: string[] = [];
+    const flush = async () => {
+      const recorded = await this.records.recorded(batch);
+      const gone = batch.filter((k) => !recorded.has(k));
+      if (gone.length) await this.backend.remove(gone);
+      removed.push(...gone);
+      batch = [];
+    };
+    for await (const o of this.backend.scan('')) {
+      if (o.modified.getTime() > cutoff) continue;
+      batch.push(o.key);
+      if (batch.length === 500) await flush();
+    }
+    await flush();
+    const uploads = await this.backend.abortUploads(new Date(cutoff));
+    return { removed, abortedUploads: uploads.aborted, uploadListing: uploads.listing };
+  }
+
+  async presignedUrl(key: string, opts: PresignOptions): Promise<string | null> {
+    assertKey(key);
+    if (!(await this.records.get(key))) throw new ObjectNotFoundError(key);
+    return this.backend.presign(key, opts);
+  }
+
+  close(): Promise<void> {
+    return this.backend.close();
+  }
+}
+
+/** Reads a whole stream into one buffer (small objects, tests). */
+export async function readAll(body: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of body) parts.push(typeof c === 'string' ? Buffer.from(c) : c);
+  return Buffer.concat(parts);
+}
