@@ -4,11 +4,12 @@
  */
 
 export type { ExperimentStatus, JobState } from '../generated/prisma/enums.ts';
-export { createDb, type Db, type DbOptions } from './client.ts';
+export { createDb, type Db, type DbOptions, isConnectionError, retryConnection } from './client.ts';
 export { cancelChannel, EventPublisher, EventSubscriber, type ExperimentEvent, eventsChannel } from './events.ts';
 export { DEFAULT_DATABASE_URL, MIGRATIONS_DIR, migrate, SCHEMA_PATH } from './migrate.ts';
 export * from './queue/catalog.ts';
 export { closeQueues, createQueues, JobDispatcher, jobOptions, type Queues } from './queue/dispatcher.ts';
+export { type ReconcileReport, Reconciler, type ReconcilerOptions } from './queue/reconciler.ts';
 export { assertNoEviction, createRedis, evictionPolicy } from './redis.ts';
 export {
   type ExperimentRow,

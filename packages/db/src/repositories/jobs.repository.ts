@@ -31,6 +31,14 @@ const MARK_COMPLETED = `
   UPDATE jobs SET state = 'completed', finished_at = now(), updated_at = now(), result = COALESCE($2::jsonb, result)
   WHERE id = $1`;
 
+const WITHOUT_OPEN_JOBS = `
+  SELECT e.id, e.attempt FROM experiments e
+  WHERE e.status IN ('queued', 'running') AND e.updated_at < $1
+    AND NOT EXISTS (
+      SELECT 1 FROM jobs j WHERE j.experiment_id = e.id AND (j.state IN ('pending', 'queued', 'active') OR j.updated_at >= $1)
+    )
+  ORDER BY e.updated_at LIMIT $2`;
+
 export class JobsRepository {
   constructor(private readonly db: Db) {}
 
@@ -85,6 +93,60 @@ export class JobsRepository {
         ...(final ? { finishedAt: new Date() } : {}),
       },
     });
+  }
+
+  /**
+   * A job that found its experiment finished (cancelled, failed or succeeded while the job waited) and did
+   * nothing: its row is closed as `cancelled` with the reason, so it never reads `queued` again.
+   */
+  async markSkipped(id: string, reason: string): Promise<void> {
+    await this.db.job.updateMany({
+      where: { id, state: { in: ['pending', 'queued', 'active'] } },
+      data: { state: 'cancelled', finishedAt: new Date(), result: { skipped: reason } },
+    });
+  }
+
+  /**
+   * Moves a row from `from` to `to` only while it is still in `from` (compare-and-set; the reconciler's writes
+   * must lose against a worker's). Returns whether it moved.
+   */
+  async transition(
+    id: string,
+    from: JobRow['state'],
+    to: JobRow['state'],
+    extra: { error?: unknown; result?: unknown } = {},
+  ): Promise<boolean> {
+    const finished = to === 'completed' || to === 'failed' || to === 'cancelled';
+    const r = await this.db.job.updateMany({
+      where: { id, state: from },
+      data: {
+        state: to,
+        ...(finished ? { finishedAt: new Date() } : {}),
+        ...(extra.error !== undefined ? { error: extra.error as Prisma.InputJsonValue } : {}),
+        ...(extra.result !== undefined ? { result: extra.result as Prisma.InputJsonValue } : {}),
+      },
+    });
+    return r.count > 0;
+  }
+
+  /** Rows BullMQ should hold (`queued`, `active`) whose last change is older than `olderThanMs` (the reconciler's input). */
+  findOpen(olderThanMs: number, limit = 1000): Promise<JobRow[]> {
+    return this.db.job.findMany({
+      where: { state: { in: ['queued', 'active'] }, updatedAt: { lt: new Date(Date.now() - olderThanMs) } },
+      orderBy: { updatedAt: 'asc' },
+      take: limit,
+    });
+  }
+
+  /**
+   * Experiments that are queued or running although none of their jobs is pending, queued or active, and none
+   * changed in the last `olderThanMs`: nothing will ever move them on.
+   */
+  async experimentsWithoutOpenJobs(olderThanMs: number, limit = 100): Promise<Array<{ id: string; attempt: number }>> {
+    return sql<{ id: string; attempt: number }>(this.db, 'arcal_without_open_jobs', WITHOUT_OPEN_JOBS, [
+      new Date(Date.now() - olderThanMs),
+      limit,
+    ]);
   }
 
   /** Every unfinished job of an experiment becomes `cancelled`; returns their ids. */
