@@ -22,7 +22,14 @@ export interface WorkerContext {
 }
 
 export function createContext(config: SandboxConfig, log: WorkerContext['log']): WorkerContext {
-  const db = createDb(config.databaseUrl, { max: 4 });
+  // Every write of a worker is idempotent, so statements may wait out a Postgres outage and run again.
+  const db = createDb(config.databaseUrl, {
+    max: 4,
+    retryMs: config.dbRetryMs,
+    onRetry: (err, attempt) => {
+      if (attempt === 1) log('warn', 'Postgres unreachable; retrying', { err: err.message });
+    },
+  });
   const repos = createRepositories(db);
   const redis = createRedis(config.redisUrl, 'worker');
   const queues: Queues = createQueues(redis, config.queuePrefix);

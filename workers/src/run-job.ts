@@ -1,6 +1,6 @@
 /**
  * The frame around every handler: refuse unknown input (UnrecoverableError), skip experiments that were
- * cancelled or deleted, mark the job row active (in the same statement that reads the experiment), run,
+ * cancelled or have ended (closing the job's row as cancelled), mark the job row active (in the same statement that reads the experiment), run,
  * record the result in Postgres, then return so that BullMQ completes the job. A crash anywhere before the return leaves the job to be retried; every
  * handler's writes are idempotent upserts, so a retry overwrites rather than duplicates.
  */
@@ -73,7 +73,11 @@ export async function runJob(
     : await ctx.repos.experiments.get(payload.experimentId);
   if (!experiment) throw new UnrecoverableError(`experiment ${payload.experimentId} does not exist (deleted?)`);
   if (experiment.status !== 'queued' && experiment.status !== 'running') {
-    return { skipped: `experiment is ${experiment.status}` };
+    // A job queued around a cancel (or after its experiment ended otherwise) does nothing; its row is closed
+    // so that it never reads `queued` for good.
+    const skipped = `experiment is ${experiment.status}`;
+    if (job.id) await ctx.repos.jobs.markSkipped(job.id, skipped);
+    return { skipped };
   }
   await faultPause(job);
   try {

@@ -115,6 +115,24 @@ describe.skipIf(!env)('arcal-worker process (real PostgreSQL + Redis)', () => {
     expect(await db.job.count({ where: { experimentId: e.id, queue: 'train' } })).toBe(0);
   });
 
+  it('a job that lost the race with a cancel closes its row instead of leaving it queued', async () => {
+    // The order of a cancel racing completion: a finishing job dispatches the next one (row written, enqueued)
+    // right after the cancel closed every open row of the experiment.
+    const e = await newExperiment();
+    await repos.experiments.transition(e.id, ['queued'], 'running');
+    await repos.experiments.transition(e.id, ['running'], 'cancelled');
+    await repos.jobs.cancelUnfinished(e.id);
+    const id = `${e.id}-late`;
+    await dispatcher.dispatch([{ id, kind: 'orchestrate:noop', experimentId: e.id, payload: { experimentId: e.id } }]);
+    const row = await until(async () => {
+      const r = await repos.jobs.get(id);
+      return r && r.state !== 'queued' && r.state !== 'pending' && r.state !== 'active' ? r : null;
+    });
+    expect(row.state).toBe('cancelled');
+    expect(row.result).toEqual({ skipped: 'experiment is cancelled' });
+    expect(row.finishedAt).not.toBeNull();
+  });
+
   it('SIGTERM: stops gracefully with exit code 0', async () => {
     const exited = new Promise<number | null>((r) => worker.once('exit', (code) => r(code)));
     worker.kill('SIGTERM');

@@ -9,6 +9,7 @@ import { attackHandlers } from '../processors/attack.processor.ts';
 import { evaluateHandlers } from '../processors/evaluate.processor.ts';
 import { trainHandlers } from '../processors/train.processor.ts';
 import { type HandlerTable, type JobLike, runJob } from '../run-job.ts';
+import { MEMORY_CAP_EXIT } from '../supervision.ts';
 
 const handlers: HandlerTable = { ...trainHandlers, ...attackHandlers, ...evaluateHandlers };
 
@@ -17,6 +18,20 @@ let ctx: WorkerContext | undefined;
 // A worker that dies (kill -9, OOM) closes the IPC channel: exit too, so that a job BullMQ hands to another
 // worker is never finished twice; its checkpoints stay for the retry.
 process.on('disconnect', () => process.exit(1));
+
+// The memory cap beside the heap limit the worker sets (--max-old-space-size): tensors, typed arrays and wasm
+// memory live outside the JavaScript heap. Over the cap the process exits with a code the worker reports as
+// "over its memory cap", before one job can take the host's memory.
+const capMb = sandboxConfig(process.env).computeMemoryMb;
+setInterval(() => {
+  const rss = process.memoryUsage.rss();
+  if (rss > capMb * 2 ** 20) {
+    process.stderr.write(
+      `${JSON.stringify({ level: 'error', pid: process.pid, message: `resident memory ${Math.round(rss / 2 ** 20)} MiB is over the cap of ${capMb} MiB` })}\n`,
+    );
+    process.exit(MEMORY_CAP_EXIT);
+  }
+}, 500).unref();
 
 export default async function compute(job: JobLike, _token?: string, signal?: AbortSignal): Promise<unknown> {
   ctx ??= createContext(sandboxConfig(process.env), (level, message, data) =>
