@@ -2,16 +2,21 @@
  * Reproduction of the paper's comparison: `npm run reproduce -- --preset fashion-mnist|smoke [--out dir]`.
  *
  * Runs every experiment of the preset (scripts/reproduce/plan.ts) through runExperiment, one after another,
- * under `--runs` (default runs/reproduce-<preset>), skipping finished ones and resuming interrupted ones, then
- * writes <out>/RESULTS.md and <out>/figures/*.svg (default out: docs/). Progress and an ETA go to stderr.
+ * under `--runs` (default runs/reproduce-<preset>). As each experiment finishes its summary is written to the
+ * data folder (default <out>/data/<preset>/<family>/<slug>.json, i.e. docs/data/… to be committed); an
+ * experiment with a summary made from the same spec is never run again, so a later invocation, even on a fresh
+ * clone without the runs folder, resumes from the published summaries. A finished run folder without a summary
+ * (an older run) is summarized instead of run. Then writes <out>/RESULTS.md and <out>/figures/*.svg from the
+ * summaries alone (default out: docs/). Progress and an ETA go to stderr.
  *
- * Options: --backend b, --threads n, --data-dir d, --offline, --runs dir, --only-results (rebuild the tables
- * from whatever has finished, train nothing), --limit n (run at most n experiments this time).
+ * Options: --backend b, --threads n, --data-dir d (datasets), --offline, --runs dir, --summaries dir,
+ * --only-results (rebuild the tables from whatever has finished, train nothing), --limit n (run at most n
+ * experiments this time), --minutes m (start no experiment after m minutes, so a long preset runs in parts).
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { type ExperimentReport, formatProblem, isArcalError, type ResolvedSpec, validateSpec } from '@arcal/contracts';
 import { activeBackend, ready } from '../packages/core/src/backend/index.ts';
 import { loadExperimentData, loadOodSet } from '../packages/core/src/data/index.ts';
@@ -20,6 +25,7 @@ import { unimplementedPaths } from '../packages/core/src/experiment/features.ts'
 import { type RunEvent, runExperiment } from '../packages/core/src/experiment/run.ts';
 import { costOf, type PlannedExperiment, PRESETS, type Preset, planFor } from './reproduce/plan.ts';
 import { buildResults, type Finished, selectLsEpsilon } from './reproduce/results.ts';
+import { readSummary, summarize, writeSummary } from './reproduce/summary.ts';
 
 function arg(name: string): string | undefined {
   const argv = process.argv.slice(2);
@@ -82,7 +88,9 @@ async function main(): Promise<void> {
   if (!base) throw new Error(`unknown preset "${presetName}" (fashion-mnist | smoke)`);
   const outDir = resolve(arg('out') ?? 'docs');
   const runsDir = resolve(arg('runs') ?? join('runs', `reproduce-${presetName}`));
+  const summariesDir = resolve(arg('summaries') ?? join(outDir, 'data', presetName));
   const limit = arg('limit') ? Number(arg('limit')) : Number.POSITIVE_INFINITY;
+  const deadline = arg('minutes') ? Number(arg('minutes')) * 60_000 : Number.POSITIVE_INFINITY;
   const dataOpts = { dataDir: arg('data-dir') ?? process.env.ARCAL_DATA_DIR, allowDownload: !flag('offline') };
   const info = await ready({ backend: arg('backend'), threads: arg('threads') ? Number(arg('threads')) : undefined });
   const preset = await chooseDataset(base, dataOpts);
@@ -121,24 +129,41 @@ async function main(): Promise<void> {
 
   const results = new Map<string, Finished>();
   const collect = async (plan: PlannedExperiment[]) => {
-    for (const e of plan)
-      if (!results.has(e.dir)) results.set(e.dir, { planned: e, report: await readReport(join(runsDir, e.dir)) });
+    for (const e of plan) {
+      const had = results.get(e.dir);
+      if (had?.summary || had?.error) continue;
+      let summary = await readSummary(summariesDir, e);
+      if (!summary) {
+        const report = await readReport(join(runsDir, e.dir));
+        if (report) {
+          summary = summarize(preset.name, e, report);
+          await writeSummary(summariesDir, summary);
+        }
+      }
+      results.set(e.dir, { planned: e, summary });
+    }
   };
 
   let ran = 0;
+  let outOfTime = false;
   let spentCost = 0;
   let spentSeconds = 0;
   const runPlan = async (plan: PlannedExperiment[], extraCost: number) => {
     await collect(plan);
-    const todo = plan.filter((e) => !results.get(e.dir)!.report);
+    const todo = plan.filter((e) => !results.get(e.dir)!.summary);
     const remainingCost = () =>
-      todo.reduce((s, e) => s + (results.get(e.dir)!.report || results.get(e.dir)!.error ? 0 : costOf(preset, e)), 0) +
+      todo.reduce((s, e) => s + (results.get(e.dir)!.summary || results.get(e.dir)!.error ? 0 : costOf(preset, e)), 0) +
       extraCost;
     log(`${plan.length} experiments, ${plan.length - todo.length} finished earlier, ${todo.length} to run`);
     for (const e of todo) {
-      if (ran >= limit) return;
+      if (ran >= limit || outOfTime) return;
+      if (performance.now() - t0 > deadline) {
+        log(`\n--minutes reached: stopping before ${e.dir}; run the same command again to go on`);
+        outOfTime = true;
+        return;
+      }
       const rate = spentCost > 0 ? spentSeconds / spentCost : Number.NaN;
-      const k = [...results.values()].filter((x) => x.report).length + 1;
+      const k = [...results.values()].filter((x) => x.summary).length + 1;
       log(`\n[${k}/${results.size}] ${e.dir}${Number.isFinite(rate) ? ` — ETA ${hms(rate * remainingCost())}` : ''}`);
       const spec = resolveSpec(e);
       const te = performance.now();
@@ -160,7 +185,9 @@ async function main(): Promise<void> {
             }
           },
         } as Parameters<typeof runExperiment>[1]);
-        results.set(e.dir, { planned: e, report });
+        const summary = summarize(preset.name, e, report);
+        await writeSummary(summariesDir, summary);
+        results.set(e.dir, { planned: e, summary });
         log(
           `  done in ${hms((performance.now() - te) / 1000)}: test acc ${(100 * report.final.accuracy).toFixed(2)}%, ECE ${(100 * report.final.ece).toFixed(2)}%`,
         );
@@ -181,17 +208,17 @@ async function main(): Promise<void> {
     const lsEnsCost = costOf(preset, planFor(preset, preset.lsEpsilons[0]).at(-1)!);
     await runPlan(phase1, lsEnsCost);
     const sel = selectLsEpsilon([...results.values()]);
-    if (sel && ran < limit) {
+    if (sel && ran < limit && !outOfTime) {
       log(`label smoothing: ε = ${sel.epsilon} selected by validation ECE`);
       await runPlan(planFor(preset, sel.epsilon), 0);
     }
   }
-  // --only-results starts from nothing: read the first phase's reports before choosing the swept ε
+  // --only-results starts from nothing: read the first phase's summaries before choosing the swept ε
   if (flag('only-results')) await collect(planFor(preset));
   const sel = selectLsEpsilon([...results.values()]);
   await collect(planFor(preset, sel?.epsilon));
   if (!dataSource) {
-    const any = [...results.values()].find((x) => x.report)?.report;
+    const any = [...results.values()].find((x) => x.summary)?.summary;
     dataSource = any?.dataset.source ?? preset.dataset.name;
   }
   const backend = activeBackend();
@@ -210,12 +237,13 @@ async function main(): Promise<void> {
     generatedAt: new Date().toISOString(),
     scriptSeconds: (performance.now() - t0) / 1000,
     dataSource,
+    dataDir: relative(outDir, summariesDir).split('\\').join('/'),
   });
   await mkdir(join(outDir, 'figures'), { recursive: true });
   await writeFile(join(outDir, 'RESULTS.md'), markdown);
   for (const [name, svg] of Object.entries(figures)) await writeFile(join(outDir, 'figures', name), svg);
   log(
-    `\nwrote ${join(outDir, 'RESULTS.md')} and ${Object.keys(figures).length} figures (runs under ${runsDir}) in ${hms((performance.now() - t0) / 1000)}`,
+    `\nwrote ${join(outDir, 'RESULTS.md')} and ${Object.keys(figures).length} figures (summaries under ${summariesDir}, runs under ${runsDir}) in ${hms((performance.now() - t0) / 1000)}`,
   );
 }
 

@@ -1,11 +1,16 @@
 /**
- * The reproduction's table and figure writer on fabricated reports of the smoke plan: rows, selected ε,
- * mean ± std and the verdicts are checked against values worked out by hand from the fabrication.
+ * The reproduction's table and figure writer on fabricated summaries of the smoke plan: rows, selected ε,
+ * mean ± std and the verdicts are checked against values worked out by hand from the fabrication; and the
+ * summaries' round trip through the data folder that a later run resumes from.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ExperimentReport } from '@arcal/contracts';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { type Family, type PlannedExperiment, planFor, SMOKE } from '../scripts/reproduce/plan.ts';
 import { buildResults, selectLsEpsilon } from '../scripts/reproduce/results.ts';
+import { readSummary, summarize, summaryPath, writeSummary } from '../scripts/reproduce/summary.ts';
 import { niceTicks, quantile } from '../scripts/reproduce/svg.ts';
 
 /** Clean test ECE of each family at seed 0; seed s adds 0.02·s. */
@@ -27,11 +32,22 @@ const ECE: Partial<Record<Family, number>> = {
   'ar-adals-of-ensemble': 0.03,
 };
 
-function fabricate(e: PlannedExperiment): ExperimentReport {
+/**
+ * Seed-dependent extras on top of ECE + 0.02·seed, so that two claims have spread between their two pairs:
+ * CCAT seed 1 +0.01 (AR-AdaLS on-the-fly vs CCAT: differences −0.07, −0.08) and AdaLS seed 1 +0.1
+ * (on-the-fly vs AdaLS: −0.04, −0.14). Every other pair of seeds differs by the same amount.
+ */
+const JITTER: Partial<Record<Family, number>> = { ccat: 0.01, adals: 0.1 };
+
+function fabricateReport(e: PlannedExperiment): ExperimentReport {
   const eps = e.config['method.epsilon'] as number | undefined;
   // the ε = 0.2 runs get the lower validation ECE, so the sweep must pick 0.2; their test ECE is 0.05 + 0.02·s,
   // the ε = 0.05 runs' test ECE is 0.5 (it must not appear in the LS row)
-  const testEce = e.family === 'label-smoothing' && eps === 0.05 ? 0.5 : ECE[e.family]! + 0.02 * e.seed;
+  const testEce =
+    e.family === 'label-smoothing' && eps === 0.05
+      ? 0.5
+      : ECE[e.family]! + 0.02 * e.seed + (e.seed === 1 ? (JITTER[e.family] ?? 0) : 0);
+  const adaptive = e.family === 'adals' || e.family === 'ar-adals' || e.family === 'ar-adals-otf';
   const valEce = e.family === 'label-smoothing' ? (eps === 0.2 ? 0.01 : 0.03) : 0.02;
   const ensemble = e.family.startsWith('ens-') || e.family === 'ar-adals-of-ensemble';
   const rows = SMOKE.corruptions.flatMap((c) =>
@@ -57,6 +73,17 @@ function fabricate(e: PlannedExperiment): ExperimentReport {
       learningRate: 0.001,
       seconds: 1,
       validation: { accuracy: 0.8, nll: 0.5, ece: valEce, brier: 0.3, confidence: 0.9, count: 100 },
+      // p̃ of (0-based) subset r after epoch k: 1 − 0.01·k·(10 − r)
+      ...(adaptive
+        ? {
+            softLabels: {
+              pTrue: Array.from({ length: 10 }, (_, r) => 1 - 0.01 * (i + 1) * (10 - r)),
+              epsilon: Array.from({ length: 10 }, () => 0),
+              valConf: Array.from({ length: 10 }, () => 0.9),
+              valAcc: Array.from({ length: 10 }, () => 0.8),
+            },
+          }
+        : {}),
     })),
     final: {
       accuracy: 0.8 + 0.01 * e.seed,
@@ -88,7 +115,7 @@ function fabricate(e: PlannedExperiment): ExperimentReport {
       notApplicable: [],
     },
     ood: {
-      aurocEntropy: e.family === 'ar-adals' ? 0.9 : 0.8,
+      aurocEntropy: e.family === 'ar-adals-otf' ? 0.9 + 0.01 * e.seed : 0.8,
       aurocMaxProb: 0.8,
       meanEntropyOut: 1,
       histogramOut: { edges: [0, 1, 2], counts: [5, 5], density: [0.5, 0.5], outside: 0 },
@@ -98,11 +125,20 @@ function fabricate(e: PlannedExperiment): ExperimentReport {
   };
 }
 
+const fabricate = (e: PlannedExperiment) => summarize('smoke', e, fabricateReport(e));
+
 const rowOf = (md: string, name: string) => md.split('\n').find((l) => l.startsWith(`| ${name} |`));
+/** The cells of a claim's row in the verdict table. */
+const claimRow = (md: string, claim: string) => {
+  const line = md.split('\n').find((l) => l.startsWith(`| ${claim} |`));
+  if (!line) throw new Error(`no row for ${claim}`);
+  const c = line.split(' | ').map((x) => x.replace(/^\| /, ''));
+  return { pairs: c[2], diff: c[3], p: c[4], holm: c[5], verdict: c[6] };
+};
 
 describe('reproduction results', () => {
   const phase1 = planFor(SMOKE);
-  const experiments = phase1.map((planned) => ({ planned, report: fabricate(planned) }));
+  const experiments = phase1.map((planned) => ({ planned, summary: fabricate(planned) }));
 
   it('selects the ε with the lowest mean validation ECE', () => {
     const sel = selectLsEpsilon(experiments);
@@ -117,7 +153,7 @@ describe('reproduction results', () => {
     preset: SMOKE,
     experiments: [
       ...experiments,
-      { planned: ensLs, report: fabricate(ensLs) },
+      { planned: ensLs, summary: fabricate(ensLs) },
       { planned: { ...full[0], dir: 'vanilla/seed=9', seed: 9 }, error: 'boom' },
     ],
     machine: { cpu: 'test cpu', cores: 2, memoryGb: 8, os: 'test', node: '20', backend: 'cpu' },
@@ -170,7 +206,7 @@ describe('reproduction results', () => {
     expect(polylines[0].split('points="')[1].trim().split(' ')).toHaveLength(SMOKE.rValues.length);
   });
 
-  it('writes every figure as a standalone SVG and the verdicts follow the numbers', () => {
+  it('writes every figure as a standalone SVG', () => {
     expect(Object.keys(figures).sort()).toEqual(
       [
         'fig0-vanilla-training.svg',
@@ -181,6 +217,7 @@ describe('reproduction results', () => {
         'fig3-variance-shift.svg',
         'fig4-ood-entropy.svg',
         'fig5-ece-vs-r.svg',
+        'fig6-soft-labels.svg',
       ].sort(),
     );
     for (const svg of Object.values(figures)) {
@@ -188,37 +225,135 @@ describe('reproduction results', () => {
       expect(svg.trim().endsWith('</svg>')).toBe(true);
       expect(svg).not.toMatch(/NaN/);
     }
-    const verdict = (claim: string) =>
-      markdown
-        .split('\n')
-        .find((l) => l.startsWith(`| ${claim} |`))
-        ?.split(' | ')[1];
-    expect(verdict('clean ECE: AR-AdaLS < Vanilla')).toBe('holds');
-    // TS 4 %/6 % vs AR-AdaLS 3 %/5 %: holds; on-the-fly 2 % < pre-compute 3 %: holds
-    expect(verdict('clean ECE: AR-AdaLS < Temperature Scaling')).toBe('holds');
-    expect(verdict('clean ECE: on-the-fly AR-AdaLS < pre-computed AR-AdaLS')).toBe('holds');
-    expect(verdict('the vanilla model reaches (near) 100 % training accuracy')).toBe('holds');
-    // confidence 90 % vs accuracy 80.5 %: over-confident
-    expect(verdict('the vanilla model is over-confident on clean test data (confidence > accuracy)')).toBe('holds');
-    // AR-AdaLS of Ensemble 3 % vs Ensemble of LS 4 % under shift: holds; vs Ensemble of AR-AdaLS 4.4 %: holds
-    expect(verdict('shift ECE: AR-AdaLS of Ensemble < Ensemble of AR-AdaLS')).toBe('holds');
-    // the fabricated OOD AUROC is 0.9 for AR-AdaLS, 0.8 otherwise
-    expect(verdict('OOD AUROC: AR-AdaLS > mixup')).toBe('holds');
-    // the fabricated subsets: ECE falls with robustness, confidence rises
-    expect(verdict('vanilla: the least robust subset is worse calibrated than the most robust')).toBe('holds');
-    // conf (0.6 + 0.04 i) ≥ acc (0.5 + 0.05 i) fails at i = 10? no: at i = 9, 0.96 vs 0.95 holds for all 10 subsets
-    expect(verdict('vanilla: confidence ≥ accuracy in every subset')).toBe('holds');
-    // the failed experiment is listed
     expect(markdown).toContain('`vanilla/seed=9`: boom');
   });
 
-  it('an ordering that the numbers contradict is reported as not holding', () => {
+  it('soft labels: final p̃ of subset s is 1 − 0.01·3·(11 − s) after the third epoch', () => {
+    const section = markdown.slice(markdown.indexOf('## 9. Soft labels'));
+    expect(section.split('\n').find((l) => l.startsWith('| 1 |'))).toMatch(/^\| 1 \| 0\.7000 ± 0\.0000 \|/);
+    expect(section.split('\n').find((l) => l.startsWith('| 10 |'))).toMatch(/^\| 10 \| 0\.9700 ± 0\.0000 \|/);
+  });
+
+  it('verdicts: differences that are the same in every seed are certain; spread between seeds costs evidence', () => {
+    // on-the-fly 2 %/4 % vs vanilla 10 %/12 %: −8 pp in both seeds, no spread → p = 0, holds
+    expect(claimRow(markdown, 'clean ECE: AR-AdaLS (on-the-fly) < Vanilla')).toMatchObject({
+      pairs: '2',
+      diff: '-8.00 pp [-8.00, -8.00]',
+      p: '0',
+      verdict: 'holds',
+    });
+    // vs CCAT 9 %/12 %: −7, −8 pp → mean −7.5, se 0.5, t = −15 with 1 df; p = 1 − 2·atan(15)/π = 0.0424;
+    // 95 % CI −7.5 ± 12.706·0.5 = [−13.85, −1.15]
+    const ccat = claimRow(markdown, 'clean ECE: AR-AdaLS (on-the-fly) < CCAT');
+    expect(ccat).toMatchObject({ diff: '-7.50 pp [-13.85, -1.15]', p: '0.042' });
+    // vs AdaLS 6 %/18 %: −4, −14 pp → t = −1.8, p = 1 − 2·atan(1.8)/π = 0.323: a tie inside the noise
+    expect(claimRow(markdown, 'clean ECE: AR-AdaLS (on-the-fly) < AdaLS')).toMatchObject({
+      p: '0.32',
+      verdict: 'inconclusive',
+    });
+    // Holm: the p-values above 0 are 0.0303 (OOD vs LS), 0.0303 (OOD vs mixup: AUROC +0.10, +0.11 → t = 21),
+    // 0.0424 (CCAT), 0.323, 0.356 (shift ECE vs AdaLS: t = −1.6) and 1 (Fig. 2c: equal subsets). The first
+    // of them is multiplied by 6, and CCAT's adjusted p is the running maximum 6·0.0303 = 0.18 > 0.05.
+    expect(claimRow(markdown, 'OOD AUROC: AR-AdaLS (on-the-fly) > mixup').p).toBe('0.030');
+    expect(ccat).toMatchObject({ holm: '0.18', verdict: 'inconclusive' });
+    expect(claimRow(markdown, 'shift ECE: AR-AdaLS < AdaLS').p).toBe('0.36');
+    // accuracy 80 %/81 % for every method: a change of exactly 0 is inside ±1 pp
+    expect(claimRow(markdown, 'accuracy: AR-AdaLS (on-the-fly) within ±1 pp of vanilla').verdict).toBe('holds');
+    // one ensemble seed and one R-sweep seed in the smoke preset: no pairs to test
+    expect(claimRow(markdown, 'shift ECE: AR-AdaLS of Ensemble < Ensemble of AR-AdaLS')).toMatchObject({
+      pairs: '1',
+      p: '–',
+      verdict: 'inconclusive',
+    });
+    expect(claimRow(markdown, 'clean ECE falls from R = 1 (AdaLS) to R > 1').verdict).toBe('inconclusive');
+    // the fabricated subsets: accuracy and confidence rise, ECE falls, by the same slope in both seeds
+    expect(claimRow(markdown, 'vanilla: ECE falls with adversarial robustness').verdict).toBe('holds');
+    expect(claimRow(markdown, 'vanilla: accuracy rises with adversarial robustness').diff).toMatch(/^5\.00 pp\/subset/);
+    // set-up checks are listed apart and not counted
+    const counted = /(\d+) of (\d+) claims hold, (\d+) are reversed, (\d+) are inconclusive/.exec(markdown)!;
+    expect(Number(counted[2])).toBe(Number(counted[1]) + Number(counted[3]) + Number(counted[4]));
+    const setup = markdown.slice(markdown.indexOf('### Set-up checks'));
+    expect(setup).toContain('| the vanilla model fits its training set (mean training accuracy ≥ 99 %) | yes |');
+    expect(markdown.slice(0, markdown.indexOf('### Set-up checks'))).not.toContain('fits its training set (mean');
+  });
+
+  it('a difference that the numbers contradict in every seed is reported as reversed', () => {
     const flipped = experiments.map((x) =>
-      x.planned.family === 'ar-adals' ? { ...x, report: { ...x.report, final: { ...x.report.final, ece: 0.3 } } } : x,
+      x.planned.family === 'ar-adals-otf'
+        ? { ...x, summary: { ...x.summary, final: { ...x.summary.final, ece: 0.3 + 0.02 * x.planned.seed } } }
+        : x,
     );
     const md = buildResults({ ...input, experiments: flipped }).markdown;
-    const line = md.split('\n').find((l) => l.startsWith('| clean ECE: AR-AdaLS < Vanilla |'))!;
-    expect(line).toContain('**does not hold**');
+    expect(claimRow(md, 'clean ECE: AR-AdaLS (on-the-fly) < Vanilla').verdict).toBe('**reversed**');
+  });
+
+  it('confidence > accuracy per subset: a subset at 100 % accuracy is left out, not counted against', () => {
+    // vanilla seed 0, subset 10: accuracy 100 %, confidence 99 % (under the old rule the claim failed here)
+    const full100 = experiments.map((x) =>
+      x.planned.family === 'vanilla' && x.planned.seed === 0
+        ? {
+            ...x,
+            summary: {
+              ...x.summary,
+              bySubset: x.summary.bySubset.map((b, i) => (i === 9 ? { ...b, acc: 1, conf: 0.99 } : b)),
+            },
+          }
+        : x,
+    );
+    const md = buildResults({ ...input, experiments: full100 }).markdown;
+    const row = md
+      .split('\n')
+      .find((l) => l.startsWith('| vanilla: confidence > accuracy in every robustness subset |'))!;
+    expect(row).toContain('| holds |');
+    expect(row).toContain('1 subset-seed cell(s) at 100 % accuracy left out');
+  });
+
+  it('variance is judged overall and in every subset, over the ensemble seeds', () => {
+    const preset = { ...SMOKE, ensembleSeeds: [0, 1] };
+    const plan = planFor(preset, 0.2);
+    // Ensemble of AR-AdaLS: half the vanilla ensemble's σ² in subsets 1–9, twice it in subset 10; overall
+    // σ² 0.044/200 vs 0.05/200, in both seeds
+    const withVar = (e: PlannedExperiment) => {
+      const s = fabricate(e);
+      const base = (i: number) => 0.001 * (10 - i);
+      const factor = (i: number) => (e.family === 'ens-ar-adals' ? (i === 9 ? 2 : 0.5) : 1);
+      return e.family.startsWith('ens-')
+        ? { ...s, bySubset: s.bySubset.map((b, i) => ({ ...b, variance: base(i) * factor(i) })) }
+        : s;
+    };
+    const md = buildResults({
+      ...input,
+      preset,
+      experiments: plan.map((planned) => ({ planned, summary: withVar(planned) })),
+    }).markdown;
+    expect(claimRow(md, 'clean variance: AR-AdaLS < Vanilla')).toMatchObject({ pairs: '2', verdict: 'holds' });
+    const every = claimRow(md, 'variance in every robustness subset: AR-AdaLS < Vanilla');
+    expect(every.verdict).toBe('**reversed**');
+    expect(every.diff).toContain('(subset 10)');
+    // σ² of the vanilla ensemble falls from 0.01 to 0.001 across the subsets in both seeds
+    expect(claimRow(md, 'vanilla: variance across runs falls with adversarial robustness').verdict).toBe('holds');
+  });
+});
+
+describe('published summaries', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'arcal-summaries-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a summary written for a planned experiment is read back for the same spec and ignored for another', async () => {
+    const [e] = planFor(SMOKE);
+    const s = fabricate(e);
+    await writeSummary(dir, s);
+    expect(summaryPath(dir, e.dir)).toBe(join(dir, 'vanilla', 'seed=0.json'));
+    const back = await readSummary(dir, e);
+    expect(back?.final.ece).toBe(0.1);
+    expect(back?.seed).toBe(0);
+    expect(back?.method).toBe('vanilla');
+    // the same spec with its keys in another order still matches; a changed setting does not
+    const reordered = { ...e, spec: Object.fromEntries(Object.entries(e.spec).reverse()) };
+    expect(await readSummary(dir, reordered)).toBeDefined();
+    const changed = { ...e, spec: { ...e.spec, training: { ...(e.spec.training as object), epochs: 99 } } };
+    expect(await readSummary(dir, changed)).toBeUndefined();
+    expect(await readSummary(dir, { ...e, dir: 'vanilla/seed=7' })).toBeUndefined();
   });
 });
 

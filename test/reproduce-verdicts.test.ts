@@ -94,5 +94,8 @@ describe('verdicts', () => {
     // the reversing part's p is multiplied by the number of parts (Bonferroni)
     expect(oneLoss.p).toBeCloseTo(Math.min(1, 3 * all.stat!.p), 12);
     expect(oneTie.verdict).toBe('inconclusive');
+    // a part with a single pair is left out rather than blocking the claim
+    const [withLone] = judgeClaims([claim({ kind: 'every', expect: 'negative', parts: parts(win, [0.5], win) })]);
+    expect(withLone.verdict).toBe('holds');
   });
 });

@@ -9,10 +9,11 @@
  * - `equivalence`: "no change" within ±margin, by two one-sided tests (TOST). It holds when the TOST p-value
  *   (Holm-adjusted) is below α, i.e. the change is shown to lie inside the margin; it is reversed when the test
  *   of a change beyond the margin (two-sided) is below α; otherwise inconclusive.
- * - `every`: a statement about every part (e.g. every robustness subset), each part tested as `difference`.
- *   It holds only when every part is significant in the stated direction (intersection–union test: p is the
- *   largest part's p); it is reversed when some part is significant in the other direction (Bonferroni over
- *   the parts: p is the smallest such part's p times the number of parts).
+ * - `every`: a statement about every part (e.g. every robustness subset), each part tested as `difference`
+ *   (a part with fewer than two pairs is left out). It holds only when every part is significant in the stated
+ *   direction (intersection–union test: p is the largest part's p); it is reversed when some part is
+ *   significant in the other direction (Bonferroni over the parts: p is the smallest such part's p times the
+ *   number of parts).
  *
  * Holm's correction runs over every claim that has at least two pairs; a claim with fewer is inconclusive.
  */
@@ -78,20 +79,21 @@ export function evaluateClaim(test: ClaimTest): Evaluation | undefined {
       ? { p: pEquivalent, direction: 'for', stat }
       : { p: pBeyondMargin, direction: 'against', stat };
   }
-  const parts = test.parts.map((x) => ({ label: x.label, stat: pairedTTest(x.diffs) }));
-  const tested = parts.filter((x): x is { label: string; stat: PairedTest } => x.stat !== undefined);
+  // a part with fewer than two pairs (e.g. a subset at 100 % accuracy in all but one seed) says nothing either way
+  const tested = test.parts
+    .map((x) => ({ label: x.label, stat: pairedTTest(x.diffs) }))
+    .filter((x): x is { label: string; stat: PairedTest } => x.stat !== undefined);
   if (!tested.length) return undefined;
-  const against = tested.filter((x) => !signOk(x.stat.mean, test.expect));
-  const worstAgainst = against.sort((a, b) => a.stat.p - b.stat.p)[0];
-  const pAgainst = worstAgainst ? Math.min(1, worstAgainst.stat.p * tested.length) : 1;
-  // every part must be testable and in the stated direction for the claim to have evidence for it
-  const allFor = tested.length === parts.length && against.length === 0;
-  const weakestFor = allFor ? [...tested].sort((a, b) => b.stat.p - a.stat.p)[0] : undefined;
-  const pFor = weakestFor ? weakestFor.stat.p : 1;
-  if (weakestFor && pFor <= pAgainst)
-    return { p: pFor, direction: 'for', stat: weakestFor.stat, part: weakestFor.label };
-  const shown = worstAgainst ?? [...tested].sort((a, b) => b.stat.p - a.stat.p)[0];
-  return { p: pAgainst, direction: 'against', stat: shown.stat, part: shown.label };
+  const against = tested.filter((x) => !signOk(x.stat.mean, test.expect)).sort((a, b) => a.stat.p - b.stat.p);
+  if (against.length)
+    return {
+      p: Math.min(1, against[0].stat.p * tested.length),
+      direction: 'against',
+      stat: against[0].stat,
+      part: against[0].label,
+    };
+  const weakest = [...tested].sort((a, b) => b.stat.p - a.stat.p)[0];
+  return { p: weakest.stat.p, direction: 'for', stat: weakest.stat, part: weakest.label };
 }
 
 /** Every claim's verdict, with Holm's adjustment across the claims that could be tested. */
