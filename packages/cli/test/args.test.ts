@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { int, parseArgs } from '../src/args.ts';
 
@@ -66,8 +66,14 @@ describe('the arcal binary on bad arguments: exit 2 and one line, the same for e
     [['keys', 'create', '--project', '../x'], 'arcal: project name "../x": use letters, digits, . _ - (at most 100)'],
     [['nonsense'], 'arcal: unknown command "nonsense" (arcal --help lists them)'],
   ];
-  it.each(cases)('arcal %j', (argv, line) => {
-    const r = spawnSync(process.execPath, [bin, ...argv], { encoding: 'utf8', env, timeout: 30_000 });
-    expect([r.status, r.stdout, r.stderr]).toEqual([2, '', `${line}\n`]);
+  // A child process each, awaited (a synchronous spawn would hold this file's event loop for seconds).
+  const arcal = (argv: string[]) =>
+    new Promise<[number, string, string]>((resolve) => {
+      execFile(process.execPath, [bin, ...argv], { env, timeout: 30_000 }, (err, stdout, stderr) =>
+        resolve([err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr]),
+      );
+    });
+  it.each(cases)('arcal %j', async (argv, line) => {
+    expect(await arcal(argv)).toEqual([2, '', `${line}\n`]);
   });
 });
