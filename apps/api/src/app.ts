@@ -10,13 +10,16 @@ import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { ApiConfig } from './config.ts';
-import { authenticator, rateLimitKey } from './plugins/auth.ts';
-import { registerErrorHandling } from './plugins/errors.ts';
+import { authenticator } from './plugins/auth.ts';
+import { registerErrorHandling, sendError } from './plugins/errors.ts';
 import { createApiMetrics, registerMetrics } from './plugins/prometheus.ts';
+import { registerInputGuard } from './plugins/input-guard.ts';
+import { registerOutageGuard } from './plugins/outage.ts';
 import { queueAdmin } from './plugins/queue-admin.ts';
+import { addressKey, addressLimit, projectRateLimiter } from './plugins/rate-limit.ts';
 import { experimentRoutes } from './routes/experiments.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { sessionRoutes } from './routes/session.ts';
@@ -49,12 +52,20 @@ export async function buildApp(
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
     },
+    // A URL whose percent-escapes do not decode (`%zz`, `%ED%A0%80`) gets the usual error shape.
+    frameworkErrors: (err, request, reply) =>
+      sendError(reply, request, 400, {
+        code: 'INVALID_INPUT',
+        message:
+          err.code === 'FST_ERR_BAD_URL' ? 'the URL has a malformed percent-encoding' : 'the request is invalid',
+      }),
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
   });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
   registerErrorHandling(app);
+  registerInputGuard(app);
   app.addSchema(ErrorResponse);
   const metrics = createApiMetrics({
     queueDepths: () => deps.dispatcher.depths(),
@@ -87,16 +98,20 @@ export async function buildApp(
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(cookie);
+  registerOutageGuard(app, deps.redis);
   await app.register(rateLimit, {
     global: true,
-    max: config.rateLimit.max,
+    max: addressLimit(config.rateLimit),
     timeWindow: config.rateLimit.windowMs,
     redis: deps.redis,
     nameSpace: `${config.queuePrefix}:ratelimit:`,
-    keyGenerator: rateLimitKey,
+    keyGenerator: addressKey,
     errorResponseBuilder: (_req, ctx) =>
       Object.assign(
-        new ArcalError('RATE_LIMITED', `rate limit of ${ctx.max} requests per ${ctx.after} exceeded; retry later`),
+        new ArcalError(
+          'RATE_LIMITED',
+          `rate limit of ${ctx.max} requests per ${ctx.after} from this address exceeded; retry later`,
+        ),
         { statusCode: 429 },
       ),
   });
@@ -108,7 +123,12 @@ export async function buildApp(
     ttlMs: config.sessionTtlMs,
     secure: config.secureCookies,
   });
-  const authenticate = authenticator(deps.repos.projects);
+  const identify = authenticator(deps.repos.projects);
+  const limitProject = projectRateLimiter(deps.redis, config.rateLimit, config.queuePrefix);
+  const authenticate = async (request: FastifyRequest, reply?: FastifyReply) => {
+    await identify(request);
+    await limitProject(request, reply);
+  };
   await app.register(experimentRoutes, {
     service,
     repos: deps.repos,

@@ -25,12 +25,6 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   return m ? m[1] : undefined;
 }
 
-/** Rate-limit key: who the credentials claim to be (hashed), else the address. */
-export function rateLimitKey(request: FastifyRequest): string {
-  const token = bearerToken(request) ?? (request.cookies?.[SESSION_COOKIE] as string | undefined);
-  return token ? `k:${sha256(token).slice(0, 32)}` : `ip:${request.ip}`;
-}
-
 export function authenticator(projects: ProjectsRepository) {
   return async function authenticate(request: FastifyRequest): Promise<void> {
     const key = bearerToken(request);

@@ -1,10 +1,12 @@
 /**
  * One error shape for every failure: `{ code, message, details, requestId }`. ArcalError keeps its
- * code and status; Fastify's own client errors keep their 4xx status; anything else is a 500 with
- * the request id and no stack trace (the stack goes to the log).
+ * code and status; Fastify's own client errors keep their 4xx status; PostgreSQL or Redis out of reach is a
+ * 503 with `Retry-After`; anything else is a 500 with the request id and no stack trace (the stack goes to
+ * the log).
  */
 import { isArcalError } from '@arcal/contracts';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { outageOf, RETRY_AFTER_SECONDS } from './outage.ts';
 
 export function sendError(reply: FastifyReply, request: FastifyRequest, status: number, body: Record<string, unknown>) {
   return reply
@@ -17,6 +19,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError & { estimate?: unknown }, request, reply) => {
     if (isArcalError(err)) {
       const estimate = (err as { estimate?: unknown }).estimate;
+      const retryAfter = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+      if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
       return sendError(reply, request, err.status, {
         code: err.code,
         message: err.message,
@@ -43,6 +47,15 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return sendError(reply, request, status, {
         code: status === 413 || status === 415 ? 'INVALID_INPUT' : 'INVALID_INPUT',
         message,
+      });
+    }
+    const store = outageOf(err);
+    if (store) {
+      request.log.warn({ err }, `${store} unavailable`);
+      reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+      return sendError(reply, request, 503, {
+        code: 'UNAVAILABLE',
+        message: `${store} is unavailable; retry in ${RETRY_AFTER_SECONDS} seconds`,
       });
     }
     request.log.error({ err }, 'unhandled error');

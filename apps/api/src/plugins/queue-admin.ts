@@ -11,23 +11,31 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sendError } from './errors.ts';
+import { outageOf, RETRY_AFTER_SECONDS } from './outage.ts';
 
 export const QUEUE_ADMIN_PATH = '/admin/queues';
 
 export interface QueueAdminDeps {
   queues: Queue[];
-  authenticate: (request: FastifyRequest) => Promise<void>;
+  authenticate: (request: FastifyRequest, reply?: FastifyReply) => Promise<void>;
 }
 
 export async function queueAdmin(app: FastifyInstance, deps: QueueAdminDeps): Promise<void> {
   // The board registers its own error handler, so a refusal is answered here rather than thrown.
   app.addHook('onRequest', async (request, reply) => {
     try {
-      await deps.authenticate(request);
+      await deps.authenticate(request, reply);
     } catch (e) {
+      const store = outageOf(e);
+      if (store) {
+        reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+        return sendError(reply, request, 503, { code: 'UNAVAILABLE', message: `${store} is unavailable` });
+      }
       if (!isArcalError(e)) throw e;
+      const retryAfter = (e as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+      if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
       return sendError(reply, request, e.status, { code: e.code, message: e.message, details: e.details });
     }
   });

@@ -6,6 +6,7 @@ import { ArcalError, ExperimentSpec } from '@arcal/contracts';
 import { type EventSubscriber, type ExperimentEvent, type ExperimentRow, FINISHED, type Repositories } from '@arcal/db';
 import { Type as T } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { idempotencyKeyOf } from '../plugins/input-guard.ts';
 import { ExperimentView, errorRef, IdParams, Status, Submitted } from '../schemas.ts';
 import type { ExperimentsService } from '../services/experiments.service.ts';
 
@@ -44,6 +45,18 @@ export const viewOf = (e: ExperimentRow) => ({
   links: linksOf(e.id),
 });
 
+const MAX_BIGINT = 2n ** 63n - 1n;
+
+/** A log id from `?after=` (PostgreSQL bigint); 400 beyond its range rather than an error from the database. */
+function logCursor(after: string | undefined): bigint {
+  const n = BigInt(after ?? '0');
+  if (n > MAX_BIGINT)
+    throw new ArcalError('INVALID_INPUT', 'the request is invalid', [
+      { path: 'querystring.after', message: `must be at most ${MAX_BIGINT} (a log id)` },
+    ]);
+  return n;
+}
+
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, errorRef]));
 const security: Array<Record<string, string[]>> = [{ bearer: [] }, { session: [] }];
 
@@ -70,12 +83,7 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
       validatorCompiler: ({ httpPart }) => (httpPart === 'body' ? (value: unknown) => ({ value }) : () => true),
     },
     async (request, reply) => {
-      const key = request.headers['idempotency-key'];
-      const { experiment, created } = await service.submit(
-        projectOf(request),
-        request.body,
-        typeof key === 'string' ? key : undefined,
-      );
+      const { experiment, created } = await service.submit(projectOf(request), request.body, idempotencyKeyOf(request));
       reply.status(created ? 202 : 200).header('location', linksOf(experiment.id).self);
       return {
         id: experiment.id,
@@ -248,7 +256,9 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
         security,
         params: IdParams,
         querystring: T.Object({
-          after: T.Optional(T.String({ pattern: '^[0-9]+$', description: 'id of the last log already read' })),
+          after: T.Optional(
+            T.String({ pattern: '^[0-9]{1,19}$', description: 'id of the last log already read (a bigint)' }),
+          ),
           limit: T.Optional(T.Integer({ minimum: 1, maximum: 1000, default: 200 })),
         }),
         response: {
@@ -262,7 +272,7 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
       const q = request.query as { after?: string; limit?: number };
       await service.get(projectOf(request), id);
       const limit = q.limit ?? 200;
-      const rows = await repos.results.listLogs(id, BigInt(q.after ?? '0'), limit);
+      const rows = await repos.results.listLogs(id, logCursor(q.after), limit);
       return {
         items: rows.map((r) => ({
           id: r.id.toString(),

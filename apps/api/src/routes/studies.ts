@@ -6,6 +6,7 @@ import { StudySpec } from '@arcal/contracts';
 import type { ExperimentRow, Repositories, StudyRow } from '@arcal/db';
 import { Type as T } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { idempotencyKeyOf } from '../plugins/input-guard.ts';
 import { errorRef, StudyDetail, StudySubmitted, StudyView } from '../schemas.ts';
 import {
   countStatuses,
@@ -67,8 +68,7 @@ export async function studyRoutes(app: FastifyInstance, deps: StudyRoutesDeps): 
       validatorCompiler: ({ httpPart }) => (httpPart === 'body' ? (value: unknown) => ({ value }) : () => true),
     },
     async (request, reply) => {
-      const key = request.headers['idempotency-key'];
-      const r = await studies.submit(projectOf(request), request.body, typeof key === 'string' ? key : undefined);
+      const r = await studies.submit(projectOf(request), request.body, idempotencyKeyOf(request));
       reply.status(r.created ? 202 : 200).header('location', studyLinksOf(r.study.id).self);
       return {
         id: r.study.id,
