@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { BACKEND_NAMES } from '../../packages/core/src/backend/index.ts';
 import { loadWorkerConfig } from '../../workers/src/config.ts';
-import { imageCmd, imageEnv, type Instruction, interpolateDefaults, parseDockerfile } from './dockerfile.ts';
+import { type Instruction, imageCmd, imageEnv, interpolateDefaults, parseDockerfile } from './dockerfile.ts';
 
 const root = new URL('../../', import.meta.url);
 const read = (p: string) => readFileSync(new URL(p, root), 'utf8');
