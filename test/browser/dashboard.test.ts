@@ -19,7 +19,7 @@ import type { Browser, Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain ES module without types
 import { buildWeb } from '../../apps/web/scripts/build.mjs';
-import { FIXTURE, sampleReport } from '../../apps/web/test/report-fixture.ts';
+import { FIXTURE, sampleReport } from '../../packages/charts/test/report-fixture.ts';
 import { type LiveApi, smallSpec, startApi } from '../../packages/client/test/live-api.ts';
 import { type Proc, startWorker, workerEnvOf } from '../e2e/harness.ts';
 

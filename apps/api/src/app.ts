@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { ArcalError } from '@arcal/contracts';
 import type { Db, EventPublisher, EventSubscriber, JobDispatcher, Repositories } from '@arcal/db';
+import type { ArtifactStore } from '@arcal/storage';
 import { webUi } from '@arcal/web';
 import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
@@ -37,6 +38,8 @@ export interface ApiDeps {
   events: EventPublisher;
   /** On its own connection (a subscribed connection cannot run commands). */
   subscriber: EventSubscriber;
+  /** The artifact store (local folder or S3) that downloads and deletions go through. */
+  store: ArtifactStore;
 }
 
 export async function buildApp(
@@ -116,7 +119,7 @@ export async function buildApp(
       ),
   });
 
-  const service = new ExperimentsService(config, deps.repos, deps.dispatcher, deps.events);
+  const service = new ExperimentsService(config, deps.repos, deps.dispatcher, deps.events, deps.store);
   await app.register(opsRoutes, { db: deps.db, redis: deps.redis, metrics });
   await app.register(sessionRoutes, {
     projects: deps.repos.projects,
@@ -134,7 +137,8 @@ export async function buildApp(
     repos: deps.repos,
     subscriber: deps.subscriber,
     authenticate,
-    artifactDir: config.artifactDir,
+    store: deps.store,
+    presign: config.artifactPresign,
   });
   await app.register(studyRoutes, {
     studies: new StudiesService(config, deps.repos, deps.dispatcher, service),

@@ -3,6 +3,7 @@
  * passed down. Nothing else in apps/api reads process.env.
  */
 import { DATASET_NAMES } from '@arcal/contracts';
+import { artifactConfigFromEnv, DEFAULT_ARTIFACT_DIR, type S3Location } from '@arcal/storage';
 import type { RateLimitConfig } from './plugins/rate-limit.ts';
 
 export interface ApiConfig {
@@ -10,8 +11,15 @@ export interface ApiConfig {
   port: number;
   databaseUrl: string;
   redisUrl: string;
-  /** Root of stored artifacts; each experiment owns `<artifactDir>/<experimentId>/`. */
+  /**
+   * The local artifact folder (ARTIFACT_DIR, or the path of a file:// ARTIFACT_URL); each experiment owns
+   * `<artifactDir>/<experimentId>/`. Used unless `artifactS3` is set.
+   */
   artifactDir: string;
+  /** The bucket of an s3:// ARTIFACT_URL with the AWS_* settings; null: the local folder. */
+  artifactS3: S3Location | null;
+  /** ARTIFACT_PRESIGN=1: downloads redirect to a presigned URL where the store can sign one (S3). */
+  artifactPresign: boolean;
   /** Key prefix of every BullMQ queue and event channel. */
   queuePrefix: string;
   /** When set, start-up makes sure this key exists (project `bootstrapProject`). */
@@ -66,12 +74,15 @@ export function loadConfig(env: Record<string, string | undefined>): ApiConfig {
   for (const d of datasets) {
     if (!(DATASET_NAMES as readonly string[]).includes(d)) throw new Error(`ARCAL_DATASETS: unknown dataset "${d}"`);
   }
+  const artifacts = artifactConfigFromEnv(env);
   return {
     host: env.HOST || '0.0.0.0',
     port: int(env.PORT, 3000, 'PORT'),
     databaseUrl: env.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres',
     redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
-    artifactDir: env.ARTIFACT_DIR || './runs/service',
+    artifactDir: artifacts.kind === 'file' ? artifacts.dir : env.ARTIFACT_DIR || DEFAULT_ARTIFACT_DIR,
+    artifactS3: artifacts.kind === 's3' ? artifacts : null,
+    artifactPresign: env.ARTIFACT_PRESIGN === '1',
     queuePrefix: env.ARCAL_QUEUE_PREFIX || 'arcal',
     ...(env.ARCAL_BOOTSTRAP_KEY ? { bootstrapKey: env.ARCAL_BOOTSTRAP_KEY } : {}),
     bootstrapProject: env.ARCAL_BOOTSTRAP_PROJECT || 'default',

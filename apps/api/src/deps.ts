@@ -9,11 +9,12 @@ import {
   EventSubscriber,
   JobDispatcher,
 } from '@arcal/db';
+import { createArtifactStore } from '@arcal/storage';
 import type { ApiDeps } from './app.ts';
 import type { ApiConfig } from './config.ts';
 
 export async function createApiDeps(
-  config: Pick<ApiConfig, 'databaseUrl' | 'redisUrl' | 'queuePrefix'>,
+  config: Pick<ApiConfig, 'databaseUrl' | 'redisUrl' | 'queuePrefix' | 'artifactDir' | 'artifactS3'>,
 ): Promise<ApiDeps & { close(): Promise<void> }> {
   const db = createDb(config.databaseUrl);
   const repos = createRepositories(db);
@@ -23,6 +24,10 @@ export async function createApiDeps(
   const dispatcher = new JobDispatcher(repos.jobs, queues);
   const events = new EventPublisher(redis, config.queuePrefix);
   const subscriber = new EventSubscriber(subRedis, config.queuePrefix);
+  const store = await createArtifactStore(
+    config.artifactS3 ? { kind: 's3', ...config.artifactS3 } : { kind: 'file', dir: config.artifactDir },
+    repos.objects,
+  );
   return {
     db,
     repos,
@@ -30,10 +35,12 @@ export async function createApiDeps(
     dispatcher,
     events,
     subscriber,
+    store,
     async close() {
       await closeQueues(queues);
       await subscriber.close();
       redis.disconnect();
+      await store.close();
       await db.$disconnect();
     },
   };

@@ -1,6 +1,6 @@
 /**
- * @arcal/web: the dashboard's static files served at /ui by the API (this plugin), and the chart specs
- * shared with the CLI (`@arcal/web/charts`, `@arcal/web/render`). The plugin serves what
+ * @arcal/web: the dashboard's static files served at /ui by the API (this plugin). Its charts are
+ * @arcal/charts' specs, the same ones `arcal report --figures` renders. The plugin serves what
  * `npm run build:web` put in apps/web/dist and never builds anything itself.
  */
 import { existsSync } from 'node:fs';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chartToSvg, svgToPng } from '../src/charts/render-node.ts';
+import { chartToSvg, svgToPng } from '../src/render-node.ts';
 import {
   compareCharts,
   eceVsRPoints,
@@ -8,7 +8,7 @@ import {
   reportCharts,
   softLabelCells,
   studyCharts,
-} from '../src/charts/specs.ts';
+} from '../src/specs.ts';
 import { FIXTURE, sampleReport } from './report-fixture.ts';
 
 /** Rendered data marks by kind, read off vega's ARIA roles (one element per drawn item). */

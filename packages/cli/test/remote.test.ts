@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { ArcalClient } from '@arcal/client';
 import { integrationEnv } from '@arcal/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURE, sampleReport } from '../../../apps/web/test/report-fixture.ts';
+import { FIXTURE, sampleReport } from '../../charts/test/report-fixture.ts';
 import { type LiveApi, smallSpec, startApi } from '../../client/test/live-api.ts';
 import { type RemoteCommand, remoteCommand } from '../src/commands/remote.ts';
 

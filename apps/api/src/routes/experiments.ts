@@ -1,9 +1,7 @@
 /** /v1/experiments: submit, list, read, follow (SSE), logs, artifacts, cancel, retry, delete. */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { relative, resolve } from 'node:path';
 import { ArcalError, ExperimentSpec } from '@arcal/contracts';
 import { type EventSubscriber, type ExperimentEvent, type ExperimentRow, FINISHED, type Repositories } from '@arcal/db';
+import { type ArtifactStore, InvalidKeyError, ObjectNotFoundError, type OpenedObject } from '@arcal/storage';
 import { Type as T } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { idempotencyKeyOf } from '../plugins/input-guard.ts';
@@ -15,7 +13,10 @@ export interface ExperimentRoutesDeps {
   repos: Repositories;
   subscriber: EventSubscriber;
   authenticate: (request: FastifyRequest) => Promise<void>;
-  artifactDir: string;
+  /** Where artifact bytes live (local folder or S3); an artifact's `path` is its key there. */
+  store: ArtifactStore;
+  /** Answer downloads with a redirect to a presigned URL where the store can sign one (ARTIFACT_PRESIGN=1). */
+  presign: boolean;
 }
 
 export const linksOf = (id: string) => {
@@ -325,6 +326,8 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
     {
       schema: {
         summary: 'Download one artifact (ETag = sha256)',
+        description:
+          'Streams the file from the artifact store; with ARTIFACT_PRESIGN=1 and an S3 store, answers 302 to a presigned URL valid for 5 minutes instead.',
         tags: ['artifacts'],
         security,
         params: T.Object({ id: T.String(), name: T.String() }),
@@ -336,17 +339,31 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
       await service.get(projectOf(request), id);
       const a = await repos.results.getArtifact(id, name);
       if (!a) throw new ArcalError('NOT_FOUND', `artifact ${name} not found`);
-      const root = resolve(deps.artifactDir);
-      const file = resolve(root, a.path);
-      if (relative(root, file).startsWith('..')) throw new ArcalError('NOT_FOUND', `artifact ${name} not found`);
-      const st = await stat(file).catch(() => null);
-      if (!st) throw new ArcalError('NOT_FOUND', `artifact ${name} is recorded but its file is gone`);
+      const filename = name.replace(/[^\w.-]/g, '_');
+      let opened: OpenedObject;
+      try {
+        if (deps.presign) {
+          const url = await deps.store.presignedUrl(a.path, {
+            expiresInSeconds: 300,
+            filename,
+            contentType: a.contentType,
+          });
+          if (url) return reply.redirect(url, 302);
+        }
+        opened = await deps.store.get(a.path);
+      } catch (err) {
+        // a path that is no key of the store (one leaving the folder, say) names nothing
+        if (err instanceof InvalidKeyError) throw new ArcalError('NOT_FOUND', `artifact ${name} not found`);
+        if (err instanceof ObjectNotFoundError)
+          throw new ArcalError('NOT_FOUND', `artifact ${name} is recorded but its file is gone`);
+        throw err;
+      }
       reply
         .header('content-type', a.contentType)
-        .header('content-length', st.size)
+        .header('content-length', opened.size)
         .header('etag', `"${a.sha256.trim()}"`)
-        .header('content-disposition', `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"`);
-      return reply.send(createReadStream(file));
+        .header('content-disposition', `attachment; filename="${filename}"`);
+      return reply.send(opened.body);
     },
   );
 

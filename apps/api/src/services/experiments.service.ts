@@ -4,7 +4,6 @@
  * to Redis only through the dispatcher and the event publisher.
  */
 import { createHash } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ArcalError, type ResolvedSpec, type SpecProblem, validateSpec } from '@arcal/contracts';
 import {
@@ -16,6 +15,7 @@ import {
   jobIds,
   type Repositories,
 } from '@arcal/db';
+import type { ArtifactStore } from '@arcal/storage';
 import type { ApiConfig } from '../config.ts';
 import { type Estimate, estimateCost } from '../estimate.ts';
 
@@ -74,6 +74,7 @@ export class ExperimentsService {
     private readonly repos: Repositories,
     private readonly dispatcher: JobDispatcher,
     private readonly events: EventPublisher,
+    private readonly store: ArtifactStore,
   ) {}
 
   /**
@@ -200,12 +201,16 @@ export class ExperimentsService {
     await this.repos.experiments.delete(id);
   }
 
-  /** Removes an experiment's artifact folder (its rows, artifact rows included, go with the experiment row). */
+  /**
+   * Removes an experiment's objects from the artifact store, records and bytes (its rows, artifact rows included,
+   * go with the experiment row).
+   */
   async removeArtifacts(id: string): Promise<void> {
-    await rm(this.artifactFolder(id), { recursive: true, force: true });
+    await this.store.deletePrefix(`${id}/`);
   }
 
+  /** Where an experiment's objects live: its folder, or its prefix in the bucket. */
   artifactFolder(id: string): string {
-    return join(resolve(this.config.artifactDir), id);
+    return this.store.kind === 'file' ? join(resolve(this.config.artifactDir), id) : `${this.store.location}${id}/`;
   }
 }

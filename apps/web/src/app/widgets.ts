@@ -1,7 +1,8 @@
 /** Pieces several pages draw: status badges, progress bars, Vega-Lite charts, and what "finished" means. */
+
+import type { Chart } from '@arcal/charts';
 import type { StudyView } from '@arcal/client';
 import embed from 'vega-embed';
-import type { Chart } from '../charts/specs.ts';
 import { h } from './dom.ts';
 
 /**

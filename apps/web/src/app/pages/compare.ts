@@ -1,5 +1,5 @@
 /** #/compare/<id>,<id>… : several experiments side by side, and their reports' charts overlaid. */
-import { compareCharts } from '../../charts/specs.ts';
+import { compareCharts } from '@arcal/charts';
 import { client, root } from '../context.ts';
 import { clear, fmt, h } from '../dom.ts';
 import { drawCharts, statusBadge } from '../widgets.ts';

@@ -1,5 +1,5 @@
 /** #/e/<id> : one experiment: summary, actions, charts (live curves until its report exists), notes, logs. */
-import { type ExperimentDetail, type ExperimentView, type MetricRow, progressOf } from '@arcal/client';
+
 import {
   type Chart,
   epochCurvesSpec,
@@ -7,7 +7,8 @@ import {
   reportCharts,
   softLabelCells,
   softLabelHeatmapSpec,
-} from '../../charts/specs.ts';
+} from '@arcal/charts';
+import { type ExperimentDetail, type ExperimentView, type MetricRow, progressOf } from '@arcal/client';
 import { client, pageSignal, rerender, root } from '../context.ts';
 import { age, clear, fmt, h } from '../dom.ts';
 import { showError } from '../session.ts';

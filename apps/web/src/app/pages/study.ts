@@ -1,6 +1,7 @@
 /** #/s/<id> : one study: progress, mean ± std over seeds per configuration, its charts and its experiments. */
+
+import { studyCharts } from '@arcal/charts';
 import type { StudyDetail } from '@arcal/client';
-import { studyCharts } from '../../charts/specs.ts';
 import { client, pageSignal, rerender, root } from '../context.ts';
 import { age, clear, h } from '../dom.ts';
 import { showError } from '../session.ts';

@@ -18,8 +18,8 @@ interface Figure {
 
 /** The dashboard's charts of the report as SVG (and PNG where resvg loads), paths relative to `relativeTo`. */
 async function writeFigures(e: ExperimentDetail, dir: string, relativeTo: string): Promise<Figure[]> {
-  const { reportCharts } = await import('@arcal/web/charts');
-  const { chartToSvg, svgToPng } = await import('@arcal/web/render');
+  const { reportCharts } = await import('@arcal/charts');
+  const { chartToSvg, svgToPng } = await import('@arcal/charts/render');
   await mkdir(dir, { recursive: true });
   const out: Figure[] = [];
   for (const c of reportCharts(e.report!)) {
