@@ -5,7 +5,7 @@
  */
 import type { ArtifactConfig } from './config.ts';
 import { LocalFolderBackend } from './local-folder.backend.ts';
-import { S3Backend, type S3BackendOptions } from './s3.backend.ts';
+import type { S3BackendOptions } from './s3.backend.ts';
 import { RecordedStore } from './store.ts';
 import type { ArtifactStore, ObjectRecords } from './types.ts';
 
@@ -20,16 +20,18 @@ export {
   type S3Location,
 } from './config.ts';
 export { LocalFolderBackend } from './local-folder.backend.ts';
-export { S3Backend, type S3BackendOptions } from './s3.backend.ts';
+// S3Backend itself is loaded only when configured (the AWS SDK takes most of a second to import): see createArtifactStore
+export type { S3Backend, S3BackendOptions } from './s3.backend.ts';
 export { type Backend, RecordedStore, readAll, type ScannedObject } from './store.ts';
 export * from './types.ts';
 
 /** The store that `config` names, recording its objects in `records`. */
-export function createArtifactStore(
+export async function createArtifactStore(
   config: ArtifactConfig,
   records: ObjectRecords,
   s3Options: S3BackendOptions = {},
-): ArtifactStore {
-  const backend = config.kind === 'file' ? new LocalFolderBackend(config.dir) : new S3Backend(config, s3Options);
-  return new RecordedStore(backend, records);
+): Promise<ArtifactStore> {
+  if (config.kind === 'file') return new RecordedStore(new LocalFolderBackend(config.dir), records);
+  const { S3Backend } = await import('./s3.backend.ts');
+  return new RecordedStore(new S3Backend(config, s3Options), records);
 }

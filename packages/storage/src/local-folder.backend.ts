@@ -79,6 +79,19 @@ export class LocalFolderBackend implements Backend {
     for (const d of [...dirs].sort((a, b) => b.length - a.length)) await this.pruneUp(d);
   }
 
+  async removePrefix(prefix: string): Promise<void> {
+    if (prefix.endsWith('/')) {
+      // a folder: everything in it goes, empty sub-folders and temporary files included
+      const dir = this.path(prefix.slice(0, -1));
+      await rm(dir, { recursive: true, force: true });
+      await this.pruneUp(dirname(dir));
+      return;
+    }
+    const keys: string[] = [];
+    for await (const o of this.scan(prefix)) keys.push(o.key);
+    await this.remove(keys);
+  }
+
   private async pruneUp(dir: string): Promise<void> {
     for (let d = dir; d !== this.root && d.startsWith(this.root + sep); d = dirname(d)) {
       try {

@@ -93,6 +93,12 @@ export class S3Backend implements Backend {
     }
   }
 
+  async removePrefix(prefix: string): Promise<void> {
+    const keys: string[] = [];
+    for await (const o of this.scan(prefix)) keys.push(o.key);
+    await this.remove(keys);
+  }
+
   async *scan(prefix: string): AsyncIterable<ScannedObject> {
     let token: string | undefined;
     do {

@@ -35,6 +35,8 @@ export interface Backend {
   /** Opens the bytes under `key`, or null when there are none. */
   open(key: string): Promise<{ body: Readable; size: number } | null>;
   remove(keys: string[]): Promise<void>;
+  /** Removes every stored object under `prefix` (for a folder-like prefix, the folder with it). */
+  removePrefix(prefix: string): Promise<void>;
   /** Every stored object under `prefix`, temporary and unrecorded ones included, by key. */
   scan(prefix: string): AsyncIterable<ScannedObject>;
   /** Aborts multipart uploads begun before `before`. */
@@ -125,9 +127,7 @@ export class RecordedStore implements ArtifactStore {
     assertPrefix(prefix);
     // Records first: from here on readers get not-found; bytes left by a crash below are the sweep's.
     const keys = await this.records.deletePrefix(prefix);
-    const stored: string[] = [];
-    for await (const o of this.backend.scan(prefix)) stored.push(o.key);
-    for (let i = 0; i < stored.length; i += 1000) await this.backend.remove(stored.slice(i, i + 1000));
+    await this.backend.removePrefix(prefix);
     return keys.length;
   }
 

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { createDb, type Db, ObjectsRepository } from '@arcal/db';
 import { type IntegrationEnv, integrationEnv } from '@arcal/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ArtifactStore, ObjectNotFoundError, ReadCache, RecordedStore, S3Backend } from '../src/index.ts';
+import { type ArtifactStore, ObjectNotFoundError, ReadCache, RecordedStore } from '../src/index.ts';
+import { S3Backend } from '../src/s3.backend.ts';
 import { type S3TestServer, startS3Server } from './s3-server.ts';
 import { SHA256_ABC } from './store-contract.ts';
 

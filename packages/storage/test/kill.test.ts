@@ -14,14 +14,8 @@ import { createDb, type Db, ObjectsRepository } from '@arcal/db';
 import { type IntegrationEnv, integrationEnv } from '@arcal/db/testing';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type ArtifactStore,
-  LocalFolderBackend,
-  ObjectNotFoundError,
-  RecordedStore,
-  readAll,
-  S3Backend,
-} from '../src/index.ts';
+import { type ArtifactStore, LocalFolderBackend, ObjectNotFoundError, RecordedStore, readAll } from '../src/index.ts';
+import { S3Backend } from '../src/s3.backend.ts';
 import { type S3TestServer, startS3Server } from './s3-server.ts';
 import { patterned } from './store-contract.ts';
 

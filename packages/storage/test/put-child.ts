@@ -8,7 +8,7 @@ import { artifactConfigFromEnv, createArtifactStore } from '../src/index.ts';
 
 const env = process.env;
 const db = createDb(env.DATABASE_URL!, { max: 1 });
-const store = createArtifactStore(artifactConfigFromEnv(env), new ObjectsRepository(db), {
+const store = await createArtifactStore(artifactConfigFromEnv(env), new ObjectsRepository(db), {
   partSize: Number(env.PUT_PART_SIZE || 5 * 2 ** 20),
 });
 const ready = Number(env.PUT_READY_BYTES);

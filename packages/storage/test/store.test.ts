@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { createDb, type Db, ObjectsRepository } from '@arcal/db';
 import { type IntegrationEnv, integrationEnv } from '@arcal/db/testing';
 import { afterAll } from 'vitest';
-import { LocalFolderBackend, S3Backend } from '../src/index.ts';
+import { LocalFolderBackend } from '../src/index.ts';
+import { S3Backend } from '../src/s3.backend.ts';
 import { type S3TestServer, startS3Server } from './s3-server.ts';
 import { storeContract } from './store-contract.ts';
 
