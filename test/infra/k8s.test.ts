@@ -22,6 +22,7 @@ import { loadConfig as loadApiConfig } from '../../apps/api/src/config.ts';
 import { QUEUE_NAMES, type QueueName } from '../../packages/db/src/queue/catalog.ts';
 import { jobOptions } from '../../packages/db/src/queue/dispatcher.ts';
 import { loadWorkerConfig } from '../../workers/src/config.ts';
+import { workerMetricsOptions } from '../../workers/src/metrics.ts';
 import { testRedis } from './redis-env.ts';
 
 const k8sDir = fileURLToPath(new URL('../../infra/k8s/', import.meta.url));
@@ -162,6 +163,10 @@ describe.skipIf(!kubectl)('infra/k8s', () => {
           const env = containerEnv(objs, c);
           const compute = queue !== 'orchestrate';
           expect(c.resources.requests.cpu, d.metadata.name).toBeDefined();
+          // the worker's own /metrics listener is on the port the pod declares and announces for scraping
+          const metricsPort = workerMetricsOptions(env).port;
+          expect(c.ports.find((p: any) => p.name === 'metrics').containerPort).toBe(metricsPort);
+          expect(d.spec.template.metadata.annotations['prometheus.io/port']).toBe(String(metricsPort));
           expect(c.resources.requests.memory, d.metadata.name).toBeDefined();
           const worker = loadWorkerConfig(c.args, env);
           // the worker gives up on its running job before the kubelet kills it, and a compute job gets long
