@@ -48,6 +48,11 @@ export interface ApiConfig {
    * proxies' addresses/CIDRs (comma-separated) to trust only those. Off, the socket's peer is the client.
    */
   trustProxy: boolean | string;
+  /**
+   * Longest time from SIGTERM to exit, ms: open event streams are told to reconnect at once and in-flight
+   * requests get the rest; past it the process exits with code 1.
+   */
+  shutdownTimeoutMs: number;
 }
 
 /** TRUST_PROXY: unset, 0 or false = off; 1 or true = trust every hop; otherwise addresses/CIDRs of the proxies. */
@@ -103,5 +108,6 @@ export function loadConfig(env: Record<string, string | undefined>): ApiConfig {
     secureCookies: env.SECURE_COOKIES === '1',
     logLevel: env.LOG_LEVEL || 'info',
     trustProxy: trustProxyOf(env.TRUST_PROXY),
+    shutdownTimeoutMs: int(env.SHUTDOWN_TIMEOUT_MS, 10_000, 'SHUTDOWN_TIMEOUT_MS'),
   };
 }

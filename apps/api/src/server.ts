@@ -1,6 +1,6 @@
 /**
  * The API process: config from the environment (once), dependencies, start-up checks, listen,
- * graceful shutdown. `npm run start:api`.
+ * graceful shutdown within SHUTDOWN_TIMEOUT_MS. `npm run start:api`.
  */
 import { assertNoEviction } from '@arcal/db';
 import { buildApp } from './app.ts';
@@ -33,10 +33,21 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, async () => {
     if (stopping) return;
     stopping = true;
-    app.log.info({ signal }, 'shutting down');
+    app.log.info({ signal, boundMs: config.shutdownTimeoutMs }, 'shutting down');
+    // The bound holds even if a request or a dependency never lets go.
+    setTimeout(() => {
+      app.log.error({ boundMs: config.shutdownTimeoutMs }, 'shutdown bound reached; exiting with requests open');
+      process.exit(1);
+    }, config.shutdownTimeoutMs).unref();
     clearInterval(repairTimer);
-    await app.close();
-    await deps.close();
+    try {
+      // Stops accepting, sends every event stream `shutdown` (routes/experiments.ts), waits for the rest.
+      await app.close();
+      await deps.close();
+    } catch (err) {
+      app.log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
     process.exit(0);
   });
 }

@@ -83,7 +83,11 @@ export interface ClientOptions {
 
 export interface FollowOptions {
   signal?: AbortSignal;
-  /** Reconnect when the stream drops before `end` (default true); each reconnect starts with a fresh snapshot. */
+  /**
+   * Reconnect when the stream drops or the server shuts down before `end` (default true). A reconnect sends the
+   * last event id seen (`Last-Event-ID`), so the stream resumes after it without repeats or gaps; the server
+   * sends a fresh snapshot instead only when its event log no longer reaches back that far.
+   */
   reconnect?: boolean;
   /** Delay before a reconnect, ms (default 1000). */
   retryMs?: number;
@@ -327,19 +331,22 @@ export class ArcalClient {
   }
 
   /**
-   * Follows an experiment's events: a `snapshot` first (again after each reconnect), then `status`, `epoch`,
-   * `log`, `job`, `report`, and finally `end`, after which the iterator finishes.
+   * Follows an experiment's events: a `snapshot` first, then `status`, `epoch`, `log`, `job`, `report`, and
+   * finally `end`, after which the iterator finishes. A server's `shutdown` event is not yielded: the stream
+   * reconnects after the delay it gives and resumes after the last event id.
    */
   async *events(id: string, opts: FollowOptions = {}): AsyncGenerator<ExperimentStreamEvent> {
     const reconnect = opts.reconnect ?? true;
     const maxRetries = opts.maxRetries ?? 5;
     let failures = 0;
+    let lastEventId: string | undefined;
     for (;;) {
       let res: Response;
+      let retryMs = opts.retryMs ?? 1000;
       try {
         res = await this.request('events', {
           params: { id },
-          headers: { accept: 'text/event-stream' },
+          headers: { accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
           signal: opts.signal,
         });
       } catch (e) {
@@ -352,11 +359,17 @@ export class ArcalClient {
       try {
         for await (const raw of readSse(res.body, opts.signal)) {
           failures = 0;
+          if (raw.id !== undefined) lastEventId = raw.id;
           let data: unknown;
           try {
             data = JSON.parse(raw.data);
           } catch {
             continue;
+          }
+          if (raw.event === 'shutdown') {
+            const given = (data as { retryMs?: unknown } | null)?.retryMs;
+            if (typeof given === 'number' && Number.isFinite(given) && given >= 0) retryMs = Math.min(given, 60_000);
+            break;
           }
           const ev = {
             event: raw.event,
@@ -379,7 +392,7 @@ export class ArcalClient {
           code: 'NETWORK',
           message: `the event stream kept dropping (${maxRetries} reconnects)`,
         });
-      await sleep(opts.retryMs ?? 1000, opts.signal);
+      await sleep(retryMs, opts.signal);
       if (opts.signal?.aborted) return;
     }
   }

@@ -5,7 +5,18 @@
 
 export type { ExperimentStatus, JobState } from '../generated/prisma/enums.ts';
 export { createDb, type Db, type DbOptions, isConnectionError, retryConnection } from './client.ts';
-export { cancelChannel, EventPublisher, EventSubscriber, type ExperimentEvent, eventsChannel } from './events.ts';
+export {
+  cancelChannel,
+  compareEventIds,
+  EVENT_ID,
+  EVENT_LOG_MAX_ENTRIES,
+  EVENT_LOG_TTL_MS,
+  EventPublisher,
+  EventSubscriber,
+  type ExperimentEvent,
+  eventLogKey,
+  eventsChannel,
+} from './events.ts';
 export { DEFAULT_DATABASE_URL, MIGRATIONS_DIR, migrate, SCHEMA_PATH } from './migrate.ts';
 export * from './queue/catalog.ts';
 export { closeQueues, createQueues, JobDispatcher, jobOptions, type Queues } from './queue/dispatcher.ts';

@@ -1,6 +1,14 @@
 /** /v1/experiments: submit, list, read, follow (SSE), logs, artifacts, cancel, retry, delete. */
 import { ArcalError, ExperimentSpec } from '@arcal/contracts';
-import { type EventSubscriber, type ExperimentEvent, type ExperimentRow, FINISHED, type Repositories } from '@arcal/db';
+import {
+  compareEventIds,
+  EVENT_ID,
+  type EventSubscriber,
+  type ExperimentEvent,
+  type ExperimentRow,
+  FINISHED,
+  type Repositories,
+} from '@arcal/db';
 import { type ArtifactStore, InvalidKeyError, ObjectNotFoundError, type OpenedObject } from '@arcal/storage';
 import { Type as T } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -59,12 +67,19 @@ function logCursor(after: string | undefined): bigint {
 }
 
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, errorRef]));
+/** The `retry` an event stream's client is given when the server shuts down, ms. */
+export const RECONNECT_MS = 1000;
 const security: Array<Record<string, string[]>> = [{ bearer: [] }, { session: [] }];
 
 export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRoutesDeps): Promise<void> {
   const { service, repos, subscriber } = deps;
   app.addHook('preHandler', deps.authenticate);
   const projectOf = (r: FastifyRequest) => r.principal!.projectId;
+  // Open event streams: each gets a `shutdown` event before the server stops (else close waits on them).
+  const streams = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const shutdown of [...streams]) shutdown();
+  });
 
   app.post(
     '/v1/experiments',
@@ -187,6 +202,8 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
       schema: {
         summary:
           'Server-sent events: first a `snapshot`, then `status`, `epoch`, `log`, `job`, `report`; ends with `end` once finished',
+        description:
+          "Ends with `shutdown` (carrying a `retry` delay) when the server stops: reconnect then. Event ids are the experiment's event-log ids, monotone across server restarts; a request with `Last-Event-ID` gets the events after that id and no snapshot (a snapshot again when the log no longer reaches back that far).",
         tags: ['experiments'],
         security,
         params: IdParams,
@@ -196,13 +213,41 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      await service.get(projectOf(request), id);
-      // Subscribe before reading the snapshot so nothing published in between is lost.
-      const queue: ExperimentEvent[] = [];
-      let push: (e: ExperimentEvent) => void = (e) => queue.push(e);
-      const unsubscribe = await subscriber.subscribe(id, (e) => push(e));
-      const e = await service.get(projectOf(request), id);
-      const metrics = await repos.runs.metricsForExperiment(id);
+      const project = projectOf(request);
+      await service.get(project, id);
+      const given = request.headers['last-event-id'];
+      // An id this server did not issue (or none) starts over with a snapshot rather than failing.
+      const resumeFrom = typeof given === 'string' && EVENT_ID.test(given.trim()) ? given.trim() : undefined;
+      // Subscribe before reading the event log or the snapshot so nothing published in between is lost;
+      // what arrives both ways is dropped by id.
+      const queue: Array<{ event: ExperimentEvent; id: string | undefined }> = [];
+      let push: (event: ExperimentEvent, eventId: string | undefined) => void = (event, eventId) => {
+        queue.push({ event, id: eventId });
+      };
+      const unsubscribe = await subscriber.subscribe(id, (event, eventId) => push(event, eventId));
+      let last: string;
+      let replay: Array<{ id: string; event: ExperimentEvent }> | undefined;
+      let snapshot: unknown;
+      let e: ExperimentRow;
+      try {
+        replay = resumeFrom ? await subscriber.history(id, resumeFrom) : undefined;
+        if (replay) {
+          last = resumeFrom!;
+          e = await service.get(project, id);
+        } else {
+          // Read before the snapshot: every event up to this id is already reflected in it.
+          last = await subscriber.lastEventId(id);
+          e = await service.get(project, id);
+          const metrics = await repos.runs.metricsForExperiment(id);
+          snapshot = {
+            experiment: viewOf(e),
+            epochs: metrics.map((m) => ({ member: m.member, epoch: m.epoch, record: m.record })),
+          };
+        }
+      } catch (err) {
+        unsubscribe();
+        throw err;
+      }
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, {
@@ -212,9 +257,8 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
         'x-request-id': String(request.id),
         'x-accel-buffering': 'no',
       });
-      let seq = 0;
-      const send = (event: string, data: unknown) =>
-        raw.write(`id: ${++seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      const send = (event: string, data: unknown, eventId?: string) =>
+        raw.write(`${eventId ? `id: ${eventId}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       let closed = false;
       const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
       const close = () => {
@@ -222,29 +266,44 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
         closed = true;
         clearInterval(heartbeat);
         unsubscribe();
+        streams.delete(shutdown);
+        app.metrics?.sseStreams.dec();
         raw.end();
       };
-      request.raw.on('close', close);
-      send('snapshot', {
-        experiment: viewOf(e),
-        epochs: metrics.map((m) => ({ member: m.member, epoch: m.epoch, record: m.record })),
-      });
-      const finishedNow = (status: string) => (FINISHED as string[]).includes(status);
-      const forward = (ev: ExperimentEvent) => {
+      // Server shutdown: tell the client to come back (after `retry` ms, with the last id it saw) and let go.
+      const shutdown = () => {
         if (closed) return;
-        send(ev.type, ev);
+        raw.write(
+          `retry: ${RECONNECT_MS}\nevent: shutdown\ndata: ${JSON.stringify({ message: 'the server is restarting: reconnect with Last-Event-ID to resume', retryMs: RECONNECT_MS })}\n\n`,
+        );
+        close();
+      };
+      streams.add(shutdown);
+      app.metrics?.sseStreams.inc();
+      request.raw.on('close', close);
+      const finishedNow = (status: string) => (FINISHED as string[]).includes(status);
+      const forward = (ev: ExperimentEvent, eventId: string | undefined) => {
+        if (closed) return;
+        if (eventId !== undefined) {
+          if (compareEventIds(eventId, last) <= 0) return;
+          last = eventId;
+        }
+        send(ev.type, ev, eventId);
         if (ev.type === 'status' && finishedNow(ev.status)) {
           send('end', { status: ev.status });
           close();
         }
       };
+      if (snapshot) send('snapshot', snapshot, last);
+      for (const r of replay ?? []) forward(r.event, r.id);
+      for (const q of queue.splice(0)) forward(q.event, q.id);
+      // Finished with its last status event already seen (or never published): nothing more will come.
       if (finishedNow(e.status)) {
         send('end', { status: e.status });
         close();
         return;
       }
       push = forward;
-      for (const ev of queue.splice(0)) forward(ev);
     },
   );
 
