@@ -55,6 +55,24 @@ async function faultPause(job: JobLike): Promise<void> {
   await new Promise((r) => setTimeout(r, Number.isFinite(ms) ? ms : 3000));
 }
 
+/**
+ * Fault injection for the fault suite: with `ARCAL_FAULT_HOLD_AFTER_EPOCH=e` set, the first attempt of a job
+ * whose id matches `ARCAL_FAULT_HOLD_JOBS` (a regular expression; every job when unset) stops for
+ * `ARCAL_FAULT_HOLD_MS` (default 5000) right after epoch e is checkpointed and before its record is stored,
+ * after saying so on stderr: a test then knows that the run is mid-way, with a checkpoint behind it and epochs
+ * ahead, whatever the machine's speed. It blocks the compute process outright (as a long training step would);
+ * the worker's own process keeps the job's lock. Unset in every other use.
+ */
+export function faultHold(job: JobLike, record: { epoch: number; member: unknown }): void {
+  const at = process.env.ARCAL_FAULT_HOLD_AFTER_EPOCH;
+  if (!at || Number(at) !== record.epoch || job.attemptsMade > 0 || record.member === -1) return;
+  const pattern = process.env.ARCAL_FAULT_HOLD_JOBS;
+  if (pattern && !new RegExp(pattern).test(job.id ?? '')) return;
+  const ms = Number(process.env.ARCAL_FAULT_HOLD_MS ?? 5000);
+  process.stderr.write(`fault hold: job ${job.id} after epoch ${record.epoch} for ${ms} ms\n`);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number.isFinite(ms) ? ms : 5000);
+}
+
 export async function runJob(
   ctx: WorkerContext,
   handlers: HandlerTable,

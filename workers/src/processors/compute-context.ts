@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { EpochRecord, ResolvedSpec } from '@arcal/contracts';
 import { type Layout, layoutOf } from '../graph.ts';
-import type { HandlerArgs } from '../run-job.ts';
+import { faultHold, type HandlerArgs } from '../run-job.ts';
 
 export { writeAtomic } from '../files.ts';
 
@@ -85,6 +85,7 @@ export async function computeJob(args: Pick<HandlerArgs<never>, 'ctx' | 'experim
     dataOptions,
     record,
     queue: (r) => {
+      faultHold(job, r);
       pending = pending.then(() => record(r));
     },
     flush: () => pending,

@@ -5,25 +5,14 @@
  * exported models exactly as an inline run would. Sandboxed processes only (tfjs).
  */
 import { join } from 'node:path';
-import type { EpochRecord, ExperimentReport } from '@arcal/contracts';
+import type { ExperimentReport } from '@arcal/contracts';
 import { jobIds } from '@arcal/db';
 import type { HandlerTable } from '../run-job.ts';
 import { computeJob, writeAtomic } from './compute-context.ts';
-import { ENSEMBLE_MEMBER, recordArtifacts } from './records.ts';
+import { inlineOrder, recordArtifacts } from './records.ts';
 import { checkpointEpoch } from './train.processor.ts';
 
-/** Epoch records in the order runExperiment emits them: member by member, or epoch by epoch (members, then the ensemble) when joint. */
-export function inlineOrder(
-  rows: Array<{ member: number; epoch: number; record: unknown }>,
-  joint: boolean,
-): EpochRecord[] {
-  const kept = rows.filter((r) => r.member >= 0 || r.member === ENSEMBLE_MEMBER);
-  const rank = (m: number) => (m === ENSEMBLE_MEMBER ? Number.MAX_SAFE_INTEGER : m);
-  kept.sort((a, b) =>
-    joint ? a.epoch - b.epoch || rank(a.member) - rank(b.member) : rank(a.member) - rank(b.member) || a.epoch - b.epoch,
-  );
-  return kept.map((r) => r.record as EpochRecord);
-}
+export { inlineOrder } from './records.ts';
 
 export const evaluateHandlers: HandlerTable = {
   'evaluate:evaluate': async ({ ctx, payload, signal, experiment, job }) => {

@@ -83,3 +83,16 @@ export async function recordEpoch(
   });
   await ctx.events.publish(experimentId, { type: 'epoch', member: r.member, epoch: r.epoch, record: r });
 }
+
+/** Epoch records in the order runExperiment emits them: member by member, or epoch by epoch (members, then the ensemble) when joint. */
+export function inlineOrder(
+  rows: Array<{ member: number; epoch: number; record: unknown }>,
+  joint: boolean,
+): EpochRecord[] {
+  const kept = rows.filter((r) => r.member >= 0 || r.member === ENSEMBLE_MEMBER);
+  const rank = (m: number) => (m === ENSEMBLE_MEMBER ? Number.MAX_SAFE_INTEGER : m);
+  kept.sort((a, b) =>
+    joint ? a.epoch - b.epoch || rank(a.member) - rank(b.member) : rank(a.member) - rank(b.member) || a.epoch - b.epoch,
+  );
+  return kept.map((r) => r.record as EpochRecord);
+}

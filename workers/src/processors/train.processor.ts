@@ -5,13 +5,14 @@
  * arguments runExperiment uses, so the service and an inline run give the same numbers.
  */
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { EpochRecord } from '@arcal/contracts';
-import { checkpointEpochOf } from '@arcal/core/checkpoint-file';
+import { checkpointEpochOf, readCheckpointFiles } from '@arcal/core/checkpoint-file';
 import { type JobRequest, jobIds } from '@arcal/db';
 import { UnrecoverableError } from 'bullmq';
 import { isLastOfGroup } from '../barrier.ts';
 import { needsRanking, planShards, readJointRanking, reRanksJointly, tableSize } from '../graph.ts';
-import type { HandlerTable } from '../run-job.ts';
+import { faultHold, type HandlerTable } from '../run-job.ts';
 import {
   type ComputeJob,
   computeJob,
@@ -20,7 +21,7 @@ import {
   trainMemberOf,
   writeAtomic,
 } from './compute-context.ts';
-import { experimentDir, recordArtifacts } from './records.ts';
+import { experimentDir, inlineOrder, memberIndex, recordArtifacts } from './records.ts';
 
 export {
   ENSEMBLE_MEMBER,
@@ -79,6 +80,28 @@ export const toRanking = (r: { train: number[]; val: number[] }): Ranking => ({
 /** Epochs a member's checkpoint holds (0 without one), read from the checkpoint file itself. */
 export const checkpointEpoch = (dir: string): Promise<number> => checkpointEpochOf(dir);
 
+/**
+ * Every epoch record of the experiment: the run's own, plus each member's history from its checkpoint where the
+ * run resumed past it. Records missing from Postgres are stored (idempotent per run and epoch). In the order
+ * an uninterrupted runExperiment emits them.
+ */
+export async function completeHistory(c: ComputeJob, own: EpochRecord[]): Promise<EpochRecord[]> {
+  const key = (r: EpochRecord) => `${r.member}/${r.epoch}`;
+  const byKey = new Map(own.map((r) => [key(r), r]));
+  for (let m = 0; m < c.spec.ensemble.members; m++) {
+    const files = await readCheckpointFiles(c.layout.member(m));
+    for (const r of files?.meta.epochs ?? []) {
+      if (byKey.has(key(r))) continue;
+      byKey.set(key(r), r);
+      await c.record(r);
+    }
+  }
+  return inlineOrder(
+    [...byKey.values()].map((r) => ({ member: memberIndex(r.member), epoch: r.epoch, record: r })),
+    c.spec.ensemble.mode === 'joint',
+  );
+}
+
 const dispatchOne = (id: string, kind: JobRequest['kind'], experimentId: string, payload: object): JobRequest => ({
   id,
   kind,
@@ -106,12 +129,18 @@ export const trainHandlers: HandlerTable = {
       },
       loadOod: (name: string) => c.core.loadOodSet(name as never, c.dataOptions) as never,
       onEvent: (e) => {
-        if (e.type === 'epoch') pending = pending.then(() => c.record(e.record));
-        else if (e.type === 'stage')
+        if (e.type === 'epoch') {
+          faultHold(job, e.record);
+          pending = pending.then(() => c.record(e.record));
+        } else if (e.type === 'stage')
           pending = pending.then(() => c.say('info', `stage ${e.stage}${e.detail ? `: ${e.detail}` : ''}`));
       },
     });
     await pending;
+    // A resumed run reports only the epochs it trained itself; the ones before its checkpoints are in the
+    // checkpoints' history (also those whose records a killed attempt never stored).
+    report.epochs = await completeHistory(c, report.epochs);
+    await writeAtomic(join(experimentDir(ctx, id), 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
     await ctx.repos.results.saveReport(id, report);
     await recordArtifacts(ctx, id);
     await ctx.dispatcher.dispatch([

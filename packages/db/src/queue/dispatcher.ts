@@ -13,7 +13,12 @@ export type Queues = Record<QueueName, Queue>;
 /** One BullMQ queue per name, all under `prefix` (tests use their own prefix). */
 export function createQueues(connection: Redis, prefix: string): Queues {
   const out = {} as Queues;
-  for (const name of QUEUE_NAMES) out[name] = new Queue(name, { connection, prefix });
+  for (const name of QUEUE_NAMES) {
+    out[name] = new Queue(name, { connection, prefix });
+    // Connection errors while Redis is away are retried by ioredis (and surface in the failing call); without a
+    // listener the queue's 'error' event would end the process.
+    out[name].on('error', () => {});
+  }
   return out;
 }
 
