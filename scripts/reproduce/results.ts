@@ -8,7 +8,7 @@
 import type { ExperimentReport, SubsetRow } from '@arcal/contracts';
 import { aggregateStudy, formatStat, meanStd, type Stat, selectBest } from '../../packages/core/src/study/index.ts';
 import { FAMILY_LABEL, type Family, type PlannedExperiment, type Preset } from './plan.ts';
-import { pairedTTest, slope } from './stats.ts';
+import { pairedTTest, slope, studentTQuantile } from './stats.ts';
 import type { ExperimentSummary } from './summary.ts';
 import { boxPlot, histogramChart, lineChart } from './svg.ts';
 import { ALPHA, type Claim, type Judged, judgeClaims } from './verdicts.ts';
@@ -1032,7 +1032,14 @@ function verdictSection(ctx: Ctx): Judged[] {
       '"Rises/falls with robustness" claims test the per-seed least-squares slope across the subsets.',
     '',
     `Seeds per comparison: ${p.seeds.length} for single models, ${p.ensembleSeeds.length} for each ensemble, ${p.rSeeds.length} for the R sweep (the "pairs" column gives each claim's count). ` +
-      `With n pairs the 95 % interval is ±t₀.₉₇₅(n − 1)·se, and t₀.₉₇₅(2) = 4.30 at 3 seeds: together with the Holm correction over ${tested} claims, most claims resting on 3 seeds (the ensembles, the R sweep) will be inconclusive unless the effect is many times the seed-to-seed spread. Inconclusive means "not shown here", not "false".`,
+      `With n pairs the 95 % interval is ±t₀.₉₇₅(n − 1)·se: ${[
+        ...new Set([p.seeds.length, p.ensembleSeeds.length, p.rSeeds.length, 3]),
+      ]
+        .filter((n) => n >= 2)
+        .sort((a, b) => b - a)
+        .map((n) => `t₀.₉₇₅(${n - 1}) = ${studentTQuantile(0.975, n - 1).toFixed(2)} at ${n} seeds`)
+        .join(', ')}. ` +
+      `With the Holm correction over ${tested} claims on top, a claim resting on 3 seeds (the ensembles, the R sweep) is inconclusive unless its effect is many times the seed-to-seed spread, so expect many of those to be inconclusive; a claim with fewer than two seeds cannot be tested at all. Inconclusive means "not shown here", not "false".`,
     '',
   );
   md.push(
