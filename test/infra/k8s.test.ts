@@ -14,6 +14,7 @@ import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { Job } from 'kubernetes-models/batch/v1/Job';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,6 +61,7 @@ const MODELS: Record<string, new (data: any) => { validate(): void }> = {
   'batch/v1/Job': Job,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'v1/ConfigMap': ConfigMap,
+  'v1/PersistentVolumeClaim': PersistentVolumeClaim,
   'v1/Secret': Secret,
   'v1/Service': Service,
   'keda.sh/v1alpha1/ScaledObject': ScaledObject,
@@ -142,6 +144,22 @@ describe.skipIf(!kubectl)('infra/k8s', () => {
         expect(pdb.spec.minAvailable).toBeLessThan(api.spec.replicas);
         expect(c.image).toMatch(/^arcal-service:/);
         expect(api.spec.template.spec.securityContext.runAsUser).toBe(1000);
+      });
+
+      it('the API and every worker share one ReadWriteMany volume at their ARTIFACT_DIR (the hand-off folder)', () => {
+        const claims = new Set<string>();
+        for (const d of byKind(objs, 'Deployment')) {
+          const c = container(d);
+          const dir = containerEnv(objs, c).ARTIFACT_DIR;
+          const mount = c.volumeMounts.find((m: any) => m.mountPath === dir);
+          expect(mount, `${d.metadata.name}: a volume at ARTIFACT_DIR=${dir}`).toBeDefined();
+          const volume = d.spec.template.spec.volumes.find((v: any) => v.name === mount.name);
+          expect(volume.persistentVolumeClaim, `${d.metadata.name}: ${mount.name}`).toBeDefined();
+          claims.add(volume.persistentVolumeClaim.claimName);
+        }
+        expect(claims.size).toBe(1);
+        const pvc = named(objs, 'PersistentVolumeClaim', [...claims][0]!);
+        expect(pvc.spec.accessModes).toEqual(['ReadWriteMany']);
       });
 
       it('a migration Job that runs the migrations with the shared configuration', () => {
