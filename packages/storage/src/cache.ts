@@ -63,6 +63,16 @@ export class ReadCache {
   }
 
   private async download(key: string): Promise<CachedObject> {
+    // A key overwritten between reading its record and opening its bytes yields bytes of another hash: read
+    // both again (a writer that keeps overwriting the key for three tries in a row is an error).
+    for (let attempt = 1; ; attempt++) {
+      const got = await this.downloadOnce(key);
+      if (got !== 'changed') return got;
+      if (attempt === 3) throw new Error(`object ${key}: its content changed during each of 3 downloads`);
+    }
+  }
+
+  private async downloadOnce(key: string): Promise<CachedObject | 'changed'> {
     // the record read with the bytes: a key overwritten since `fetch` looked is cached under its new content
     const { record, body } = await this.store.get(key);
     const file = this.fileOf(record.sha256);
@@ -84,10 +94,9 @@ export class ReadCache {
       await rm(tmp, { force: true });
       throw err;
     }
-    const got = hash.digest('hex');
-    if (got !== record.sha256) {
+    if (hash.digest('hex') !== record.sha256) {
       await rm(tmp, { force: true });
-      throw new Error(`object ${key}: downloaded bytes have sha256 ${got}, its record says ${record.sha256}`);
+      return 'changed';
     }
     await rename(tmp, file);
     this.stats.downloads++;

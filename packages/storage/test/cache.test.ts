@@ -5,7 +5,7 @@
  * cap evicts the least recently used file.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDb, type Db, ObjectsRepository } from '@arcal/db';
@@ -20,6 +20,10 @@ let env: IntegrationEnv | undefined;
 let db: Db | undefined;
 let s3: S3TestServer | undefined;
 let store: ArtifactStore;
+let backend: S3Backend;
+let records: ObjectsRepository;
+/** Runs once after the next `get` through the store has opened its object. */
+let afterNextGet: (() => Promise<void>) | undefined;
 /** Objects opened through the store (each one a download from S3). */
 let gets = 0;
 
@@ -31,11 +35,17 @@ beforeAll(async () => {
   if (!started.available) return;
   s3 = started.server;
   db = createDb(env.databaseUrl, { max: 2 });
-  const real = new RecordedStore(new S3Backend(s3.location('cache')), new ObjectsRepository(db));
+  backend = new S3Backend(s3.location('cache'));
+  records = new ObjectsRepository(db);
+  const real = new RecordedStore(backend, records);
   store = Object.assign(Object.create(real) as ArtifactStore, {
-    get: (key: string) => {
+    get: async (key: string) => {
       gets++;
-      return real.get(key);
+      const opened = await real.get(key);
+      const hook = afterNextGet;
+      afterNextGet = undefined;
+      await hook?.();
+      return opened;
     },
   });
 });
@@ -116,6 +126,39 @@ describe('read cache (S3 through s3rver)', () => {
     expect(again.downloaded).toBe(true);
     expect(readFileSync(again.path, 'utf8')).toBe('abc');
     await expect(c.fetch('job4/missing')).rejects.toBeInstanceOf(ObjectNotFoundError);
+  });
+
+  run('a key overwritten while it downloads is read again and cached under its new content', async () => {
+    await store.put('job6/in', Buffer.from('old content'));
+    const c = host();
+    // a writer has uploaded new bytes and records them just after the reader opened the object
+    await backend.write(
+      'job6/in',
+      (async function* () {
+        yield Buffer.from('abc');
+      })(),
+      'application/octet-stream',
+    );
+    afterNextGet = () =>
+      records.upsert({ key: 'job6/in', sha256: SHA256_ABC, size: 3, contentType: 'application/octet-stream' });
+    const before = gets;
+    const got = await c.fetch('job6/in');
+    expect(gets - before).toBe(2);
+    expect(got.record.sha256).toBe(SHA256_ABC);
+    expect(got.path).toBe(join(c.config.dir, 'sha256', 'ba', SHA256_ABC));
+    expect(readFileSync(got.path, 'utf8')).toBe('abc');
+    expect(existsSync(join(c.config.dir, 'sha256', sha('old content').slice(0, 2), sha('old content')))).toBe(false);
+    // bytes that never match their record are an error, and nothing is cached
+    await backend.write(
+      'job6/in',
+      (async function* () {
+        yield Buffer.from('unrecorded');
+      })(),
+      'application/octet-stream',
+    );
+    const d = host();
+    await expect(d.fetch('job6/in')).rejects.toThrow('object job6/in: its content changed during each of 3 downloads');
+    expect(existsSync(join(d.config.dir, 'sha256', 'ba', SHA256_ABC))).toBe(false);
   });
 
   run('over the size cap the least recently accessed files go; a hit counts as an access', async () => {
