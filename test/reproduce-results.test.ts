@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExperimentReport } from '@arcal/contracts';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Family, type PlannedExperiment, planFor, SMOKE } from '../scripts/reproduce/plan.ts';
+import { FASHION_MNIST, type Family, type PlannedExperiment, planFor, SMOKE } from '../scripts/reproduce/plan.ts';
 import { buildResults, selectLsEpsilon } from '../scripts/reproduce/results.ts';
 import { readSummary, summarize, summaryPath, writeSummary } from '../scripts/reproduce/summary.ts';
 import { niceTicks, quantile } from '../scripts/reproduce/svg.ts';
@@ -277,6 +277,12 @@ describe('reproduction results', () => {
     expect(markdown.slice(0, markdown.indexOf('### Set-up checks'))).not.toContain('fits its training set (mean');
   });
 
+  it('with nothing finished yet every section still renders and every claim is inconclusive', () => {
+    const md = buildResults({ ...input, experiments: full.map((planned) => ({ planned })) }).markdown;
+    expect(md).toContain(`0 of ${full.length} experiments finished`);
+    expect(md).toMatch(/0 of \d+ claims hold, 0 are reversed, (\d+) are inconclusive/);
+  });
+
   it('a difference that the numbers contradict in every seed is reported as reversed', () => {
     const flipped = experiments.map((x) =>
       x.planned.family === 'ar-adals-otf'
@@ -332,6 +338,47 @@ describe('reproduction results', () => {
     expect(every.diff).toContain('(subset 10)');
     // σ² of the vanilla ensemble falls from 0.01 to 0.001 across the subsets in both seeds
     expect(claimRow(md, 'vanilla: variance across runs falls with adversarial robustness').verdict).toBe('holds');
+  });
+});
+
+describe('the fashion-mnist plan', () => {
+  it('has at least 5 seeds per single model, 3 per ensemble and 3 per R of the sweep, and ε down to 0.01', () => {
+    const plan = planFor(FASHION_MNIST, 0.05);
+    const seedsOf = (pred: (e: PlannedExperiment) => boolean) => new Set(plan.filter(pred).map((e) => e.seed)).size;
+    for (const f of [
+      'vanilla',
+      'temperature-scaling',
+      'adals',
+      'ar-adals',
+      'ar-adals-otf',
+      'mixup',
+      'ccat',
+    ] as Family[])
+      expect(
+        seedsOf((e) => e.family === f),
+        f,
+      ).toBeGreaterThanOrEqual(5);
+    for (const f of [
+      'ens-vanilla',
+      'ens-label-smoothing',
+      'ens-adals',
+      'ens-ar-adals',
+      'ar-adals-of-ensemble',
+    ] as Family[])
+      expect(
+        seedsOf((e) => e.family === f),
+        f,
+      ).toBeGreaterThanOrEqual(3);
+    const rs = new Set(plan.filter((e) => e.family === 'r-sweep').map((e) => e.config['method.subsets']));
+    for (const R of rs)
+      expect(seedsOf((e) => e.family === 'r-sweep' && e.config['method.subsets'] === R)).toBeGreaterThanOrEqual(3);
+    // R = 1 and R = 10 reuse AdaLS / AR-AdaLS runs of the sweep's seeds
+    expect(FASHION_MNIST.rSeeds.every((s) => FASHION_MNIST.seeds.includes(s))).toBe(true);
+    expect(Math.min(...FASHION_MNIST.lsEpsilons)).toBeLessThanOrEqual(0.01);
+    for (const eps of FASHION_MNIST.lsEpsilons)
+      expect(
+        seedsOf((e) => e.family === 'label-smoothing' && e.config['method.epsilon'] === eps),
+      ).toBeGreaterThanOrEqual(5);
   });
 });
 

@@ -20,10 +20,14 @@ const data = join(out, 'data', 'smoke');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** The script in a child process; asynchronous, so the test's event loop stays free while it runs. */
-function reproduce(runsDir = runs): Promise<{ status: number | null; stderr: string }> {
+function reproduce(
+  runsDir = runs,
+  extra: string[] = [],
+  outDir = out,
+): Promise<{ status: number | null; stderr: string }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'scripts/reproduce.ts', '--preset', 'smoke', '--out', out, '--runs', runsDir],
+    ['--import', 'tsx', 'scripts/reproduce.ts', '--preset', 'smoke', '--out', outDir, '--runs', runsDir, ...extra],
     { cwd: root, env: { ...process.env, ARCAL_THREADS: process.env.ARCAL_THREADS ?? '2' } },
   );
   let stderr = '';
@@ -51,6 +55,19 @@ const meanStd = (xs: number[]) => {
   const s = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
   return [m, s];
 };
+
+describe('reproduce --preset smoke --minutes 0', () => {
+  it('starts no experiment once the time is up, and still writes RESULTS.md from what has finished', {
+    timeout: 120_000,
+  }, async () => {
+    const early = join(work, 'early');
+    const r = await reproduce(join(work, 'early-runs'), ['--minutes', '0'], early);
+    expect(r.status, r.stderr.slice(-2000)).toBe(0);
+    expect(r.stderr).toContain('--minutes reached: stopping before vanilla/seed=0');
+    expect(existsSync(join(early, 'data', 'smoke'))).toBe(false);
+    expect(readFileSync(join(early, 'RESULTS.md'), 'utf8')).toMatch(/ 0 of \d+ experiments finished/);
+  });
+});
 
 describe('reproduce --preset smoke', () => {
   let md = '';

@@ -933,7 +933,8 @@ function rSweepSection(ctx: Ctx): void {
     const ones: number[] = [];
     const rest: number[] = [];
     for (const seed of p.rSeeds) {
-      const one = get(atR(1).find((r) => r.seed === seed) ?? ({} as Summary));
+      const r1 = atR(1).find((r) => r.seed === seed);
+      const one = r1 ? get(r1) : undefined;
       const vals = larger.map((R) => {
         const r = atR(R).find((x) => x.seed === seed);
         return r ? get(r) : undefined;
