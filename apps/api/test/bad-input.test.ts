@@ -34,7 +34,10 @@ describe.skipIf(!env)('bad input answers 4xx (real PostgreSQL + Redis)', () => {
       headers: { ...auth(), 'content-type': 'application/json', ...headers },
       payload: body,
     });
-  const rows = async () => ({ experiments: await t.deps.db.experiment.count(), studies: await t.deps.db.study.count() });
+  const rows = async () => ({
+    experiments: await t.deps.db.experiment.count(),
+    studies: await t.deps.db.study.count(),
+  });
 
   beforeAll(async () => {
     t = await testApp(env!);

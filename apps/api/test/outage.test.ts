@@ -6,8 +6,8 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { integrationEnv } from '@arcal/db/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testApp } from './helpers.ts';
@@ -87,10 +87,18 @@ describe.skipIf(!env)('outages answer 503 with Retry-After', () => {
   describe.skipIf(!hasRedisServer)('Redis stopped and started again (a private redis-server)', () => {
     let redis: ChildProcess | undefined;
     const startRedis = async (port: number) => {
-      redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-        stdio: 'ignore',
-      });
-      await until('redis-server to listen', () => spawnSync('redis-cli', ['-p', String(port), 'ping']).stdout?.toString().includes('PONG'));
+      redis = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+        {
+          stdio: 'ignore',
+        },
+      );
+      await until('redis-server to listen', () =>
+        spawnSync('redis-cli', ['-p', String(port), 'ping'])
+          .stdout?.toString()
+          .includes('PONG'),
+      );
     };
     const stopRedis = async () => {
       const p = redis;

@@ -55,7 +55,8 @@ describe.skipIf(!env)('rate limits (real PostgreSQL + Redis)', () => {
       expect((await get(behindProxy.app, proxy, '203.0.113.2')).statusCode).toBe(401);
       // Direct: a new forged X-Forwarded-For per request still counts against the socket's address.
       const statuses: number[] = [];
-      for (let i = 0; i < 5; i++) statuses.push((await get(direct.app, '198.51.100.2', `203.0.113.${i + 10}`)).statusCode);
+      for (let i = 0; i < 5; i++)
+        statuses.push((await get(direct.app, '198.51.100.2', `203.0.113.${i + 10}`)).statusCode);
       expect(statuses).toEqual([401, 401, 401, 429, 429]);
     } finally {
       await behindProxy.close();

@@ -23,6 +23,7 @@ export interface InputProblem {
   message: string;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what this looks for
 const NUL = /\u0000/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
