@@ -103,6 +103,13 @@ async function main(): Promise<void> {
     ac.abort();
   });
 
+  const host = {
+    cpu: os.cpus()[0]?.model ?? 'unknown CPU',
+    cores: os.cpus().length,
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+    node: process.versions.node,
+  };
   const dataCache = new Map<number, ExperimentData>();
   let dataSource = '';
   const dataFor = async (spec: ResolvedSpec) => {
@@ -185,7 +192,7 @@ async function main(): Promise<void> {
             }
           },
         } as Parameters<typeof runExperiment>[1]);
-        const summary = summarize(preset.name, e, report);
+        const summary = summarize(preset.name, e, report, host);
         await writeSummary(summariesDir, summary);
         results.set(e.dir, { planned: e, summary });
         log(
@@ -226,11 +233,7 @@ async function main(): Promise<void> {
     preset,
     experiments: planFor(preset, sel?.epsilon).map((e) => results.get(e.dir)!),
     machine: {
-      cpu: os.cpus()[0]?.model ?? 'unknown CPU',
-      cores: os.cpus().length,
-      memoryGb: os.totalmem() / 2 ** 30,
-      os: `${os.type()} ${os.release()}`,
-      node: process.versions.node,
+      ...host,
       backend: backend?.name ?? info.name,
       threads: backend?.threads,
     },

@@ -277,6 +277,17 @@ describe('reproduction results', () => {
     expect(markdown.slice(0, markdown.indexOf('### Set-up checks'))).not.toContain('fits its training set (mean');
   });
 
+  it('the header names the machines the summaries record, not only the one generating the file', () => {
+    const machine = { cpu: 'Some CPU', cores: 16, memoryGb: 64, os: 'Linux 6', node: '20.1.0' };
+    const xs = input.experiments.map((x, i) =>
+      i === 0 && x.summary ? { ...x, summary: { ...x.summary, machine } } : x,
+    );
+    const md = buildResults({ ...input, experiments: xs }).markdown;
+    const n = input.experiments.filter((x) => x.summary).length;
+    expect(md).toContain('Some CPU, 16 cores, 64 GB, Linux 6, Node 20.1.0; backend cpu (1 experiment)');
+    expect(md).toContain(`an unrecorded machine; backend cpu (${n - 1} experiments)`);
+  });
+
   it('with nothing finished yet every section still renders and every claim is inconclusive', () => {
     const md = buildResults({ ...input, experiments: full.map((planned) => ({ planned })) }).markdown;
     expect(md).toContain(`0 of ${full.length} experiments finished`);

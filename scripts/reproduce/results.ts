@@ -235,6 +235,18 @@ function trendClaim(
   };
 }
 
+/** The machines and backends the summaries record, each with its number of experiments. */
+function ranOn(summaries: Summary[]): string {
+  const count = new Map<string, number>();
+  for (const s of summaries) {
+    const m = s.machine;
+    const where = m ? `${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB, ${m.os}, Node ${m.node}` : 'an unrecorded machine';
+    const key = `${where}; backend ${s.backend}${s.threads ? ` (${s.threads} threads)` : ''}`;
+    count.set(key, (count.get(key) ?? 0) + 1);
+  }
+  return [...count].map(([k, n]) => `${k} (${n} experiment${n === 1 ? '' : 's'})`).join('; ');
+}
+
 function headerSection(ctx: Ctx): void {
   const { input, p, md } = ctx;
   const finished = done(input.experiments);
@@ -247,7 +259,8 @@ function headerSection(ctx: Ctx): void {
       `${failed.length ? `, ${failed.length} failed` : ''}. Compute: ${(totalSeconds / 3600).toFixed(2)} h summed over the experiments' reports ` +
       `(this invocation: ${(input.scriptSeconds / 60).toFixed(1)} min).`,
     '',
-    `Machine: ${input.machine.cpu}, ${input.machine.cores} cores, ${input.machine.memoryGb.toFixed(0)} GB, ${input.machine.os}, Node ${input.machine.node}; ` +
+    `Experiments ran on ${ranOn(finished.map((x) => x.summary)) || 'no machine yet'}. ` +
+      `This file was generated on ${input.machine.cpu}, ${input.machine.cores} cores, ${input.machine.memoryGb.toFixed(0)} GB, ${input.machine.os}, Node ${input.machine.node}; ` +
       `tensor backend ${input.machine.backend}${input.machine.threads ? ` (${input.machine.threads} threads)` : ''}. Data: ${input.dataSource ?? p.dataset.name}.`,
     '',
     `Every number and verdict below is computed from the per-experiment summaries in \`${input.dataDir ?? `data/${p.name}`}/\` ` +

@@ -37,6 +37,8 @@ export interface ExperimentSummary extends Pick<ExperimentReport, (typeof REPORT
   /** The study values that vary (ε, R, seed). */
   config: Record<string, unknown>;
   method: string;
+  /** Where the experiment ran (CPU, cores, OS, Node), so the published numbers say what measured them. */
+  machine?: { cpu: string; cores: number; memoryGb: number; os: string; node: string };
   /** The spec as planned (before defaults); a summary whose spec differs from the plan's is stale. */
   spec: Record<string, unknown>;
   /** The report's shift section, typed for the tables. */
@@ -70,7 +72,12 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(sort(v));
 }
 
-export function summarize(preset: string, e: PlannedExperiment, r: ExperimentReport): ExperimentSummary {
+export function summarize(
+  preset: string,
+  e: PlannedExperiment,
+  r: ExperimentReport,
+  machine?: ExperimentSummary['machine'],
+): ExperimentSummary {
   const keep: Record<string, unknown> = {};
   for (const k of [...REPORT_FIELDS, 'shift', 'ood']) if (r[k] !== undefined) keep[k] = r[k];
   return {
@@ -81,6 +88,7 @@ export function summarize(preset: string, e: PlannedExperiment, r: ExperimentRep
     seed: e.seed,
     config: e.config,
     method: (e.spec.method as { kind: string }).kind,
+    ...(machine ? { machine } : {}),
     spec: e.spec,
     ...(keep as Pick<ExperimentSummary, (typeof REPORT_FIELDS)[number] | 'shift' | 'ood'>),
   };
