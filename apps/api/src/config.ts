@@ -12,6 +12,11 @@ export interface ApiConfig {
   databaseUrl: string;
   redisUrl: string;
   /**
+   * A Redis command of the API (rate limit, enqueue, publish) that gets no answer in this long fails, and the
+   * request is answered 503: a Redis that stops answering without closing the connection must not hang requests.
+   */
+  redisCommandTimeoutMs: number;
+  /**
    * The local artifact folder (ARTIFACT_DIR, or the path of a file:// ARTIFACT_URL); each experiment owns
    * `<artifactDir>/<experimentId>/`. Used unless `artifactS3` is set.
    */
@@ -31,7 +36,7 @@ export interface ApiConfig {
   bodyLimit: number;
   /** Largest estimated cost (CPU-seconds on this service) accepted per experiment. */
   budgetSeconds: number;
-  /** Memory of one worker process; an experiment whose estimated peak is larger is refused (422). */
+  /** Memory cap of one worker compute process (the workers' ARCAL_COMPUTE_MEMORY_MB); a larger estimated peak is refused (422). */
   workerMemoryBytes: number;
   /** Unfinished (queued, running, cancelling) experiments one project may have; more are refused (429). */
   maxActivePerProject: number;
@@ -85,6 +90,7 @@ export function loadConfig(env: Record<string, string | undefined>): ApiConfig {
     port: int(env.PORT, 3000, 'PORT'),
     databaseUrl: env.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres',
     redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    redisCommandTimeoutMs: int(env.REDIS_COMMAND_TIMEOUT_MS, 5000, 'REDIS_COMMAND_TIMEOUT_MS'),
     artifactDir: artifacts.kind === 'file' ? artifacts.dir : env.ARTIFACT_DIR || DEFAULT_ARTIFACT_DIR,
     artifactS3: artifacts.kind === 's3' ? artifacts : null,
     artifactPresign: env.ARTIFACT_PRESIGN === '1',
@@ -101,7 +107,7 @@ export function loadConfig(env: Record<string, string | undefined>): ApiConfig {
     bodyLimit: int(env.BODY_LIMIT_BYTES, 256 * 1024, 'BODY_LIMIT_BYTES'),
     budgetSeconds: int(env.ARCAL_BUDGET_SECONDS, 24 * 3600, 'ARCAL_BUDGET_SECONDS'),
     workerFlops: int(env.ARCAL_WORKER_FLOPS, 2e9, 'ARCAL_WORKER_FLOPS'),
-    workerMemoryBytes: int(env.ARCAL_WORKER_MEMORY_MB, 8192, 'ARCAL_WORKER_MEMORY_MB') * 2 ** 20,
+    workerMemoryBytes: int(env.ARCAL_COMPUTE_MEMORY_MB, 8192, 'ARCAL_COMPUTE_MEMORY_MB') * 2 ** 20,
     maxActivePerProject: int(env.ARCAL_MAX_ACTIVE_PER_PROJECT, 512, 'ARCAL_MAX_ACTIVE_PER_PROJECT'),
     datasets,
     sessionTtlMs: int(env.SESSION_TTL_MS, 8 * 3600 * 1000, 'SESSION_TTL_MS'),
