@@ -58,14 +58,29 @@ export class S3Backend implements Backend {
   }
 
   async write(key: string, body: AsyncIterable<Uint8Array>, contentType: string): Promise<void> {
+    // When the body fails, Upload aborts the multipart upload; on a server that cannot abort (s3rver) that error
+    // would replace the body's own, which is the one worth reporting.
+    let bodyError: { error: unknown } | undefined;
+    async function* guarded() {
+      try {
+        yield* body;
+      } catch (error) {
+        bodyError = { error };
+        throw error;
+      }
+    }
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.loc.bucket, Key: this.k(key), Body: Readable.from(body), ContentType: contentType },
+      params: { Bucket: this.loc.bucket, Key: this.k(key), Body: Readable.from(guarded()), ContentType: contentType },
       partSize: this.opts.partSize ?? 8 * 2 ** 20,
       queueSize: this.opts.queueSize ?? 4,
       leavePartsOnError: false,
     });
-    await upload.done();
+    try {
+      await upload.done();
+    } catch (err) {
+      throw bodyError ? bodyError.error : err;
+    }
   }
 
   async open(key: string): Promise<{ body: Readable; size: number } | null> {

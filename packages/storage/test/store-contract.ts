@@ -114,6 +114,26 @@ export function storeContract(name: string, setup: () => Promise<ContractSubject
       expect((await readAll(got.body)).toString()).toBe('abc');
     });
 
+    run(
+      'a put whose body fails midway rejects with its error, records nothing and keeps the earlier version',
+      async () => {
+        await store.put('c10/k', Buffer.from('abc'));
+        async function* broken() {
+          yield* chunked(patterned(12 * 2 ** 20));
+          throw new Error('the source broke');
+        }
+        await expect(store.put('c10/k', broken())).rejects.toThrow('the source broke');
+        await expect(store.put('c10/new', broken())).rejects.toThrow('the source broke');
+        expect(await store.head('c10/new')).toBeNull();
+        const got = await store.get('c10/k');
+        expect(got.record).toMatchObject({ sha256: SHA256_ABC, size: 3 });
+        expect((await readAll(got.body)).toString()).toBe('abc');
+        const stored: string[] = [];
+        for await (const o of subject!.backend.scan('c10/')) stored.push(o.key);
+        expect(stored).toEqual(['c10/k']);
+      },
+    );
+
     run('list returns the recorded keys under a prefix in key order, wildcards taken literally', async () => {
       for (const k of ['c6/e1/b/c', 'c6/e1/a', 'c6/e10/x', 'c6/e2/y', 'c6/p_q/a', 'c6/pxq/a', 'c6/p%/a'])
         await store.put(k, Buffer.from(k));
