@@ -1,17 +1,40 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Two projects: `default` (every package's tests and the cross-process tests in test/; what `npm test` is
+ * about) and `faults`, the standing fault suite in test/faults (servers of its own that it stops and kills;
+ * about 12 minutes; its long suite runs only when REQUIRE_FAULTS=1 or ARCAL_FAULTS=1, as `.ci/run` sets for
+ * `npx vitest run --project faults`). A later suite with its own bounds gets a project of its own the same way.
+ */
 export default defineConfig({
   test: {
-    include: [
-      'packages/*/test/**/*.test.ts',
-      'apps/*/test/**/*.test.ts',
-      'workers/test/**/*.test.ts',
-      'test/**/*.test.ts',
-    ],
-    setupFiles: ['test/setup/event-loop.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'default',
+          include: [
+            'packages/*/test/**/*.test.ts',
+            'apps/*/test/**/*.test.ts',
+            'workers/test/**/*.test.ts',
+            'test/**/*.test.ts',
+          ],
+          exclude: ['**/node_modules/**', 'test/faults/**'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
+        },
+      },
+    ],
   },
 });
