@@ -84,8 +84,8 @@ export const DatasetSpec = T.Object(
 export const ModelSpec = T.Object(
   {
     arch: OneOf([...ARCHS]),
-    depth: T.Optional(Int({ minimum: 1, description: 'resnet/wrn depth (wrn: 6n+4) [resnet 8, wrn 10].' })),
-    width: T.Optional(Int({ minimum: 1, description: 'resnet/wrn width multiplier [resnet 16 base filters, wrn 1].' })),
+    depth: T.Optional(Int({ minimum: 1, description: 'resnet/wrn depth (resnet: 6n+2, wrn: 6n+4) [resnet 8, wrn 16].' })),
+    width: T.Optional(Int({ minimum: 1, description: 'resnet: base filters [16]; wrn: width multiplier k [4] (WRN-16-4; WRN-10-1 would be ResNet-8).' })),
     hidden: T.Optional(T.Array(Int({ minimum: 1 }), { description: 'mlp hidden layer sizes [256, 128].' })),
   },
   { additionalProperties: false },

@@ -267,8 +267,8 @@ export function applyDefaults(raw: any): ResolvedSpec {
     },
     model: {
       arch,
-      depth: raw.model.depth ?? (arch === 'wrn' ? 10 : 8),
-      width: raw.model.width ?? (arch === 'wrn' ? 1 : 16),
+      depth: raw.model.depth ?? (arch === 'wrn' ? 16 : 8),
+      width: raw.model.width ?? (arch === 'wrn' ? 4 : 16),
       hidden: raw.model.hidden ?? [256, 128],
     },
     training: {

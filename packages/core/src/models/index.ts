@@ -197,8 +197,8 @@ function buildResidual(b: Builder, c: Required<ModelConfig>, n: number, stem: nu
 }
 
 export function resolveModelConfig(c: ModelConfig): Required<ModelConfig> {
-  const depth = c.depth ?? (c.arch === 'wrn' ? 10 : 8);
-  const width = c.width ?? (c.arch === 'wrn' ? 1 : 16);
+  const depth = c.depth ?? (c.arch === 'wrn' ? 16 : 8);
+  const width = c.width ?? (c.arch === 'wrn' ? 4 : 16);
   if (c.arch === 'wrn' && ((depth - 4) % 6 !== 0 || depth < 10))
     throw new RangeError(`wrn depth must be 6n+4 >= 10, got ${depth}`);
   if (c.arch === 'resnet' && ((depth - 2) % 6 !== 0 || depth < 8))
