@@ -8,7 +8,7 @@
  * Workload `train` (default): one Adam step (`trainStep`) at batch 64 of uniform random images; `infer`: the
  * logits of the batch in inference mode; `input-grad`: the gradient of the cross-entropy with respect to the
  * images in inference mode (an attack step). Models: MLP 784-256-128-10 and the reference CNN on 28×28×1,
- * ResNet-8 (width 16) and WRN-10-1 on 32×32×3. Each backend runs in its own child process (a tfjs process holds
+ * ResNet-8 (width 16) and the default WRN (WRN-16-4; the figures in docs/PERFORMANCE.md before it was the default are WRN-10-1) on 32×32×3. Each backend runs in its own child process (a tfjs process holds
  * one backend at a time cleanly). Two warm-up steps, then as many steps as fit in --seconds.
  * The last stdout line is one JSON object: img/s per backend and architecture.
  */
