@@ -9,6 +9,7 @@ import { integrationEnv } from '@arcal/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Backend } from '../../../packages/storage/src/s3.backend.ts';
 import { type S3TestServer, startS3Server } from '../../../packages/storage/test/s3-server.ts';
+import { loadConfig } from '../src/config.ts';
 import { testApp } from './helpers.ts';
 
 const integration = await integrationEnv('api_artifacts');
@@ -37,6 +38,33 @@ async function setup(t: App) {
     t.app.inject({ url: `/v1/experiments/${id}/artifacts/${name}`, headers });
   return { auth, otherKey, newExperiment, finish, download };
 }
+
+describe('artifact configuration of the API', () => {
+  it('ARTIFACT_DIR, a file:// ARTIFACT_URL or an s3:// one with the AWS variables; ARTIFACT_PRESIGN', () => {
+    expect(loadConfig({})).toMatchObject({ artifactDir: './runs/service', artifactS3: null, artifactPresign: false });
+    expect(loadConfig({ ARTIFACT_DIR: '/srv/arcal' })).toMatchObject({ artifactDir: '/srv/arcal', artifactS3: null });
+    expect(loadConfig({ ARTIFACT_URL: 'file:///var/lib/arcal/artifacts', ARTIFACT_DIR: '/srv/arcal' })).toMatchObject({
+      artifactDir: '/var/lib/arcal/artifacts',
+      artifactS3: null,
+    });
+    const c = loadConfig({
+      ARTIFACT_URL: 's3://arcal/prod',
+      AWS_ENDPOINT_URL: 'http://minio:9000',
+      AWS_S3_FORCE_PATH_STYLE: 'true',
+      ARTIFACT_PRESIGN: '1',
+    });
+    expect(c.artifactS3).toEqual({
+      bucket: 'arcal',
+      prefix: 'prod/',
+      endpoint: 'http://minio:9000',
+      region: 'us-east-1',
+      forcePathStyle: true,
+      kind: 's3',
+    });
+    expect(c.artifactPresign).toBe(true);
+    expect(() => loadConfig({ ARTIFACT_URL: 'ftp://x/y' })).toThrow('ARTIFACT_URL: unsupported scheme "ftp:"');
+  });
+});
 
 describe.skipIf(!env)('artifacts in the local folder (real PostgreSQL + Redis)', () => {
   let t: App;
