@@ -11,7 +11,7 @@
  * | queued / active     | failed (no retries left)    | row failed; the experiment failed with the job's reason      |
  * | none open           | (experiment queued/running) | the experiment failed: nothing would ever move it on         |
  *
- * Rows changed within the grace period are left alone, so that a transition in flight (a row just written,
+ * Rows changed within the grace period (experiments: within `stuckAfterMs`) are left alone, so that a transition in flight (a row just written,
  * a job between its BullMQ completion and its row update) is never mistaken for a disagreement. Every write
  * is a compare-and-set on the state it observed: a worker's own update always wins over the reconciler's, and
  * several workers may reconcile at once. Rows `pending` are the dispatcher's (`repairPending`).
@@ -24,8 +24,14 @@ import { type JobKind, kindOf, type QueueName } from './catalog.ts';
 import { jobOptions, type Queues } from './dispatcher.ts';
 
 export interface ReconcilerOptions {
-  /** Rows and experiments changed more recently than this are not touched [30 s]. */
+  /** Rows changed more recently than this are not touched [30 s]. */
   graceMs?: number;
+  /**
+   * A live experiment is failed as stuck only once none of its jobs has changed for this long [10 min]. Longer
+   * than the grace period: after a Postgres outage every row looks old, and a worker may still be about to write
+   * the next step's rows.
+   */
+  stuckAfterMs?: number;
   /** Announces experiments the reconciler fails (status events), when given. */
   events?: Pick<EventPublisher, 'publish'>;
   log?: (message: string, data: Record<string, unknown>) => void;
@@ -68,7 +74,7 @@ export class Reconciler {
       else if (state === 'failed') await this.failed(row, job!, report);
       else await this.missing(row, report);
     }
-    for (const e of await this.repos.jobs.experimentsWithoutOpenJobs(this.graceMs)) {
+    for (const e of await this.repos.jobs.experimentsWithoutOpenJobs(this.opts.stuckAfterMs ?? 600_000)) {
       const error = {
         code: 'STUCK',
         message: `no job of attempt ${e.attempt} is queued or running, so nothing would finish it; retry to resume from its checkpoints`,
