@@ -10,8 +10,11 @@ import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import type { Backend, ScannedObject } from './store.ts';
 
-/** Temporary files end with this; the sweep removes abandoned ones like any other unrecorded file. */
-const PART = '.arcal-part';
+/**
+ * Temporary files end with this (`.tmp`, which the workers' folder scan already skips); the sweep removes
+ * abandoned ones like any other unrecorded file.
+ */
+const PART = '.arcal-part.tmp';
 
 export class LocalFolderBackend implements Backend {
   readonly kind = 'file' as const;

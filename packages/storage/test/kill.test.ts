@@ -109,7 +109,7 @@ describe('a writer killed mid-upload', () => {
     const store = new RecordedStore(new LocalFolderBackend(dir), records);
     const child = await startWriter({ ARTIFACT_URL: `file://${dir}` }, 'k1/ckpt.bin', 12 * MiB);
     // every chunk handed over was written before the next was asked for: 12 MiB sit in a temporary file
-    const partial = () => readdirSync(join(dir, 'k1')).filter((f) => f.endsWith('.arcal-part'));
+    const partial = () => readdirSync(join(dir, 'k1')).filter((f) => f.endsWith('.arcal-part.tmp'));
     expect(partial()).toHaveLength(1);
     expect(statSync(join(dir, 'k1', partial()[0]!)).size).toBe(12 * MiB);
     await kill9(child);
