@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { ExperimentReport } from '@arcal/contracts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FASHION_MNIST, type Family, type PlannedExperiment, planFor, SMOKE } from '../scripts/reproduce/plan.ts';
-import { buildResults, selectLsEpsilon } from '../scripts/reproduce/results.ts';
+import { buildResults, type Finished, selectLsEpsilon } from '../scripts/reproduce/results.ts';
 import { readSummary, summarize, summaryPath, writeSummary } from '../scripts/reproduce/summary.ts';
 import { niceTicks, quantile } from '../scripts/reproduce/svg.ts';
 
@@ -279,11 +279,10 @@ describe('reproduction results', () => {
 
   it('the header names the machines the summaries record, not only the one generating the file', () => {
     const machine = { cpu: 'Some CPU', cores: 16, memoryGb: 64, os: 'Linux 6', node: '20.1.0' };
-    const xs = input.experiments.map((x, i) =>
-      i === 0 && x.summary ? { ...x, summary: { ...x.summary, machine } } : x,
-    );
+    const all: Finished[] = input.experiments;
+    const xs = all.map((x, i) => (i === 0 && x.summary ? { ...x, summary: { ...x.summary, machine } } : x));
     const md = buildResults({ ...input, experiments: xs }).markdown;
-    const n = input.experiments.filter((x) => x.summary).length;
+    const n = all.filter((x) => x.summary).length;
     expect(md).toContain('Some CPU, 16 cores, 64 GB, Linux 6, Node 20.1.0; backend cpu (1 experiment)');
     expect(md).toContain(`an unrecorded machine; backend cpu (${n - 1} experiments)`);
   });
