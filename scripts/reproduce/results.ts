@@ -256,7 +256,7 @@ function headerSection(ctx: Ctx): void {
     `# Reproduction of the AR-AdaLS comparison on ${p.dataset.name === 'fashion-mnist' ? 'Fashion-MNIST' : p.dataset.name} (preset \`${p.name}\`)`,
     '',
     `Generated ${input.generatedAt} by \`npm run reproduce -- --preset ${p.name}\`. ${finished.length} of ${input.experiments.length} experiments finished` +
-      `${failed.length ? `, ${failed.length} failed` : ''}. Compute: ${(totalSeconds / 3600).toFixed(2)} h summed over the experiments' reports ` +
+      `${failed.length ? `, ${failed.length} failed` : ''}. Compute: ${(totalSeconds / 3600).toFixed(2)} h summed over the experiments' summaries ` +
       `(this invocation: ${(input.scriptSeconds / 60).toFixed(1)} min).`,
     '',
     `Experiments ran on ${ranOn(finished.map((x) => x.summary)) || 'no machine yet'}. ` +
