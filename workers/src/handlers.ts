@@ -1,26 +1,49 @@
-/** Which job kinds run where. `arcal-worker` refuses to start if a queue it serves has a kind without a handler. */
-import { JOB_KINDS, type JobKind, type QueueName, queueOf } from '@arcal/db';
+/**
+ * Which job kinds run where, derived from the catalog in @arcal/contracts: the kinds of sandboxed queues run in
+ * the compute processes, the others in the worker's own process. Importing the processors loads no tfjs
+ * (they load @arcal/core when a job runs), so the worker can check the whole table before it takes a job.
+ */
+import {
+  type InProcessKind,
+  isSandboxed,
+  JOB_KINDS,
+  type JobKind,
+  kindsWithoutHandler,
+  type QueueName,
+  type SandboxedKind,
+} from '@arcal/contracts';
+import { attackHandlers } from './processors/attack.processor.ts';
+import { evaluateHandlers } from './processors/evaluate.processor.ts';
 import { orchestrateHandlers } from './processors/orchestrate.processor.ts';
-import type { HandlerTable } from './run-job.ts';
+import { trainHandlers } from './processors/train.processor.ts';
+import type { Handler, HandlerTable } from './run-job.ts';
+
+export { SANDBOXED_KINDS, SANDBOXED_QUEUES } from '@arcal/contracts';
+
+/** Every handler, by kind. */
+export const HANDLERS: HandlerTable = { ...orchestrateHandlers, ...trainHandlers, ...attackHandlers, ...evaluateHandlers };
+
+const pick = <K extends JobKind>(keep: (k: JobKind) => k is K): HandlerTable =>
+  Object.fromEntries(JOB_KINDS.filter(keep).flatMap((k) => (HANDLERS[k] ? [[k, HANDLERS[k]]] : [])));
 
 /** Kinds handled in the worker's own process (no tfjs). */
-export const inProcess: HandlerTable = { ...orchestrateHandlers };
+export const inProcess: HandlerTable = pick((k): k is InProcessKind => !isSandboxed(k));
+/** Kinds handled by the sandboxed compute processes. */
+export const sandboxedHandlers: HandlerTable = pick((k): k is SandboxedKind => isSandboxed(k));
 
-/** Kinds handled by the sandboxed compute processes, listed without importing them (that would load tfjs here). */
-export const SANDBOXED_KINDS: JobKind[] = [
-  'train:experiment',
-  'train:vanilla',
-  'train:member',
-  'train:member-epoch',
-  'attack:robustness-shard',
-  'attack:rerank',
-  'evaluate:evaluate',
-];
-
-/** Kinds of the catalog that no processor implements yet; a job of such a kind fails as unrecoverable. */
-export function missingHandlers(queues: QueueName[]): JobKind[] {
-  return JOB_KINDS.filter((k) => queues.includes(queueOf(k)) && !(k in inProcess) && !SANDBOXED_KINDS.includes(k));
+/** Kinds of the given queues that `table` has no handler for. */
+export function missingHandlers(queues: readonly QueueName[], table: HandlerTable = HANDLERS): JobKind[] {
+  return kindsWithoutHandler(queues, (k) => typeof (table[k] as Handler | undefined) === 'function');
 }
 
-/** Queues whose jobs run in sandboxed processes. */
-export const SANDBOXED_QUEUES: QueueName[] = ['train', 'attack', 'evaluate'];
+/**
+ * Throws, with a message naming every kind, when a queue this worker serves has a kind without a handler: a
+ * worker that took such jobs would fail each of them, so it must not start.
+ */
+export function assertHandlers(queues: readonly QueueName[], table: HandlerTable = HANDLERS): void {
+  const missing = missingHandlers(queues, table);
+  if (missing.length)
+    throw new Error(
+      `arcal-worker: no handler for job kind${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (queues ${queues.join(',')}); refusing to start`,
+    );
+}

@@ -12,7 +12,7 @@ import pino from 'pino';
 import { loadWorkerConfig } from './config.ts';
 import { createContext } from './context.ts';
 import { workerSlots } from './devices.ts';
-import { inProcess, missingHandlers, SANDBOXED_QUEUES } from './handlers.ts';
+import { assertHandlers, inProcess, SANDBOXED_QUEUES } from './handlers.ts';
 import { startWorkerMetrics, workerMetricsOptions } from './metrics.ts';
 import { type JobLike, runJob } from './run-job.ts';
 import { computeForkOptions, readableFailure, recordFailure, startReconciler } from './supervision.ts';
@@ -22,13 +22,13 @@ let metricsOptions: ReturnType<typeof workerMetricsOptions>;
 try {
   config = loadWorkerConfig(process.argv.slice(2), process.env);
   metricsOptions = workerMetricsOptions(process.env);
+  // Before any connection: a job of a kind without a handler would fail, so such a worker must not start.
+  assertHandlers(config.queues);
 } catch (err) {
   console.error((err as Error).message);
   process.exit(2);
 }
 const logger = pino({ level: config.logLevel, base: { pid: process.pid, role: 'worker' } });
-const missing = missingHandlers(config.queues);
-if (missing.length) logger.warn({ missing }, 'job kinds without a handler yet: such jobs fail as unrecoverable');
 
 // The sandboxed processes read the same settings from their environment.
 Object.assign(process.env, {

@@ -4,8 +4,7 @@
  * record the result in Postgres, then return so that BullMQ completes the job. A crash anywhere before the return leaves the job to be retried; every
  * handler's writes are idempotent upserts, so a retry overwrites rather than duplicates.
  */
-import { ArcalError } from '@arcal/contracts';
-import { type JobKind, type JobPayloads, kindOf } from '@arcal/db';
+import { ArcalError, type JobKind, type JobPayloads, kindOf, payloadProblem } from '@arcal/contracts';
 import { UnrecoverableError } from 'bullmq';
 import type { WorkerContext } from './context.ts';
 
@@ -85,6 +84,8 @@ export async function runJob(
   const payload = job.data as { experimentId?: unknown };
   if (!payload || typeof payload.experimentId !== 'string')
     throw new UnrecoverableError(`job ${job.id} has no experimentId`);
+  const problem = payloadProblem(kind, payload);
+  if (problem) throw new UnrecoverableError(`job ${job.id} (${kind}) has a malformed payload: ${problem}`);
   // One statement reads the experiment and marks the row active (only while the experiment is live).
   const experiment = job.id
     ? await ctx.repos.jobs.start(job.id, payload.experimentId, job.attemptsMade + 1)

@@ -7,3 +7,4 @@ export * from './study-expand.ts';
 export * from './validate.ts';
 export * from './attack-defaults.ts';
 export * from './sizes.ts';
+export * from './jobs.ts';

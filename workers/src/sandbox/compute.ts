@@ -5,13 +5,9 @@
  */
 import { sandboxConfig } from '../config.ts';
 import { createContext, type WorkerContext } from '../context.ts';
-import { attackHandlers } from '../processors/attack.processor.ts';
-import { evaluateHandlers } from '../processors/evaluate.processor.ts';
-import { trainHandlers } from '../processors/train.processor.ts';
-import { type HandlerTable, type JobLike, runJob } from '../run-job.ts';
+import { sandboxedHandlers as handlers } from '../handlers.ts';
+import { type JobLike, runJob } from '../run-job.ts';
 import { MEMORY_CAP_EXIT } from '../supervision.ts';
-
-const handlers: HandlerTable = { ...trainHandlers, ...attackHandlers, ...evaluateHandlers };
 
 let ctx: WorkerContext | undefined;
 
