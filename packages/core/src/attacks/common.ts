@@ -62,6 +62,21 @@ export function margin(z: tf.Tensor, mask: tf.Tensor): tf.Tensor1D {
   });
 }
 
+/**
+ * Where an attack may stop: yields to the event loop (tensor reads on the CPU backends resolve without
+ * yielding, so a long attack would otherwise starve signal handlers) and throws an AbortError once `signal`
+ * is aborted. Without a signal it does nothing, so results and speed are unchanged.
+ */
+export async function abortPoint(signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return;
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  if (signal.aborted) {
+    const e = new Error('robustness attack interrupted');
+    e.name = 'AbortError';
+    throw e;
+  }
+}
+
 /** ‖tᵢ‖₂ of every row of a batch tensor [n, ...] → [n]. */
 export function rowNorms(t: tf.Tensor): tf.Tensor1D {
   return tf.tidy(() => {

@@ -16,7 +16,7 @@
  */
 import { CW_DEFAULTS } from '@arcal/contracts';
 import { tf } from '../backend/index.ts';
-import { ActiveSet, cosineAnneal, margin, oneHot, whereRows, writeRows } from './common.ts';
+import { ActiveSet, abortPoint, cosineAnneal, margin, oneHot, whereRows, writeRows } from './common.ts';
 import type { BatchAttack } from './types.ts';
 
 export { CW_DEFAULTS };
@@ -75,6 +75,7 @@ export const cwL2: BatchAttack = async (f, x, predicted, numClasses, params) => 
       };
       try {
         for (let step = 1; step <= steps && set.size > 0; step++) {
+          await abortPoint(params.signal);
           let xw!: tf.Tensor;
           let stats!: tf.Tensor;
           const grad = tf.tidy(() => {

@@ -35,7 +35,16 @@
  */
 import { DDN_DEFAULTS } from '@arcal/contracts';
 import { tf } from '../backend/index.ts';
-import { boundarySearch, column, cosineAnneal, margin, normaliseRows, rowNorms, whereRows } from './common.ts';
+import {
+  abortPoint,
+  boundarySearch,
+  column,
+  cosineAnneal,
+  margin,
+  normaliseRows,
+  rowNorms,
+  whereRows,
+} from './common.ts';
 import type { BatchAttack } from './types.ts';
 
 export { DDN_DEFAULTS };
@@ -68,6 +77,7 @@ export const ddnL2: BatchAttack = async (f, x, predicted, numClasses, params) =>
 
   try {
     for (let k = 0; k < steps && set.size > 0; k++) {
+      await abortPoint(params.signal);
       let stats!: tf.Tensor;
       const grad = tf.tidy(() => {
         const xa = tf.add(set.get('x0'), set.get('delta'));

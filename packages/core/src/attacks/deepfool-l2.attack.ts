@@ -14,7 +14,7 @@
  */
 import { DEEPFOOL_DEFAULTS } from '@arcal/contracts';
 import { tf } from '../backend/index.ts';
-import { ActiveSet, column, margin, oneHot, rowNorms, whereRows, writeRows } from './common.ts';
+import { ActiveSet, abortPoint, column, margin, oneHot, rowNorms, whereRows, writeRows } from './common.ts';
 import type { BatchAttack } from './types.ts';
 
 export { DEEPFOOL_DEFAULTS };
@@ -53,6 +53,7 @@ export const deepFoolL2: BatchAttack = async (f, x, predicted, numClasses, param
   let exampleIterations = 0;
   try {
     for (let it = 0; set.size > 0; it++) {
+      await abortPoint(params.signal);
       const m = tf.tidy(() => margin(f(set.get('xi')), set.get('ymask')));
       const mv = (await m.data()) as Float32Array;
       m.dispose();

@@ -33,7 +33,16 @@
  */
 import { FMN_DEFAULTS } from '@arcal/contracts';
 import { tf } from '../backend/index.ts';
-import { boundarySearch, column, cosineAnneal, margin, normaliseRows, rowNorms, whereRows } from './common.ts';
+import {
+  abortPoint,
+  boundarySearch,
+  column,
+  cosineAnneal,
+  margin,
+  normaliseRows,
+  rowNorms,
+  whereRows,
+} from './common.ts';
 import type { BatchAttack } from './types.ts';
 
 /** A pixel within this of 0 or 1 counts as being on that bound of the box. */
@@ -55,6 +64,7 @@ export const fmnL2: BatchAttack = async (f, x, predicted, numClasses, params) =>
 
   try {
     for (let k = 0; k < steps && set.size > 0; k++) {
+      await abortPoint(params.signal);
       let stats!: tf.Tensor;
       const grad = tf.tidy(() => {
         const xa = tf.add(set.get('x0'), set.get('delta'));

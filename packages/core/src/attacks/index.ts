@@ -10,7 +10,7 @@
  */
 import { ArcalError } from '@arcal/contracts';
 import { tf } from '../backend/index.ts';
-import { margin, oneHot, toLogitsFunction } from './common.ts';
+import { abortPoint, margin, oneHot, toLogitsFunction } from './common.ts';
 import { cwL2 } from './cw-l2.attack.ts';
 import { DDN_DEFAULTS, ddnL2 } from './ddn-l2.attack.ts';
 import { deepFoolL2 } from './deepfool-l2.attack.ts';
@@ -304,6 +304,7 @@ export async function minimalPerturbation(
   let exampleIterations = 0;
 
   for (let start = 0; start < n; start += batchSize) {
+    await abortPoint(opts.signal);
     const nb = Math.min(batchSize, n - start);
     const x0 = input.data.subarray(start * d, (start + nb) * d);
     const shape = [nb, ...img];

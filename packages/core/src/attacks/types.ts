@@ -94,6 +94,11 @@ export interface MinimalPerturbationOptions extends AttackParams {
   refineSteps?: number;
   /** Called after each batch with (examples done, total). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Checked before every batch and every attack step (which also yields to the event loop, so a signal
+   * handler gets to run): once aborted, the call rejects with an AbortError and keeps no tensors.
+   */
+  signal?: AbortSignal;
 }
 
 export interface MinimalPerturbationResult {
@@ -126,5 +131,5 @@ export type BatchAttack = (
   x: tf.Tensor,
   predicted: Int32Array,
   numClasses: number,
-  params: AttackParams,
+  params: AttackParams & { signal?: AbortSignal },
 ) => Promise<BatchAttackResult>;

@@ -115,7 +115,7 @@ export async function robustnessOf(
   shape: [number, number, number],
   spec: ResolvedSpec,
   attack: ResolvedSpec['method']['robustness']['attack'],
-  o: { file?: string; what: string; onEvent?: (e: RunEvent) => void },
+  o: { file?: string; what: string; onEvent?: (e: RunEvent) => void; signal?: AbortSignal },
 ): Promise<Float32Array> {
   if (o.file) {
     const cached = await readJson<{ attack: string; n: number; norms: Array<number | null> }>(o.file);
@@ -138,6 +138,7 @@ export async function robustnessOf(
     ...attackOptions(spec, attack),
     shape: [split.n, ...shape],
     onProgress: (done, total) => o.onEvent?.({ type: 'attack', what: o.what, done, total }),
+    signal: o.signal,
   });
   if (o.file)
     await writeJsonAtomic(o.file, {
@@ -211,16 +212,26 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
     });
     const t0 = performance.now();
     const attack = spec.method.robustness.attack;
-    const tr = await robustnessOf([referenceModel!], data.train, data.shape, spec, attack, {
-      file: join(refDir, 'robustness-train.json'),
-      what: 'train',
-      onEvent: o.onEvent,
-    });
-    const va = await robustnessOf([referenceModel!], data.validation, data.shape, spec, attack, {
-      file: join(refDir, 'robustness-validation.json'),
-      what: 'validation',
-      onEvent: o.onEvent,
-    });
+    let tr: Float32Array;
+    let va: Float32Array;
+    try {
+      tr = await robustnessOf([referenceModel!], data.train, data.shape, spec, attack, {
+        file: join(refDir, 'robustness-train.json'),
+        what: 'train',
+        onEvent: o.onEvent,
+        signal: o.signal,
+      });
+      va = await robustnessOf([referenceModel!], data.validation, data.shape, spec, attack, {
+        file: join(refDir, 'robustness-validation.json'),
+        what: 'validation',
+        onEvent: o.onEvent,
+        signal: o.signal,
+      });
+    } catch (e) {
+      // interrupted (or failed): the reference model is on disk for a resume; its tensors are released here
+      referenceModel?.dispose();
+      throw e;
+    }
     attackSeconds += (performance.now() - t0) / 1000;
     ranking = rankingFrom(tr, va, R);
     const unfooled = tr.filter((v) => !Number.isFinite(v)).length + va.filter((v) => !Number.isFinite(v)).length;
@@ -239,10 +250,12 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
     const tr = await robustnessOf(models, data.train, data.shape, spec, attack, {
       what: `train (epoch ${epoch})`,
       onEvent: o.onEvent,
+      signal: o.signal,
     });
     const va = await robustnessOf(models, data.validation, data.shape, spec, attack, {
       what: `validation (epoch ${epoch})`,
       onEvent: o.onEvent,
+      signal: o.signal,
     });
     attackSeconds += (performance.now() - t0) / 1000;
     return rankingFrom(tr, va, R);
@@ -466,6 +479,7 @@ export async function runExperiment(spec: ResolvedSpec, o: RunOptions): Promise<
             : join(outDir, 'robustness-test.json'),
         what: `test (${ref === 'vanilla' ? 'vanilla reference' : models.length > 1 ? 'averaged ensemble' : 'final model'})`,
         onEvent: o.onEvent,
+        signal: o.signal,
       });
       attackSeconds += (performance.now() - ta) / 1000;
       // σ² among members per subset (Figs. 1–2 variance panels); for a joint ensemble the note below applies.

@@ -28,6 +28,8 @@ export interface ComputeRobustnessOptions {
   onProgress?: (done: number, total: number) => void;
   /** What the model returns (see MinimalPerturbationOptions.outputs). */
   outputs?: 'logits' | 'probabilities';
+  /** Stops the attack between batches and steps with an AbortError (see MinimalPerturbationOptions.signal). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -61,7 +63,8 @@ export async function computeRobustness(
     );
   }
   const params = { ...(opts.params ?? {}) } as AttackParams & Record<string, unknown>;
-  for (const key of ['attack', 'batchSize', 'shape', 'onProgress', 'returnAdversarial', 'outputs']) delete params[key];
+  for (const key of ['attack', 'batchSize', 'shape', 'onProgress', 'returnAdversarial', 'outputs', 'signal'])
+    delete params[key];
   const { start, end } = shardBounds(n, opts.batchSize, opts.shard);
   const d = shape.slice(1).reduce((a, b) => a * b, 1);
   const r = await minimalPerturbation(model, x.subarray(start * d, end * d), {
@@ -71,6 +74,7 @@ export async function computeRobustness(
     shape: [end - start, ...shape.slice(1)],
     outputs: opts.outputs,
     onProgress: opts.onProgress,
+    signal: opts.signal,
   });
   const rows = Array.from({ length: end - start }, (_, i) => ({
     index: start + i,
