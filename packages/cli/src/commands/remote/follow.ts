@@ -1,19 +1,34 @@
 /** Following one experiment to its end (`submit --wait`): a live view on stderr, then the outcome. */
 import { type ArcalClient, type ExperimentDetail, type ExperimentStreamEvent, FINISHED_STATUSES } from '@arcal/client';
+import { formatDuration, rateOf } from '../../progress.ts';
 import { interrupted, printJson, type RemoteIo } from './shared.ts';
 
-/** Live view of an experiment on stderr: redrawn per member and job on a TTY, one line per change otherwise. */
-class LiveView {
+/**
+ * Live view of an experiment on stderr: redrawn per member and job on a TTY, one line per change otherwise.
+ * A member's time left is its epochs to go at its pace since the first epoch this view saw it finish (the
+ * wait in the queue before that is no part of its pace).
+ */
+export class LiveView {
   private status = '';
   private readonly members = new Map<number, number>();
   private readonly jobs = new Map<string, { kind: string; state: string }>();
   private drawn = 0;
   private total = { members: 1, epochs: 0 };
+  private readonly pace = new Map<number, { epoch: number; at: number }>();
 
   constructor(
     private readonly io: RemoteIo,
     private readonly tty: boolean,
+    private readonly now: () => number = Date.now,
   ) {}
+
+  /** `m:ss` left for member `m` at `epoch`, or undefined before its pace is known. */
+  private etaOf(m: number, epoch: number): string | undefined {
+    const p = this.pace.get(m);
+    if (!p) return undefined;
+    const { etaSeconds } = rateOf(p.epoch, p.at, epoch, this.total.epochs, this.now());
+    return etaSeconds === undefined ? undefined : formatDuration(etaSeconds);
+  }
 
   event(ev: ExperimentStreamEvent): void {
     switch (ev.event) {
@@ -32,11 +47,14 @@ class LiveView {
         if (typeof ev.data.member !== 'number' || ev.data.member < 0) break;
         const m = ev.data.member;
         this.members.set(m, Math.max(this.members.get(m) ?? 0, ev.data.epoch));
+        if (!this.pace.has(m)) this.pace.set(m, { epoch: ev.data.epoch, at: this.now() });
+        const eta = this.etaOf(m, ev.data.epoch);
         const r = ev.data.record ?? {};
         const bits = [
           typeof r.trainLoss === 'number' ? `loss ${r.trainLoss.toFixed(4)}` : '',
           typeof r.trainAccuracy === 'number' ? `acc ${r.trainAccuracy.toFixed(4)}` : '',
           typeof r.validation?.ece === 'number' ? `val ECE ${r.validation.ece.toFixed(4)}` : '',
+          eta ? `ETA ${eta}` : '',
         ].filter(Boolean);
         this.plain(
           `member ${m} epoch ${ev.data.epoch}/${this.total.epochs}${bits.length ? `: ${bits.join(', ')}` : ''}`,
@@ -79,8 +97,10 @@ class LiveView {
       return `${'█'.repeat(f)}${'░'.repeat(w - f)} ${done}/${total}`;
     };
     const lines = [`status ${this.status}`];
-    for (let m = 0; m < this.total.members; m++)
-      lines.push(`  member ${m}  ${bar(this.members.get(m) ?? 0, this.total.epochs)}`);
+    for (let m = 0; m < this.total.members; m++) {
+      const done = this.members.get(m) ?? 0;
+      lines.push(`  member ${m}  ${bar(done, this.total.epochs)}  ETA ${this.etaOf(m, done) ?? '—'}`);
+    }
     const jobs = [...this.jobs.values()].filter((j) => j.state !== 'completed').slice(-8);
     for (const j of jobs) lines.push(`  job ${j.kind.padEnd(22)} ${j.state}`);
     const up = this.drawn ? `\x1b[${this.drawn}A\x1b[0J` : '';
