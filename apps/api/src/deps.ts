@@ -14,11 +14,16 @@ import type { ApiDeps } from './app.ts';
 import type { ApiConfig } from './config.ts';
 
 export async function createApiDeps(
-  config: Pick<ApiConfig, 'databaseUrl' | 'redisUrl' | 'queuePrefix' | 'artifactDir' | 'artifactS3'>,
+  config: Pick<
+    ApiConfig,
+    'databaseUrl' | 'redisUrl' | 'redisCommandTimeoutMs' | 'queuePrefix' | 'artifactDir' | 'artifactS3'
+  >,
 ): Promise<ApiDeps & { close(): Promise<void> }> {
   const db = createDb(config.databaseUrl);
   const repos = createRepositories(db);
-  const redis = createRedis(config.redisUrl, 'producer');
+  const redis = createRedis(config.redisUrl, 'producer', {
+    ...(config.redisCommandTimeoutMs ? { commandTimeout: config.redisCommandTimeoutMs } : {}),
+  });
   const subRedis = createRedis(config.redisUrl, 'worker');
   const queues = createQueues(redis, config.queuePrefix);
   const dispatcher = new JobDispatcher(repos.jobs, queues);

@@ -109,6 +109,36 @@ describe.skipIf(!env)('outages answer 503 with Retry-After', () => {
     };
     afterAll(stopRedis);
 
+    it('a Redis that stops answering but keeps the connection open (SIGSTOP) is a 503 after the command timeout, not a hang', async () => {
+      const port = await freePort();
+      await startRedis(port);
+      const t = await testApp(env!, { redisUrl: `redis://127.0.0.1:${port}`, redisCommandTimeoutMs: 300 });
+      try {
+        const key = (await t.deps.repos.projects.createApiKey('frozen')).key;
+        const auth = { authorization: `Bearer ${key}` };
+        expect((await t.app.inject({ url: '/v1/experiments', headers: auth })).statusCode).toBe(200);
+        redis!.kill('SIGSTOP');
+        try {
+          for (const [method, url, payload] of [
+            ['GET', '/v1/experiments'],
+            ['POST', '/v1/experiments', small()],
+          ] as const) {
+            const r = await t.app.inject({ method, url, headers: auth, ...(payload ? { payload } : {}) });
+            expect(r.statusCode, `${method} ${url}: ${r.body}`).toBe(503);
+            expect(r.json().code).toBe('UNAVAILABLE');
+            expect(r.headers['retry-after']).toBe('5');
+          }
+        } finally {
+          redis!.kill('SIGCONT');
+        }
+        await until('Redis to answer again', async () => (await t.app.inject({ url: '/readyz' })).statusCode === 200);
+        expect((await t.app.inject({ url: '/v1/experiments', headers: auth })).statusCode).toBe(200);
+      } finally {
+        await t.close();
+        await stopRedis();
+      }
+    });
+
     it('every /v1 route is 503 while it is down (the rate limiter fails closed), and works again after', async () => {
       const port = await freePort();
       await startRedis(port);

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { integrationEnv } from '@arcal/db/testing';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
 import { testApp } from './helpers.ts';
 
 const integration = await integrationEnv('api_rate_limit');
@@ -12,6 +13,25 @@ const env = integration.available ? integration.env : undefined;
 afterAll(() => env?.cleanup());
 
 const randomToken = () => `arcal_${randomBytes(24).toString('hex')}`;
+
+describe('rate-limit and proxy settings', () => {
+  it('TRUST_PROXY: off by default and for 0/false, every hop for 1/true, else the proxies named', () => {
+    for (const v of [undefined, '', '0', 'false', 'FALSE'])
+      expect(loadConfig({ TRUST_PROXY: v }).trustProxy).toBe(false);
+    for (const v of ['1', 'true', 'True']) expect(loadConfig({ TRUST_PROXY: v }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.168.1.1' }).trustProxy).toBe('10.0.0.0/8, 192.168.1.1');
+  });
+
+  it('RATE_LIMIT_ADDRESS_MAX is optional; RATE_LIMIT_MAX is per project', () => {
+    expect(loadConfig({ RATE_LIMIT_MAX: '7' }).rateLimit).toEqual({ max: 7, windowMs: 60_000 });
+    expect(loadConfig({ RATE_LIMIT_ADDRESS_MAX: '50' }).rateLimit).toEqual({
+      max: 120,
+      windowMs: 60_000,
+      addressMax: 50,
+    });
+    expect(() => loadConfig({ RATE_LIMIT_ADDRESS_MAX: 'many' })).toThrow(/RATE_LIMIT_ADDRESS_MAX/);
+  });
+});
 
 describe.skipIf(!env)('rate limits (real PostgreSQL + Redis)', () => {
   it('a client sending a new random bad token each time is limited by its address', async () => {

@@ -44,7 +44,8 @@ const ADAPTER = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTime
 const SQLSTATE = /^(08[0-9A-Z]{3}|53300|57P0[1-3])$/;
 const PG_MESSAGE =
   /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Can't reach database server/;
-const REDIS_MESSAGE = /^Connection is closed|Stream isn't writeable|Reached the max retries per request limit/;
+const REDIS_MESSAGE =
+  /^Connection is closed|Stream isn't writeable|Reached the max retries per request limit|^Command timed out/;
 
 /** Which store a failure says is unreachable, or null when it is some other error. */
 export function outageOf(err: unknown): Store | null {
