@@ -1,0 +1,177 @@
+/**
+ * The service on servers of the fault suite's own: PostgreSQL and Redis from test/support (other ports than the
+ * shared ones, so stopping them disturbs nothing else), the API and `arcal-worker`s as child processes. Every
+ * piece can be stopped, killed and started again; the state of experiments and jobs is read straight from
+ * Postgres and BullMQ so that it can be watched while the API is down.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { closeQueues, createQueues, migrate, type Queues } from '@arcal/db';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { type Proc, serverEntry, startWorker, until, workerEnvOf } from '../e2e/harness.ts';
+import { freePort, type PgServer, type RedisServer, startPostgres, startRedis } from '../support/servers.ts';
+
+/** Worker timings of the suite: a killed worker's job is handed out again within lock + stalled interval. */
+export const WORKER_TIMINGS = {
+  ARCAL_JOB_LOCK_MS: '15000',
+  ARCAL_STALLED_INTERVAL_MS: '3000',
+  ARCAL_RECONCILE_INTERVAL_MS: '5000',
+  ARCAL_DB_RETRY_SECONDS: '120',
+  SHUTDOWN_GRACE_SECONDS: '5',
+} as const;
+
+export interface FaultService {
+  pg: PgServer;
+  redis: RedisServer;
+  databaseUrl: string;
+  prefix: string;
+  key: string;
+  base: string;
+  api: () => Proc;
+  workers: Proc[];
+  /** Every worker's output so far, killed ones included. */
+  workerOutput(): string;
+  startApi(): Promise<void>;
+  /** Sends `signal` to the API and waits for it to exit. */
+  stopApi(signal: NodeJS.Signals): Promise<number | string | null>;
+  addWorker(): Promise<Proc>;
+  request<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /** One statement on the suite's database (a fresh connection: works again as soon as Postgres is back). */
+  query<T = any>(sql: string, args?: unknown[]): Promise<T[]>;
+  /** BullMQ's state of a job id in `queue` ('missing' when it holds none). */
+  bullmqState(queue: string, id: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+function spawnNode(args: string[], env: Record<string, string>, name: string): Proc {
+  const child: ChildProcess = spawn(process.execPath, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (d: Buffer) => {
+    out += d;
+    if (process.env.ARCAL_E2E_VERBOSE) process.stderr.write(`[${name}] ${d}`);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | string | null>((r) => child.once('exit', (code, signal) => r(code ?? signal)));
+  return { child, output: () => out, exited };
+}
+
+export async function startFaultService(opts: {
+  workers: number;
+  workerEnv?: Record<string, string>;
+}): Promise<FaultService> {
+  const [pgServer, redisServer] = await Promise.all([startPostgres(), startRedis()]);
+  const admin = new pg.Client({ connectionString: pgServer.url });
+  await admin.connect();
+  await admin.query('CREATE DATABASE arcal_faults');
+  await admin.end();
+  const databaseUrl = pgServer.url.replace(/\/postgres$/, '/arcal_faults');
+  await migrate(databaseUrl);
+  const prefix = 'arcal-faults';
+  const artifactDir = mkdtempSync(join(tmpdir(), 'arcal-faults-'));
+  const port = await freePort();
+  const key = `arcal_faults_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+  const base = `http://127.0.0.1:${port}`;
+  const common = {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisServer.url,
+    ARCAL_QUEUE_PREFIX: prefix,
+    ARTIFACT_DIR: artifactDir,
+    LOG_LEVEL: 'warn',
+  };
+  let api: Proc | undefined;
+  const startApi = async () => {
+    const p = spawnNode(
+      ['--import', 'tsx', serverEntry],
+      { ...common, HOST: '127.0.0.1', PORT: String(port), ARCAL_BOOTSTRAP_KEY: key },
+      'api',
+    );
+    api = p;
+    await until(
+      async () => {
+        if (p.child.exitCode !== null) throw new Error(`the API exited:\n${p.output()}`);
+        return fetch(`${base}/healthz`)
+          .then((r) => r.ok)
+          .catch(() => false);
+      },
+      120_000,
+      'the API to listen',
+    );
+  };
+  const workerEnv = workerEnvOf(
+    { databaseUrl, redisUrl: redisServer.url, prefix, cleanup: async () => {} },
+    artifactDir,
+    { ...WORKER_TIMINGS, ...opts.workerEnv },
+  );
+  const workers: Proc[] = [];
+  const addWorker = async () => {
+    const w = startWorker(workerEnv, `worker${workers.length}`);
+    workers.push(w);
+    await w.ready;
+    return w;
+  };
+  const redis = new Redis(redisServer.url, { maxRetriesPerRequest: null, lazyConnect: false });
+  redis.on('error', () => {});
+  const queues: Queues = createQueues(redis, prefix);
+  await Promise.all([startApi(), ...Array.from({ length: opts.workers }, () => addWorker())]);
+
+  return {
+    pg: pgServer,
+    redis: redisServer,
+    databaseUrl,
+    prefix,
+    key,
+    base,
+    api: () => api!,
+    workers,
+    workerOutput: () => workers.map((w) => w.output()).join(''),
+    startApi,
+    async stopApi(signal) {
+      const p = api!;
+      p.child.kill(signal);
+      return p.exited;
+    },
+    addWorker,
+    async request(method, path, body) {
+      const r = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${key}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      const text = await r.text();
+      return { status: r.status, body: text ? JSON.parse(text) : undefined };
+    },
+    async query(sql, args = []) {
+      const c = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 3000 });
+      c.on('error', () => {});
+      await c.connect();
+      try {
+        return (await c.query(sql, args)).rows;
+      } finally {
+        await c.end().catch(() => {});
+      }
+    },
+    async bullmqState(queue, id) {
+      const q = queues[queue as keyof Queues];
+      const job = q ? await q.getJob(id) : undefined;
+      return job ? await job.getState() : 'missing';
+    },
+    async stop() {
+      for (const p of [api, ...workers])
+        if (p && p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+      await Promise.all([api, ...workers].filter(Boolean).map((p) => p!.exited));
+      await closeQueues(queues).catch(() => {});
+      redis.disconnect();
+      await Promise.all([pgServer.destroy(), redisServer.destroy()]);
+    },
+  };
+}
