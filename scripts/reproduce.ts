@@ -25,7 +25,7 @@ import { unimplementedPaths } from '../packages/core/src/experiment/features.ts'
 import { type RunEvent, runExperiment } from '../packages/core/src/experiment/run.ts';
 import { costOf, type PlannedExperiment, PRESETS, type Preset, planFor } from './reproduce/plan.ts';
 import { buildResults, type Finished, selectLsEpsilon } from './reproduce/results.ts';
-import { readSummary, summarize, writeSummary } from './reproduce/summary.ts';
+import { canonicalJson, readSummary, summarize, writeSummary } from './reproduce/summary.ts';
 
 function arg(name: string): string | undefined {
   const argv = process.argv.slice(2);
@@ -139,10 +139,17 @@ async function main(): Promise<void> {
     for (const e of plan) {
       const had = results.get(e.dir);
       if (had?.summary || had?.error) continue;
-      let summary = await readSummary(summariesDir, e);
-      if (!summary) {
+      let resolved: ResolvedSpec | undefined;
+      try {
+        resolved = resolveSpec(e);
+      } catch {
+        // an unimplemented or invalid spec fails when it runs, with its message; here it only matches nothing
+      }
+      let summary = resolved && (await readSummary(summariesDir, e, resolved));
+      if (!summary && resolved) {
         const report = await readReport(join(runsDir, e.dir));
-        if (report) {
+        // a run folder left by another spec (an edited preset, a changed default) is not this experiment
+        if (report && canonicalJson(report.spec) === canonicalJson(resolved)) {
           summary = summarize(preset.name, e, report);
           await writeSummary(summariesDir, summary);
         }

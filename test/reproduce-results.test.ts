@@ -411,6 +411,10 @@ describe('published summaries', () => {
     const changed = { ...e, spec: { ...e.spec, training: { ...(e.spec.training as object), epochs: 99 } } };
     expect(await readSummary(dir, changed)).toBeUndefined();
     expect(await readSummary(dir, { ...e, dir: 'vanilla/seed=7' })).toBeUndefined();
+    // the same planned spec resolved with another default is another experiment
+    expect(await readSummary(dir, e, s.resolvedSpec)).toBeDefined();
+    const otherDefault = { ...(s.resolvedSpec as object), evaluation: { bins: 20 } };
+    expect(await readSummary(dir, e, otherDefault)).toBeUndefined();
   });
 });
 

@@ -41,6 +41,11 @@ export interface ExperimentSummary extends Pick<ExperimentReport, (typeof REPORT
   machine?: { cpu: string; cores: number; memoryGb: number; os: string; node: string };
   /** The spec as planned (before defaults); a summary whose spec differs from the plan's is stale. */
   spec: Record<string, unknown>;
+  /**
+   * The spec as the run resolved it (defaults filled in): when a default changes, the same planned spec means a
+   * different experiment, and its summary is stale too.
+   */
+  resolvedSpec: unknown;
   /** The report's shift section, typed for the tables. */
   shift?: {
     rows: Array<{
@@ -90,18 +95,27 @@ export function summarize(
     method: (e.spec.method as { kind: string }).kind,
     ...(machine ? { machine } : {}),
     spec: e.spec,
+    resolvedSpec: r.spec,
     ...(keep as Pick<ExperimentSummary, (typeof REPORT_FIELDS)[number] | 'shift' | 'ood'>),
   };
 }
 
 export const summaryPath = (dataDir: string, dir: string): string => join(dataDir, `${dir}.json`);
 
-/** The summary of a planned experiment, or undefined when there is none or it was made from another spec. */
-export async function readSummary(dataDir: string, e: PlannedExperiment): Promise<ExperimentSummary | undefined> {
+/**
+ * The summary of a planned experiment, or undefined when there is none or it was made from another spec (the
+ * planned one, or, when `resolved` is given, the spec with today's defaults filled in).
+ */
+export async function readSummary(
+  dataDir: string,
+  e: PlannedExperiment,
+  resolved?: unknown,
+): Promise<ExperimentSummary | undefined> {
   const file = summaryPath(dataDir, e.dir);
   if (!existsSync(file)) return undefined;
   const s = JSON.parse(await readFile(file, 'utf8')) as ExperimentSummary;
   if (s.format !== SUMMARY_FORMAT || canonicalJson(s.spec) !== canonicalJson(e.spec)) return undefined;
+  if (resolved !== undefined && canonicalJson(s.resolvedSpec) !== canonicalJson(resolved)) return undefined;
   return s;
 }
 
