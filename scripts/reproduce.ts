@@ -24,7 +24,7 @@ import type { ExperimentData } from '../packages/core/src/data/types.ts';
 import { unimplementedPaths } from '../packages/core/src/experiment/features.ts';
 import { type RunEvent, runExperiment } from '../packages/core/src/experiment/run.ts';
 import { costOf, type PlannedExperiment, PRESETS, type Preset, planFor } from './reproduce/plan.ts';
-import { buildResults, type Finished, selectLsEpsilon } from './reproduce/results.ts';
+import { buildResults, chooseSwept, type Finished } from './reproduce/results.ts';
 import { canonicalJson, readSummary, summarize, writeSummary } from './reproduce/summary.ts';
 
 function arg(name: string): string | undefined {
@@ -218,19 +218,29 @@ async function main(): Promise<void> {
 
   if (!flag('only-results')) {
     const phase1 = planFor(preset);
-    // the LS ensemble needs the ε the sweep selects; count its cost in the ETA from the start
-    const lsEnsCost = costOf(preset, planFor(preset, preset.lsEpsilons[0]).at(-1)!);
-    await runPlan(phase1, lsEnsCost);
-    const sel = selectLsEpsilon([...results.values()]);
-    if (sel && ran < limit && !outOfTime) {
-      log(`label smoothing: ε = ${sel.epsilon} selected by validation ECE`);
-      await runPlan(planFor(preset, sel.epsilon), 0);
+    // what waits for the sweeps' choices (Ensemble of LS; with an α sweep also on-the-fly, the R sweep and the
+    // AdaLS / AR-AdaLS ensembles): counted in the ETA from the start at the grids' first values
+    const guess = { epsilon: preset.lsEpsilons[0], alphaAdaLS: preset.alphas[0], alphaArAdaLS: preset.alphas[0] };
+    const inPhase1 = new Set(phase1.map((e) => e.dir));
+    const laterCost = planFor(preset, guess)
+      .filter((e) => !inPhase1.has(e.dir))
+      .reduce((s, e) => s + costOf(preset, e), 0);
+    await runPlan(phase1, laterCost);
+    const chosen = chooseSwept([...results.values()], preset);
+    const complete =
+      chosen.epsilon !== undefined &&
+      (preset.alphas.length === 1 || (chosen.alphaAdaLS !== undefined && chosen.alphaArAdaLS !== undefined));
+    if (complete && ran < limit && !outOfTime) {
+      log(
+        `selected by validation ECE: label smoothing ε = ${chosen.epsilon}${preset.alphas.length > 1 ? `, AdaLS α = ${chosen.alphaAdaLS}, AR-AdaLS α = ${chosen.alphaArAdaLS}` : ''}`,
+      );
+      await runPlan(planFor(preset, chosen), 0);
     }
   }
-  // --only-results starts from nothing: read the first phase's summaries before choosing the swept ε
+  // --only-results starts from nothing: read the first phase's summaries before choosing the swept values
   if (flag('only-results')) await collect(planFor(preset));
-  const sel = selectLsEpsilon([...results.values()]);
-  await collect(planFor(preset, sel?.epsilon));
+  const chosen = chooseSwept([...results.values()], preset);
+  await collect(planFor(preset, chosen));
   if (!dataSource) {
     const any = [...results.values()].find((x) => x.summary)?.summary;
     dataSource = any?.dataset.source ?? preset.dataset.name;
@@ -238,7 +248,7 @@ async function main(): Promise<void> {
   const backend = activeBackend();
   const { markdown, figures } = buildResults({
     preset,
-    experiments: planFor(preset, sel?.epsilon).map((e) => results.get(e.dir)!),
+    experiments: planFor(preset, chosen).map((e) => results.get(e.dir)!),
     machine: {
       ...host,
       backend: backend?.name ?? info.name,

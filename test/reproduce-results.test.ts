@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { ExperimentReport } from '@arcal/contracts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FASHION_MNIST, type Family, type PlannedExperiment, planFor, SMOKE } from '../scripts/reproduce/plan.ts';
-import { buildResults, type Finished, selectLsEpsilon } from '../scripts/reproduce/results.ts';
+import { buildResults, chooseSwept, type Finished, selectLsEpsilon } from '../scripts/reproduce/results.ts';
 import { readSummary, summarize, summaryPath, writeSummary } from '../scripts/reproduce/summary.ts';
 import { niceTicks, quantile } from '../scripts/reproduce/svg.ts';
 
@@ -127,6 +127,12 @@ function fabricateReport(e: PlannedExperiment): ExperimentReport {
 
 const fabricate = (e: PlannedExperiment) => summarize('smoke', e, fabricateReport(e));
 
+const baseInput = {
+  machine: { cpu: 'test cpu', cores: 2, memoryGb: 8, os: 'test', node: '20', backend: 'cpu' },
+  generatedAt: '2000-01-01T00:00:00Z',
+  scriptSeconds: 1,
+};
+
 const rowOf = (md: string, name: string) => md.split('\n').find((l) => l.startsWith(`| ${name} |`));
 /** The cells of a claim's row in the verdict table. */
 const claimRow = (md: string, claim: string) => {
@@ -146,7 +152,7 @@ describe('reproduction results', () => {
     expect(sel?.candidates.map((c) => c.epsilon).sort()).toEqual([0.05, 0.2]);
   });
 
-  const full = planFor(SMOKE, 0.2);
+  const full = planFor(SMOKE, { epsilon: 0.2 });
   const ensLs = full.find((e) => e.family === 'ens-label-smoothing')!;
   expect(ensLs.spec.method).toMatchObject({ kind: 'label-smoothing', epsilon: 0.2 });
   const input = {
@@ -326,7 +332,7 @@ describe('reproduction results', () => {
 
   it('variance is judged overall and in every subset, over the ensemble seeds', () => {
     const preset = { ...SMOKE, ensembleSeeds: [0, 1] };
-    const plan = planFor(preset, 0.2);
+    const plan = planFor(preset, { epsilon: 0.2 });
     // Ensemble of AR-AdaLS: half the vanilla ensemble's σ² in subsets 1–9, twice it in subset 10; overall
     // σ² 0.044/200 vs 0.05/200, in both seeds
     const withVar = (e: PlannedExperiment) => {
@@ -351,9 +357,60 @@ describe('reproduction results', () => {
   });
 });
 
+describe('α sweep', () => {
+  const preset = { ...SMOKE, alphas: [0.5, 1] };
+  // validation ECE: AdaLS is best at α = 0.5, AR-AdaLS at α = 1; the runs at the other α have test ECE 0.5, so
+  // they show if they leak into a row
+  const sweptSummary = (e: PlannedExperiment) => {
+    const s = fabricate(e);
+    const alpha = e.config['method.alpha'] as number | undefined;
+    if (alpha === undefined || (e.family !== 'adals' && e.family !== 'ar-adals')) return s;
+    const best = e.family === 'adals' ? 0.5 : 1;
+    const epochs = s.epochs.map((r) => ({ ...r, validation: { ...r.validation!, ece: alpha === best ? 0.01 : 0.05 } }));
+    return { ...s, epochs, final: { ...s.final, ece: alpha === best ? s.final.ece : 0.5 } };
+  };
+
+  it('AdaLS and AR-AdaLS each keep their best α; what depends on α waits for the choice', () => {
+    const phase1 = planFor(preset);
+    expect(phase1.filter((e) => e.family === 'adals')).toHaveLength(4);
+    for (const f of ['ar-adals-otf', 'r-sweep', 'ens-adals', 'ens-ar-adals', 'ar-adals-of-ensemble'])
+      expect(
+        phase1.some((e) => e.family === f),
+        f,
+      ).toBe(false);
+    const chosen = chooseSwept(
+      phase1.map((planned) => ({ planned, summary: sweptSummary(planned) })),
+      preset,
+    );
+    expect(chosen).toEqual({ epsilon: 0.2, alphaAdaLS: 0.5, alphaArAdaLS: 1 });
+    const full = planFor(preset, chosen);
+    const methodOf = (f: Family) => full.find((e) => e.family === f)!.spec.method as { alpha: number };
+    expect(methodOf('ens-adals').alpha).toBe(0.5);
+    for (const f of ['ar-adals-otf', 'r-sweep', 'ens-ar-adals', 'ar-adals-of-ensemble'] as Family[])
+      expect(methodOf(f).alpha, f).toBe(1);
+
+    const md = buildResults({
+      ...baseInput,
+      preset,
+      experiments: full.map((planned) => ({ planned, summary: sweptSummary(planned) })),
+    }).markdown;
+    // AdaLS row: the α = 0.5 runs, ECE 6 %/8 % (+10 % jitter at seed 1 → 18 %); AR-AdaLS row: α = 1, 3 %/5 %
+    expect(rowOf(md, 'AdaLS')).toContain('| 12.00 ± 8.49 |');
+    expect(rowOf(md, 'AR-AdaLS')).toContain('| 4.00 ± 1.41 |');
+    expect(md).toContain('AdaLS α sweep (mean validation ECE): α = 0.5: 1.00; α = 1: 5.00 → α = 0.5.');
+    // Fig. 5's R = 1 is AdaLS at AR-AdaLS's α (1), whose fabricated clean ECE is 0.5 (its shift rows keep
+    // 0.06 + 0.01·severity: 9 % on average)
+    const r1 = md
+      .split('\n')
+      .slice(md.split('\n').findIndex((l) => l.startsWith('## 8.')))
+      .find((l) => l.startsWith('| 1 |'));
+    expect(r1).toBe('| 1 | 1 | 50.00 | 9.00 |');
+  });
+});
+
 describe('the fashion-mnist plan', () => {
   it('has at least 5 seeds per single model, 3 per ensemble and 3 per R of the sweep, and ε down to 0.01', () => {
-    const plan = planFor(FASHION_MNIST, 0.05);
+    const plan = planFor(FASHION_MNIST, { epsilon: 0.05, alphaAdaLS: 1, alphaArAdaLS: 0.5 });
     const seedsOf = (pred: (e: PlannedExperiment) => boolean) => new Set(plan.filter(pred).map((e) => e.seed)).size;
     for (const f of [
       'vanilla',
@@ -385,6 +442,7 @@ describe('the fashion-mnist plan', () => {
     // R = 1 and R = 10 reuse AdaLS / AR-AdaLS runs of the sweep's seeds
     expect(FASHION_MNIST.rSeeds.every((s) => FASHION_MNIST.seeds.includes(s))).toBe(true);
     expect(Math.min(...FASHION_MNIST.lsEpsilons)).toBeLessThanOrEqual(0.01);
+    for (const a of [0.1, 0.25, 0.5, 1]) expect(FASHION_MNIST.alphas).toContain(a);
     for (const eps of FASHION_MNIST.lsEpsilons)
       expect(
         seedsOf((e) => e.family === 'label-smoothing' && e.config['method.epsilon'] === eps),

@@ -67,7 +67,8 @@ export interface Preset {
   members: number;
   lsEpsilons: number[];
   rValues: number[];
-  alpha: number;
+  /** α of Eq. 3; with several, AdaLS and AR-AdaLS are swept over them and each keeps its best. */
+  alphas: number[];
   subsets: number;
   attack: { attack: 'fmn-l2'; params: { steps: number } };
   onTheFlyEvery: number;
@@ -91,8 +92,9 @@ export const GREY_CORRUPTIONS: string[] = applicableCorruptions(1);
  * classifies 99.94 ± 0.10 % of its training set correctly, test accuracy 88.1 % under confidence 94.3 %, ECE 7.0 %.
  * The whole preset (50 experiments, ensembles of 5 included, with their reference models, attacks and evaluations)
  * took 1 h 07 min wall on 2 cores with the native backend, beside other work, with 3 seeds per single model, 2 for
- * the R sweep and one run per ensemble; the seed counts are now 5 / 3 / 3 and the ε grid has 5 values (98 experiments), so
- * expect about 2 h 45 min on the same machine, in parts with --minutes. See costOf for the ETA.
+ * the R sweep and one run per ensemble; the seed counts are now 5 / 3 / 3, the ε grid has 5 values and AdaLS / AR-AdaLS are
+ * swept over 4 values of α (128 experiments), so expect about 3 h 30 min on the same machine, in parts with
+ * --minutes. See costOf for the ETA.
  */
 export const FASHION_MNIST: Preset = {
   name: 'fashion-mnist',
@@ -107,7 +109,7 @@ export const FASHION_MNIST: Preset = {
   // the last full run selected the grid's smallest ε (0.05), so the grid now reaches down to 0.01
   lsEpsilons: [0.01, 0.02, 0.05, 0.1, 0.2],
   rValues: [1, 2, 4, 6, 8, 10, 12, 16],
-  alpha: 1,
+  alphas: [0.1, 0.25, 0.5, 1],
   subsets: 10,
   attack: { attack: 'fmn-l2', params: { steps: 20 } },
   onTheFlyEvery: 10,
@@ -135,6 +137,7 @@ export const SMOKE: Preset = {
   ensembleSeeds: [0],
   members: 2,
   lsEpsilons: [0.05, 0.2],
+  alphas: [1],
   rValues: [1, 2, 10],
   corruptions: ['gaussian_noise', 'gaussian_blur', 'contrast', 'jpeg_compression'],
   subsets: 10,
@@ -173,10 +176,26 @@ export function baseSpec(p: Preset): Record<string, unknown> {
 }
 
 /**
- * Every study of the comparison. `lsEpsilon` is the ε chosen by the sweep (best mean validation ECE); the
- * Ensemble of LS study is only planned once it is known.
+ * What the sweeps chose (each by the lowest mean validation ECE over seeds): label smoothing's ε, and AdaLS's and
+ * AR-AdaLS's α when the preset sweeps α. With a single α it is known from the start.
  */
-export function studiesFor(p: Preset, lsEpsilon?: number): Array<{ family: Family; doc: StudyDocument }> {
+export interface Chosen {
+  epsilon?: number;
+  alphaAdaLS?: number;
+  alphaArAdaLS?: number;
+}
+
+/** The α each method runs with outside the sweep: the chosen one, or the preset's only one. */
+export function alphasOf(p: Preset, chosen: Chosen = {}): { adals?: number; arAdals?: number } {
+  const fixed = p.alphas.length === 1 ? p.alphas[0] : undefined;
+  return { adals: chosen.alphaAdaLS ?? fixed, arAdals: chosen.alphaArAdaLS ?? fixed };
+}
+
+/**
+ * Every study of the comparison. A study that needs a swept value (Ensemble of LS needs ε; on-the-fly, the R
+ * sweep and the AdaLS / AR-AdaLS ensembles need α) is only planned once the sweep has chosen it.
+ */
+export function studiesFor(p: Preset, chosen: Chosen = {}): Array<{ family: Family; doc: StudyDocument }> {
   const base = baseSpec(p);
   const robustness = { attack: p.attack.attack, source: 'precompute', params: p.attack.params };
   const method = (kind: string, extra: Record<string, unknown> = {}) => ({
@@ -201,49 +220,62 @@ export function studiesFor(p: Preset, lsEpsilon?: number): Array<{ family: Famil
       vary: { seed: p.ensembleSeeds },
     } as StudyDocument,
   });
-  const out = [
+  // a single α keeps the experiments' names free of it (and the plans of earlier runs valid)
+  const alphaSweep = p.alphas.length > 1 ? { 'method.alpha': p.alphas, seed: p.seeds } : seeds;
+  const a = alphasOf(p, chosen);
+  const out: Array<{ family: Family; doc: StudyDocument } | undefined> = [
     single('vanilla', 'vanilla'),
     single('label-smoothing', 'label-smoothing', {}, { 'method.epsilon': p.lsEpsilons, seed: p.seeds }),
     single('temperature-scaling', 'temperature-scaling'),
-    single('adals', 'adals', { alpha: p.alpha }),
-    single('ar-adals', 'ar-adals', { alpha: p.alpha, subsets: p.subsets }),
+    single('adals', 'adals', { alpha: p.alphas[0] }, alphaSweep),
+    single('ar-adals', 'ar-adals', { alpha: p.alphas[0], subsets: p.subsets }, alphaSweep),
     single('mixup', 'mixup', { mixupAlpha: p.mixupAlpha }),
     single('ccat', 'ccat', { ccat: p.ccat }),
     single('mix-n-match', 'mix-n-match'),
-    {
-      family: 'ar-adals-otf' as Family,
-      doc: {
-        name: 'ar-adals-otf',
-        base: {
-          ...base,
-          method: {
-            kind: 'ar-adals',
-            alpha: p.alpha,
-            subsets: p.subsets,
-            robustness: { ...robustness, source: 'on-the-fly', everyEpochs: p.onTheFlyEvery },
-          },
+    a.arAdals === undefined
+      ? undefined
+      : {
+          family: 'ar-adals-otf',
+          doc: {
+            name: 'ar-adals-otf',
+            base: {
+              ...base,
+              method: {
+                kind: 'ar-adals',
+                alpha: a.arAdals,
+                subsets: p.subsets,
+                robustness: { ...robustness, source: 'on-the-fly', everyEpochs: p.onTheFlyEvery },
+              },
+            },
+            vary: seeds,
+          } as StudyDocument,
         },
-        vary: seeds,
-      } as StudyDocument,
-    },
-    single(
-      'r-sweep',
-      'ar-adals',
-      { alpha: p.alpha },
-      { 'method.subsets': p.rValues.filter((r) => r !== 1 && r !== p.subsets), seed: p.rSeeds },
-    ),
+    a.arAdals === undefined
+      ? undefined
+      : single(
+          'r-sweep',
+          'ar-adals',
+          { alpha: a.arAdals },
+          { 'method.subsets': p.rValues.filter((r) => r !== 1 && r !== p.subsets), seed: p.rSeeds },
+        ),
     ensemble('ens-vanilla', 'vanilla'),
-    ensemble('ens-adals', 'adals', { alpha: p.alpha }),
-    ensemble('ens-ar-adals', 'ar-adals', { alpha: p.alpha, subsets: p.subsets }),
-    ensemble('ar-adals-of-ensemble', 'ar-adals', { alpha: p.alpha, subsets: p.subsets }, 'joint'),
+    a.adals === undefined ? undefined : ensemble('ens-adals', 'adals', { alpha: a.adals }),
+    a.arAdals === undefined
+      ? undefined
+      : ensemble('ens-ar-adals', 'ar-adals', { alpha: a.arAdals, subsets: p.subsets }),
+    a.arAdals === undefined
+      ? undefined
+      : ensemble('ar-adals-of-ensemble', 'ar-adals', { alpha: a.arAdals, subsets: p.subsets }, 'joint'),
+    chosen.epsilon === undefined
+      ? undefined
+      : ensemble('ens-label-smoothing', 'label-smoothing', { epsilon: chosen.epsilon }),
   ];
-  if (lsEpsilon !== undefined) out.push(ensemble('ens-label-smoothing', 'label-smoothing', { epsilon: lsEpsilon }));
-  return out;
+  return out.filter((x): x is { family: Family; doc: StudyDocument } => x !== undefined);
 }
 
 /** The experiments of the studies, vanilla first (its over-confidence is shown first), in a stable order. */
-export function planFor(p: Preset, lsEpsilon?: number): PlannedExperiment[] {
-  return studiesFor(p, lsEpsilon).flatMap(({ family, doc }) =>
+export function planFor(p: Preset, chosen: Chosen = {}): PlannedExperiment[] {
+  return studiesFor(p, chosen).flatMap(({ family, doc }) =>
     expandStudy(doc).map((e) => ({ family, dir: `${family}/${e.slug}`, seed: e.seed, config: e.config, spec: e.spec })),
   );
 }

@@ -7,7 +7,7 @@
  */
 import type { ExperimentReport, SubsetRow } from '@arcal/contracts';
 import { aggregateStudy, formatStat, meanStd, type Stat, selectBest } from '../../packages/core/src/study/index.ts';
-import { FAMILY_LABEL, type Family, type PlannedExperiment, type Preset } from './plan.ts';
+import { alphasOf, type Chosen, FAMILY_LABEL, type Family, type PlannedExperiment, type Preset } from './plan.ts';
 import { pairedTTest, slope, studentTQuantile } from './stats.ts';
 import type { ExperimentSummary } from './summary.ts';
 import { boxPlot, histogramChart, lineChart } from './svg.ts';
@@ -63,14 +63,20 @@ const statOf = (vals: Array<number | undefined>): Stat | undefined => {
 const pct = (s: Stat | undefined, digits = 2) => formatStat(s, 100, digits);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-/** The ε of the label-smoothing sweep with the lowest mean validation ECE over seeds (the paper's rule). */
-export function selectLsEpsilon(
+/**
+ * The value of a swept path (ε, α) whose runs have the lowest mean validation ECE over seeds (the paper's rule
+ * for label smoothing). The validation split is also the one Eq. 3 reads, until the spec separates a selection
+ * part from it.
+ */
+export function selectSwept(
   experiments: Finished[],
-): { epsilon: number; candidates: Array<{ epsilon: number; valEce: number }> } | undefined {
-  const ls = done(experiments).filter((x) => x.planned.family === 'label-smoothing');
-  if (!ls.length) return undefined;
+  family: Family,
+  path: string,
+): { value: number; candidates: Array<{ value: number; valEce: number }> } | undefined {
+  const runs = done(experiments).filter((x) => x.planned.family === family && path in x.planned.config);
+  if (!runs.length) return undefined;
   const configs = aggregateStudy(
-    ls.map((x) => ({
+    runs.map((x) => ({
       experiment: {
         name: x.planned.dir,
         slug: x.planned.dir,
@@ -87,11 +93,29 @@ export function selectLsEpsilon(
   const best = sel.groups[0]?.best;
   if (!best) return undefined;
   return {
-    epsilon: (best.value as Record<string, number>)['method.epsilon'],
+    value: (best.value as Record<string, number>)[path],
     candidates: sel.groups[0].candidates.map((c) => ({
-      epsilon: (c.value as Record<string, number>)['method.epsilon'],
+      value: (c.value as Record<string, number>)[path],
       valEce: c.score,
     })),
+  };
+}
+
+/** The ε of the label-smoothing sweep with the lowest mean validation ECE over seeds. */
+export function selectLsEpsilon(
+  experiments: Finished[],
+): { epsilon: number; candidates: Array<{ epsilon: number; valEce: number }> } | undefined {
+  const s = selectSwept(experiments, 'label-smoothing', 'method.epsilon');
+  return s && { epsilon: s.value, candidates: s.candidates.map((c) => ({ epsilon: c.value, valEce: c.valEce })) };
+}
+
+/** Everything the sweeps chose so far (α only where the preset sweeps it). */
+export function chooseSwept(experiments: Finished[], p: Preset): Chosen {
+  const sweep = p.alphas.length > 1;
+  return {
+    epsilon: selectLsEpsilon(experiments)?.epsilon,
+    alphaAdaLS: sweep ? selectSwept(experiments, 'adals', 'method.alpha')?.value : undefined,
+    alphaArAdaLS: sweep ? selectSwept(experiments, 'ar-adals', 'method.alpha')?.value : undefined,
   };
 }
 
@@ -148,6 +172,8 @@ interface Ctx {
   p: Preset;
   sel: ReturnType<typeof selectLsEpsilon>;
   lsEps?: number;
+  /** α of the AdaLS and AR-AdaLS rows (chosen by the sweep, or the preset's only one). */
+  alpha: { adals?: number; arAdals?: number };
   md: string[];
   figures: Record<string, string>;
   claims: Claim[];
@@ -307,7 +333,7 @@ function setupSection(ctx: Ctx): void {
     ],
     [
       'AdaLS / AR-AdaLS',
-      `α = ${p.alpha}, R = ${p.subsets}, soft labels updated after every epoch, clipped to (1/Z, 1]`,
+      `${p.alphas.length > 1 ? `α swept over {${p.alphas.join(', ')}} for each method, selected by lowest mean validation ECE (AdaLS: α = ${ctx.alpha.adals ?? '–'}, AR-AdaLS: α = ${ctx.alpha.arAdals ?? '–'}; on-the-fly, the R sweep and the ensembles use the selected α)` : `α = ${p.alphas[0]}`}, R = ${p.subsets}, soft labels updated after every epoch, clipped to (1/Z, 1]`,
       'paper: R = 10, update each epoch; α †',
     ],
     [
@@ -420,6 +446,14 @@ function table2Section(ctx: Ctx): void {
       '',
       `Label-smoothing sweep (mean validation ECE): ${sel.candidates.map((c) => `ε = ${c.epsilon}: ${(100 * c.valEce).toFixed(2)}`).join('; ')} → ε = ${sel.epsilon}.`,
     );
+  for (const f of ['adals', 'ar-adals'] as Family[]) {
+    const a = selectSwept(ctx.input.experiments, f, 'method.alpha');
+    if (a)
+      md.push(
+        '',
+        `${FAMILY_LABEL[f]} α sweep (mean validation ECE): ${a.candidates.map((c) => `α = ${c.value}: ${(100 * c.valEce).toFixed(2)}`).join('; ')} → α = ${a.value}.`,
+      );
+  }
   md.push(
     '',
     "The paper's Table 2 generates AR-AdaLS's robustness on the fly (its caption), so the Table 2 claims below use the on-the-fly runs; Tables 3 and 4 and Figs. 2–3 use the pre-computed ones.",
@@ -893,13 +927,16 @@ function rSweepSection(ctx: Ctx): void {
   const { md, p, input } = ctx;
   md.push('', '## 8. Sensitivity to the number of robustness subsets R (paper Fig. 5)', '');
   /** Summaries at R, seeds of the sweep only (R = 1 is AdaLS, R = subsets the AR-AdaLS runs). */
+  // the sweep runs at AR-AdaLS's α, so R = 1 is AdaLS at that α (which the α sweep ran), not AdaLS's own best
+  const atAlpha = (x: Finished) =>
+    !('method.alpha' in x.planned.config) || x.planned.config['method.alpha'] === ctx.alpha.arAdals;
   const atR = (R: number) =>
     done(input.experiments)
       .filter(
         (x) =>
           (x.planned.family === 'r-sweep' && x.planned.config['method.subsets'] === R) ||
-          (R === 1 && x.planned.family === 'adals') ||
-          (R === p.subsets && x.planned.family === 'ar-adals'),
+          (R === 1 && x.planned.family === 'adals' && atAlpha(x)) ||
+          (R === p.subsets && x.planned.family === 'ar-adals' && atAlpha(x)),
       )
       .filter((x) => p.rSeeds.includes(x.planned.seed))
       .map((x) => x.summary);
@@ -1108,21 +1145,30 @@ export function buildResults(input: ResultsInput): {
 } {
   const sel = selectLsEpsilon(input.experiments);
   const lsEps = sel?.epsilon;
+  const alpha = alphasOf(input.preset, chooseSwept(input.experiments, input.preset));
+  /** Outside the sweeps a row holds the chosen ε / α only. */
+  const inRow = (f: Family, config: Record<string, unknown>) =>
+    f === 'label-smoothing'
+      ? config['method.epsilon'] === lsEps
+      : f === 'adals' && 'method.alpha' in config
+        ? config['method.alpha'] === alpha.adals
+        : f === 'ar-adals' && 'method.alpha' in config
+          ? config['method.alpha'] === alpha.arAdals
+          : true;
   const finished = done(input.experiments);
   const ctx: Ctx = {
     input,
     p: input.preset,
     sel,
     lsEps,
+    alpha,
     md: [],
     figures: {},
     claims: [],
     checks: [],
     rows: (f) =>
       finished
-        .filter(
-          (x) => x.planned.family === f && (f !== 'label-smoothing' || x.planned.config['method.epsilon'] === lsEps),
-        )
+        .filter((x) => x.planned.family === f && inRow(f, x.planned.config))
         .map((x) => x.summary)
         .sort((a, b) => a.seed - b.seed),
     label: (f) =>
