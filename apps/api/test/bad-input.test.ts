@@ -131,6 +131,20 @@ describe.skipIf(!env)('bad input answers 4xx (real PostgreSQL + Redis)', () => {
     expect(top.json().items).toEqual([]);
   });
 
+  it('a page size of Infinity (which the validator coerces and lets through) is 400, not a database error', async () => {
+    for (const url of [
+      '/v1/experiments?limit=1e999',
+      '/v1/experiments?limit=Infinity',
+      '/v1/studies?limit=-Infinity',
+      `/v1/experiments/${experimentId}/logs?limit=1e999`,
+    ]) {
+      const r = await t.app.inject({ url, headers: auth() });
+      expect(r.statusCode, `${url}: ${r.body}`).toBe(400);
+      expect(r.json().details[0].path).toBe('querystring.limit');
+    }
+    expect((await t.app.inject({ url: '/v1/experiments?limit=5', headers: auth() })).statusCode).toBe(200);
+  });
+
   it('a vary value of the wrong shape is 400 naming it', async () => {
     const before = await rows();
     for (const vary of [{ seed: 5 }, { seed: { a: 1 } }, { seed: 'x' }, { seed: null }, [1, 2], 'seed', 7]) {
