@@ -333,7 +333,7 @@ function setupSection(ctx: Ctx): void {
     ],
     [
       'AdaLS / AR-AdaLS',
-      `${p.alphas.length > 1 ? `α swept over {${p.alphas.join(', ')}} for each method, selected by lowest mean validation ECE (AdaLS: α = ${ctx.alpha.adals ?? '–'}, AR-AdaLS: α = ${ctx.alpha.arAdals ?? '–'}; on-the-fly, the R sweep and the ensembles use the selected α)` : `α = ${p.alphas[0]}`}, R = ${p.subsets}, soft labels updated after every epoch, clipped to (1/Z, 1]`,
+      `${p.alphas.length > 1 ? `α swept over {${p.alphas.join(', ')}} for each method, selected by lowest mean validation ECE (AdaLS: α = ${ctx.alpha.adals ?? '–'}, AR-AdaLS: α = ${ctx.alpha.arAdals ?? '–'}; on-the-fly, the R sweep and the ensembles use the selected α; the validation split that chooses α is also the one Eq. 3 reads)` : `α = ${p.alphas[0]}`}, R = ${p.subsets}, soft labels updated after every epoch, clipped to (1/Z, 1]`,
       'paper: R = 10, update each epoch; α †',
     ],
     [
