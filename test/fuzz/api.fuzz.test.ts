@@ -11,7 +11,7 @@
  * a generous bound (FUZZ_MAX_REQUEST_MS, default 10 s) so that a busy machine does not make it flaky.
  *
  * Replay: the seed is printed; FUZZ_SEED=<seed> reruns the same inputs. FUZZ_SCALE=<k> multiplies the number
- * of runs (default 1: 2,250 inputs).
+ * of runs (default 1: 2,450 inputs).
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -101,7 +101,7 @@ describe.skipIf(!env)('API fuzzing (real PostgreSQL + Redis)', () => {
 
   /** One request, timed; every check that applies to any input. */
   async function send(opts: {
-    method: 'GET' | 'POST';
+    method: 'GET' | 'POST' | 'DELETE';
     url: string;
     headers?: Record<string, string>;
     payload?: string;
@@ -367,6 +367,46 @@ describe.skipIf(!env)('API fuzzing (real PostgreSQL + Redis)', () => {
       );
     });
   }
+
+  it('cancel, retry, delete and the session routes: 200 generated ids, queries and headers', async () => {
+    // Ids are never the two fixtures' (they must survive for the GET parts); real ids of the fuzz project's own
+    // fuzz submissions are fair game through the list.
+    const listed = (
+      await t.app.inject({ url: '/v1/experiments?limit=100', headers: { authorization: `Bearer ${key}` } })
+    ).json().items as Array<{ id: string }>;
+    const own = listed.map((e) => e.id).filter((id) => id !== experimentId);
+    const id = fc.oneof(
+      ...(own.length ? [fc.constantFrom(...own)] : []),
+      fc.uuid(),
+      hostileKey.map(encodeSegment),
+      rawPieces,
+    );
+    const write = fc.oneof(
+      fc.tuple(fc.constantFrom('POST', 'DELETE'), fc.constant('/v1/session'), fc.constant('')),
+      fc.tuple(
+        fc.constantFrom('POST'),
+        fc.constantFrom('/v1/experiments/%s/cancel', '/v1/experiments/%s/retry', '/v1/studies/%s/cancel'),
+        id,
+      ),
+      fc.tuple(fc.constantFrom('DELETE'), fc.constantFrom('/v1/experiments/%s', '/v1/studies/%s'), id),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        write,
+        headers(true),
+        fc.option(hostileBodyText, { freq: 3 }),
+        async ([method, path, target], h, body) => {
+          await send({
+            method: method as 'POST',
+            url: path.replace('%s', target),
+            headers: h,
+            ...(body ? { payload: body } : {}),
+          });
+        },
+      ),
+      { seed: SEED + 30, numRuns: runs(200) },
+    );
+  });
 
   it('afterwards another project is unaffected: its valid submissions succeed and it sees only its own', async () => {
     const auth = { authorization: `Bearer ${victimKey}` };
