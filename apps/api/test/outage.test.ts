@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { integrationEnv } from '@arcal/db/testing';
 import { afterAll, describe, expect, it } from 'vitest';
+import { outageOf } from '../src/plugins/outage.ts';
 import { testApp } from './helpers.ts';
 
 const integration = await integrationEnv('api_outage');
@@ -56,6 +57,51 @@ async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 30
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+describe('which failures are outages', () => {
+  const sock = (code: string) =>
+    Object.assign(new Error(`connect ${code} 127.0.0.1:5432`), { code, syscall: 'connect' });
+  it('names the store for connection failures, wrapped or not, and nothing for other errors', () => {
+    const cases: Array<[unknown, string | null]> = [
+      [Object.assign(new Error("Can't reach database server"), { code: 'P1001' }), 'PostgreSQL'],
+      [
+        Object.assign(new Error('Raw query failed'), {
+          code: 'P2010',
+          meta: { driverAdapterError: { cause: { kind: 'DatabaseNotReachable' } } },
+        }),
+        'PostgreSQL',
+      ],
+      [
+        Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+        'PostgreSQL',
+      ],
+      [Object.assign(new Error('the database system is starting up'), { code: '57P03' }), 'PostgreSQL'],
+      [new Error('Connection terminated unexpectedly'), 'PostgreSQL'],
+      [
+        Object.assign(new Error('Reached the max retries per request limit'), { name: 'MaxRetriesPerRequestError' }),
+        'Redis',
+      ],
+      [new Error('Command timed out'), 'Redis'],
+      [new Error('Connection is closed.'), 'Redis'],
+      [new AggregateError([sock('ECONNREFUSED'), sock('ECONNREFUSED')], 'connect failed'), 'PostgreSQL or Redis'],
+      [new Error('wrapped', { cause: sock('ETIMEDOUT') }), 'PostgreSQL or Redis'],
+      [
+        Object.assign(new Error('socket hang up', { cause: sock('ECONNRESET') }), { $metadata: {} }),
+        'The artifact store',
+      ],
+      [new TypeError("Cannot read properties of undefined (reading 'x')"), null],
+      [Object.assign(new Error('Unique constraint failed'), { code: 'P2002' }), null],
+      [Object.assign(new Error('database "x" does not exist'), { code: '3D000' }), null],
+      ['a string', null],
+      [null, null],
+    ];
+    for (const [err, store] of cases) expect(outageOf(err), String((err as Error)?.message ?? err)).toBe(store);
+    // A cycle of causes ends the walk.
+    const a = new Error('a') as Error & { cause?: unknown };
+    a.cause = new Error('b', { cause: a });
+    expect(outageOf(a)).toBeNull();
+  });
+});
 
 describe.skipIf(!env)('outages answer 503 with Retry-After', () => {
   it('PostgreSQL unreachable: every /v1 route is 503 UNAVAILABLE, readiness says which store', async () => {

@@ -197,6 +197,10 @@ describe.skipIf(!env)('API shutdown with live event streams (real server process
 
       // The replay held the final status, so that stream ended; the other is still open (the row says queued).
       expect((await replayStream.rest()).map((e) => e.event)).toEqual(['end']);
+      // Once the row says finished too, a resume whose replay holds the final status ends the stream once.
+      await second.deps.repos.experiments.transition(id, ['queued'], 'cancelled');
+      const again = await (await openStream(base, id, snapshot.id)).rest();
+      expect(again.map((e) => e.event)).toEqual(['epoch', 'epoch', 'epoch', 'epoch', 'epoch', 'status', 'end']);
       // Closing this instance ends the open stream with `shutdown` too (else close would wait on it).
       const open = fresh.rest();
       await second.close();

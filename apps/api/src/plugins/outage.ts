@@ -15,7 +15,11 @@ import type { Redis } from 'ioredis';
 /** Seconds a client is asked to wait before retrying after a 503. */
 export const RETRY_AFTER_SECONDS = 5;
 
-export type Store = 'PostgreSQL' | 'Redis' | 'PostgreSQL or Redis';
+/**
+ * What could not be reached. A bare socket error does not say which server it came from: the AWS SDK's errors
+ * (with `$metadata`) are the artifact store's; others come from pg (ioredis reports its own differently).
+ */
+export type Store = 'PostgreSQL' | 'Redis' | 'PostgreSQL or Redis' | 'The artifact store';
 
 /** Thrown where the API knows up front that a store is unavailable. */
 export class UnavailableError extends Error {
@@ -51,19 +55,21 @@ const REDIS_MESSAGE =
 export function outageOf(err: unknown): Store | null {
   const seen = new Set<unknown>();
   const todo: unknown[] = [err];
+  let aws = false;
   // Errors wrap errors (cause, Prisma's meta, AggregateError's list); a bounded walk finds the socket error.
   while (todo.length && seen.size < 32) {
     const e = todo.pop();
     if (!e || typeof e !== 'object' || seen.has(e)) continue;
     seen.add(e);
     const x = e as Record<string, any>;
+    if (x.$metadata !== undefined) aws = true;
     if (e instanceof UnavailableError) return e.store;
     if (x.name === 'MaxRetriesPerRequestError' || REDIS_MESSAGE.test(String(x.message ?? ''))) return 'Redis';
     if (typeof x.code === 'string' && (PRISMA.has(x.code) || SQLSTATE.test(x.code))) return 'PostgreSQL';
     if (typeof x.kind === 'string' && ADAPTER.has(x.kind)) return 'PostgreSQL';
     if (typeof x.originalCode === 'string' && SQLSTATE.test(x.originalCode)) return 'PostgreSQL';
     if (PG_MESSAGE.test(String(x.message ?? ''))) return 'PostgreSQL';
-    if (typeof x.code === 'string' && SOCKET.has(x.code)) return 'PostgreSQL or Redis';
+    if (typeof x.code === 'string' && SOCKET.has(x.code)) return aws ? 'The artifact store' : 'PostgreSQL or Redis';
     todo.push(x.cause, x.meta?.driverAdapterError, x.meta?.driverAdapterError?.cause);
     if (Array.isArray(x.errors)) todo.push(...x.errors.slice(0, 8));
   }
