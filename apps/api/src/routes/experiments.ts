@@ -281,6 +281,11 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
       streams.add(shutdown);
       app.metrics?.sseStreams.inc();
       request.raw.on('close', close);
+      // The client may have gone while the snapshot was read: its 'close' has fired already.
+      if (raw.destroyed) {
+        close();
+        return;
+      }
       const finishedNow = (status: string) => (FINISHED as string[]).includes(status);
       const forward = (ev: ExperimentEvent, eventId: string | undefined) => {
         if (closed) return;
@@ -297,6 +302,7 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
       if (snapshot) send('snapshot', snapshot, last);
       for (const r of replay ?? []) forward(r.event, r.id);
       for (const q of queue.splice(0)) forward(q.event, q.id);
+      if (closed) return;
       // Finished with its last status event already seen (or never published): nothing more will come.
       if (finishedNow(e.status)) {
         send('end', { status: e.status });
