@@ -1,3 +1,9 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createRedis } from '@arcal/db';
 import { integrationEnv } from '@arcal/db/testing';
 import { Queue, QueueEvents, Worker } from 'bullmq';
@@ -94,4 +100,62 @@ describe.skipIf(!env)('worker /metrics (real BullMQ on Redis)', () => {
       producer.disconnect();
     }
   }, 30_000);
+});
+
+const bin = fileURLToPath(new URL('../bin/arcal-worker.js', import.meta.url));
+
+describe.skipIf(!env)('arcal-worker serves /metrics on ARCAL_WORKER_METRICS_PORT', () => {
+  const workerEnv = (port: string) => ({
+    ...process.env,
+    DATABASE_URL: env!.databaseUrl,
+    REDIS_URL: env!.redisUrl,
+    ARCAL_QUEUE_PREFIX: env!.prefix,
+    ARTIFACT_DIR: mkdtempSync(join(tmpdir(), 'arcal-wm-')),
+    ARCAL_WORKER_METRICS_PORT: port,
+    ARCAL_WORKER_METRICS_HOST: '127.0.0.1',
+  });
+
+  it('refuses a port that is not one with exit 2 and one line', () => {
+    const r = spawnSync(process.execPath, [bin, '--queues', 'orchestrate'], {
+      env: workerEnv('http'),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe('ARCAL_WORKER_METRICS_PORT must be a port number (0-65535), got "http"');
+  }, 60_000);
+
+  it("answers with its queues' series and the process metrics, and stops with the worker", async () => {
+    const port = await new Promise<number>((ok) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => ok(p));
+      });
+    });
+    const child = spawn(process.execPath, [bin, '--queues', 'orchestrate'], {
+      env: workerEnv(String(port)),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const look = (d: Buffer) => {
+          out += d;
+          if (out.includes('arcal-worker ready')) resolve();
+        };
+        child.stdout!.on('data', look);
+        child.stderr!.on('data', look);
+        exited.then(() => reject(new Error(`the worker exited:\n${out}`)));
+      });
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(value(text, 'arcal_jobs_finished_total', { queue: 'orchestrate', outcome: 'completed' })).toBe(0);
+      expect(value(text, 'arcal_jobs_running', { queue: 'orchestrate' })).toBe(0);
+      expect(value(text, 'process_resident_memory_bytes', {})).toBeGreaterThan(0);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 60_000);
 });
