@@ -3,8 +3,10 @@
  * entry point. Sandboxed processors are separate processes: they read the same variables once at their
  * own entry (`sandboxConfig`).
  */
-import { totalmem } from 'node:os';
+import { homedir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { QUEUE_NAMES, type QueueName } from '@arcal/db';
+import { type ArtifactConfig, artifactConfigFromEnv, type CacheConfig, cacheConfigFromEnv } from '@arcal/storage';
 
 export interface WorkerConfig {
   queues: QueueName[];
@@ -17,7 +19,18 @@ export interface WorkerConfig {
   devices?: string[];
   databaseUrl: string;
   redisUrl: string;
+  /** The experiments' folder where the store is a local folder; otherwise only a default no job uses. */
   artifactDir: string;
+  /**
+   * The artifact store (ARTIFACT_URL, else ARTIFACT_DIR). With a local folder jobs use it directly, as all
+   * hosts must then share it; with S3 each job works in a folder of its own under `workDir` (see handoff.ts).
+   * Unset: the local folder `artifactDir`.
+   */
+  artifact?: ArtifactConfig;
+  /** Read cache of store objects, by content hash (ARCAL_CACHE_DIR, ARCAL_CACHE_MAX_BYTES). */
+  cache?: CacheConfig;
+  /** Jobs' own folders on this host (ARCAL_WORK_DIR [~/.cache/arcal/work]); any of it may be deleted between jobs. */
+  workDir?: string;
   queuePrefix: string;
   /** tfjs backend for compute jobs (cpu | wasm | native ...); core picks when unset. */
   backend?: string;
@@ -44,6 +57,9 @@ export type SandboxConfig = Pick<
   | 'databaseUrl'
   | 'redisUrl'
   | 'artifactDir'
+  | 'artifact'
+  | 'cache'
+  | 'workDir'
   | 'queuePrefix'
   | 'backend'
   | 'dataDir'
@@ -127,10 +143,14 @@ function positive(v: string | undefined, d: number, name: string): number {
 }
 
 export function sandboxConfig(env: Record<string, string | undefined>): SandboxConfig {
+  const artifact = artifactConfigFromEnv(env);
   return {
     databaseUrl: env.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres',
     redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
-    artifactDir: env.ARTIFACT_DIR || './runs/service',
+    artifactDir: artifact.kind === 'file' ? artifact.dir : env.ARTIFACT_DIR || './runs/service',
+    artifact,
+    cache: cacheConfigFromEnv(env),
+    workDir: env.ARCAL_WORK_DIR || join(homedir(), '.cache', 'arcal', 'work'),
     queuePrefix: env.ARCAL_QUEUE_PREFIX || 'arcal',
     ...(env.ARCAL_BACKEND ? { backend: env.ARCAL_BACKEND } : {}),
     ...(env.ARCAL_DATA_DIR ? { dataDir: env.ARCAL_DATA_DIR } : {}),

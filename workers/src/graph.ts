@@ -15,7 +15,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { ResolvedSpec } from '@arcal/contracts';
+import type { JobKind, ResolvedSpec } from '@arcal/contracts';
 import { type JobRequest, jobIds, type Split } from '@arcal/db';
 
 /** AR-AdaLS with more than one subset trains on a robustness ranking. */
@@ -133,3 +133,56 @@ export function layoutOf(artifactDir: string, experimentId: string) {
 }
 
 export type Layout = ReturnType<typeof layoutOf>;
+
+/**
+ * What each job kind reads and writes under its experiment's folder (prefixes of paths relative to it, in the
+ * layout above; '' is the whole folder). Workers on different hosts share no folder: before a job runs, the
+ * store's objects under its reads are copied into a folder of its own, and after it, the files it changed
+ * under its writes go back to the store (see handoff.ts). A prefix missing here is a file a job on another
+ * host never sees, so every file a handler opens must fall under its kind's reads.
+ */
+export interface HandoffPaths {
+  reads: string[];
+  writes: string[];
+}
+
+type HandoffOf = (payload: Record<string, unknown>, spec: ResolvedSpec) => HandoffPaths;
+
+const memberDir = (m: unknown) => `members/m${Number(m)}/`;
+const RANKINGS = ['reference/robustness-'];
+const none: HandoffOf = () => ({ reads: [], writes: [] });
+
+export const HANDOFF: Record<JobKind, HandoffOf> = {
+  'orchestrate:start': none,
+  'orchestrate:noop': none,
+  'orchestrate:members-done': none,
+  'orchestrate:finalize': none,
+  // one job for the whole experiment, resumed from whatever an earlier attempt stored
+  'train:experiment': () => ({ reads: [''], writes: [''] }),
+  'train:vanilla': () => ({ reads: ['reference/model/'], writes: ['reference/model/'] }),
+  'attack:robustness-shard': (p) => ({
+    // the shard's own file too: robustnessOf reuses it when an earlier attempt finished it
+    reads: ['reference/model/', `reference/shards/robustness-${String(p.split)}-${Number(p.shard)}.json`],
+    writes: ['reference/shards/'],
+  }),
+  'orchestrate:merge-robustness': () => ({ reads: ['reference/shards/'], writes: RANKINGS }),
+  'train:member': (p) => ({ reads: [...RANKINGS, memberDir(p.member)], writes: [memberDir(p.member)] }),
+  'train:member-epoch': (p) => ({
+    reads: [...RANKINGS, 'joint/setup.json', 'joint/ranking-', memberDir(p.member)],
+    writes: [memberDir(p.member), 'joint/setup.json', `joint/m${Number(p.member)}-e`],
+  }),
+  'attack:rerank': () => ({
+    reads: [...RANKINGS, 'members/', 'joint/setup.json', 'joint/ranking-'],
+    writes: ['joint/ranking-'],
+  }),
+  'orchestrate:epoch-barrier': (p, spec) => ({
+    reads: [
+      'joint/setup.json',
+      'joint/ranking-',
+      ...Array.from({ length: spec.ensemble.members }, (_, m) => `joint/m${m}-e${Number(p.epoch) + 1}.f32`),
+    ],
+    writes: ['joint.json'],
+  }),
+  // runExperiment resumed on the whole folder: it finds every checkpoint and writes the report and exports
+  'evaluate:evaluate': () => ({ reads: [''], writes: [''] }),
+};

@@ -12,6 +12,7 @@ import {
   type QueueName,
   type SandboxedKind,
 } from '@arcal/contracts';
+import { withHandoff } from './handoff.ts';
 import { attackHandlers } from './processors/attack.processor.ts';
 import { evaluateHandlers } from './processors/evaluate.processor.ts';
 import { orchestrateHandlers } from './processors/orchestrate.processor.ts';
@@ -21,10 +22,21 @@ import type { Handler, HandlerTable } from './run-job.ts';
 export { SANDBOXED_KINDS, SANDBOXED_QUEUES } from '@arcal/contracts';
 
 /** Every handler, by kind. */
-export const HANDLERS: HandlerTable = { ...orchestrateHandlers, ...trainHandlers, ...attackHandlers, ...evaluateHandlers };
+export const HANDLERS: HandlerTable = {
+  ...orchestrateHandlers,
+  ...trainHandlers,
+  ...attackHandlers,
+  ...evaluateHandlers,
+};
 
+// Each with its hand-offs through the artifact store (a no-op where the store is the shared local folder).
 const pick = <K extends JobKind>(keep: (k: JobKind) => k is K): HandlerTable =>
-  Object.fromEntries(JOB_KINDS.filter(keep).flatMap((k) => (HANDLERS[k] ? [[k, HANDLERS[k]]] : [])));
+  Object.fromEntries(
+    JOB_KINDS.filter(keep).flatMap((k) => {
+      const h = HANDLERS[k] as Handler | undefined;
+      return h ? [[k, withHandoff(k, h)]] : [];
+    }),
+  );
 
 /** Kinds handled in the worker's own process (no tfjs). */
 export const inProcess: HandlerTable = pick((k): k is InProcessKind => !isSandboxed(k));

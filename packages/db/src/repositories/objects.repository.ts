@@ -29,6 +29,18 @@ const row = (r: Raw): StoredObjectRecord => ({ ...r, sha256: r.sha256.trim(), si
 /** `LIKE` pattern matching every key that starts with `prefix` (its own `%`, `_` and `\` taken literally). */
 const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
+/**
+ * Which start of a job wrote an object: the job row's attempt number and start time, which every start of the
+ * job (a retry, or a takeover after its lock expired) sets anew. An older start's writes are refused.
+ */
+export interface JobFence {
+  jobId: string;
+  attempts: number;
+  startedAt: Date;
+}
+
+const FENCE_HOLDS = `SELECT 1 FROM jobs WHERE id = $1 AND attempts = $2 AND started_at = $3`;
+
 export class ObjectsRepository {
   constructor(private readonly db: Db) {}
 
@@ -42,6 +54,45 @@ export class ObjectsRepository {
          content_type = EXCLUDED.content_type, updated_at = now()`,
       [r.key, r.sha256, r.size, r.contentType],
     );
+  }
+
+  /** The fence of the job's latest start, or null when the job has no row or never started. */
+  async fenceOf(jobId: string): Promise<JobFence | null> {
+    const rows = await sql<{ attempts: number; startedAt: Date | null }>(
+      this.db,
+      'arcal_object_fence_of',
+      `SELECT attempts, started_at AS "startedAt" FROM jobs WHERE id = $1`,
+      [jobId],
+    );
+    const r = rows[0];
+    return r?.startedAt ? { jobId, attempts: r.attempts, startedAt: r.startedAt } : null;
+  }
+
+  /** Whether `fence` is still the job's latest start. */
+  async fenceHolds(f: JobFence): Promise<boolean> {
+    const rows = await sql(this.db, 'arcal_object_fence_holds', FENCE_HOLDS, [f.jobId, f.attempts, f.startedAt]);
+    return rows.length > 0;
+  }
+
+  /**
+   * `upsert`, in one statement with the check that `fence` is still the job's latest start; false (nothing
+   * recorded) when a later start of the job has begun since.
+   */
+  async upsertFenced(
+    r: { key: string; sha256: string; size: number; contentType: string },
+    f: JobFence,
+  ): Promise<boolean> {
+    const rows = await sql(
+      this.db,
+      'arcal_object_upsert_fenced',
+      `INSERT INTO stored_objects (key, sha256, size, content_type, updated_at)
+       SELECT $1, $2, $3, $4, now() WHERE EXISTS (SELECT 1 FROM jobs WHERE id = $5 AND attempts = $6 AND started_at = $7)
+       ON CONFLICT (key) DO UPDATE SET sha256 = EXCLUDED.sha256, size = EXCLUDED.size,
+         content_type = EXCLUDED.content_type, updated_at = now()
+       RETURNING key`,
+      [r.key, r.sha256, r.size, r.contentType, f.jobId, f.attempts, f.startedAt],
+    );
+    return rows.length > 0;
   }
 
   async get(key: string): Promise<StoredObjectRecord | null> {
