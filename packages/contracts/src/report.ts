@@ -14,6 +14,8 @@ export interface SubsetRow {
   acc: number;
   conf: number;
   ece: number;
+  /** Mean negative log-likelihood over the subset's examples (reports from before it was recorded lack it). */
+  nll?: number;
   minRobustness: number;
   maxRobustness: number;
   /** σ² of the members' predictions over this subset's examples (ensembles of M ≥ 2 only). */
@@ -27,6 +29,11 @@ export interface EpochRecord {
   trainAccuracy: number;
   learningRate: number;
   validation?: ClassificationMetrics;
+  /**
+   * The selection split (dataset.selectionSize > 0) after this epoch: held out from Eq. 3's update, used only to
+   * choose what is tuned (α, ε).
+   */
+  selection?: ClassificationMetrics;
   /** Correct-class soft label p̃_r per robustness subset after this epoch's update (adals/ar-adals). */
   softLabels?: { pTrue: number[]; epsilon: number[]; valConf: number[]; valAcc: number[] };
   seconds: number;

@@ -2,7 +2,7 @@
  * Robustness subsets (paper §3): examples ranked by adversarial robustness (ascending: the least robust
  * first) and cut into R equal-size subsets, sizes differing by at most one; ties keep index order.
  */
-import { asRows, expectedCalibrationError, type ProbRows, topLabel } from './metrics.ts';
+import { asRows, expectedCalibrationError, negativeLogLikelihood, type ProbRows, topLabel } from './metrics.ts';
 
 /** Indices of each subset, subset 0 the least robust. Subset r holds ranks [⌊rN/R⌋, ⌊(r+1)N/R⌋). */
 export function robustnessSubsets(robustness: ArrayLike<number>, R: number): number[][] {
@@ -32,11 +32,13 @@ export interface SubsetCalibration {
   acc: number;
   conf: number;
   ece: number;
+  /** Mean negative log-likelihood of the subset's examples, −(1/n) Σ log p_i,y_i (0 for an empty subset). */
+  nll: number;
   minRobustness: number;
   maxRobustness: number;
 }
 
-/** Accuracy, mean confidence and ECE of each robustness subset (paper Fig. 1 / 2). */
+/** Accuracy, mean confidence, ECE and NLL of each robustness subset (paper Fig. 1 / 2). */
 export function calibrationBySubset(
   probs: ProbRows,
   labels: ArrayLike<number>,
@@ -68,6 +70,7 @@ export function calibrationBySubset(
       acc: n ? c / n : 0,
       conf: n ? s / n : 0,
       ece: expectedCalibrationError(sub, lab, opts),
+      nll: negativeLogLikelihood(sub, lab),
       minRobustness: n ? lo : Number.NaN,
       maxRobustness: n ? hi : Number.NaN,
     };
