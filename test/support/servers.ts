@@ -61,10 +61,11 @@ function pgBin(name: string): string {
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
-/** Runs a PostgreSQL program as the `postgres` user when this process is root. */
-function asPostgres(program: string, args: string[], opts: { allowFail?: boolean } = {}): string {
-  const [cmd, argv] = isRoot() ? ['runuser', ['-u', 'postgres', '--', program, ...args]] : [program, args];
-  const r = spawnSync(cmd, argv, { encoding: 'utf8', timeout: 120_000 });
+/** Runs a PostgreSQL program as the `postgres` user when this process is root, after `wrap` (see ServerOptions). */
+function asPostgres(program: string, args: string[], opts: { allowFail?: boolean; wrap?: string[] } = {}): string {
+  const inner = isRoot() ? ['runuser', '-u', 'postgres', '--', program, ...args] : [program, ...args];
+  const [cmd, ...argv] = [...(opts.wrap ?? []), ...inner];
+  const r = spawnSync(cmd!, argv, { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0 && !opts.allowFail)
     throw new Error(`${program} ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr || r.stdout}`);
   return `${r.stdout}${r.stderr}`;
@@ -87,10 +88,20 @@ export interface PgServer {
   destroy(): Promise<void>;
 }
 
+export interface ServerOptions {
+  /** Address to listen on [127.0.0.1]. */
+  host?: string;
+  /** Port [a free one on 127.0.0.1; give one when `host` is not reachable from this process's namespace]. */
+  port?: number;
+  /** A command prefix the server's programs run under, e.g. `['ip', 'netns', 'exec', 'db-host']`. */
+  wrap?: string[];
+}
+
 /** Creates a cluster with `initdb` in a fresh folder and starts it on `port` (a free one by default). */
-export async function startPostgres(opts: { host?: string; port?: number } = {}): Promise<PgServer> {
+export async function startPostgres(opts: ServerOptions = {}): Promise<PgServer> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? (await freePort(host));
+  const wrap = opts.wrap;
   const dir = mkdtempSync(join(tmpdir(), 'arcal-pg-'));
   const dataDir = join(dir, 'data');
   if (isRoot()) {
@@ -110,11 +121,13 @@ export async function startPostgres(opts: { host?: string; port?: number } = {})
   ].join(' ');
   let up = false;
   const start = async () => {
-    asPostgres(pgCtl, ['-D', dataDir, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
+    asPostgres(pgCtl, ['-D', dataDir, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start'], {
+      wrap,
+    });
     up = true;
   };
   const stopNow = (mode: 'fast' | 'immediate') => {
-    asPostgres(pgCtl, ['-D', dataDir, '-m', mode, '-w', '-t', '60', 'stop'], { allowFail: true });
+    asPostgres(pgCtl, ['-D', dataDir, '-m', mode, '-w', '-t', '60', 'stop'], { allowFail: true, wrap });
     up = false;
   };
   const forget = onExit(() => {
@@ -179,9 +192,10 @@ export interface RedisServer {
 }
 
 /** Starts `redis-server` on `port` (a free one by default) with `maxmemory-policy noeviction`, as BullMQ needs. */
-export async function startRedis(opts: { host?: string; port?: number } = {}): Promise<RedisServer> {
+export async function startRedis(opts: ServerOptions = {}): Promise<RedisServer> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? (await freePort(host));
+  const wrap = opts.wrap ?? [];
   const dir = mkdtempSync(join(tmpdir(), 'arcal-redis-'));
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
@@ -189,8 +203,9 @@ export async function startRedis(opts: { host?: string; port?: number } = {}): P
   const start = async () => {
     log = '';
     const c = spawn(
-      'redis-server',
+      wrap[0] ?? 'redis-server',
       [
+        ...(wrap.length ? [...wrap.slice(1), 'redis-server'] : []),
         '--port',
         String(port),
         '--bind',
