@@ -83,9 +83,13 @@ export function workerEnvOf(
   };
 }
 
-/** Starts one `arcal-worker --concurrency 1` process; `ready` resolves once it reports ready (rejects if it exits). */
-export function startWorker(workerEnv: Record<string, string>, name = 'worker'): Proc & { ready: Promise<void> } {
-  const w = start([workerBin, '--concurrency', '1'], workerEnv, name);
+/** Starts one `arcal-worker --concurrency 1 [args]` process; `ready` resolves once it reports ready (rejects if it exits). */
+export function startWorker(
+  workerEnv: Record<string, string>,
+  name = 'worker',
+  args: string[] = [],
+): Proc & { ready: Promise<void> } {
+  const w = start([workerBin, '--concurrency', '1', ...args], workerEnv, name);
   const ready = until(
     async () =>
       w.output().includes('arcal-worker ready') ||
@@ -114,7 +118,7 @@ export interface Service {
  */
 export async function startService(
   env: IntegrationEnv,
-  opts: { workers: number; workerEnv?: Record<string, string> },
+  opts: { workers: number; workerEnv?: Record<string, string>; apiEnv?: Record<string, string> },
 ): Promise<Service> {
   const port = await freePort();
   const key = `arcal_e2e_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
@@ -128,7 +132,7 @@ export async function startService(
   };
   const api = start(
     ['--import', 'tsx', serverEntry],
-    { ...common, HOST: '127.0.0.1', PORT: String(port), ARCAL_BOOTSTRAP_KEY: key },
+    { ...common, HOST: '127.0.0.1', PORT: String(port), ARCAL_BOOTSTRAP_KEY: key, ...opts.apiEnv },
     'api',
   );
   const workerEnv = workerEnvOf(env, artifactDir, opts.workerEnv);

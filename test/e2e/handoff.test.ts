@@ -1,0 +1,151 @@
+/**
+ * End to end with no shared folder: the API and two workers share only PostgreSQL, Redis and an S3 bucket (s3rver
+ * in its own process). Each worker has its own private ARTIFACT_DIR, job folder (ARCAL_WORK_DIR) and cache, as on
+ * two hosts; one takes the orchestrate and train queues, the other attack and evaluate, so every hand-off of the
+ * graph (reference checkpoint → robustness shards → merged ranking → member checkpoints → evaluation) crosses
+ * from one to the other through the store. A precomputed AR-AdaLS ensemble must store what an inline
+ * runExperiment of the same spec gives. Skips loudly without PostgreSQL/Redis or s3rver; fails instead under
+ * REQUIRE_INTEGRATION=1 / REQUIRE_S3=1.
+ */
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createDb, createRepositories } from '@arcal/db';
+import { integrationEnv } from '@arcal/db/testing';
+import { type ArtifactStore, createArtifactStore } from '@arcal/storage';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type S3TestServer, startS3Server } from '../../packages/storage/test/s3-server.ts';
+import { asMetricRows, comparable, inlineReport, resolve, storedMetricRows } from './compare.ts';
+import {
+  followEvents,
+  numericDiff,
+  outcome,
+  type Proc,
+  type Service,
+  startService,
+  startWorker,
+  workerEnvOf,
+} from './harness.ts';
+
+const integration = await integrationEnv('e2e_handoff');
+const env = integration.available ? integration.env : undefined;
+const s3result = env ? await startS3Server('arcal-handoff') : undefined;
+const s3: S3TestServer | undefined = s3result?.available ? s3result.server : undefined;
+
+const PREFIX = 'cluster';
+
+const spec = {
+  name: 'e2e-handoff',
+  seed: 5,
+  dataset: { name: 'synthetic', classes: 4, shape: [8, 8, 1], trainLimit: 128, validationSize: 64, testLimit: 64 },
+  model: { arch: 'mlp' },
+  training: { epochs: 2, batchSize: 32, optimizer: 'sgd', learningRate: 0.05 },
+  method: {
+    kind: 'ar-adals',
+    subsets: 2,
+    alpha: 1,
+    robustness: { attack: 'fmn-l2', source: 'precompute', params: { steps: 10, batchSize: 32 } },
+  },
+  evaluation: { bins: 10, robustnessSubsets: 2, robustness: { reference: 'vanilla' } },
+  ensemble: { members: 2, mode: 'independent' },
+};
+
+interface Host {
+  artifactDir: string;
+  workDir: string;
+  cacheDir: string;
+  worker: Proc;
+}
+
+describe.skipIf(!env || !s3)(
+  'no shared folder: two worker hosts hand off through S3 (API + PostgreSQL + Redis)',
+  () => {
+    let service: Service;
+    const hosts: Host[] = [];
+    const db = env && s3 ? createDb(env.databaseUrl) : undefined;
+    let store: ArtifactStore;
+
+    beforeAll(async () => {
+      const s3env = s3!.env(PREFIX);
+      service = await startService(env!, { workers: 0, apiEnv: s3env });
+      for (const [name, queues] of [
+        ['host-a', 'orchestrate,train'],
+        ['host-b', 'attack,evaluate'],
+      ] as const) {
+        const own = (what: string) => mkdtempSync(join(tmpdir(), `arcal-${name}-${what}-`));
+        const host = { artifactDir: own('artifacts'), workDir: own('work'), cacheDir: own('cache') };
+        const worker = startWorker(
+          workerEnvOf(env!, host.artifactDir, {
+            ...s3env,
+            ARCAL_WORK_DIR: host.workDir,
+            ARCAL_CACHE_DIR: host.cacheDir,
+            // two shards for train (128 examples), one each for validation and test
+            ARCAL_SHARD_EXAMPLES: '64',
+          }),
+          name,
+          ['--queues', queues],
+        );
+        service.workers.push(worker);
+        hosts.push({ ...host, worker });
+      }
+      await Promise.all(service.workers.map((w) => (w as Proc & { ready: Promise<void> }).ready));
+      store = await createArtifactStore(s3!.location(PREFIX), createRepositories(db!).objects);
+    });
+
+    afterAll(async () => {
+      await service?.stop();
+      await store?.close();
+      await db?.$disconnect();
+      await s3?.stop();
+      await env?.cleanup();
+    });
+
+    it('a precomputed AR-AdaLS ensemble succeeds with its shards, ranking and members handed over through the store, equal to inline', async () => {
+      const submitted = await service.request('POST', '/v1/experiments', spec);
+      expect(submitted.status).toBe(202);
+      const id = submitted.body.id as string;
+      const events = await followEvents(service, id, 240_000);
+      const logs = await service.request('GET', `/v1/experiments/${id}/logs`);
+      expect(outcome(events), JSON.stringify(logs.body).slice(-2000)).toBe('succeeded');
+
+      const expected = await inlineReport(resolve(spec));
+      const view = await service.request('GET', `/v1/experiments/${id}`);
+      expect(numericDiff(comparable(view.body.report), comparable(expected), 1e-6)).toEqual([]);
+      const metrics = await service.request('GET', `/v1/experiments/${id}/metrics`);
+      const stored = storedMetricRows(metrics.body.epochs.filter((r: any) => r.member !== -1));
+      expect(numericDiff(stored, asMetricRows(expected), 1e-6)).toEqual([]);
+
+      // every hand-off is an object of the store, recorded with its sha256
+      const keys = (await store.list(`${id}/`)).map((r) => r.key.slice(id.length + 1));
+      for (const k of [
+        'reference/model/checkpoint.bin',
+        'reference/shards/robustness-train-0.json',
+        'reference/shards/robustness-train-1.json',
+        'reference/shards/robustness-validation-0.json',
+        'reference/shards/robustness-test-0.json',
+        'reference/robustness-train.json',
+        'reference/robustness-validation.json',
+        'members/m0/checkpoint.bin',
+        'members/m1/checkpoint.bin',
+        'report.json',
+      ])
+        expect(keys, k).toContain(k);
+
+      // the report downloads through the API, from the bucket
+      const download = await fetch(`${service.base}/v1/experiments/${id}/artifacts/report.json`, {
+        headers: { authorization: `Bearer ${service.key}` },
+      });
+      expect(download.status).toBe(200);
+      const report = JSON.parse(await download.text());
+      expect(numericDiff(report.final, expected.final, 1e-6)).toEqual([]);
+
+      for (const h of hosts) {
+        // nothing written to the hosts' own artifact folders, and no job folder left behind
+        expect(readdirSync(h.artifactDir)).toEqual([]);
+        expect(readdirSync(h.workDir)).toEqual([]);
+      }
+      // the attack/evaluate host fetched its inputs into its cache
+      expect(readdirSync(hosts[1]!.cacheDir)).toContain('sha256');
+    });
+  },
+);
