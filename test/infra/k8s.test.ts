@@ -5,7 +5,9 @@
  * Without kubectl the file skips loudly; with REQUIRE_K8S=1 (set by .ci/run) that is a failure.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { Queue, Worker } from 'bullmq';
@@ -146,20 +148,28 @@ describe.skipIf(!kubectl)('infra/k8s', () => {
         expect(api.spec.template.spec.securityContext.runAsUser).toBe(1000);
       });
 
-      it('the API and every worker share one ReadWriteMany volume at their ARTIFACT_DIR (the hand-off folder)', () => {
-        const claims = new Set<string>();
+      it('pods share no volume: the artifact store is S3, and each worker keeps its cache and job folders on its own emptyDir', () => {
+        expect(byKind(objs, 'PersistentVolumeClaim')).toEqual([]);
         for (const d of byKind(objs, 'Deployment')) {
           const c = container(d);
-          const dir = containerEnv(objs, c).ARTIFACT_DIR;
-          const mount = c.volumeMounts.find((m: any) => m.mountPath === dir);
-          expect(mount, `${d.metadata.name}: a volume at ARTIFACT_DIR=${dir}`).toBeDefined();
-          const volume = d.spec.template.spec.volumes.find((v: any) => v.name === mount.name);
-          expect(volume.persistentVolumeClaim, `${d.metadata.name}: ${mount.name}`).toBeDefined();
-          claims.add(volume.persistentVolumeClaim.claimName);
+          const env = containerEnv(objs, c);
+          const volumes = d.spec.template.spec.volumes ?? [];
+          expect(
+            volumes.filter((v: any) => v.persistentVolumeClaim),
+            d.metadata.name,
+          ).toEqual([]);
+          if (d.metadata.name === 'arcal-api') continue;
+          const worker = loadWorkerConfig(c.args, env);
+          expect(worker.artifact?.kind, d.metadata.name).toBe('s3');
+          for (const dir of [worker.cache!.dir, worker.workDir!]) {
+            const mount = c.volumeMounts.find((m: any) => dir === m.mountPath || dir.startsWith(`${m.mountPath}/`));
+            expect(mount, `${d.metadata.name}: a volume holding ${dir}`).toBeDefined();
+            expect(
+              volumes.find((v: any) => v.name === mount.name).emptyDir,
+              `${d.metadata.name}: ${dir}`,
+            ).toBeDefined();
+          }
         }
-        expect(claims.size).toBe(1);
-        const pvc = named(objs, 'PersistentVolumeClaim', [...claims][0]!);
-        expect(pvc.spec.accessModes).toEqual(['ReadWriteMany']);
       });
 
       it('a migration Job that runs the migrations with the shared configuration', () => {
@@ -247,6 +257,43 @@ describe.skipIf(!kubectl)('infra/k8s', () => {
       });
     });
   }
+});
+
+describe.skipIf(!kubectl)('infra/k8s/components/shared-folder (optional, instead of S3)', () => {
+  let objs: Obj[] = [];
+  beforeAll(() => {
+    // an overlay of the cpu overlay with the component, in a copy of the tree (kustomize takes relative paths only)
+    const copy = mkdtempSync(join(tmpdir(), 'arcal-k8s-'));
+    cpSync(k8sDir, copy, { recursive: true });
+    mkdirSync(join(copy, 'overlays', 'shared'));
+    writeFileSync(
+      join(copy, 'overlays', 'shared', 'kustomization.yaml'),
+      'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../cpu]\ncomponents: [../../components/shared-folder]\n',
+    );
+    const r = spawnSync('kubectl', ['kustomize', join(copy, 'overlays', 'shared')], { encoding: 'utf8' });
+    rmSync(copy, { recursive: true, force: true });
+    if (r.status !== 0) throw new Error(`kubectl kustomize with components/shared-folder: ${r.stderr}`);
+    objs = parseAllDocuments(r.stdout).map((d) => d.toJSON() as Obj);
+  });
+
+  it('the API and every worker mount one ReadWriteMany claim where ARTIFACT_URL points', () => {
+    const claims = new Set<string>();
+    for (const o of objs) new MODELS[`${o.apiVersion}/${o.kind}`]!(o).validate();
+    for (const d of byKind(objs, 'Deployment')) {
+      const c = container(d);
+      const env = containerEnv(objs, c);
+      const api = loadApiConfig(env);
+      expect(api.artifactS3, d.metadata.name).toBeNull();
+      const dir = api.artifactDir;
+      if (d.metadata.name !== 'arcal-api') expect(loadWorkerConfig(c.args, env).artifactDir).toBe(dir);
+      const mount = c.volumeMounts.find((m: any) => m.mountPath === dir);
+      expect(mount, `${d.metadata.name}: a volume at ${dir}`).toBeDefined();
+      const volume = d.spec.template.spec.volumes.find((v: any) => v.name === mount.name);
+      claims.add(volume.persistentVolumeClaim.claimName);
+    }
+    expect(claims.size).toBe(1);
+    expect(named(objs, 'PersistentVolumeClaim', [...claims][0]!).spec.accessModes).toEqual(['ReadWriteMany']);
+  });
 });
 
 /** The lists a ScaledObject's redis triggers read, by trigger name; the formula must be exactly their sum. */
