@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +31,7 @@ interface Server {
 }
 
 /** Starts `apps/api/src/server.ts` on a free port; resolves once it listens. */
-async function startServer(): Promise<Server> {
+async function startServer(shutdownTimeoutMs = 20_000): Promise<Server> {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     env: {
       ...process.env,
@@ -42,7 +43,7 @@ async function startServer(): Promise<Server> {
       PORT: '0',
       LOG_LEVEL: 'info',
       ARCAL_BOOTSTRAP_KEY: key,
-      SHUTDOWN_TIMEOUT_MS: '20000',
+      SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -210,6 +211,28 @@ describe.skipIf(!env)('API shutdown with live event streams (real server process
       if (first && first.child.exitCode === null) first.child.kill('SIGKILL');
       await second?.close();
       redis.disconnect();
+    }
+  }, 60_000);
+
+  it('exits at the stated bound, with code 1, when a request never finishes', async () => {
+    const server = await startServer(1000);
+    const { hostname, port } = new URL(server.base);
+    const socket = connect(Number(port), hostname);
+    try {
+      // A body announced at 100 bytes of which 10 ever arrive: the request stays in flight.
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.write(
+        `POST /v1/experiments HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${key}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"name":"x`,
+      );
+      // Signal only once the server has logged the request as started (then it is in flight, not an idle socket).
+      while (!/"msg":"incoming request"[^\n]*"POST"|"POST"[^\n]*"msg":"incoming request"/.test(server.output()))
+        await new Promise((r) => setTimeout(r, 50));
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(1);
+      expect(server.output()).toContain('shutdown bound reached');
+    } finally {
+      socket.destroy();
+      if (server.child.exitCode === null) server.child.kill('SIGKILL');
     }
   }, 60_000);
 });
