@@ -103,4 +103,28 @@ describe.skipIf(!env)('/metrics (prom-client, real PostgreSQL + Redis)', () => {
     ).toBe(3);
     expect(one(body, 'arcal_http_request_duration_seconds_count', { route: 'unmatched', status: '404' })).toBe(1);
   });
+
+  it('counts open event streams where they open and close', async () => {
+    const { key } = await t.deps.repos.projects.createApiKey('metrics-sse');
+    const submitted = await t.app.inject({
+      method: 'POST',
+      url: '/v1/experiments',
+      headers: { authorization: `Bearer ${key}` },
+      payload: spec(),
+    });
+    const base = await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const before = one(await scrape(), 'arcal_sse_streams', {});
+    expect(before).toBe(0);
+    const ac = new AbortController();
+    const res = await fetch(`${base}/v1/experiments/${submitted.json().id}/events`, {
+      headers: { authorization: `Bearer ${key}` },
+      signal: ac.signal,
+    });
+    const reader = res.body!.getReader();
+    await reader.read(); // the snapshot: the stream is registered by then
+    expect(one(await scrape(), 'arcal_sse_streams', {})).toBe(1);
+    ac.abort();
+    await reader.read().catch(() => {});
+    while (one(await scrape(), 'arcal_sse_streams', {}) !== 0) await new Promise((r) => setTimeout(r, 50));
+  });
 });
