@@ -220,10 +220,33 @@ describe.skipIf(!env)('API fuzzing (real PostgreSQL + Redis)', () => {
   });
 
   const specs = fromSchema(ExperimentSpec as never);
-  /** Experiment specs: drawn from the schema, the laptop-scale fixture, and either broken in hostile ways. */
+  const leaves = leafPaths(ExperimentSpec as never);
+  /**
+   * The fixture with 1–3 of its fields set to other values their schema allows (extremes included), so that many
+   * inputs pass validation and reach the estimate, the database and the queue.
+   */
+  const admissible = fc
+    .array(
+      fc
+        .constantFrom(...leaves.filter(([path]) => path !== 'dataset.path'))
+        .chain(([path, schema]) => fromSchema(schema).map((value) => [path, value] as const)),
+      { minLength: 1, maxLength: 3 },
+    )
+    .map((fields) => {
+      const spec = fixture();
+      for (const [path, value] of fields) {
+        const keys = path.split('.');
+        let o = spec;
+        for (const k of keys.slice(0, -1)) o = o[k] ??= {};
+        o[keys.at(-1)!] = value;
+      }
+      return spec;
+    });
+  /** Experiment specs: drawn from the schema or from the fixture, as they are or broken in hostile ways. */
   const specBody = fc.oneof(
-    { weight: 3, arbitrary: specs.map(toJsonText) },
-    { weight: 5, arbitrary: mutated(fc.oneof(specs, fc.constant(fixture()))).map(toJsonText) },
+    { weight: 2, arbitrary: specs.map(toJsonText) },
+    { weight: 3, arbitrary: admissible.map(toJsonText) },
+    { weight: 5, arbitrary: mutated(fc.oneof(specs, admissible)).map(toJsonText) },
     { weight: 1, arbitrary: hostileValue.map(toJsonText) },
     { weight: 1, arbitrary: hostileBodyText },
   );
@@ -242,7 +265,6 @@ describe.skipIf(!env)('API fuzzing (real PostgreSQL + Redis)', () => {
 
   // Studies: a base from the schema or the fixture, a grid over the spec's own leaf paths (values drawn from
   // each path's schema, so many grids are admissible), or over hostile paths; small grids keep rows few.
-  const leaves = leafPaths(ExperimentSpec as never);
   const gridEntry = fc.oneof(
     {
       weight: 4,
