@@ -152,7 +152,8 @@ export class EventSubscriber {
         .catch((e: Error) => (/no such key/i.test(e.message) ? null : Promise.reject(e))),
       redis.xrange(key, `(${afterId}`, '+'),
     ]);
-    if (!info) return afterId === '0-0' ? [] : undefined;
+    // No stream: never written or expired; only Postgres can say which, so the caller takes a snapshot.
+    if (!info) return undefined;
     const f = info as unknown[];
     const field = (name: string) => {
       const i = f.indexOf(name);
