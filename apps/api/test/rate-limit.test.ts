@@ -50,6 +50,18 @@ describe.skipIf(!env)('rate limits (real PostgreSQL + Redis)', () => {
       expect((await get('192.0.2.10', key)).statusCode).toBe(429);
       expect((await get('192.0.2.11', key)).statusCode).toBe(200);
       expect((await get('192.0.2.11')).statusCode).toBe(401);
+      // An IPv6 client's whole /64 is one address; an IPv4-mapped address is its IPv4 address.
+      for (const a of [
+        '2001:db8:1:2::1',
+        '2001:db8:1:2:ffff::9',
+        '2001:db8:1:2::a',
+        '2001:db8:1:2::b',
+        '2001:db8:1:2::c',
+      ])
+        expect((await get(a)).statusCode).toBe(401);
+      expect((await get('2001:db8:1:2:1234::77')).statusCode).toBe(429);
+      expect((await get('2001:db8:1:3::1')).statusCode).toBe(401);
+      expect((await get('::ffff:192.0.2.10')).statusCode).toBe(429);
       // Health checks are never limited.
       expect((await t.app.inject({ url: '/healthz', remoteAddress: '192.0.2.10' })).statusCode).toBe(200);
     } finally {

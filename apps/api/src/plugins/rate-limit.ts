@@ -11,6 +11,7 @@
  * When Redis cannot count, the limits fail closed: the outage guard answers 503 first (see outage.ts).
  */
 import { ArcalError } from '@arcal/contracts';
+import { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 
@@ -25,8 +26,12 @@ export interface RateLimitConfig {
 /** How many requests one address may make per window. */
 export const addressLimit = (c: RateLimitConfig) => c.addressMax ?? 5 * c.max;
 
-/** The pre-authentication key: the client's address (see the module comment for TRUST_PROXY). */
-export const addressKey = (request: FastifyRequest) => `ip:${request.ip}`;
+/**
+ * The pre-authentication key: the client's address (see the module comment for TRUST_PROXY). An IPv6 client
+ * usually holds a whole /64, so the key is its /64 (else each of its addresses would get a budget of its own);
+ * an IPv4-mapped IPv6 address counts as the IPv4 address.
+ */
+export const addressKey = (request: FastifyRequest) => `ip:${normalizeIP(request.ip, 64)}`;
 
 const windowText = (ms: number) => (ms % 60_000 === 0 ? `${ms / 60_000} minute(s)` : `${Math.ceil(ms / 1000)} s`);
 
