@@ -7,6 +7,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { assertNoEviction, createRedis, EventSubscriber } from '@arcal/db';
+import { describeArtifactConfig } from '@arcal/storage';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import pino from 'pino';
 import { loadWorkerConfig } from './config.ts';
@@ -129,6 +130,7 @@ logger.info(
     concurrency: config.concurrency,
     prefix: config.queuePrefix,
     devices: config.devices ?? 'cpu',
+    artifacts: describeArtifactConfig(config.artifact ?? { kind: 'file', dir: config.artifactDir }),
   },
   'arcal-worker ready',
 );

@@ -13,6 +13,7 @@ import { createDb, createRepositories, type JobRequest } from '@arcal/db';
 import { integrationEnv } from '@arcal/db/testing';
 import { createArtifactStore, readAll } from '@arcal/storage';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadWorkerConfig, sandboxConfig } from '../src/config.ts';
 import type { WorkerContext } from '../src/context.ts';
 import { createHandoff, type Handoff, runWithHandoff, StaleWriterError } from '../src/handoff.ts';
 import type { Handler, HandlerArgs } from '../src/run-job.ts';
@@ -243,5 +244,29 @@ describe.skipIf(!env)('hand-offs through the artifact store (two hosts, one stor
       true,
     );
     expect((await repos.objects.get(key))?.sha256).toBe(sha('newer'));
+  });
+});
+
+describe('the worker reads the artifact store from the environment', () => {
+  it('S3 from ARTIFACT_URL, with the job folders and cache of this host; a local folder stays the default', () => {
+    const s3 = sandboxConfig({
+      ARTIFACT_URL: 's3://bucket/team/a',
+      AWS_ENDPOINT_URL: 'http://minio:9000',
+      ARCAL_WORK_DIR: '/scratch/work',
+      ARCAL_CACHE_DIR: '/scratch/cache',
+    });
+    expect(s3.artifact).toMatchObject({
+      kind: 's3',
+      bucket: 'bucket',
+      prefix: 'team/a/',
+      endpoint: 'http://minio:9000',
+    });
+    expect([s3.workDir, s3.cache?.dir]).toEqual(['/scratch/work', '/scratch/cache']);
+    expect(sandboxConfig({ ARTIFACT_URL: 'file:///srv/arcal' })).toMatchObject({
+      artifactDir: '/srv/arcal',
+      artifact: { kind: 'file', dir: '/srv/arcal' },
+    });
+    expect(sandboxConfig({ ARTIFACT_DIR: '/srv/runs' }).artifact).toEqual({ kind: 'file', dir: '/srv/runs' });
+    expect(() => loadWorkerConfig([], { ARTIFACT_URL: 'ftp://x/y' })).toThrow(/ARTIFACT_URL: unsupported scheme/);
   });
 });
