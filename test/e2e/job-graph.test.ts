@@ -7,7 +7,8 @@
  * - joint AR-AdaLS ensemble ("AR-AdaLS of Ensemble"): per epoch one job per member and a barrier that
  *   updates the shared soft-label table; a worker is killed with SIGKILL mid-training and the experiment
  *   still completes with the same numbers;
- * - joint AR-AdaLS ensemble re-ranked on the fly: re-rank jobs attack the averaged ensemble between epochs.
+ * - joint AR-AdaLS ensemble re-ranked on the fly: epoch 0 trains on the reference model's ranking, and re-rank
+ *   jobs attack the averaged ensemble between epochs.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -221,7 +222,9 @@ describe.skipIf(!env)('service end to end: job graph (API + 2 workers + PostgreS
     expect(jobs.every((j) => j.state === 'completed')).toBe(true);
     const kinds = jobs.map((j) => `${j.queue}:${j.name}`);
     expect(kinds).not.toContain('train:experiment');
-    expect(kinds).not.toContain('train:vanilla');
+    // the first ranking is the vanilla reference's (trained and attacked as for precomputed robustness)
+    expect(kinds).toContain('train:vanilla');
+    expect(kinds).toContain('orchestrate:merge-robustness');
     // runExperiment re-ranks before epoch index 0 and 2 (everyEpochs 2), not before 1 or after the last
     expect(jobs.filter((j) => j.name === 'rerank').map((j) => [j.id, j.queue])).toEqual([
       [`${id}-rerank-e0`, 'attack'],
@@ -243,6 +246,19 @@ describe.skipIf(!env)('service end to end: job graph (API + 2 workers + PostgreS
       expect(r.train.filter((s: number) => s === 1)).toHaveLength(64);
       expect(r.val.filter((s: number) => s === 1)).toHaveLength(32);
     }
+    // epoch 0's ranking is the reference model's radii ranked by hand (ascending, ties by index, R = 2 halves)
+    const byHand = (split: string) => {
+      const f = JSON.parse(readFileSync(join(service.artifactDir, id, 'reference', `robustness-${split}.json`), 'utf8'));
+      const norms = (f.norms as Array<number | null>).map((v) => v ?? Number.POSITIVE_INFINITY);
+      const order = norms.map((_, i) => i).sort((a, b) => (norms[a] === norms[b] ? a - b : norms[a] < norms[b] ? -1 : 1));
+      const out = new Array<number>(norms.length);
+      order.forEach((i, rank) => {
+        out[i] = Math.floor((rank * 2) / norms.length);
+      });
+      return out;
+    };
+    expect(r0.train).toEqual(byHand('train'));
+    expect(r0.val).toEqual(byHand('validation'));
     const joint = JSON.parse(readFileSync(join(service.artifactDir, id, 'joint.json'), 'utf8'));
     expect(joint.epoch).toBe(3);
     expect(joint.ranking).toEqual({ train: r2.train, val: r2.val });

@@ -9,7 +9,8 @@
  *
  * In joint mode with on-the-fly robustness, `attack:rerank` runs before every epoch e with e % everyEpochs = 0
  * (epoch 0 included, as runExperiment's joint loop): it attacks the averaged ensemble of the members' checkpoints
- * after e epochs and writes the ranking that epochs e … e + everyEpochs − 1 train with (joint/ranking-e{e}.json).
+ * after e epochs and writes the ranking that epochs e … e + everyEpochs − 1 train with (joint/ranking-e{e}.json);
+ * at e = 0 it writes the reference model's merged ranking instead (the untrained ensemble would rank at random).
  *
  * Imports no tfjs (the orchestrate queue runs in the worker's own process).
  */
@@ -21,9 +22,12 @@ import { type JobRequest, jobIds, type Split } from '@arcal/db';
 /** AR-AdaLS with more than one subset trains on a robustness ranking. */
 export const needsRanking = (spec: ResolvedSpec): boolean => spec.method.kind === 'ar-adals' && spec.method.subsets > 1;
 
-/** The vanilla reference model is trained when it ranks training examples or defines the test subsets (as in runExperiment). */
+/**
+ * The vanilla reference model is trained when it ranks training examples — precomputed, or the first ranking
+ * of on-the-fly robustness — or defines the test subsets (as in runExperiment).
+ */
 export const needsReference = (spec: ResolvedSpec): boolean =>
-  (needsRanking(spec) && spec.method.robustness.source === 'precompute') ||
+  needsRanking(spec) ||
   (spec.evaluation.robustnessSubsets > 0 && spec.evaluation.robustness.reference === 'vanilla');
 
 /** Correct-class soft labels are per subset for AR-AdaLS, one value otherwise (runExperiment's R). */
@@ -90,7 +94,7 @@ export interface ShardPlan {
  */
 export function planShards(spec: ResolvedSpec, sizes: Record<Split, number>, maxShardExamples: number): ShardPlan[] {
   const splits: Array<{ split: Split; attack: string }> = [];
-  if (needsRanking(spec) && spec.method.robustness.source === 'precompute') {
+  if (needsRanking(spec)) {
     splits.push(
       { split: 'train', attack: spec.method.robustness.attack },
       { split: 'validation', attack: spec.method.robustness.attack },

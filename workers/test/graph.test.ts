@@ -40,9 +40,15 @@ describe('graph decisions', () => {
     expect(usesGraph(spec({ ensemble: { members: 2 } }))).toBe(true);
     expect(usesGraph(spec({ method: arAdals('precompute') }))).toBe(true);
     expect(usesGraph(spec({ evaluation: { robustnessSubsets: 4, robustness: { reference: 'vanilla' } } }))).toBe(true);
-    // on-the-fly ranking of one member needs no reference
-    expect(needsReference(spec({ method: arAdals('on-the-fly') }))).toBe(false);
-    expect(usesGraph(spec({ method: arAdals('on-the-fly') }))).toBe(false);
+    // on-the-fly ranking of one member starts from the reference's ranking, so it is a graph too
+    expect(needsReference(spec({ method: arAdals('on-the-fly') }))).toBe(true);
+    expect(usesGraph(spec({ method: arAdals('on-the-fly') }))).toBe(true);
+    // the reference attacks train and validation for on-the-fly ranking as for precomputed
+    expect(
+      planShards(spec({ method: arAdals('on-the-fly') }), { train: 10, validation: 5, test: 5 }, 1000).map((p) => p.split),
+    ).toEqual(['train', 'validation']);
+    // AdaLS (one subset) ranks nothing
+    expect(needsReference(spec({ method: { kind: 'adals' } }))).toBe(false);
     // a joint ensemble re-ranked on the fly is a graph too (re-rank jobs between its epochs)
     expect(usesGraph(spec({ method: arAdals('on-the-fly'), ensemble: { members: 3, mode: 'joint' } }))).toBe(true);
     expect(usesGraph(spec({ method: arAdals('precompute'), ensemble: { members: 3, mode: 'joint' } }))).toBe(true);

@@ -154,17 +154,20 @@ export function estimateCost(spec: ResolvedSpec, opts: { workerFlops: number; bu
   const perAttack = 3 * fwd * passes(attack);
   const kind = spec.method.kind;
   const ranks = kind === 'ar-adals' || kind === 'ccat';
+  // on the fly, AR-AdaLS's first ranking is the reference model's too (as workers' needsReference)
   const reference =
     (ranks && source === 'precompute') ||
+    (kind === 'ar-adals' && spec.method.subsets > 1) ||
     (spec.evaluation.robustnessSubsets > 0 && spec.evaluation.robustness.reference === 'vanilla');
   // the vanilla reference model is trained once and shared by all members
   let robustness = reference ? 3 * fwd * train * epochs + fwd * validation * epochs : 0;
   if (ranks) {
     if (source === 'precompute') robustness += perAttack * (train + validation);
     else {
-      // ranked at the start and again every `everyEpochs`; a joint ensemble is attacked on its average
+      // the reference model ranked once for the start, then every `everyEpochs` after it each member (a joint
+      // ensemble: its average of all members) attacked again
       const rounds = Math.ceil(epochs / everyEpochs);
-      robustness += perAttack * (train + validation) * rounds * members;
+      robustness += perAttack * (train + validation) * (1 + (rounds - 1) * members);
     }
   }
   let evaluation = fwd * test * members;

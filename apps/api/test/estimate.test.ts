@@ -53,6 +53,25 @@ describe('estimateCost', () => {
     expect(e.flops.robustness).toBe(3 * fwd * 100 * 2 + fwd * 20 * 2 + 3 * fwd * 9 * 200 * 120);
   });
 
+  it('counts the reference model for on-the-fly ranking: its ranking starts the run, members re-rank after', () => {
+    const fwd = 2 * 95;
+    const reference = 3 * fwd * 100 * 4 + fwd * 20 * 4;
+    const cw = 3 * fwd * 9 * 200 * 120;
+    const otf = (members: number, mode: string) =>
+      estimateCost(
+        spec({
+          training: { epochs: 4, batchSize: 10, optimizer: 'sgd', learningRate: 0.1 },
+          method: { kind: 'ar-adals', subsets: 2, robustness: { attack: 'cw-l2', source: 'on-the-fly', everyEpochs: 2 } },
+          evaluation: { robustnessSubsets: 0 },
+          ensemble: { members, mode },
+        }),
+        { workerFlops: 1, budgetSeconds: 1 },
+      ).flops.robustness;
+    // epochs 0–1 on the reference ranking (one attack of 120 examples), epoch 2 re-ranked per member
+    expect(otf(1, 'independent')).toBe(reference + cw * 2);
+    expect(otf(3, 'independent')).toBe(reference + cw * (1 + 3));
+  });
+
   it('estimates memory by hand for a small MLP', () => {
     const e = estimateCost(spec({}), { workerFlops: 1, budgetSeconds: 1 });
     // weights 16·5+5 + 5·3+3 = 103; stored activations per example 16 + 5 + 3 = 24; the attack batch (256)

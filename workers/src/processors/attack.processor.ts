@@ -74,8 +74,8 @@ export const attackHandlers: HandlerTable = {
   },
 
   /**
-   * Joint ensemble re-ranked on the fly, before epoch index e: every member's checkpoint after e epochs (the
-   * members' initial weights for e = 0), the averaged ensemble attacked on train and validation with the
+   * Joint ensemble re-ranked on the fly, before epoch index e (e > 0; at e = 0 the reference ranking is written
+   * as it is): every member's checkpoint after e epochs, the averaged ensemble attacked on train and validation with the
    * method's attack (robustnessOf, as runExperiment's reRankWith), ranked into subsets and written to
    * joint/ranking-e{e}.json; then epoch e's member jobs. A repeated job reuses the written ranking.
    */
@@ -93,6 +93,19 @@ export const attackHandlers: HandlerTable = {
     if (existing) {
       const r = JSON.parse(existing) as StoredRanking & { unfooled?: number };
       result = { epoch: e, unfooled: r.unfooled ?? 0, reused: true };
+    } else if (e === 0) {
+      // As runExperiment: epochs 0 … everyEpochs − 1 train on the reference model's ranking (the joint setup's),
+      // never on one of the untrained ensemble.
+      const { ranking } = await jointSetup(c);
+      const stored: StoredRanking & { source: 'reference' } = {
+        epoch: 0,
+        attack: spec.method.robustness.attack,
+        train: Array.from(ranking.trainSubsetOf),
+        val: Array.from(ranking.valSubsetOf),
+        source: 'reference',
+      };
+      await writeAtomic(file, JSON.stringify(stored));
+      result = { epoch: 0, unfooled: 0, reused: false };
     } else {
       const M = spec.ensemble.members;
       for (let m = 0; m < M; m++) {
@@ -100,7 +113,7 @@ export const attackHandlers: HandlerTable = {
         if (at !== e) throw new Error(`member ${m} checkpoint is at epoch ${at}, expected ${e} before re-ranking`);
       }
       // What runExperiment passes when it loads the members: the ranking and shared table in force before epoch e.
-      const before = e === 0 ? (await jointSetup(c)).ranking : toRanking(await readJointRanking(c.layout, spec, e - 1));
+      const before = toRanking(await readJointRanking(c.layout, spec, e - 1));
       const shared =
         (experiment.softLabels as { pTrue?: number[] } | null)?.pTrue ?? new Array(tableSize(spec)).fill(1);
       const members = [];

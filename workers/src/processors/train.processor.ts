@@ -34,9 +34,12 @@ export {
 
 type Ranking = { trainSubsetOf: Int32Array; valSubsetOf: Int32Array };
 
-/** The ranking members train with when it is precomputed: each split ranked on the reference model's radii (Algorithm 1). */
-async function precomputedRanking(c: ComputeJob): Promise<Ranking | undefined> {
-  if (!(needsRanking(c.spec) && c.spec.method.robustness.source === 'precompute')) return undefined;
+/**
+ * The reference ranking: each split ranked on the reference model's radii (Algorithm 1). Precomputed robustness
+ * trains with it throughout; on the fly, it is the ranking of epochs 0 … everyEpochs − 1.
+ */
+async function referenceRanking(c: ComputeJob): Promise<Ranking | undefined> {
+  if (!needsRanking(c.spec)) return undefined;
   const tr = await readNorms(c.layout.robustness('train'));
   const va = await readNorms(c.layout.robustness('validation'));
   return c.core.rankingFrom(tr, va, c.spec.method.subsets);
@@ -58,8 +61,8 @@ export async function jointSetup(c: ComputeJob): Promise<{ setup: JointSetup; ra
       ranking: { trainSubsetOf: Int32Array.from(setup.ranking.train), valSubsetOf: Int32Array.from(setup.ranking.val) },
     };
   }
-  // As runExperiment: the precomputed ranking, else every example in subset 0.
-  const ranking = (await precomputedRanking(c)) ?? {
+  // As runExperiment: the reference ranking, else every example in subset 0.
+  const ranking = (await referenceRanking(c)) ?? {
     trainSubsetOf: new Int32Array(c.data.train.n),
     valSubsetOf: new Int32Array(c.data.validation.n),
   };
@@ -197,17 +200,19 @@ export const trainHandlers: HandlerTable = {
     const m = payload.member;
     const c = await computeJob({ ctx, experiment, job });
     const spec = c.spec;
-    const ranking = await precomputedRanking(c);
+    const reference = await referenceRanking(c);
     const onTheFly = needsRanking(spec) && spec.method.robustness.source === 'on-the-fly';
     const R = tableSize(spec);
     const resumedFrom = await checkpointEpoch(c.layout.member(m));
     if (resumedFrom > 0) await c.say('info', `member ${m}: resuming after epoch ${resumedFrom} from its checkpoint`);
     const s = await trainMemberOf(c, m, {
-      ranking,
-      // runExperiment's reRankWith for one model: attack train and validation every everyEpochs epochs
+      ranking: onTheFly ? undefined : reference,
+      // runExperiment's reRankWith for one model: the reference ranking at epoch 0, then attack train and
+      // validation every everyEpochs epochs
       reRank: onTheFly
         ? async (model, epoch) => {
             if (epoch % spec.method.robustness.everyEpochs !== 0) return undefined;
+            if (epoch === 0) return reference;
             const attack = spec.method.robustness.attack;
             const tr = await c.core.robustnessOf([model], c.data.train, c.data.shape, spec, attack, {
               what: `train (epoch ${epoch})`,

@@ -8,8 +8,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EpochRecord, ExperimentReport, ResolvedSpec } from '@arcal/contracts';
-import { ArcalError } from '@arcal/contracts';
-import { minimalPerturbation } from '../attacks/index.ts';
+import { ArcalError, attackParamsFor } from '@arcal/contracts';
+import { type AttackParams, minimalPerturbation } from '../attacks/index.ts';
 import { activeBackend, tf } from '../backend/index.ts';
 import {
   averageProbabilities,
@@ -62,6 +62,8 @@ export function referenceKey(spec: ResolvedSpec): string {
     attack: spec.method.robustness.attack,
     params: spec.method.robustness.params,
     evalAttack: spec.evaluation.robustness.attack,
+    // version 1 wrote no version here; a later one changes the attacks' defaults, so it must not share
+    ...(spec.version !== 1 ? { version: spec.version } : {}),
   });
 }
 
@@ -101,8 +103,9 @@ async function readJson<T>(file: string): Promise<T | undefined> {
 
 /** Attack parameters of the spec, in the attacks' own option names. */
 function attackOptions(spec: ResolvedSpec, attack: ResolvedSpec['method']['robustness']['attack']) {
-  const p = spec.method.robustness.params;
-  return { attack, ...p, batchSize: p.batchSize ?? 256 };
+  // the spec's version's defaults, so a stored version-1 spec keeps its attacks as they were
+  const p = attackParamsFor(spec, attack) as AttackParams;
+  return { attack, ...p, batchSize: spec.method.robustness.params.batchSize ?? 256 };
 }
 
 /**
@@ -183,8 +186,10 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
     o.onEvent?.({ type: 'epoch', record, totalEpochs: spec.training.epochs });
   };
 
+  // On-the-fly ranking needs the reference too: its first ranking is the reference model's, since attacking the
+  // untrained network would give random subsets until the first re-rank.
   const wantReference =
-    (needsRanking(spec) && spec.method.robustness.source === 'precompute') ||
+    needsRanking(spec) ||
     (spec.evaluation.robustnessSubsets > 0 && spec.evaluation.robustness.reference === 'vanilla');
   if (wantReference) {
     o.onEvent?.({ type: 'stage', stage: 'reference', detail: 'training the vanilla reference model' });
@@ -204,7 +209,7 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
       `vanilla reference model: validation accuracy ${(ref.epochs.at(-1)?.validation?.accuracy ?? Number.NaN).toFixed(4)} after ${ref.epoch} epochs`,
     );
   }
-  if (needsRanking(spec) && spec.method.robustness.source === 'precompute') {
+  if (needsRanking(spec)) {
     o.onEvent?.({
       type: 'stage',
       stage: 'robustness',
@@ -243,8 +248,11 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
 
   const everyK = spec.method.robustness.everyEpochs;
   const onTheFly = needsRanking(spec) && spec.method.robustness.source === 'on-the-fly';
+  const referenceRanking = ranking;
+  /** Epochs 0 … everyK − 1 train on the reference ranking; later re-ranks attack the model(s) as they stand. */
   const reRankWith = async (models: Model[], epoch: number): Promise<Ranking | undefined> => {
     if (epoch % everyK !== 0) return undefined;
+    if (epoch === 0) return referenceRanking;
     const t0 = performance.now();
     const attack = spec.method.robustness.attack;
     const tr = await robustnessOf(models, data.train, data.shape, spec, attack, {
@@ -273,7 +281,9 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
           member: m,
           seed: seeds[m],
           checkpointDir: join(outDir, 'members', `m${m}`),
-          ranking,
+          // on the fly, the ranking comes from reRank (the reference's at epoch 0), so a resumed member keeps
+          // the one its checkpoint trained with
+          ranking: onTheFly ? undefined : ranking,
           reRank: onTheFly ? (model, epoch) => reRankWith([model], epoch) : undefined,
           onEpoch,
           onBatch: (done, total) => o.onEvent?.({ type: 'batch', member: m, epoch: 0, done, total }),
@@ -302,8 +312,9 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
     const ensembleRecords: EpochRecord[] = saved?.records ?? [];
     for (const r of ensembleRecords) onEpoch(r);
     for (let e = done; e < spec.training.epochs; e++) {
-      if (onTheFly && e % everyK === 0) {
-        // attack the averaged ensemble as it stands before epoch e
+      // before epoch 0 the ranking is the reference's (set above); later, attack the averaged ensemble as it
+      // stands before epoch e
+      if (onTheFly && e > 0 && e % everyK === 0) {
         const current: MemberState[] = [];
         for (let m = 0; m < M; m++)
           current.push(
