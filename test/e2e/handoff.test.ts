@@ -89,7 +89,7 @@ describe.skipIf(!env || !s3)(
         hosts.push({ ...host, worker });
       }
       await Promise.all(service.workers.map((w) => (w as Proc & { ready: Promise<void> }).ready));
-      store = await createArtifactStore(s3!.location(PREFIX), createRepositories(db!).objects);
+      store = await createArtifactStore({ kind: 's3', ...s3!.location(PREFIX) }, createRepositories(db!).objects);
     });
 
     afterAll(async () => {
