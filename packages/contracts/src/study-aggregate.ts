@@ -17,6 +17,9 @@ export const AGGREGATED_METRICS = [
   'validation.ece',
   'validation.nll',
   'validation.brier',
+  'selection.accuracy',
+  'selection.ece',
+  'selection.nll',
   'shift.ece',
   'variance',
   'ood.auroc',
@@ -30,6 +33,7 @@ export type AggregatedMetric = (typeof AGGREGATED_METRICS)[number];
  * - `validation.*`: the last epoch's validation metrics: the ensemble record when the run has one (joint
  *   ensembles), else the mean over the members' records of that epoch. Post-hoc calibrators are fitted on the
  *   validation set, so for them these are the metrics before calibration.
+ * - `selection.*`: the final model(s) on the selection split, post-hoc calibrated like `test.*` (absent without one).
  * - `shift.ece`: mean ECE over every corruption × severity row.
  * - `variance`: σ² across members on clean test data; `ood.auroc`: AUROC of the negative entropy;
  *   `seconds`: total wall time.
@@ -48,6 +52,8 @@ export function reportMetric(report: ExperimentReport, metric: StudyMetric | Agg
       const use = ens.length ? ens : atLast;
       return use.reduce((s, e) => s + (e.validation as unknown as Record<string, number>)[field!], 0) / use.length;
     }
+    case 'selection':
+      return (report.selection as unknown as Record<string, number> | undefined)?.[field!];
     case 'shift': {
       const rows = (report.shift as { rows?: Array<{ ece: number }> } | undefined)?.rows;
       return rows?.length ? rows.reduce((s, r) => s + r.ece, 0) / rows.length : undefined;

@@ -8,12 +8,18 @@ import { type Static, Type as T } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { SpecProblem } from './validate.ts';
 
-/** Metrics a study can select by; `validation.*` come from the last epoch, `test.*` from the final report. */
+/**
+ * Metrics a study can select by; `validation.*` come from the last epoch, `selection.*` from the final model(s) on
+ * the selection split (dataset.selectionSize), `test.*` from the final report.
+ */
 export const STUDY_METRICS = [
   'validation.ece',
   'validation.nll',
   'validation.accuracy',
   'validation.brier',
+  'selection.ece',
+  'selection.nll',
+  'selection.accuracy',
   'test.ece',
   'test.nll',
   'test.accuracy',

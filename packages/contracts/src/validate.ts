@@ -28,6 +28,8 @@ export interface ResolvedSpec {
     name: DatasetName;
     path?: string;
     validationSize: number;
+    /** Absent (never 0) when there is no selection split, so specs written before it resolve as they did. */
+    selectionSize?: number;
     trainLimit?: number;
     testLimit?: number;
     classes: number;
@@ -259,6 +261,7 @@ export function applyDefaults(raw: any): ResolvedSpec {
       name: d.name,
       ...(d.path !== undefined ? { path: d.path } : {}),
       validationSize: d.validationSize ?? 0,
+      ...(d.selectionSize ? { selectionSize: d.selectionSize } : {}),
       ...(d.trainLimit !== undefined ? { trainLimit: d.trainLimit } : {}),
       ...(d.testLimit !== undefined ? { testLimit: d.testLimit } : {}),
       classes: d.name === 'synthetic' ? (d.classes ?? 10) : dd.classes,

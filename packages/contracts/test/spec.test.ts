@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { formatProblem, validateSpec } from '../src/index.ts';
+import { formatProblem, splitSizes, validateSpec } from '../src/index.ts';
 
 const fixtures = new URL('../../../apps/api/test/fixtures/', import.meta.url);
 const examples = readdirSync(fixtures).filter((f) => f.endsWith('.json'));
@@ -12,6 +12,35 @@ describe('experiment spec', () => {
       const r = validateSpec(JSON.parse(readFileSync(new URL(f, fixtures), 'utf8')));
       expect(r.ok, `${f}: ${r.ok ? '' : r.problems.map(formatProblem).join('; ')}`).toBe(true);
     }
+  });
+
+  it('a selection split resolves into the spec only when asked for, so older specs resolve as they did', () => {
+    const raw = (dataset: Record<string, unknown>) => {
+      const r = validateSpec({
+        name: 's',
+        dataset: { name: 'fashion-mnist', validationSize: 3000, ...dataset },
+        model: { arch: 'cnn' },
+        training: { epochs: 1, batchSize: 8, optimizer: 'sgd', learningRate: 0.1 },
+        method: { kind: 'adals' },
+      });
+      if (!r.ok) throw new Error(r.problems.map(formatProblem).join('; '));
+      return r.spec.dataset;
+    };
+    expect('selectionSize' in raw({})).toBe(false);
+    expect('selectionSize' in raw({ selectionSize: 0 })).toBe(false);
+    expect(raw({ selectionSize: 2000 }).selectionSize).toBe(2000);
+    expect(
+      validateSpec({
+        name: 's',
+        dataset: { name: 'mnist', selectionSize: -1 },
+        model: { arch: 'mlp' },
+        training: { epochs: 1, batchSize: 8, optimizer: 'sgd', learningRate: 0.1 },
+        method: { kind: 'vanilla' },
+      }).ok,
+    ).toBe(false);
+    // the estimate's sizes: training takes what validation and selection leave of the 60,000-image file
+    expect(splitSizes({ name: 'fashion-mnist', validationSize: 3000, selectionSize: 2000 }).train).toBe(55000);
+    expect(splitSizes({ name: 'fashion-mnist', validationSize: 3000 }).train).toBe(57000);
   });
 
   it('fills the documented defaults', () => {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { expandStudy, getPath, type StudyDocument, studyProblems, withPath } from '../src/index.ts';
+import {
+  type ExperimentReport,
+  expandStudy,
+  getPath,
+  reportMetric,
+  type StudyDocument,
+  studyProblems,
+  withPath,
+} from '../src/index.ts';
 
 const doc = (vary: unknown) => ({ name: 's', base: { seed: 1, method: { kind: 'vanilla' } }, vary });
 
@@ -51,5 +59,16 @@ describe('dot paths never reach a prototype', () => {
   it('no grid is the base alone', () => {
     const points = expandStudy({ name: 's', base: { seed: 3 } } as StudyDocument);
     expect(points.map((p) => [p.slug, p.seed])).toEqual([['base', 3]]);
+  });
+});
+
+describe('selection metrics', () => {
+  it("read the report's selection section, and are absent without one", () => {
+    const metrics = { accuracy: 0.75, nll: 0.6, ece: 0.04, brier: 0.3, confidence: 0.8, count: 2000 };
+    const report = { epochs: [], final: { ...metrics, ece: 0.09 }, selection: metrics } as unknown as ExperimentReport;
+    expect(reportMetric(report, 'selection.ece')).toBe(0.04);
+    expect(reportMetric(report, 'selection.nll')).toBe(0.6);
+    expect(reportMetric(report, 'selection.accuracy')).toBe(0.75);
+    expect(reportMetric({ ...report, selection: undefined }, 'selection.ece')).toBeUndefined();
   });
 });

@@ -148,6 +148,60 @@ describe('loadExperimentData on IDX files', () => {
   });
 });
 
+describe('the selection split', () => {
+  const dir = tempDir();
+  writeIdxSet(dir, N_TRAIN, N_TEST);
+
+  it('is disjoint from validation and train, deterministic for a seed, and leaves validation as it was', async () => {
+    const withSel = spec({ path: dir, validationSize: 40, selectionSize: 60, trainLimit: 150, testLimit: 10 });
+    const a = await loadExperimentData(withSel, 3, isolated());
+    const b = await loadExperimentData(withSel, 3, isolated());
+    expect(a.selection?.n).toBe(60);
+    expect([a.train.n, a.validation.n, a.test.n]).toEqual([150, 40, 10]);
+    const rows = [a.train, a.validation, a.selection!].map((s) => Array.from(s.fileIndex));
+    const all = rows.flat();
+    expect(new Set(all).size).toBe(150 + 40 + 60);
+    // pixels and labels are the rows they say they are
+    for (let i = 0; i < 60; i++) {
+      expect(rowOf(a.selection!.x, i)).toBe(a.selection!.fileIndex[i]);
+      expect(a.selection!.y[i]).toBe(fixtureLabel(a.selection!.fileIndex[i]));
+    }
+    expect(Array.from(b.selection!.fileIndex)).toEqual(rows[2]);
+    expect(Array.from(b.train.fileIndex)).toEqual(rows[0]);
+    expect(b.checksum).toBe(a.checksum);
+    const other = await loadExperimentData({ ...withSel }, 4, isolated());
+    expect(Array.from(other.selection!.fileIndex)).not.toEqual(rows[2]);
+    // the update part is the same draw as without a selection split
+    const plain = await loadExperimentData(spec({ path: dir, validationSize: 40, testLimit: 10 }), 3, isolated());
+    expect(Array.from(plain.validation.fileIndex)).toEqual(rows[1]);
+    expect(new Set(plain.train.fileIndex).size).toBe(N_TRAIN - 40);
+  });
+
+  it('selectionSize 0 or absent gives the same data and checksum as before it existed', async () => {
+    const base = spec({ path: dir, validationSize: 30, trainLimit: 100, testLimit: 10 });
+    const none = await loadExperimentData(base, 5, isolated());
+    const zero = await loadExperimentData({ ...base, selectionSize: 0 }, 5, isolated());
+    expect(none.selection).toBeUndefined();
+    expect(zero.selection).toBeUndefined();
+    expect(zero.checksum).toBe(none.checksum);
+    expect(Array.from(zero.train.fileIndex)).toEqual(Array.from(none.train.fileIndex));
+    const sel = await loadExperimentData({ ...base, selectionSize: 20 }, 5, isolated());
+    expect(sel.checksum).not.toBe(none.checksum);
+  });
+
+  it('a selection split that does not fit is INVALID_INPUT saying what the file holds', async () => {
+    await expect(
+      loadExperimentData(spec({ path: dir, validationSize: 100, selectionSize: 250 }), 1, isolated()),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining(`${N_TRAIN} examples`) });
+    await expect(
+      loadExperimentData(spec({ path: dir, validationSize: 100, selectionSize: 100, trainLimit: 101 }), 1, isolated()),
+    ).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringContaining('at most 100 training examples'),
+    });
+  });
+});
+
 describe('splitRows', () => {
   it('matches the documented formula: validation = π[0..V), train = π[V..V+T) for π = Rng(seed).permutation(N)', async () => {
     const { Rng } = await import('../src/util/rng.ts');
@@ -156,5 +210,17 @@ describe('splitRows', () => {
     expect(Array.from(r.validation)).toEqual(Array.from(pi.slice(0, 5)));
     expect(Array.from(r.train)).toEqual(Array.from(pi.slice(5, 17)));
     expect(Array.from(r.test)).toEqual([0, 1, 2]);
+    expect(r.selection).toHaveLength(0);
+  });
+
+  it('with a selection split: validation = π[0..V), selection = π[V..V+S), train = π[V+S..V+S+T)', async () => {
+    const { Rng } = await import('../src/util/rng.ts');
+    const pi = new Rng(11).permutation(50);
+    const r = splitRows(50, 8, { validationSize: 5, selectionSize: 7, trainLimit: 12, seed: 11 });
+    expect(Array.from(r.validation)).toEqual(Array.from(pi.slice(0, 5)));
+    expect(Array.from(r.selection)).toEqual(Array.from(pi.slice(5, 12)));
+    expect(Array.from(r.train)).toEqual(Array.from(pi.slice(12, 24)));
+    // default T: the rest of the file
+    expect(splitRows(50, 8, { validationSize: 5, selectionSize: 7, seed: 11 }).train).toHaveLength(38);
   });
 });

@@ -158,9 +158,10 @@ export async function loadDatasetFiles(
  * The data of one experiment: train, validation and test splits (see `splits.ts` for the formula), the source,
  * and a checksum over everything used.
  *
- * - Validation (`validationSize`) and train (`trainLimit`, default: the rest) come from the official training
- *   file by a shuffle seeded with `seed`; test is the first `testLimit` (default all) of the official test file.
- * - `synthetic`: the "training file" is `validationSize + (trainLimit ?? 5000)` generated examples and the
+ * - Validation (`validationSize`), selection (`selectionSize`, default none) and train (`trainLimit`, default: the
+ *   rest) come from the official training file by a shuffle seeded with `seed`; test is the first `testLimit`
+ *   (default all) of the official test file.
+ * - `synthetic`: the "training file" is `validationSize + selectionSize + (trainLimit ?? 5000)` generated examples and the
  *   "test file" `testLimit ?? 1000`, from one generator model (seed `syntheticSeed(seed)`) with independent
  *   sample streams for the two files, so the test set does not change with the training-set size.
  */
@@ -179,7 +180,7 @@ export async function loadExperimentData(
     };
     const train = syntheticImages({
       ...base,
-      n: spec.validationSize + (spec.trainLimit ?? SYNTHETIC_DEFAULT_TRAIN),
+      n: spec.validationSize + (spec.selectionSize ?? 0) + (spec.trainLimit ?? SYNTHETIC_DEFAULT_TRAIN),
       stream: 0,
     });
     const test = syntheticImages({ ...base, n: spec.testLimit ?? SYNTHETIC_DEFAULT_TEST, stream: 1 });
@@ -190,6 +191,7 @@ export async function loadExperimentData(
   const rows = splitRows(files.train.n, files.test.n, { ...spec, seed }, spec.name);
   const train = gatherSplit(files.train, rows.train);
   const validation = gatherSplit(files.train, rows.validation);
+  const selection = rows.selection.length ? gatherSplit(files.train, rows.selection) : undefined;
   const test = gatherSplit(files.test, rows.test);
   const header = {
     name: spec.name,
@@ -197,6 +199,8 @@ export async function loadExperimentData(
     shape: files.shape,
     seed,
     validationSize: spec.validationSize,
+    // only when there is one, so the checksum of a spec without it is what it was
+    ...(selection ? { selectionSize: selection.n } : {}),
     trainLimit: spec.trainLimit ?? null,
     testLimit: spec.testLimit ?? null,
     ...(spec.name === 'synthetic' ? { labelNoise: spec.labelNoise } : {}),
@@ -208,8 +212,9 @@ export async function loadExperimentData(
     shape: files.shape,
     train,
     validation,
+    ...(selection ? { selection } : {}),
     test,
-    checksum: dataChecksum(header, [train, validation, test]),
+    checksum: dataChecksum(header, selection ? [train, validation, selection, test] : [train, validation, test]),
   };
 }
 

@@ -3,8 +3,10 @@
  * that identifies the data a run used. Pure functions over arrays.
  *
  * With N training-file examples, a seeded permutation π of 0..N−1 (Rng(seed).permutation(N)):
- *   validation = π[0 .. V),  train = π[V .. V + T)  (T = trainLimit, default N − V),  test = 0 .. testLimit − 1
- * of the test file. Validation and train are disjoint by construction and keep the shuffled order.
+ *   validation = π[0 .. V),  selection = π[V .. V + S),  train = π[V + S .. V + S + T)
+ *   (S = selectionSize, default 0; T = trainLimit, default N − V − S),  test = 0 .. testLimit − 1 of the test file.
+ * The three are disjoint by construction and keep the shuffled order. With S = 0 every split is what it was
+ * before the selection split existed, so a spec without one keeps its data.
  */
 import { createHash } from 'node:crypto';
 import { ArcalError } from '@arcal/contracts';
@@ -13,6 +15,7 @@ import type { DecodedImages, Split } from './types.ts';
 
 export interface SplitParams {
   validationSize: number;
+  selectionSize?: number;
   trainLimit?: number;
   testLimit?: number;
   seed: number;
@@ -21,6 +24,7 @@ export interface SplitParams {
 export interface SplitRows {
   train: Int32Array;
   validation: Int32Array;
+  selection: Int32Array;
   test: Int32Array;
 }
 
@@ -38,13 +42,24 @@ export function splitRows(nTrainFile: number, nTestFile: number, p: SplitParams,
       `dataset.validationSize ${V} exceeds the ${nTrainFile} examples of ${label}'s training file`,
     );
   }
-  const T = p.trainLimit ?? nTrainFile - V;
-  if (!Number.isInteger(T) || T < 0)
-    throw new ArcalError('INVALID_INPUT', `dataset.trainLimit must be a positive integer, got ${p.trainLimit}`);
-  if (V + T > nTrainFile) {
+  const S = p.selectionSize ?? 0;
+  if (!Number.isInteger(S) || S < 0)
+    throw new ArcalError('INVALID_INPUT', `dataset.selectionSize must be a non-negative integer, got ${S}`);
+  if (V + S > nTrainFile) {
     throw new ArcalError(
       'INVALID_INPUT',
-      `dataset.trainLimit ${T} plus validationSize ${V} exceeds the ${nTrainFile} examples of ${label}'s training file (at most ${nTrainFile - V} training examples remain)`,
+      `dataset.validationSize ${V} plus selectionSize ${S} exceeds the ${nTrainFile} examples of ${label}'s training file`,
+    );
+  }
+  const held = V + S;
+  const heldWhat = S ? `validationSize ${V} and selectionSize ${S}` : `validationSize ${V}`;
+  const T = p.trainLimit ?? nTrainFile - held;
+  if (!Number.isInteger(T) || T < 0)
+    throw new ArcalError('INVALID_INPUT', `dataset.trainLimit must be a positive integer, got ${p.trainLimit}`);
+  if (held + T > nTrainFile) {
+    throw new ArcalError(
+      'INVALID_INPUT',
+      `dataset.trainLimit ${T} plus ${heldWhat} exceeds the ${nTrainFile} examples of ${label}'s training file (at most ${nTrainFile - held} training examples remain)`,
     );
   }
   const E = p.testLimit ?? nTestFile;
@@ -58,7 +73,7 @@ export function splitRows(nTrainFile: number, nTestFile: number, p: SplitParams,
   const perm = new Rng(p.seed).permutation(nTrainFile);
   const test = new Int32Array(E);
   for (let i = 0; i < E; i++) test[i] = i;
-  return { validation: perm.slice(0, V), train: perm.slice(V, V + T), test };
+  return { validation: perm.slice(0, V), selection: perm.slice(V, held), train: perm.slice(held, held + T), test };
 }
 
 /**

@@ -50,7 +50,13 @@ export interface ExperimentData {
   classes: number;
   shape: ImageShape;
   train: Split;
+  /** Drives the adaptive soft-label update (Eq. 3) and post-hoc calibration fits. */
   validation: Split;
+  /**
+   * Held out from everything that trains or fits (dataset.selectionSize > 0): only its metrics are reported, to
+   * choose tuned settings (α, ε) on. Absent without one.
+   */
+  selection?: Split;
   test: Split;
   /** sha256 hex over the split parameters and every split's pixels, labels and file indices. */
   checksum: string;

@@ -189,8 +189,7 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
   // On-the-fly ranking needs the reference too: its first ranking is the reference model's, since attacking the
   // untrained network would give random subsets until the first re-rank.
   const wantReference =
-    needsRanking(spec) ||
-    (spec.evaluation.robustnessSubsets > 0 && spec.evaluation.robustness.reference === 'vanilla');
+    needsRanking(spec) || (spec.evaluation.robustnessSubsets > 0 && spec.evaluation.robustness.reference === 'vanilla');
   if (wantReference) {
     o.onEvent?.({ type: 'stage', stage: 'reference', detail: 'training the vanilla reference model' });
     log('training the vanilla reference model (shared ranking for all members)');
@@ -463,6 +462,18 @@ export async function runExperiment(spec: ResolvedSpec, o: RunOptions): Promise<
     data.train.y,
     bins,
   );
+  // The selection split, calibrated like the test split: what tuned settings (α, ε) are chosen by.
+  const selection = data.selection?.n
+    ? classificationSummary(
+        averageProbabilities(
+          trained.states.map((s, m) =>
+            calibratedProbabilities(s.model, data.selection!.x, data.selection!.n, posthoc[m]),
+          ),
+        ),
+        data.selection.y,
+        bins,
+      )
+    : undefined;
   const final = {
     ...classificationSummary(ensembleTest, data.test.y, bins),
     reliability: reliabilityDiagram(ensembleTest, data.test.y, { bins }),
@@ -560,6 +571,7 @@ export async function runExperiment(spec: ResolvedSpec, o: RunOptions): Promise<
       source: data.source,
       train: data.train.n,
       validation: data.validation.n,
+      ...(data.selection ? { selection: data.selection.n } : {}),
       test: data.test.n,
       checksum: data.checksum,
     },
@@ -568,6 +580,7 @@ export async function runExperiment(spec: ResolvedSpec, o: RunOptions): Promise<
     train: trainFit,
     members,
     bySubset,
+    ...(selection ? { selection } : {}),
     ...(variance !== undefined ? { variance } : {}),
     ...extra.sections,
     notes,

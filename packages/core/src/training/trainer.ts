@@ -261,6 +261,11 @@ export async function trainMember(o: TrainMemberOptions): Promise<MemberState> {
           valAcc: stats.map((s) => s.acc),
         };
       }
+      if (data.selection?.n) {
+        // metrics only: the selection split never feeds Eq. 3, the checkpoint choice or a gradient
+        const selProbs = predictProbabilities(model, data.selection.x, data.selection.n);
+        record.selection = classificationSummary(selProbs, data.selection.y, spec.evaluation.bins);
+      }
       if (spec.training.checkpoint === 'best-val' && (!best || record.validation.nll < best.nll)) {
         best = {
           nll: record.validation.nll,
