@@ -406,9 +406,38 @@ describe('α sweep', () => {
       .find((l) => l.startsWith('| 1 |'));
     expect(r1).toBe('| 1 | 1 | 50.00 | 9.00 |');
   });
+
+  it('chooses α on the selection split when every run has one, even where the validation split disagrees', () => {
+    // validation ECE as above (AdaLS best at 0.5, AR-AdaLS at 1); selection ECE the other way round
+    const withSelection = (e: PlannedExperiment) => {
+      const s = sweptSummary(e);
+      const alpha = e.config['method.alpha'] as number | undefined;
+      if (alpha === undefined || (e.family !== 'adals' && e.family !== 'ar-adals')) return s;
+      const best = e.family === 'adals' ? 1 : 0.5;
+      return { ...s, selection: { ...s.final, reliability: undefined, ece: alpha === best ? 0.02 : 0.04 } };
+    };
+    const phase1 = planFor(preset);
+    const all = phase1.map((planned) => ({ planned, summary: withSelection(planned) }));
+    expect(chooseSwept(all, preset)).toMatchObject({ alphaAdaLS: 1, alphaArAdaLS: 0.5 });
+    const md = buildResults({ ...baseInput, preset, experiments: all }).markdown;
+    expect(md).toContain('AdaLS α sweep (mean selection-split ECE): α = 0.5: 4.00; α = 1: 2.00 → α = 1.');
+    // one run without a selection split: the family falls back to validation for all its runs
+    const mixed = all.map((x, i) =>
+      i === all.findIndex((y) => y.planned.family === 'adals') ? { ...x, summary: sweptSummary(x.planned) } : x,
+    );
+    expect(chooseSwept(mixed, preset)).toMatchObject({ alphaAdaLS: 0.5, alphaArAdaLS: 0.5 });
+  });
 });
 
 describe('the fashion-mnist plan', () => {
+  it('holds out at least 300 update images per subset at R = 10 and 2,000 selection images, within the 60,000-image file', () => {
+    const d = FASHION_MNIST.dataset;
+    expect(d.validationSize / FASHION_MNIST.subsets).toBeGreaterThanOrEqual(300);
+    expect(d.selectionSize).toBeGreaterThanOrEqual(2000);
+    expect(d.trainLimit).toBeGreaterThanOrEqual(3000);
+    expect(d.trainLimit + d.validationSize + d.selectionSize!).toBeLessThanOrEqual(60000);
+  });
+
   it('has at least 5 seeds per single model, 3 per ensemble and 3 per R of the sweep, and ε down to 0.01', () => {
     const plan = planFor(FASHION_MNIST, { epsilon: 0.05, alphaAdaLS: 1, alphaArAdaLS: 0.5 });
     const seedsOf = (pred: (e: PlannedExperiment) => boolean) => new Set(plan.filter(pred).map((e) => e.seed)).size;

@@ -64,15 +64,16 @@ const pct = (s: Stat | undefined, digits = 2) => formatStat(s, 100, digits);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /**
- * The value of a swept path (ε, α) whose runs have the lowest mean validation ECE over seeds (the paper's rule
- * for label smoothing). The validation split is also the one Eq. 3 reads, until the spec separates a selection
- * part from it.
+ * The value of a swept path (ε, α) whose runs have the lowest mean ECE over seeds (the paper's rule for label
+ * smoothing), on the selection split when every run has one (dataset.selectionSize > 0): held out from Eq. 3's
+ * update, so the choice is not made on the data the soft labels were fitted to. Runs without one fall back to the
+ * validation split, which is then also the one Eq. 3 reads.
  */
 export function selectSwept(
   experiments: Finished[],
   family: Family,
   path: string,
-): { value: number; candidates: Array<{ value: number; valEce: number }> } | undefined {
+): { value: number; metric: SweepMetric; candidates: Array<{ value: number; ece: number }> } | undefined {
   const runs = done(experiments).filter((x) => x.planned.family === family && path in x.planned.config);
   if (!runs.length) return undefined;
   const configs = aggregateStudy(
@@ -85,28 +86,39 @@ export function selectSwept(
         seed: x.planned.seed,
         spec: x.planned.spec,
       },
-      // a summary carries every field the validation metric reads (the epochs' validation records)
+      // a summary carries every field the metrics read (the epochs' validation records, the selection section)
       report: x.summary as unknown as ExperimentReport,
     })),
   );
-  const sel = selectBest(configs, { metric: 'validation.ece' });
+  const metric: SweepMetric = runs.every((x) => x.summary.selection) ? 'selection.ece' : 'validation.ece';
+  const sel = selectBest(configs, { metric });
   const best = sel.groups[0]?.best;
   if (!best) return undefined;
   return {
     value: (best.value as Record<string, number>)[path],
+    metric,
     candidates: sel.groups[0].candidates.map((c) => ({
       value: (c.value as Record<string, number>)[path],
-      valEce: c.score,
+      ece: c.score,
     })),
   };
 }
 
+type SweepMetric = 'selection.ece' | 'validation.ece';
+const selectionLabel = (p: Preset): string =>
+  sweepMetricLabel(p.dataset.selectionSize ? 'selection.ece' : 'validation.ece');
+/** How RESULTS.md names the split a sweep was chosen on. */
+export const sweepMetricLabel = (m: SweepMetric): string =>
+  m === 'selection.ece' ? 'mean selection-split ECE' : 'mean validation ECE';
+
 /** The ε of the label-smoothing sweep with the lowest mean validation ECE over seeds. */
 export function selectLsEpsilon(
   experiments: Finished[],
-): { epsilon: number; candidates: Array<{ epsilon: number; valEce: number }> } | undefined {
+): { epsilon: number; metric: SweepMetric; candidates: Array<{ epsilon: number; ece: number }> } | undefined {
   const s = selectSwept(experiments, 'label-smoothing', 'method.epsilon');
-  return s && { epsilon: s.value, candidates: s.candidates.map((c) => ({ epsilon: c.value, valEce: c.valEce })) };
+  return (
+    s && { epsilon: s.value, metric: s.metric, candidates: s.candidates.map((c) => ({ epsilon: c.value, ece: c.ece })) }
+  );
 }
 
 /** Everything the sweeps chose so far (α only where the preset sweeps it). */
@@ -308,7 +320,7 @@ function setupSection(ctx: Ctx): void {
   const hp: string[][] = [
     [
       'data',
-      `${p.dataset.name}: ${p.dataset.trainLimit} training, ${p.dataset.validationSize} validation (seeded draw from the training file), first ${p.dataset.testLimit} test images`,
+      `${p.dataset.name}: ${p.dataset.trainLimit} training, ${p.dataset.validationSize} validation${p.dataset.selectionSize ? ` (read by Eq. 3) and ${p.dataset.selectionSize} selection (choose ε and α only)` : ''} (disjoint seeded draws from the training file), first ${p.dataset.testLimit} test images`,
       '† sized for the compute budget',
     ],
     [
@@ -328,12 +340,12 @@ function setupSection(ctx: Ctx): void {
     ],
     [
       'label smoothing ε',
-      `swept over {${p.lsEpsilons.join(', ')}}, selected by lowest mean validation ECE${lsEps !== undefined ? `: ε = ${lsEps}` : ''}`,
+      `swept over {${p.lsEpsilons.join(', ')}}, selected by lowest ${selectionLabel(p)}${lsEps !== undefined ? `: ε = ${lsEps}` : ''}`,
       'paper: sweep, best validation (range † not given)',
     ],
     [
       'AdaLS / AR-AdaLS',
-      `${p.alphas.length > 1 ? `α swept over {${p.alphas.join(', ')}} for each method, selected by lowest mean validation ECE (AdaLS: α = ${ctx.alpha.adals ?? '–'}, AR-AdaLS: α = ${ctx.alpha.arAdals ?? '–'}; on-the-fly, the R sweep and the ensembles use the selected α; the validation split that chooses α is also the one Eq. 3 reads)` : `α = ${p.alphas[0]}`}, R = ${p.subsets}, soft labels updated after every epoch, clipped to (1/Z, 1]`,
+      `${p.alphas.length > 1 ? `α swept over {${p.alphas.join(', ')}} for each method, selected by lowest ${selectionLabel(p)} (AdaLS: α = ${ctx.alpha.adals ?? '–'}, AR-AdaLS: α = ${ctx.alpha.arAdals ?? '–'}; on-the-fly, the R sweep and the ensembles use the selected α; ${p.dataset.selectionSize ? 'the selection split is disjoint from the validation split Eq. 3 reads' : 'the validation split that chooses α is also the one Eq. 3 reads'})` : `α = ${p.alphas[0]}`}, R = ${p.subsets}, soft labels updated after every epoch, clipped to (1/Z, 1]`,
       'paper: R = 10, update each epoch; α †',
     ],
     [
@@ -444,14 +456,14 @@ function table2Section(ctx: Ctx): void {
   if (sel)
     md.push(
       '',
-      `Label-smoothing sweep (mean validation ECE): ${sel.candidates.map((c) => `ε = ${c.epsilon}: ${(100 * c.valEce).toFixed(2)}`).join('; ')} → ε = ${sel.epsilon}.`,
+      `Label-smoothing sweep (${sweepMetricLabel(sel.metric)}): ${sel.candidates.map((c) => `ε = ${c.epsilon}: ${(100 * c.ece).toFixed(2)}`).join('; ')} → ε = ${sel.epsilon}.`,
     );
   for (const f of ['adals', 'ar-adals'] as Family[]) {
     const a = selectSwept(ctx.input.experiments, f, 'method.alpha');
     if (a)
       md.push(
         '',
-        `${FAMILY_LABEL[f]} α sweep (mean validation ECE): ${a.candidates.map((c) => `α = ${c.value}: ${(100 * c.valEce).toFixed(2)}`).join('; ')} → α = ${a.value}.`,
+        `${FAMILY_LABEL[f]} α sweep (${sweepMetricLabel(a.metric)}): ${a.candidates.map((c) => `α = ${c.value}: ${(100 * c.ece).toFixed(2)}`).join('; ')} → α = ${a.value}.`,
       );
   }
   md.push(

@@ -22,6 +22,7 @@ const REPORT_FIELDS = [
   'train',
   'members',
   'bySubset',
+  'selection',
   'variance',
   'notes',
   'timings',
