@@ -34,9 +34,9 @@ describe('job catalog and handler tables', () => {
 
   it('payload schemas refuse what a handler could not use, naming the property', () => {
     expect(payloadProblem('train:member', { experimentId: 'e' })).toMatch(/member/);
-    expect(payloadProblem('attack:robustness-shard', { experimentId: 'e', split: 'dev', shard: 0, start: 0, end: 1 })).toMatch(
-      /split/,
-    );
+    expect(
+      payloadProblem('attack:robustness-shard', { experimentId: 'e', split: 'dev', shard: 0, start: 0, end: 1 }),
+    ).toMatch(/split/);
     expect(payloadProblem('orchestrate:epoch-barrier', { experimentId: 'e', epoch: -1 })).toMatch(/epoch/);
     expect(payloadProblem('orchestrate:start', {})).toMatch(/experimentId/);
   });
@@ -55,7 +55,9 @@ describe('job catalog and handler tables', () => {
     const { 'attack:rerank': _dropped, ...partial } = HANDLERS;
     expect(missingHandlers(['attack', 'train'], partial)).toEqual(['attack:rerank']);
     expect(missingHandlers(['train', 'orchestrate'], partial)).toEqual([]);
-    expect(() => assertHandlers(['attack'], partial)).toThrow(/no handler for job kind attack:rerank .*refusing to start/);
+    expect(() => assertHandlers(['attack'], partial)).toThrow(
+      /no handler for job kind attack:rerank .*refusing to start/,
+    );
   });
 
   it('arcal-worker exits with code 2 and one readable line when a kind of its queues has no handler', () => {

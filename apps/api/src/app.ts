@@ -16,16 +16,16 @@ import type { Redis } from 'ioredis';
 import type { ApiConfig } from './config.ts';
 import { authenticator } from './plugins/auth.ts';
 import { registerErrorHandling, sendError } from './plugins/errors.ts';
-import { createApiMetrics, registerMetrics } from './plugins/prometheus.ts';
 import { registerInputGuard } from './plugins/input-guard.ts';
 import { registerOutageGuard } from './plugins/outage.ts';
+import { createApiMetrics, registerMetrics } from './plugins/prometheus.ts';
 import { queueAdmin } from './plugins/queue-admin.ts';
 import { addressKey, addressLimit, projectRateLimiter } from './plugins/rate-limit.ts';
 import { experimentRoutes } from './routes/experiments.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { studyRoutes } from './routes/studies.ts';
-import { ErrorResponse } from './schemas.ts';
+import { componentName, registerSchemas } from './schemas.ts';
 import { ExperimentsService } from './services/experiments.service.ts';
 import { StudiesService } from './services/studies.service.ts';
 
@@ -59,8 +59,7 @@ export async function buildApp(
     frameworkErrors: (err, request, reply) =>
       sendError(reply, request, 400, {
         code: 'INVALID_INPUT',
-        message:
-          err.code === 'FST_ERR_BAD_URL' ? 'the URL has a malformed percent-encoding' : 'the request is invalid',
+        message: err.code === 'FST_ERR_BAD_URL' ? 'the URL has a malformed percent-encoding' : 'the request is invalid',
       }),
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
   });
@@ -69,7 +68,7 @@ export async function buildApp(
   });
   registerErrorHandling(app);
   registerInputGuard(app);
-  app.addSchema(ErrorResponse);
+  registerSchemas(app);
   const metrics = createApiMetrics({
     queueDepths: () => deps.dispatcher.depths(),
     experimentsByStatus: async () =>
@@ -79,6 +78,8 @@ export async function buildApp(
   registerMetrics(app, metrics);
 
   await app.register(swagger, {
+    // Shared schemas keep their `$id` as their component name (Experiment, Study, Problem, …).
+    refResolver: { buildLocalReference: componentName },
     openapi: {
       openapi: '3.1.0',
       info: {

@@ -5,7 +5,7 @@ import { jobIds } from '@arcal/db';
 import { integrationEnv } from '@arcal/db/testing';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sampleReport } from '../../web/test/report-fixture.ts';
+import { sampleReport } from '../../../packages/charts/test/report-fixture.ts';
 import { estimateCost } from '../src/estimate.ts';
 import { testApp } from './helpers.ts';
 
@@ -561,8 +561,12 @@ describe.skipIf(!env)('studies over HTTP (real PostgreSQL + Redis)', () => {
     expect(Object.keys(doc.paths['/v1/studies/{id}'].delete.responses)).toEqual(
       expect.arrayContaining(['204', '401', '403', '404', '409']),
     );
-    const report =
-      doc.paths['/v1/studies/{id}'].get.responses['200'].content['application/json'].schema.properties.report.anyOf[0];
+    const deref = (s: { $ref?: string }) => (s.$ref ? doc.components.schemas[s.$ref.split('/').pop()!] : s);
+    const detail = deref(doc.paths['/v1/studies/{id}'].get.responses['200'].content['application/json'].schema);
+    expect(doc.paths['/v1/studies/{id}'].get.responses['200'].content['application/json'].schema.$ref).toBe(
+      '#/components/schemas/StudyDetail',
+    );
+    const report = deref(detail.properties.report.anyOf[0]);
     expect(Object.keys(report.properties)).toEqual(expect.arrayContaining(['partial', 'included', 'expected']));
     const body = doc.paths['/v1/studies'].post.requestBody.content['application/json'].schema;
     expect(Object.keys(body.properties)).toEqual(['name', 'base', 'vary', 'select']);

@@ -27,17 +27,18 @@ describe.skipIf(!env)('@arcal/client against the real API', () => {
   });
   afterAll(() => api?.close());
 
-  it('knows exactly the routes and methods of the OpenAPI document (under /v1, plus /healthz and /readyz)', async () => {
+  it('knows exactly the routes, methods and operationIds of the OpenAPI document (under /v1, plus /healthz and /readyz)', async () => {
     const doc = (await api.app.inject({ url: '/docs/json' })).json() as {
-      paths: Record<string, Record<string, unknown>>;
+      paths: Record<string, Record<string, { operationId?: string }>>;
     };
     const methods = new Set(['get', 'post', 'put', 'patch', 'delete']);
     const documented = new Set<string>();
     for (const [path, ops] of Object.entries(doc.paths)) {
       if (!path.startsWith('/v1/') && path !== '/healthz' && path !== '/readyz') continue;
-      for (const m of Object.keys(ops)) if (methods.has(m)) documented.add(`${m.toUpperCase()} ${path}`);
+      for (const [m, op] of Object.entries(ops))
+        if (methods.has(m)) documented.add(`${m.toUpperCase()} ${path} ${op.operationId}`);
     }
-    const known = new Set(Object.values(ROUTES).map((r) => `${r.method} ${r.path}`));
+    const known = new Set(Object.values(ROUTES).map((r) => `${r.method} ${r.path} ${r.operationId}`));
     expect(
       [...known].filter((r) => !documented.has(r)),
       'routes the client calls that the API does not document',

@@ -8,3 +8,4 @@ export * from './validate.ts';
 export * from './attack-defaults.ts';
 export * from './sizes.ts';
 export * from './jobs.ts';
+export * from './api.schema.ts';

@@ -5,7 +5,7 @@
  * shared with jobs already waiting in Redis: a kind may be added, never renamed, and a payload may gain
  * optional fields only. Pure types and constants: no Redis, no Postgres.
  */
-import { type Static, type TObject, type TSchema, Type as T } from '@sinclair/typebox';
+import { type Static, Type as T, type TObject, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
 /**
@@ -72,7 +72,9 @@ export type JobPayloads = { [K in JobKind]: Static<(typeof JOB_CATALOG)[K]> };
 export type QueueOf<K extends JobKind> = K extends `${infer Q}:${string}` ? Q : never;
 export type JobNameOf<K extends JobKind> = K extends `${string}:${infer N}` ? N : never;
 /** Kinds that run in a sandboxed compute process, and those that run in the worker's own process. */
-export type SandboxedKind = { [K in JobKind]: (typeof QUEUES)[QueueOf<K>]['sandboxed'] extends true ? K : never }[JobKind];
+export type SandboxedKind = {
+  [K in JobKind]: (typeof QUEUES)[QueueOf<K>]['sandboxed'] extends true ? K : never;
+}[JobKind];
 export type InProcessKind = Exclude<JobKind, SandboxedKind>;
 
 export const JOB_KINDS = Object.keys(JOB_CATALOG) as JobKind[];

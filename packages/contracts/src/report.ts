@@ -52,29 +52,50 @@ export interface ExperimentReport {
   spec: unknown;
   backend: string;
   threads?: number;
-  dataset: {
-    name: string;
-    source: string;
-    train: number;
-    validation: number;
-    /** Examples of the selection split (dataset.selectionSize > 0 only). */
-    selection?: number;
-    test: number;
-    checksum: string;
-  };
+  dataset: { name: string; source: string; train: number; validation: number; test: number; checksum: string };
   epochs: EpochRecord[];
   final: ClassificationMetrics & { reliability: Array<{ count: number; acc: number; conf: number }> };
   /** The final model(s) (ensemble average) on the training split, in inference mode. */
   train?: ClassificationMetrics;
   members: MemberReport[];
   bySubset: SubsetRow[];
-  /**
-   * The final model(s) on the selection split (dataset.selectionSize > 0), post-hoc calibrated like `final`:
-   * the metric α, ε and other tuned settings are chosen by, never test data nor the split Eq. 3 reads.
-   */
-  selection?: ClassificationMetrics;
   variance?: number;
   notes: string[];
   timings: { totalSeconds: number; trainSeconds: number; attackSeconds: number; evalSeconds: number };
   [extra: string]: unknown;
+}
+
+/** Sections the runner adds to a report when the spec asks for them (shift and OOD evaluation). */
+export interface ReportExtras {
+  shift?: {
+    rows: Array<{
+      corruption: string;
+      severity: number;
+      accuracy: number;
+      ece: number;
+      nll: number;
+      variance?: number;
+    }>;
+    meanEceBySeverity: Array<{ severity: number; meanEce: number; corruptions: number }>;
+    notApplicable?: Array<{ corruption: string; reason: string }>;
+  };
+  ood?: {
+    dataset: string;
+    source?: string;
+    inCount: number;
+    outCount: number;
+    aurocMaxProb: number;
+    aurocEntropy: number;
+    meanEntropyIn?: number;
+    meanEntropyOut?: number;
+    histogramIn: Histogram;
+    histogramOut: Histogram;
+  };
+}
+
+export interface Histogram {
+  edges: number[];
+  counts: number[];
+  density?: number[];
+  outside?: number;
 }

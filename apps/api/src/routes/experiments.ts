@@ -1,5 +1,20 @@
 /** /v1/experiments: submit, list, read, follow (SSE), logs, artifacts, cancel, retry, delete. */
-import { ArcalError, ExperimentSpec } from '@arcal/contracts';
+import {
+  ArcalError,
+  ArtifactList,
+  Estimate,
+  Experiment,
+  ExperimentDetail,
+  ExperimentMetrics,
+  ExperimentPage,
+  ExperimentSpec,
+  ExperimentSubmitted,
+  LogPage,
+  type MetricRow,
+  ref,
+  type Static,
+  statusUnion,
+} from '@arcal/contracts';
 import {
   compareEventIds,
   EVENT_ID,
@@ -13,7 +28,7 @@ import { type ArtifactStore, InvalidKeyError, ObjectNotFoundError, type OpenedOb
 import { Type as T } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { idempotencyKeyOf } from '../plugins/input-guard.ts';
-import { ExperimentView, errorRef, IdParams, Status, Submitted } from '../schemas.ts';
+import { errors, IdempotencyHeaders, IdParams, rawResponse, security, type TypeBoxProvider } from '../schemas.ts';
 import type { ExperimentsService } from '../services/experiments.service.ts';
 
 export interface ExperimentRoutesDeps {
@@ -46,13 +61,17 @@ export const viewOf = (e: ExperimentRow) => ({
   status: e.status,
   attempt: e.attempt,
   spec: e.spec,
-  estimate: e.estimate,
-  error: e.error ?? null,
+  // JSON columns, written by this API and the workers in these shapes
+  estimate: e.estimate as Static<typeof Estimate>,
+  error: (e.error ?? null) as { code?: string; message?: string } | null,
   createdAt: e.createdAt.toISOString(),
   startedAt: e.startedAt?.toISOString() ?? null,
   finishedAt: e.finishedAt?.toISOString() ?? null,
   links: linksOf(e.id),
 });
+
+/** What JSON.stringify writes for a float: the serializer would refuse a NaN outright. */
+const finiteOrNull = (x: number | null) => (x !== null && Number.isFinite(x) ? x : null);
 
 const MAX_BIGINT = 2n ** 63n - 1n;
 
@@ -66,14 +85,13 @@ function logCursor(after: string | undefined): bigint {
   return n;
 }
 
-const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, errorRef]));
 /** The `retry` an event stream's client is given when the server shuts down, ms. */
 export const RECONNECT_MS = 1000;
-const security: Array<Record<string, string[]>> = [{ bearer: [] }, { session: [] }];
 
 export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRoutesDeps): Promise<void> {
   const { service, repos, subscriber } = deps;
   app.addHook('preHandler', deps.authenticate);
+  const api = app.withTypeProvider<TypeBoxProvider>();
   const projectOf = (r: FastifyRequest) => r.principal!.projectId;
   // Open event streams: each gets a `shutdown` event before the server stops (else close waits on them).
   const streams = new Set<() => void>();
@@ -81,18 +99,23 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
     for (const shutdown of [...streams]) shutdown();
   });
 
-  app.post(
+  api.post(
     '/v1/experiments',
     {
       schema: {
+        operationId: 'submitExperiment',
         summary: 'Submit an experiment',
         description:
           'Validates the spec (every problem reported with its dot path), checks the dataset registry and the cost budget, stores the experiment and queues it. `Idempotency-Key` makes a retried submission return the first one.',
         tags: ['experiments'],
         security,
-        headers: T.Object({ 'idempotency-key': T.Optional(T.String({ maxLength: 200 })) }),
+        headers: IdempotencyHeaders,
         body: ExperimentSpec,
-        response: { 202: Submitted, 200: Submitted, ...errors(400, 401, 409, 413, 422, 429) },
+        response: {
+          202: ref(ExperimentSubmitted),
+          200: ref(ExperimentSubmitted),
+          ...errors(400, 401, 409, 413, 422, 429),
+        },
       },
       // The spec is documented here but validated by validateSpec, which reports every problem with its
       // dot path and never coerces or strips the document the way Fastify's default validator would.
@@ -104,32 +127,33 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
       return {
         id: experiment.id,
         status: experiment.status,
-        estimate: experiment.estimate,
+        estimate: experiment.estimate as Static<typeof Estimate>,
         links: linksOf(experiment.id),
       };
     },
   );
 
-  app.get(
+  api.get(
     '/v1/experiments',
     {
       schema: {
+        operationId: 'listExperiments',
         summary: 'List experiments of the caller’s project, newest first',
         tags: ['experiments'],
         security,
         querystring: T.Object({
-          status: T.Optional(Status),
+          status: T.Optional(statusUnion()),
           limit: T.Optional(T.Integer({ minimum: 1, maximum: 100, default: 20 })),
           cursor: T.Optional(T.String({ description: '`next` of the previous page' })),
         }),
         response: {
-          200: T.Object({ items: T.Array(ExperimentView), next: T.Union([T.String(), T.Null()]) }),
+          200: ref(ExperimentPage),
           ...errors(400, 401),
         },
       },
     },
     async (request) => {
-      const q = request.query as { status?: any; limit?: number; cursor?: string };
+      const q = request.query;
       const page = await repos.experiments.list(projectOf(request), {
         status: q.status,
         limit: q.limit ?? 20,
@@ -139,43 +163,45 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
     },
   );
 
-  app.get(
+  api.get(
     '/v1/experiments/:id',
     {
       schema: {
+        operationId: 'getExperiment',
         summary: 'One experiment, with its runs and report when finished',
         tags: ['experiments'],
         security,
         params: IdParams,
-        response: { 200: ExperimentView, ...errors(401, 404) },
+        response: { 200: ref(ExperimentDetail), ...errors(401, 404) },
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const e = await service.get(projectOf(request), id);
       const runs = await repos.runs.listForExperiment(id);
       const report = e.status === 'succeeded' ? await repos.results.getReport(id) : null;
       return {
         ...viewOf(e),
         runs: runs.map((r) => ({ member: r.member, seed: r.seed, status: r.status, final: r.final })),
-        report,
+        report: report as Static<typeof ExperimentDetail>['report'],
       };
     },
   );
 
-  app.get(
+  api.get(
     '/v1/experiments/:id/metrics',
     {
       schema: {
+        operationId: 'getExperimentMetrics',
         summary: 'Per-epoch metrics of every member (loss, accuracy, validation ECE, soft-label table)',
         tags: ['experiments'],
         security,
         params: IdParams,
-        response: { 200: T.Object({ id: T.String(), epochs: T.Array(T.Unknown()) }), ...errors(401, 404) },
+        response: { 200: ref(ExperimentMetrics), ...errors(401, 404) },
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       await service.get(projectOf(request), id);
       const rows = await repos.runs.metricsForExperiment(id);
       return {
@@ -183,23 +209,24 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
         epochs: rows.map((r) => ({
           member: r.member,
           epoch: r.epoch,
-          trainLoss: r.trainLoss,
-          trainAccuracy: r.trainAccuracy,
-          learningRate: r.learningRate,
-          valLoss: r.valLoss,
-          valAccuracy: r.valAccuracy,
-          valEce: r.valEce,
-          softLabels: r.softLabels,
-          seconds: r.seconds,
+          trainLoss: finiteOrNull(r.trainLoss),
+          trainAccuracy: finiteOrNull(r.trainAccuracy),
+          learningRate: finiteOrNull(r.learningRate),
+          valLoss: finiteOrNull(r.valLoss),
+          valAccuracy: finiteOrNull(r.valAccuracy),
+          valEce: finiteOrNull(r.valEce),
+          softLabels: r.softLabels as Static<typeof MetricRow>['softLabels'],
+          seconds: finiteOrNull(r.seconds),
         })),
       };
     },
   );
 
-  app.get(
+  api.get(
     '/v1/experiments/:id/events',
     {
       schema: {
+        operationId: 'followExperimentEvents',
         summary:
           'Server-sent events: first a `snapshot`, then `status`, `epoch`, `log`, `job`, `report`; ends with `end` once finished',
         description:
@@ -207,12 +234,14 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
         tags: ['experiments'],
         security,
         params: IdParams,
-        produces: ['text/event-stream'],
-        response: { 200: T.String({ description: 'text/event-stream' }), ...errors(401, 404) },
+        response: {
+          200: rawResponse('text/event-stream', 'The event stream (`id:`, `event:`, `data:` JSON lines)'),
+          ...errors(401, 404),
+        },
       },
     },
     async (request, reply) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const project = projectOf(request);
       await service.get(project, id);
       const given = request.headers['last-event-id'];
@@ -313,10 +342,11 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
     },
   );
 
-  app.get(
+  api.get(
     '/v1/experiments/:id/logs',
     {
       schema: {
+        operationId: 'listExperimentLogs',
         summary: 'Worker logs of an experiment, oldest first; page with `after`',
         tags: ['experiments'],
         security,
@@ -328,14 +358,14 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
           limit: T.Optional(T.Integer({ minimum: 1, maximum: 1000, default: 200 })),
         }),
         response: {
-          200: T.Object({ items: T.Array(T.Unknown()), next: T.Union([T.String(), T.Null()]) }),
+          200: ref(LogPage),
           ...errors(400, 401, 404),
         },
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      const q = request.query as { after?: string; limit?: number };
+      const { id } = request.params;
+      const q = request.query;
       await service.get(projectOf(request), id);
       const limit = q.limit ?? 200;
       const rows = await repos.results.listLogs(id, logCursor(q.after), limit);
@@ -353,26 +383,20 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
     },
   );
 
-  app.get(
+  api.get(
     '/v1/experiments/:id/artifacts',
     {
       schema: {
+        operationId: 'listArtifacts',
         summary: 'Files an experiment produced (checkpoints, report.json)',
         tags: ['artifacts'],
         security,
         params: IdParams,
-        response: {
-          200: T.Object({
-            items: T.Array(
-              T.Object({ name: T.String(), size: T.Integer(), sha256: T.String(), contentType: T.String() }),
-            ),
-          }),
-          ...errors(401, 404),
-        },
+        response: { 200: ref(ArtifactList), ...errors(401, 404) },
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       await service.get(projectOf(request), id);
       const rows = await repos.results.listArtifacts(id);
       return {
@@ -386,21 +410,30 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
     },
   );
 
-  app.get(
+  api.get(
     '/v1/experiments/:id/artifacts/:name',
     {
       schema: {
+        operationId: 'downloadArtifact',
         summary: 'Download one artifact (ETag = sha256)',
         description:
           'Streams the file from the artifact store; with ARTIFACT_PRESIGN=1 and an S3 store, answers 302 to a presigned URL valid for 5 minutes instead.',
         tags: ['artifacts'],
         security,
         params: T.Object({ id: T.String(), name: T.String() }),
-        response: { 200: T.String({ description: 'file contents' }), ...errors(401, 404) },
+        response: {
+          200: rawResponse(
+            'application/octet-stream',
+            'The file’s bytes, sent with the content type its listing gives (application/json for .json files)',
+            'binary',
+          ),
+          302: T.Null({ description: 'Redirect to a presigned URL of the store (ARTIFACT_PRESIGN=1)' }),
+          ...errors(401, 404),
+        },
       },
     },
     async (request, reply) => {
-      const { id, name } = request.params as { id: string; name: string };
+      const { id, name } = request.params;
       await service.get(projectOf(request), id);
       const a = await repos.results.getArtifact(id, name);
       if (!a) throw new ArcalError('NOT_FOUND', `artifact ${name} not found`);
@@ -432,41 +465,44 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
     },
   );
 
-  app.post(
+  api.post(
     '/v1/experiments/:id/cancel',
     {
       schema: {
+        operationId: 'cancelExperiment',
         summary: 'Cancel: waiting jobs are removed, running ones aborted within seconds',
         tags: ['experiments'],
         security,
         params: IdParams,
-        response: { 200: ExperimentView, ...errors(401, 403, 404, 409) },
+        response: { 200: ref(Experiment), ...errors(401, 403, 404, 409) },
       },
     },
-    async (request) => viewOf(await service.cancel(projectOf(request), (request.params as { id: string }).id)),
+    async (request) => viewOf(await service.cancel(projectOf(request), request.params.id)),
   );
 
-  app.post(
+  api.post(
     '/v1/experiments/:id/retry',
     {
       schema: {
+        operationId: 'retryExperiment',
         summary: 'Run a failed or cancelled experiment again, resuming from what was recorded',
         tags: ['experiments'],
         security,
         params: IdParams,
-        response: { 202: ExperimentView, ...errors(401, 403, 404, 409) },
+        response: { 202: ref(Experiment), ...errors(401, 403, 404, 409) },
       },
     },
     async (request, reply) => {
       reply.status(202);
-      return viewOf(await service.retry(projectOf(request), (request.params as { id: string }).id));
+      return viewOf(await service.retry(projectOf(request), request.params.id));
     },
   );
 
-  app.delete(
+  api.delete(
     '/v1/experiments/:id',
     {
       schema: {
+        operationId: 'deleteExperiment',
         summary: 'Delete a finished experiment with its records and artifacts',
         tags: ['experiments'],
         security,
@@ -475,8 +511,8 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
       },
     },
     async (request, reply) => {
-      await service.delete(projectOf(request), (request.params as { id: string }).id);
-      return reply.status(204).send();
+      await service.delete(projectOf(request), request.params.id);
+      return reply.status(204).send(null);
     },
   );
 }

@@ -1,28 +1,34 @@
 /** Health, readiness and Prometheus metrics; no authentication, no rate limit. */
+import { Health, Readiness, ref } from '@arcal/contracts';
 import type { Db } from '@arcal/db';
-import { Type as T } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { ApiMetrics } from '../plugins/prometheus.ts';
+import { rawResponse, type TypeBoxProvider } from '../schemas.ts';
 
 export async function opsRoutes(app: FastifyInstance, deps: { db: Db; redis: Redis; metrics: ApiMetrics }) {
   const open = { rateLimit: false };
-  app.get(
+  const api = app.withTypeProvider<TypeBoxProvider>();
+  api.get(
     '/healthz',
-    { config: open, schema: { summary: 'Liveness', tags: ['ops'], response: { 200: T.Object({ ok: T.Boolean() }) } } },
+    {
+      config: open,
+      schema: { operationId: 'health', summary: 'Liveness', tags: ['ops'], response: { 200: ref(Health) } },
+    },
     async () => ({ ok: true }),
   );
 
-  app.get(
+  api.get(
     '/readyz',
     {
       config: open,
       schema: {
+        operationId: 'ready',
         summary: 'Readiness: PostgreSQL and Redis answer',
         tags: ['ops'],
         response: {
-          200: T.Object({ ok: T.Boolean(), postgres: T.Boolean(), redis: T.Boolean() }),
-          503: T.Object({ ok: T.Boolean(), postgres: T.Boolean(), redis: T.Boolean() }),
+          200: ref(Readiness),
+          503: ref(Readiness),
         },
       },
     },
@@ -43,15 +49,15 @@ export async function opsRoutes(app: FastifyInstance, deps: { db: Db; redis: Red
     },
   );
 
-  app.get(
+  api.get(
     '/metrics',
     {
       config: open,
       schema: {
+        operationId: 'metrics',
         summary: 'Prometheus metrics, aggregate over all projects',
         tags: ['ops'],
-        produces: ['text/plain'],
-        response: { 200: T.String() },
+        response: { 200: rawResponse('text/plain', 'Prometheus text exposition format') },
       },
     },
     async (_request, reply) => {
