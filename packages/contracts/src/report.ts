@@ -52,13 +52,27 @@ export interface ExperimentReport {
   spec: unknown;
   backend: string;
   threads?: number;
-  dataset: { name: string; source: string; train: number; validation: number; test: number; checksum: string };
+  dataset: {
+    name: string;
+    source: string;
+    train: number;
+    validation: number;
+    /** Examples of the selection split (dataset.selectionSize > 0 only). */
+    selection?: number;
+    test: number;
+    checksum: string;
+  };
   epochs: EpochRecord[];
   final: ClassificationMetrics & { reliability: Array<{ count: number; acc: number; conf: number }> };
   /** The final model(s) (ensemble average) on the training split, in inference mode. */
   train?: ClassificationMetrics;
   members: MemberReport[];
   bySubset: SubsetRow[];
+  /**
+   * The final model(s) on the selection split (dataset.selectionSize > 0), post-hoc calibrated like `final`:
+   * the metric α, ε and other tuned settings are chosen by, never test data nor the split Eq. 3 reads.
+   */
+  selection?: ClassificationMetrics;
   variance?: number;
   notes: string[];
   timings: { totalSeconds: number; trainSeconds: number; attackSeconds: number; evalSeconds: number };
