@@ -350,7 +350,7 @@ function setupSection(ctx: Ctx): void {
     ],
     [
       'adversarial robustness',
-      `${p.attack.attack} (${p.attack.params.steps} steps), precomputed on a vanilla reference model of the same seed and settings; on-the-fly variant re-attacks every ${p.onTheFlyEvery} epochs`,
+      `${p.attack.attack} (${p.attack.params.steps} steps), precomputed on a vanilla reference model of the same seed and settings; the on-the-fly variant starts from that reference ranking and re-attacks the model in training every ${p.onTheFlyEvery} epochs`,
       'paper: CW-L2; † FMN-L2 here (a minimal-L2 attack, cheaper); re-attack interval †',
     ],
     [
