@@ -1,5 +1,6 @@
 # GPU worker: CUDA 11.8 + cuDNN 8 (what @tensorflow/tfjs-node-gpu 4.22 links against) with Node 20.
-# Its install script downloads libtensorflow for the GPU, so it is approved explicitly here.
+# Its install script downloads libtensorflow for the GPU: npm 10 (nodesource's Node 20) runs it as it installs,
+# and npm 11 runs it because the root package.json's allowScripts approves it.
 FROM nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04
 ARG NODE_MAJOR=20
 RUN apt-get update \
@@ -20,8 +21,6 @@ COPY prisma ./prisma
 COPY prisma.config.ts tsconfig.base.json tsconfig.json ./
 RUN npm ci --include=dev \
  && npm install --no-save @tensorflow/tfjs-node-gpu@4.22.0 \
- && npm install-scripts approve @tensorflow/tfjs-node-gpu \
- && npm rebuild @tensorflow/tfjs-node-gpu \
  && npm cache clean --force
 RUN mkdir -p /var/lib/arcal/artifacts /var/cache/arcal && chown -R arcal:arcal /var/lib/arcal /var/cache/arcal
 # tfjs-node-gpu registers itself as tfjs's `tensorflow` backend; arcal's name for it is tfjs-node-gpu.
