@@ -147,7 +147,9 @@ export function estimateCost(spec: ResolvedSpec, opts: { workerFlops: number; bu
   const fwd = 2 * net.macs;
   const members = spec.ensemble.members;
   const epochs = spec.training.epochs;
-  const training = 3 * fwd * train * epochs * members + fwd * validation * epochs * members;
+  // the selection split is predicted after every epoch (its metrics) and once more at the end
+  const selection = spec.dataset.selectionSize ?? 0;
+  const training = 3 * fwd * train * epochs * members + fwd * (validation + selection) * epochs * members;
 
   const { attack, params, source, everyEpochs } = spec.method.robustness;
   const passes = (a: typeof attack) => attackPassesPerExample(a, params, spec.dataset.classes);
@@ -170,7 +172,7 @@ export function estimateCost(spec: ResolvedSpec, opts: { workerFlops: number; bu
       robustness += perAttack * (train + validation) * (1 + (rounds - 1) * members);
     }
   }
-  let evaluation = fwd * test * members;
+  let evaluation = fwd * (test + selection) * members;
   if (spec.evaluation.robustnessSubsets > 0) {
     const attacked = spec.evaluation.robustness.reference === 'vanilla' ? 1 : members;
     evaluation += 3 * fwd * passes(spec.evaluation.robustness.attack) * test * attacked;

@@ -61,7 +61,11 @@ describe('estimateCost', () => {
       estimateCost(
         spec({
           training: { epochs: 4, batchSize: 10, optimizer: 'sgd', learningRate: 0.1 },
-          method: { kind: 'ar-adals', subsets: 2, robustness: { attack: 'cw-l2', source: 'on-the-fly', everyEpochs: 2 } },
+          method: {
+            kind: 'ar-adals',
+            subsets: 2,
+            robustness: { attack: 'cw-l2', source: 'on-the-fly', everyEpochs: 2 },
+          },
           evaluation: { robustnessSubsets: 0 },
           ensemble: { members, mode },
         }),
@@ -70,6 +74,32 @@ describe('estimateCost', () => {
     // epochs 0–1 on the reference ranking (one attack of 120 examples), epoch 2 re-ranked per member
     expect(otf(1, 'independent')).toBe(reference + cw * 2);
     expect(otf(3, 'independent')).toBe(reference + cw * (1 + 3));
+  });
+
+  it('counts a forward pass over the selection split after every epoch and at the end', () => {
+    const fwd = 2 * 95;
+    const sized = (selectionSize?: number) =>
+      estimateCost(
+        spec({
+          dataset: {
+            name: 'synthetic',
+            classes: 3,
+            shape: [4, 4, 1],
+            trainLimit: 100,
+            validationSize: 20,
+            testLimit: 10,
+            ...(selectionSize ? { selectionSize } : {}),
+          },
+          ensemble: { members: 3 },
+          evaluation: { robustnessSubsets: 0 },
+        }),
+        { workerFlops: 1, budgetSeconds: 1 },
+      ).flops;
+    const a = sized();
+    const b = sized(30);
+    // 2 epochs × 3 members × 30 examples, then 3 members × 30 at the end
+    expect(b.training - a.training).toBe(fwd * 30 * 2 * 3);
+    expect(b.evaluation - a.evaluation).toBe(fwd * 30 * 3);
   });
 
   it('estimates memory by hand for a small MLP', () => {
