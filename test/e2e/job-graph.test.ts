@@ -248,9 +248,13 @@ describe.skipIf(!env)('service end to end: job graph (API + 2 workers + PostgreS
     }
     // epoch 0's ranking is the reference model's radii ranked by hand (ascending, ties by index, R = 2 halves)
     const byHand = (split: string) => {
-      const f = JSON.parse(readFileSync(join(service.artifactDir, id, 'reference', `robustness-${split}.json`), 'utf8'));
+      const f = JSON.parse(
+        readFileSync(join(service.artifactDir, id, 'reference', `robustness-${split}.json`), 'utf8'),
+      );
       const norms = (f.norms as Array<number | null>).map((v) => v ?? Number.POSITIVE_INFINITY);
-      const order = norms.map((_, i) => i).sort((a, b) => (norms[a] === norms[b] ? a - b : norms[a] < norms[b] ? -1 : 1));
+      const order = norms
+        .map((_, i) => i)
+        .sort((a, b) => (norms[a] === norms[b] ? a - b : norms[a] < norms[b] ? -1 : 1));
       const out = new Array<number>(norms.length);
       order.forEach((i, rank) => {
         out[i] = Math.floor((rank * 2) / norms.length);

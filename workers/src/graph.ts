@@ -27,8 +27,7 @@ export const needsRanking = (spec: ResolvedSpec): boolean => spec.method.kind ==
  * of on-the-fly robustness — or defines the test subsets (as in runExperiment).
  */
 export const needsReference = (spec: ResolvedSpec): boolean =>
-  needsRanking(spec) ||
-  (spec.evaluation.robustnessSubsets > 0 && spec.evaluation.robustness.reference === 'vanilla');
+  needsRanking(spec) || (spec.evaluation.robustnessSubsets > 0 && spec.evaluation.robustness.reference === 'vanilla');
 
 /** Correct-class soft labels are per subset for AR-AdaLS, one value otherwise (runExperiment's R). */
 export const tableSize = (spec: ResolvedSpec): number => (spec.method.kind === 'ar-adals' ? spec.method.subsets : 1);

@@ -45,7 +45,9 @@ describe('graph decisions', () => {
     expect(usesGraph(spec({ method: arAdals('on-the-fly') }))).toBe(true);
     // the reference attacks train and validation for on-the-fly ranking as for precomputed
     expect(
-      planShards(spec({ method: arAdals('on-the-fly') }), { train: 10, validation: 5, test: 5 }, 1000).map((p) => p.split),
+      planShards(spec({ method: arAdals('on-the-fly') }), { train: 10, validation: 5, test: 5 }, 1000).map(
+        (p) => p.split,
+      ),
     ).toEqual(['train', 'validation']);
     // AdaLS (one subset) ranks nothing
     expect(needsReference(spec({ method: { kind: 'adals' } }))).toBe(false);

@@ -111,7 +111,7 @@ describe('robustnessSubsets', () => {
     expect(rows[1].conf).toBeCloseTo(0.55, 12);
     expect(rows[1].ece).toBeCloseTo(0.45, 12);
   });
-  it('calibrationBySubset reports each subset\'s NLL over its own examples only', () => {
+  it("calibrationBySubset reports each subset's NLL over its own examples only", () => {
     // subset 0 = ex0 (p_y = .9), ex1 (p_y = .2): −(ln .9 + ln .2)/2 = (0.105360516 + 1.609437912)/2
     // subset 1 = ex2 (p_y = .6), ex3 (p_y = .5): −(ln .6 + ln .5)/2 = (0.510825624 + 0.693147181)/2
     const rows = calibrationBySubset(probs, labels, [0.1, 0.2, 0.3, 0.4], 2, { bins: 4 });
