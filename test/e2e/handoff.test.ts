@@ -146,6 +146,47 @@ describe.skipIf(!env || !s3)(
       }
       // the attack/evaluate host fetched its inputs into its cache
       expect(readdirSync(hosts[1]!.cacheDir)).toContain('sha256');
-    });
+    }, 300_000);
+
+    it('a joint AR-AdaLS ensemble re-ranked on the fly (member epochs and barriers on one host, re-ranks on the other) equals inline', async () => {
+      const raw = {
+        ...spec,
+        name: 'e2e-handoff-joint',
+        training: { ...spec.training, epochs: 3 },
+        method: {
+          ...spec.method,
+          robustness: { attack: 'fmn-l2', source: 'on-the-fly', everyEpochs: 2, params: { steps: 10, batchSize: 32 } },
+        },
+        evaluation: { bins: 10, robustnessSubsets: 0 },
+        ensemble: { members: 2, mode: 'joint' },
+      };
+      const submitted = await service.request('POST', '/v1/experiments', raw);
+      expect(submitted.status).toBe(202);
+      const id = submitted.body.id as string;
+      const events = await followEvents(service, id, 240_000);
+      const logs = await service.request('GET', `/v1/experiments/${id}/logs`);
+      expect(outcome(events), JSON.stringify(logs.body).slice(-2000)).toBe('succeeded');
+
+      const expected = await inlineReport(resolve(raw));
+      const view = await service.request('GET', `/v1/experiments/${id}`);
+      expect(numericDiff(comparable(view.body.report), comparable(expected), 1e-6)).toEqual([]);
+      const metrics = await service.request('GET', `/v1/experiments/${id}/metrics`);
+      const stored = storedMetricRows(metrics.body.epochs.filter((r: any) => r.member !== -1));
+      expect(numericDiff(stored, asMetricRows(expected), 1e-6)).toEqual([]);
+
+      const keys = (await store.list(`${id}/`)).map((r) => r.key.slice(id.length + 1));
+      for (const k of [
+        'joint/setup.json',
+        'joint/ranking-e0.json',
+        'joint/ranking-e2.json',
+        'joint/m0-e3.f32',
+        'joint/m1-e3.f32',
+        'joint.json',
+        'members/m0/checkpoint.bin',
+        'report.json',
+      ])
+        expect(keys, k).toContain(k);
+      for (const h of hosts) expect(readdirSync(h.workDir)).toEqual([]);
+    }, 300_000);
   },
 );

@@ -8,8 +8,10 @@
  *    on the same host, or another job reading the same input, downloads nothing again;
  * 2. the handler runs on that folder exactly as it runs on the shared one (its `artifactDir` is the job's folder);
  * 3. before the job tells anyone that its outputs exist (dispatching the next job, counting itself done in a
- *    fan-in, recording artifacts, completing), every file under the kind's writes that it created or changed is
- *    uploaded under `<experimentId>/<path>` and only then recorded. Readers read recorded objects only.
+ *    fan-in, recording artifacts or an epoch, completing), every file under the kind's writes that it created or
+ *    changed is uploaded under `<experimentId>/<path>` and only then recorded. Readers read recorded objects
+ *    only. Publishing at each epoch's record puts the checkpoint of that epoch in the store, so a job taken over
+ *    by another host resumes from it instead of from the start.
  *
  * A late writer (an attempt whose lock expired and whose job another worker took over) must not overwrite the
  * newer attempt's results: every upload and record is fenced with the job row's start (attempt number and start
@@ -191,11 +193,14 @@ export function contextFor(ctx: WorkerContext, folder: JobFolder): WorkerContext
   jobs.markCompleted = first(ctx.repos.jobs.markCompleted, ctx.repos.jobs);
   const results = Object.create(ctx.repos.results) as WorkerContext['repos']['results'];
   results.recordArtifact = first(ctx.repos.results.recordArtifact, ctx.repos.results);
+  // An epoch's record is stored after its checkpoint: a job taken over on another host resumes from there.
+  const runs = Object.create(ctx.repos.runs) as WorkerContext['repos']['runs'];
+  runs.recordEpoch = first(ctx.repos.runs.recordEpoch, ctx.repos.runs);
   return {
     ...ctx,
     config: { ...ctx.config, artifactDir: folder.root },
     dispatcher,
-    repos: { ...ctx.repos, jobs, results },
+    repos: { ...ctx.repos, jobs, results, runs },
   };
 }
 

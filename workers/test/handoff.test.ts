@@ -142,6 +142,29 @@ describe.skipIf(!env)('hand-offs through the artifact store (two hosts, one stor
     expect(a.cache.stats.downloads).toBe(2);
   });
 
+  it("an epoch's record is stored only after the checkpoint written before it is in the store", async () => {
+    const e = await newExperiment();
+    const id = e.id;
+    const key = `${id}/members/m0/checkpoint.bin`;
+    const atRecord: string[] = [];
+    const base = contextOf([]);
+    const runs = Object.create(repos.runs) as WorkerContext['repos']['runs'];
+    runs.recordEpoch = async () => {
+      atRecord.push(await content(key));
+    };
+    const ctx = { ...base, repos: { ...repos, runs } } as WorkerContext;
+    await run(await host('epochs'), ctx, id, 'train:member', { member: 0 }, async ({ ctx: jobCtx }) => {
+      const dir = join(jobCtx.config.artifactDir, id, 'members/m0');
+      await mkdir(dir, { recursive: true });
+      for (const epoch of [1, 2]) {
+        await writeFile(join(dir, 'checkpoint.bin'), `epoch ${epoch}`);
+        await jobCtx.repos.runs.recordEpoch('run', { epoch } as never);
+      }
+      return null;
+    });
+    expect(atRecord).toEqual(['epoch 1', 'epoch 2']);
+  });
+
   it('a job on another host reads what the first published; a repeat on that host downloads nothing again', async () => {
     const e = await newExperiment();
     const id = e.id;
