@@ -1,8 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { JOB_CATALOG, JOB_KINDS, payloadProblem, QUEUE_NAMES, SANDBOXED_KINDS } from '@arcal/contracts';
+import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { assertHandlers, HANDLERS, inProcess, missingHandlers, sandboxedHandlers } from '../src/handlers.ts';
+import { runJob } from '../src/run-job.ts';
 
 // The wire format of the previous version, written out by hand: jobs it queued must still find a handler
 // and a payload schema that accepts them.
@@ -39,6 +41,14 @@ describe('job catalog and handler tables', () => {
     ).toMatch(/split/);
     expect(payloadProblem('orchestrate:epoch-barrier', { experimentId: 'e', epoch: -1 })).toMatch(/epoch/);
     expect(payloadProblem('orchestrate:start', {})).toMatch(/experimentId/);
+  });
+
+  it('a job whose payload does not fit its kind fails as unrecoverable before it touches anything', async () => {
+    const job = { id: 'j-1', name: 'member', queueName: 'train', data: { experimentId: 'e' }, attemptsMade: 0 };
+    // No context at all: the payload is refused before the database is read.
+    const failure = await runJob(undefined as never, HANDLERS, job).catch((e: Error) => e);
+    expect(failure).toBeInstanceOf(UnrecoverableError);
+    expect((failure as Error).message).toMatch(/^job j-1 \(train:member\) has a malformed payload: \/member/);
   });
 
   it('sandboxed kinds are exactly those of the train, attack and evaluate queues, and each table holds only its side', () => {
