@@ -8,6 +8,8 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
+    // every test file's longest event-loop stall is measured and bounded (test/setup/event-loop.ts)
+    setupFiles: ['test/setup/event-loop.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 120_000,

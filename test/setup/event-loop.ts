@@ -2,14 +2,14 @@
  * Guards every test file against blocking its event loop: vitest's worker answers its parent over the same
  * loop, and a file that computes for a minute without yielding fails the whole run with an RPC timeout
  * (on a busy machine, sooner). The longest stall of the file is measured with Node's event-loop delay
- * histogram and must stay under ARCAL_MAX_LOOP_BLOCK_MS (default 5000). ARCAL_LOOP_REPORT=<file> appends
+ * histogram and must stay under ARCAL_MAX_LOOP_BLOCK_MS (default 8000: the longest stall measured with the machine loaded about 20 deep was 4.2 s). ARCAL_LOOP_REPORT=<file> appends
  * one JSON line per file with its longest stall.
  */
 import { appendFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, expect } from 'vitest';
 
-const limitMs = Number(process.env.ARCAL_MAX_LOOP_BLOCK_MS ?? 5000);
+const limitMs = Number(process.env.ARCAL_MAX_LOOP_BLOCK_MS ?? 8000);
 const histogram = monitorEventLoopDelay({ resolution: 20 });
 histogram.enable();
 
