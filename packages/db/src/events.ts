@@ -126,7 +126,12 @@ export class EventSubscriber {
   }
 
   private log(): Redis {
-    this.reader ??= this.redis.duplicate();
+    if (!this.reader) {
+      this.reader = this.redis.duplicate();
+      // A lost connection also fails the command that needed it, which its caller reports (503 in the API);
+      // without a listener ioredis would print every reconnection attempt as an unhandled error.
+      this.reader.on('error', () => {});
+    }
     return this.reader;
   }
 
