@@ -107,7 +107,13 @@ export const TrainingSpec = T.Object(
     momentum: T.Optional(Num({ minimum: 0, exclusiveMaximum: 1, description: '[0.9 for sgd]' })),
     weightDecay: T.Optional(Num({ minimum: 0, default: 0 })),
     schedule: T.Optional(OneOf(['constant', 'cosine', 'step'], { default: 'constant' })),
-    checkpoint: T.Optional(OneOf(['last', 'best-val'], { default: 'last' })),
+    checkpoint: T.Optional(
+      OneOf(['last', 'best-val'], {
+        default: 'last',
+        description:
+          'The weights kept: the last epoch, or the epoch with the lowest NLL on the selection split when there is one (dataset.selectionSize), else on validation [last].',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -18,13 +18,13 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const spec = () => {
+const spec = (training: Record<string, unknown> = {}) => {
   const r = validateSpec({
     name: 'sel',
     seed: 2,
     dataset: { name: 'synthetic', validationSize: 24 },
     model: { arch: 'mlp', hidden: [8] },
-    training: { epochs: 2, batchSize: 16, optimizer: 'adam', learningRate: 0.01 },
+    training: { epochs: 2, batchSize: 16, optimizer: 'adam', learningRate: 0.01, ...training },
     method: { kind: 'adals', alpha: 0.5 },
     evaluation: { robustnessSubsets: 0 },
   });
@@ -74,5 +74,24 @@ describe('the selection split in a run', () => {
     // the last epoch's record saw the same (final) weights
     expect(b.epochs.at(-1)!.selection!.accuracy).toBeCloseTo(correct / extra.train.n, 12);
     expect(b.epochs.every((e) => e.selection?.count === extra.train.n)).toBe(true);
+  });
+
+  it('best-val keeps the epoch with the lowest selection NLL when there is a selection split', async () => {
+    const data = tinyData({ shape: [6, 6, 1] });
+    // a selection split whose labels are rotated (y + 1 mod 3): the better the model fits, the worse its NLL
+    // there, while validation NLL falls, so the two splits pick different epochs
+    const rotated = { ...data.train, y: Int32Array.from(data.train.y, (y) => (y + 1) % 3) };
+    const dir = out();
+    const rep = await runExperiment(spec({ epochs: 4, checkpoint: 'best-val' }), {
+      outDir: dir,
+      data: { ...data, selection: rotated },
+    });
+    const argmin = (xs: number[]) => xs.indexOf(Math.min(...xs));
+    const bySel = argmin(rep.epochs.map((e) => e.selection!.nll));
+    const byVal = argmin(rep.epochs.map((e) => e.validation!.nll));
+    expect(bySel).not.toBe(byVal);
+    // the kept weights are that epoch's: the final selection metrics are its record's
+    expect(rep.selection!.nll).toBeCloseTo(rep.epochs[bySel].selection!.nll, 10);
+    expect(rep.selection!.accuracy).toBe(rep.epochs[bySel].selection!.accuracy);
   });
 });

@@ -262,13 +262,14 @@ export async function trainMember(o: TrainMemberOptions): Promise<MemberState> {
         };
       }
       if (data.selection?.n) {
-        // metrics only: the selection split never feeds Eq. 3, the checkpoint choice or a gradient
+        // never a gradient or Eq. 3: only its metrics, and best-val's choice of epoch (a tuned setting too)
         const selProbs = predictProbabilities(model, data.selection.x, data.selection.n);
         record.selection = classificationSummary(selProbs, data.selection.y, spec.evaluation.bins);
       }
-      if (spec.training.checkpoint === 'best-val' && (!best || record.validation.nll < best.nll)) {
+      const heldOutNll = record.selection?.nll ?? record.validation.nll;
+      if (spec.training.checkpoint === 'best-val' && (!best || heldOutNll < best.nll)) {
         best = {
-          nll: record.validation.nll,
+          nll: heldOutNll,
           weights: [...model.trainable, ...model.state].map((v) => new Float32Array(v.dataSync() as Float32Array)),
         };
       }
