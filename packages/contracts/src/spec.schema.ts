@@ -91,8 +91,15 @@ export const DatasetSpec = T.Object(
 export const ModelSpec = T.Object(
   {
     arch: OneOf([...ARCHS]),
-    depth: T.Optional(Int({ minimum: 1, description: 'resnet/wrn depth (resnet: 6n+2, wrn: 6n+4) [resnet 8, wrn 16].' })),
-    width: T.Optional(Int({ minimum: 1, description: 'resnet: base filters [16]; wrn: width multiplier k [4] (WRN-16-4; WRN-10-1 would be ResNet-8).' })),
+    depth: T.Optional(
+      Int({ minimum: 1, description: 'resnet/wrn depth (resnet: 6n+2, wrn: 6n+4) [resnet 8, wrn 16].' }),
+    ),
+    width: T.Optional(
+      Int({
+        minimum: 1,
+        description: 'resnet: base filters [16]; wrn: width multiplier k [4] (WRN-16-4; WRN-10-1 would be ResNet-8).',
+      }),
+    ),
     hidden: T.Optional(T.Array(Int({ minimum: 1 }), { description: 'mlp hidden layer sizes [256, 128].' })),
   },
   { additionalProperties: false },
@@ -217,7 +224,13 @@ export const ExperimentSpec = T.Object(
   {
     name: T.String({ minLength: 1, maxLength: 200 }),
     seed: T.Optional(Int({ minimum: 0, maximum: 2 ** 31 - 1, default: 0 })),
-    version: T.Optional(T.Literal(1, { default: 1 })),
+    version: T.Optional(
+      T.Union([T.Literal(1), T.Literal(2)], {
+        default: 2,
+        description:
+          'Defaults the spec is resolved with: 2 (current) or 1 (the attack defaults before docs/ATTACKS.md was redone) [2].',
+      }),
+    ),
     dataset: DatasetSpec,
     model: ModelSpec,
     training: TrainingSpec,

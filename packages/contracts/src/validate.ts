@@ -5,6 +5,7 @@
  */
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValueErrorType } from '@sinclair/typebox/errors';
+import { DEFAULT_RANKING_ATTACKS, SPEC_VERSION, type SpecVersion } from './attack-defaults.ts';
 import {
   ATTACKS,
   type AttackName,
@@ -23,7 +24,12 @@ export interface SpecProblem {
 export interface ResolvedSpec {
   name: string;
   seed: number;
-  version: 1;
+  /**
+   * Which defaults the spec was resolved with (SPEC_VERSION in attack-defaults.ts): a spec that names none
+   * gets the current one, and a stored spec keeps its own, so changing a default never changes what a stored
+   * spec means. Version 2 changed the ranking attacks' defaults (docs/ATTACKS.md).
+   */
+  version: SpecVersion;
   dataset: {
     name: DatasetName;
     path?: string;
@@ -250,13 +256,14 @@ export function applyDefaults(raw: any): ResolvedSpec {
   const method = raw.method;
   const rob = method.robustness ?? {};
   const ev = raw.evaluation ?? {};
-  // DDN ranks examples like the tightest bound any attack found in the agreement study on 1,000 images
-  // (docs/ATTACKS.md: Spearman 0.9997, 97.6 % same decile); a spec that names an attack always gets it.
-  const methodAttack: AttackName = rob.attack ?? DEFAULT_RANKING_ATTACK;
+  const version: SpecVersion = raw.version ?? SPEC_VERSION;
+  // The attack that ranks like the tightest known bound in the agreement study (docs/ATTACKS.md), per version;
+  // a spec that names an attack always gets it.
+  const methodAttack: AttackName = rob.attack ?? DEFAULT_RANKING_ATTACKS[version];
   return {
     name: raw.name,
     seed: raw.seed ?? 0,
-    version: 1,
+    version,
     dataset: {
       name: d.name,
       ...(d.path !== undefined ? { path: d.path } : {}),
@@ -315,8 +322,19 @@ export function applyDefaults(raw: any): ResolvedSpec {
   };
 }
 
-/** The attack that ranks examples when a spec names none. */
-export const DEFAULT_RANKING_ATTACK: AttackName = 'ddn-l2';
+/** The attack that ranks examples when a spec of the current version names none. */
+export const DEFAULT_RANKING_ATTACK: AttackName = DEFAULT_RANKING_ATTACKS[SPEC_VERSION];
+
+/**
+ * The spec as the user wrote it, pinned to the version its stored resolution has (none stored there: 1), for
+ * re-resolving a spec that was resolved before: without a version of its own it would get the current
+ * defaults and stop meaning what it meant when it started.
+ */
+export function pinSpecVersion(raw: unknown, stored: { version?: number } | undefined): unknown {
+  if (stored === undefined || raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  if ((raw as { version?: unknown }).version !== undefined) return raw;
+  return { ...(raw as object), version: stored.version ?? 1 };
+}
 
 export type ValidationResult = { ok: true; spec: ResolvedSpec } | { ok: false; problems: SpecProblem[] };
 

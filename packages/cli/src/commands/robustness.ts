@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ArcalError, isArcalError } from '@arcal/contracts';
+import { ArcalError, attackParamsFor, isArcalError } from '@arcal/contracts';
 import {
   ATTACK_NAMES,
   type AttackName,
@@ -102,7 +102,8 @@ async function computeShard(a: ParsedArgs, signal: AbortSignal): Promise<number>
 
   const spec = loadSpecFile(specFile as string);
   const attack = (attackArg ?? spec.method.robustness.attack) as AttackName;
-  const { batchSize: specBatch, ...params } = spec.method.robustness.params as AttackParams & { batchSize?: number };
+  // the spec's version's attack defaults written out, so the shard header records what the attack ran with
+  const { batchSize: specBatch, ...params } = attackParamsFor(spec, attack) as AttackParams & { batchSize?: number };
   const batchSize = batchArg ?? specBatch ?? 256;
 
   const progress = new Progress();

@@ -1,7 +1,7 @@
 /** `arcal run spec.json [--out dir]` and `arcal run --resume dir`: an experiment in-process, no services. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ArcalError, type ExperimentReport, type ResolvedSpec } from '@arcal/contracts';
+import { ArcalError, type ExperimentReport, pinSpecVersion, type ResolvedSpec } from '@arcal/contracts';
 import { loadExperimentData, loadOodSet, type RunEvent, ready, runExperiment } from '@arcal/core';
 import { int, type ParsedArgs, str } from '../args.ts';
 import { Progress } from '../progress.ts';
@@ -71,15 +71,27 @@ export async function runInline(ctx: InlineRunContext, signal?: AbortSignal): Pr
   });
 }
 
+/**
+ * The spec of a run to resume: the file as the user wrote it (spec.json holds the resolved one, with every
+ * default filled in), pinned to the version spec.json was resolved with (none there: 1), so a default changed
+ * since the run started does not change what it computes.
+ */
+export function resumeSpec(resumeDir: string): ResolvedSpec {
+  const f = join(resumeDir, INPUT_SPEC);
+  if (!existsSync(f)) throw new ArcalError('INVALID_INPUT', `${resumeDir} holds no run to resume (no ${INPUT_SPEC})`);
+  const resolvedFile = join(resumeDir, 'spec.json');
+  const stored = existsSync(resolvedFile)
+    ? (JSON.parse(readFileSync(resolvedFile, 'utf8')) as { version?: number })
+    : undefined;
+  return checkSpec(pinSpecVersion(JSON.parse(readFileSync(f, 'utf8')), stored), f);
+}
+
 export async function runCommand(a: ParsedArgs, signal: AbortSignal): Promise<number> {
   const resumeDir = str(a, 'resume');
   let spec: ResolvedSpec;
   let outDir: string;
   if (resumeDir) {
-    // the spec as the user wrote it (spec.json holds the resolved one, with every default filled in)
-    const f = join(resumeDir, INPUT_SPEC);
-    if (!existsSync(f)) throw new ArcalError('INVALID_INPUT', `${resumeDir} holds no run to resume (no ${INPUT_SPEC})`);
-    spec = checkSpec(JSON.parse(readFileSync(f, 'utf8')), f);
+    spec = resumeSpec(resumeDir);
     outDir = resolve(resumeDir);
   } else {
     const file = a.positionals[0];

@@ -7,10 +7,16 @@
  * search over c per example follows each round: success (some iterate with argmax ≠ ŷ) lowers the upper
  * bound, failure raises the lower bound (×10 while no upper bound exists). Every iterate that is
  * adversarial and closer than the best so far replaces it, so the result is the smallest successful
- * perturbation seen over all rounds. Early abort: every ⌈steps/10⌉ steps an example whose loss has not
- * fallen below 0.9999 × its previous check leaves the round (and the batch, so the rest run faster).
+ * perturbation seen over all rounds. Early abort, checked every ⌈steps/10⌉ steps against each example's loss
+ * at the previous check: with abortRule 'all' (the default) the round ends once no example's loss has fallen
+ * below 0.9999 × that value, as the published code does for its batch; with 'each' an example whose own loss
+ * has stalled leaves the round at once (and the batch, so the rest run faster), which ends many examples'
+ * rounds while the Adam steps that would still have shrunk them were only slowing down.
  *
- * Defaults: 9 rounds × 200 steps, learning rate 0.01 (constant unless learningRateFinal is set), c₀ = 0.1.
+ * Defaults: 9 rounds × 200 steps, learning rate 0.1 cosine-annealed to 0.001 within each round, c₀ = 0.1. At
+ * a constant 0.01 (the published rate, and version-1 specs' default) a pixel at exactly 0 or 1 starts at
+ * |w| ≈ 7.25 and needs hundreds of Adam steps before it can move, so C&W cannot use an image's background; a
+ * constant 0.1 reaches it but is too coarse to settle on the boundary, hence the annealing.
  * Cost: at most binarySearchSteps × steps forward+backward passes per example (defaults 9 × 200 = 1800;
  * early abort usually stops well before). The original paper used 9 × 10 000 steps at learning rate 0.01.
  */
@@ -31,9 +37,10 @@ export const cwL2: BatchAttack = async (f, x, predicted, numClasses, params) => 
   const rounds = params.binarySearchSteps ?? CW_DEFAULTS.binarySearchSteps;
   const steps = params.steps ?? CW_DEFAULTS.steps;
   const lr0 = params.learningRate ?? CW_DEFAULTS.learningRate;
-  const lr1 = params.learningRateFinal ?? lr0;
+  const lr1 = params.learningRateFinal ?? lr0 * (params.learningRateFinalRatio ?? CW_DEFAULTS.learningRateFinalRatio);
   const c0 = params.initialConst ?? CW_DEFAULTS.initialConst;
   const abortEarly = params.abortEarly ?? CW_DEFAULTS.abortEarly;
+  const eachLeaves = (params.abortRule ?? CW_DEFAULTS.abortRule) === 'each';
   const n = x.shape[0];
   const d = x.size / n;
   const store = new Float32Array(n * d);
@@ -137,15 +144,17 @@ export const cwL2: BatchAttack = async (f, x, predicted, numClasses, params) => 
             for (let i = 0; i < k; i++) {
               const loss = sv[2 * k + i];
               const g = set.rows[i];
-              if (loss <= prevLoss[g] * 0.9999) {
-                keep[i] = 1;
-                prevLoss[g] = loss;
-              }
+              if (loss <= prevLoss[g] * 0.9999) keep[i] = 1;
+              prevLoss[g] = loss;
             }
-            const leaving = Int32Array.from(Array.from(keep.keys()).filter((i) => !keep[i]));
-            if (leaving.length > 0) {
-              await flush(leaving);
-              set.compact(keep);
+            if (!eachLeaves) {
+              if (!keep.includes(1)) break;
+            } else {
+              const leaving = Int32Array.from(Array.from(keep.keys()).filter((i) => !keep[i]));
+              if (leaving.length > 0) {
+                await flush(leaving);
+                set.compact(keep);
+              }
             }
           }
         }

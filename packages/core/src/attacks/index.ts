@@ -62,6 +62,7 @@ const PARAM_RULES: Array<[string, 'int1' | 'int0' | 'int2' | 'pos' | 'nonneg' | 
   ['refineSteps', 'int0'],
   ['learningRate', 'pos'],
   ['learningRateFinal', 'pos'],
+  ['learningRateFinalRatio', 'pos'],
   ['initialConst', 'pos'],
   ['alphaInit', 'pos'],
   ['alphaFinal', 'pos'],
@@ -71,6 +72,7 @@ const PARAM_RULES: Array<[string, 'int1' | 'int0' | 'int2' | 'pos' | 'nonneg' | 
   ['gammaInit', 'frac'],
   ['gammaFinal', 'frac'],
   ['abortEarly', 'bool'],
+  ['clipTotal', 'bool'],
 ];
 
 function checkOptions(opts: MinimalPerturbationOptions): void {
@@ -107,6 +109,9 @@ function checkOptions(opts: MinimalPerturbationOptions): void {
   }
   if (opts.ddnLoss !== undefined && opts.ddnLoss !== 'margin' && opts.ddnLoss !== 'ce') {
     throw new ArcalError('INVALID_INPUT', `ddnLoss must be 'margin' or 'ce' (got ${String(opts.ddnLoss)})`);
+  }
+  if (opts.abortRule !== undefined && opts.abortRule !== 'all' && opts.abortRule !== 'each') {
+    throw new ArcalError('INVALID_INPUT', `abortRule must be 'all' or 'each' (got ${String(opts.abortRule)})`);
   }
   if (opts.outputs !== undefined && opts.outputs !== 'logits' && opts.outputs !== 'probabilities') {
     throw new ArcalError('INVALID_INPUT', `outputs must be 'logits' or 'probabilities' (got ${String(opts.outputs)})`);

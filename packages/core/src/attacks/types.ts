@@ -23,14 +23,21 @@ export interface CwL2Params {
   binarySearchSteps?: number;
   /** Adam steps per round (default 200). */
   steps?: number;
-  /** Adam learning rate in the tanh space (default 0.01). */
+  /** Adam learning rate in the tanh space at a round's first step (default 0.1; 0.01 for version-1 specs). */
   learningRate?: number;
-  /** Learning rate reached at the last step of a round, cosine-annealed from learningRate (default: learningRate). */
+  /** Learning rate reached at the last step of a round, cosine-annealed from learningRate (default: learningRate × learningRateFinalRatio). */
   learningRateFinal?: number;
+  /** learningRateFinal / learningRate when learningRateFinal is not given (default 0.01; 1, a constant rate, for version-1 specs). */
+  learningRateFinalRatio?: number;
   /** First c of every example (default 0.1). */
   initialConst?: number;
-  /** Stop an example's round when its loss has not fallen by 0.01 % over steps/10 steps (default true). */
+  /** Stop early when the loss has not fallen by 0.01 % over steps/10 steps (default true). */
   abortEarly?: boolean;
+  /**
+   * Whose loss stops a round early: 'all' (default) ends the round once no example's loss falls any more;
+   * 'each' (version-1 specs) takes each example out of its round as soon as its own loss stalls.
+   */
+  abortRule?: 'all' | 'each';
 }
 
 /** Fast Minimum-Norm L2 parameters (see fmn-l2.attack.ts). */
@@ -71,6 +78,8 @@ export interface DeepFoolL2Params {
   overshoot?: number;
   /** Classes considered: the `candidates` largest clean logits, the predicted one included (default all). */
   candidates?: number;
+  /** Keep the accumulated step inside the box, so a part the clip removed stops pulling (default true; false for version-1 specs). */
+  clipTotal?: boolean;
 }
 
 export type AttackParams = CwL2Params & FmnL2Params & DdnL2Params & DeepFoolL2Params;
