@@ -66,7 +66,33 @@ export async function createHandoff(
     deletePrefix: (p: string) => objects.deletePrefix(p),
   };
   const store = await createArtifactStore(config, uploadOnly);
+  await removeOrphans(workDir);
   return { store, cache: new ReadCache(store, cacheConfig), objects, workDir };
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: a process of another user has that pid
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Removes job folders left by processes that died (kill -9, OOM) mid-job: their names start with the pid of the
+ * process that made them. A pid reused since only keeps a folder longer.
+ */
+export async function removeOrphans(workDir: string): Promise<number> {
+  let n = 0;
+  for (const name of await readdir(workDir).catch(() => [] as string[])) {
+    const pid = Number(name.split('.')[0]);
+    if (!Number.isInteger(pid) || pid <= 0 || alive(pid)) continue;
+    await rm(join(workDir, name), { recursive: true, force: true });
+    n++;
+  }
+  return n;
 }
 
 const perContext = new WeakMap<WorkerContext, Promise<Handoff | null>>();
@@ -216,7 +242,7 @@ export async function runWithHandoff(
   if (!paths.reads.length && !paths.writes.length) return handler(args);
   // read right after runJob marked this start: the start a later one will supersede
   const fence = job.id ? await h.objects.fenceOf(job.id) : null;
-  const name = `${(job.id ?? 'job').replace(/[^A-Za-z0-9._-]/g, '_')}.${randomBytes(4).toString('hex')}`;
+  const name = `${process.pid}.${(job.id ?? 'job').replace(/[^A-Za-z0-9_-]/g, '_')}.${randomBytes(4).toString('hex')}`;
   const folder = new JobFolder(h, join(h.workDir, name), experiment.id, paths, fence);
   try {
     const copied = await folder.materialise();

@@ -4,6 +4,7 @@
  * PostgreSQL. Checks what a job sees of the store, what it publishes and when, the read cache, and the fence
  * that refuses a late writer's outputs.
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -15,7 +16,7 @@ import { createArtifactStore, readAll } from '@arcal/storage';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadWorkerConfig, sandboxConfig } from '../src/config.ts';
 import type { WorkerContext } from '../src/context.ts';
-import { createHandoff, type Handoff, runWithHandoff, StaleWriterError } from '../src/handoff.ts';
+import { createHandoff, type Handoff, removeOrphans, runWithHandoff, StaleWriterError } from '../src/handoff.ts';
 import type { Handler, HandlerArgs } from '../src/run-job.ts';
 
 const integration = await integrationEnv('handoff');
@@ -267,6 +268,18 @@ describe.skipIf(!env)('hand-offs through the artifact store (two hosts, one stor
       true,
     );
     expect((await repos.objects.get(key))?.sha256).toBe(sha('newer'));
+  });
+});
+
+describe('job folders of processes that died', () => {
+  it('are removed when a process sets up its hand-offs; those of live processes stay', async () => {
+    const workDir = tmp('orphans');
+    const child = spawn(process.execPath, ['-e', '']);
+    const deadPid = await new Promise<number>((ok) => child.once('exit', () => ok(child.pid!)));
+    for (const name of [`${deadPid}.job-a.0011aabb`, `${process.pid}.job-b.2233ccdd`, 'not-a-job-folder'])
+      await mkdir(join(workDir, name, 'e', 'members'), { recursive: true });
+    expect(await removeOrphans(workDir)).toBe(1);
+    expect(readdirSync(workDir).sort()).toEqual([`${process.pid}.job-b.2233ccdd`, 'not-a-job-folder']);
   });
 });
 
