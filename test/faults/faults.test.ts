@@ -276,8 +276,14 @@ describe.skipIf(Boolean(missing))('fault suite: no experiment is ever stuck (own
         const held = kind === 'single' ? `${id}-experiment` : `${id}-m1-e1`;
         // The run is mid-way once the held job says so (right after its epoch was checkpointed).
         const t0 = Date.now();
-        while (!s.workerOutput().includes(`fault hold: job ${held} `)) {
+        for (let i = 0; !s.workerOutput().includes(`fault hold: job ${held} `); i++) {
           if (Date.now() - t0 > 300_000) throw new Error(`${held} never reached its hold`);
+          if (i % 20 === 0) {
+            // an undisturbed run that ends before the hold is a failure of its own, reported as such
+            const p = await progress(id);
+            if (p && ['succeeded', 'failed', 'cancelled'].includes(p.status))
+              throw new Error(`the run ended ${p.status} before the fault: ${JSON.stringify(p.error)}`);
+          }
           await sleep(100);
         }
         const atFault = (await progress(id))?.epochs.length ?? 0;
