@@ -287,9 +287,10 @@ describe.skipIf(!env)('HTTP API (real PostgreSQL + Redis)', () => {
     ]) {
       expect(routes, r).toContain(r);
     }
-    expect(
-      doc.paths['/v1/experiments'].post.requestBody.content['application/json'].schema.properties.training,
-    ).toBeDefined();
+    expect(doc.paths['/v1/experiments'].post.requestBody.content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/ExperimentSpec',
+    });
+    expect(doc.components.schemas.ExperimentSpec.properties.training).toBeDefined();
   });
 
   it('/metrics is Prometheus text with queue depths, process metrics and HTTP latencies', async () => {

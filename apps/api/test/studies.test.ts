@@ -568,7 +568,7 @@ describe.skipIf(!env)('studies over HTTP (real PostgreSQL + Redis)', () => {
     );
     const report = deref(detail.properties.report.anyOf[0]);
     expect(Object.keys(report.properties)).toEqual(expect.arrayContaining(['partial', 'included', 'expected']));
-    const body = doc.paths['/v1/studies'].post.requestBody.content['application/json'].schema;
+    const body = deref(doc.paths['/v1/studies'].post.requestBody.content['application/json'].schema);
     expect(Object.keys(body.properties)).toEqual(['name', 'base', 'vary', 'select']);
     expect(doc.paths['/v1/studies'].post.responses['202']).toBeDefined();
   });

@@ -10,7 +10,8 @@
  */
 import { type Static, Type as T, type TSchema } from '@sinclair/typebox';
 import type { ExperimentReport, ReportExtras } from './report.ts';
-import type { StudyDocument } from './study.schema.ts';
+import { ExperimentSpec } from './spec.schema.ts';
+import { type StudyDocument, StudySpec } from './study.schema.ts';
 import type { ConfigurationSummary, Selection } from './study-aggregate.ts';
 
 export type { Static } from '@sinclair/typebox';
@@ -296,8 +297,17 @@ export const StudySubmitted = T.Object(
 
 export const StudyPage = T.Object({ items: T.Array(ref(Study)), next }, { $id: 'StudyPage' });
 
+/**
+ * The request bodies under short component names. The API documents them but validates with validateSpec and
+ * the study validator (every problem with its dot path), never through these.
+ */
+export const ExperimentSpecBody = { ...ExperimentSpec, $id: 'ExperimentSpec' };
+export const StudySpecBody = { ...StudySpec, $id: 'StudySpec' };
+
 /** Every named schema, in an order where each one's references come before it. */
 export const API_SCHEMAS: TSchema[] = [
+  ExperimentSpecBody,
+  StudySpecBody,
   Problem,
   ExperimentStatus,
   ExperimentLinks,

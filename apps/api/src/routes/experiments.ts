@@ -2,12 +2,12 @@
 import {
   ArcalError,
   ArtifactList,
-  Estimate,
+  type Estimate,
   Experiment,
   ExperimentDetail,
   ExperimentMetrics,
   ExperimentPage,
-  ExperimentSpec,
+  ExperimentSpecBody,
   ExperimentSubmitted,
   LogPage,
   type MetricRow,
@@ -110,7 +110,7 @@ export async function experimentRoutes(app: FastifyInstance, deps: ExperimentRou
         tags: ['experiments'],
         security,
         headers: IdempotencyHeaders,
-        body: ExperimentSpec,
+        body: ref(ExperimentSpecBody),
         response: {
           202: ref(ExperimentSubmitted),
           200: ref(ExperimentSubmitted),

@@ -9,7 +9,7 @@ import {
   StudyDetail,
   type StudyEstimate,
   StudyPage,
-  StudySpec,
+  StudySpecBody,
   StudySubmitted,
 } from '@arcal/contracts';
 import type { ExperimentRow, Repositories, StudyRow } from '@arcal/db';
@@ -69,7 +69,7 @@ export async function studyRoutes(app: FastifyInstance, deps: StudyRoutesDeps): 
         tags: ['studies'],
         security,
         headers: IdempotencyHeaders,
-        body: StudySpec,
+        body: ref(StudySpecBody),
         response: {
           202: ref(StudySubmitted),
           200: ref(StudySubmitted),
