@@ -4,9 +4,11 @@
  * two hosts; one takes the orchestrate and train queues, the other attack and evaluate, so every hand-off of the
  * graph (reference checkpoint → robustness shards → merged ranking → member checkpoints → evaluation) crosses
  * from one to the other through the store. A precomputed AR-AdaLS ensemble must store what an inline
- * runExperiment of the same spec gives. Skips loudly without PostgreSQL/Redis or s3rver; fails instead under
+ * runExperiment of the same spec gives, also after the host training a member is killed with SIGKILL mid-run and
+ * another host takes its job over. Skips loudly without PostgreSQL/Redis or s3rver; fails instead under
  * REQUIRE_INTEGRATION=1 / REQUIRE_S3=1.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +26,7 @@ import {
   type Service,
   startService,
   startWorker,
+  until,
   workerEnvOf,
 } from './harness.ts';
 
@@ -54,7 +57,7 @@ interface Host {
   artifactDir: string;
   workDir: string;
   cacheDir: string;
-  worker: Proc;
+  worker: Proc & { ready: Promise<void> };
 }
 
 describe.skipIf(!env || !s3)(
@@ -65,30 +68,34 @@ describe.skipIf(!env || !s3)(
     const db = env && s3 ? createDb(env.databaseUrl) : undefined;
     let store: ArtifactStore;
 
+    /** A worker "host": its own artifact folder, job folders and cache; the bucket, database and Redis shared. */
+    const startHost = (name: string, queues: string, extra: Record<string, string>): Host => {
+      const own = (what: string) => mkdtempSync(join(tmpdir(), `arcal-${name}-${what}-`));
+      const host = { artifactDir: own('artifacts'), workDir: own('work'), cacheDir: own('cache') };
+      const worker = startWorker(
+        workerEnvOf(env!, host.artifactDir, {
+          ...s3!.env(PREFIX),
+          ARCAL_WORK_DIR: host.workDir,
+          ARCAL_CACHE_DIR: host.cacheDir,
+          // two shards for train (128 examples), one each for validation and test
+          ARCAL_SHARD_EXAMPLES: '64',
+          ...extra,
+        }),
+        name,
+        ['--queues', queues],
+      );
+      service.workers.push(worker);
+      return { ...host, worker };
+    };
+
     beforeAll(async () => {
-      const s3env = s3!.env(PREFIX);
-      service = await startService(env!, { workers: 0, apiEnv: s3env });
+      service = await startService(env!, { workers: 0, apiEnv: s3!.env(PREFIX) });
       for (const [name, queues] of [
         ['host-a', 'orchestrate,train'],
         ['host-b', 'attack,evaluate'],
-      ] as const) {
-        const own = (what: string) => mkdtempSync(join(tmpdir(), `arcal-${name}-${what}-`));
-        const host = { artifactDir: own('artifacts'), workDir: own('work'), cacheDir: own('cache') };
-        const worker = startWorker(
-          workerEnvOf(env!, host.artifactDir, {
-            ...s3env,
-            ARCAL_WORK_DIR: host.workDir,
-            ARCAL_CACHE_DIR: host.cacheDir,
-            // two shards for train (128 examples), one each for validation and test
-            ARCAL_SHARD_EXAMPLES: '64',
-          }),
-          name,
-          ['--queues', queues],
-        );
-        service.workers.push(worker);
-        hosts.push({ ...host, worker });
-      }
-      await Promise.all(service.workers.map((w) => (w as Proc & { ready: Promise<void> }).ready));
+      ] as const)
+        hosts.push(startHost(name, queues, {}));
+      await Promise.all(hosts.map((h) => h.worker.ready));
       store = await createArtifactStore({ kind: 's3', ...s3!.location(PREFIX) }, createRepositories(db!).objects);
     });
 
@@ -188,5 +195,71 @@ describe.skipIf(!env || !s3)(
         expect(keys, k).toContain(k);
       for (const h of hosts) expect(readdirSync(h.workDir)).toEqual([]);
     }, 300_000);
+
+    it('kill -9 of the host training a member mid-run: another host takes the job over (from at least the checkpoint behind every epoch recorded) and ends equal to inline', async () => {
+      // the train host of the earlier cases gives way to one that stops after epoch 2 of the first member it takes
+      const a = hosts[0]!.worker;
+      a.child.kill('SIGKILL');
+      await a.exited;
+      const held = startHost('host-d', 'orchestrate,train', {
+        ARCAL_FAULT_HOLD_AFTER_EPOCH: '2',
+        ARCAL_FAULT_HOLD_JOBS: '-m\\d$',
+        ARCAL_FAULT_HOLD_MS: '300000',
+      });
+      await held.worker.ready;
+      const raw = {
+        ...spec,
+        name: 'e2e-handoff-takeover',
+        dataset: { ...spec.dataset, trainLimit: 512 },
+        training: { ...spec.training, epochs: 4 },
+        method: { kind: 'vanilla' },
+        evaluation: { bins: 10, robustnessSubsets: 0 },
+      };
+      const submitted = await service.request('POST', '/v1/experiments', raw);
+      expect(submitted.status).toBe(202);
+      const id = submitted.body.id as string;
+      const done = followEvents(service, id, 240_000);
+      const line = await until(
+        async () => /fault hold: job (\S+-m(\d)) after epoch 2/.exec(held.worker.output()),
+        180_000,
+        'a member job to stop after epoch 2',
+      );
+      const [, jobId, member] = line;
+      // every process of the host at once: its compute process stays blocked until killed
+      for (const pid of [...descendants(held.worker.child.pid!), held.worker.child.pid!]) process.kill(pid, 'SIGKILL');
+      await held.worker.exited;
+      // what the killed host had recorded of that member: its checkpoint of at least that epoch was published first
+      const repos = createRepositories(db!);
+      const before = (await repos.runs.metricsForExperiment(id))
+        .filter((r) => r.member === Number(member))
+        .reduce((n, r) => Math.max(n, r.epoch), 0);
+      const takeover = startHost('host-c', 'orchestrate,train', {});
+      await takeover.worker.ready;
+      expect(outcome(await done)).toBe('succeeded');
+
+      const expected = await inlineReport(resolve(raw));
+      const view = await service.request('GET', `/v1/experiments/${id}`);
+      expect(numericDiff(comparable(view.body.report), comparable(expected), 1e-6)).toEqual([]);
+      const metrics = await service.request('GET', `/v1/experiments/${id}/metrics`);
+      expect(numericDiff(storedMetricRows(metrics.body.epochs), asMetricRows(expected), 1e-6)).toEqual([]);
+      const row = await repos.jobs.get(jobId!);
+      expect(row?.state).toBe('completed');
+      const resumedFrom = (row!.result as { resumedFrom: number }).resumedFrom;
+      console.log(
+        `takeover: member ${member} had ${before} epoch(s) recorded when killed; resumed from epoch ${resumedFrom}`,
+      );
+      expect(resumedFrom).toBeGreaterThanOrEqual(before);
+      expect(resumedFrom).toBeLessThanOrEqual(2);
+      expect(readdirSync(takeover.workDir)).toEqual([]);
+    }, 400_000);
   },
 );
+
+/** Pids of the processes `pid` started (the sandboxed compute processes of a worker). */
+function descendants(pid: number): number[] {
+  const r = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' });
+  return r.stdout
+    .split('\n')
+    .map((l) => Number(l.trim()))
+    .filter((n) => n > 0);
+}
