@@ -176,7 +176,8 @@ export const HANDOFF: Record<JobKind, HandoffOf> = {
   }),
   'attack:rerank': () => ({
     reads: [...RANKINGS, 'members/', 'joint/setup.json', 'joint/ranking-'],
-    writes: ['joint/ranking-'],
+    // the re-rank before epoch 0 may be the first to write the joint setup
+    writes: ['joint/ranking-', 'joint/setup.json'],
   }),
   'orchestrate:epoch-barrier': (p, spec) => ({
     reads: [
