@@ -1,10 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Two projects: `default` (every package's tests and the cross-process tests in test/; what `npm test` is
+ * Three projects: `default` (every package's tests and the cross-process tests in test/; what `npm test` is
  * about) and `faults`, the standing fault suite in test/faults (servers of its own that it stops and kills;
  * about 12 minutes; its long suite runs only when REQUIRE_FAULTS=1 or ARCAL_FAULTS=1, as `.ci/run` sets for
- * `npx vitest run --project faults`). A later suite with its own bounds gets a project of its own the same way.
+ * `npx vitest run --project faults`), and `cluster`, the multi-host test in test/cluster (network namespaces; root;
+ * `npm run test:cluster`). A later suite with its own bounds gets a project of its own the same way.
  */
 export default defineConfig({
   test: {
@@ -25,7 +26,7 @@ export default defineConfig({
             'workers/test/**/*.test.ts',
             'test/**/*.test.ts',
           ],
-          exclude: ['**/node_modules/**', 'test/faults/**'],
+          exclude: ['**/node_modules/**', 'test/faults/**', 'test/cluster/**'],
         },
       },
       {
@@ -33,6 +34,15 @@ export default defineConfig({
         test: {
           name: 'faults',
           include: ['test/faults/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'cluster',
+          include: ['test/cluster/**/*.test.ts'],
           testTimeout: 600_000,
           hookTimeout: 300_000,
         },

@@ -1,0 +1,404 @@
+/**
+ * The service on a cluster of simulated hosts (cluster.ts): `data` (PostgreSQL, Redis, s3rver), `api`, two worker
+ * hosts `w1` and `w2` (each with its own empty cache and job folder, `--concurrency 1`), and `ops`, where the
+ * relays for this process run. Hosts reach each other only by address; a worker host cannot see the API's or the
+ * other worker's folders. Every case ends with a report equal to the inline run of the same tiny synthetic spec
+ * to 1e-6, every epoch in report.epochs and in the metrics.
+ *
+ * Workers run with ARCAL_JOB_LOCK_MS=4000 and ARCAL_STALLED_INTERVAL_MS=1500 (BullMQ lock duration and stalled-job
+ * check), so a dead or cut-off host's job is taken over after about 4 + 1.5 s.
+ *
+ * Needs root and `ip` (iproute2); skips loudly otherwise, and fails instead under REQUIRE_CLUSTER=1.
+ * `npm run test:cluster`.
+ */
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { migrate } from '@arcal/db';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asMetricRows, comparable, inlineReport, resolve, storedMetricRows } from '../e2e/compare.ts';
+import {
+  COMPUTE_ENV,
+  followEvents,
+  numericDiff,
+  outcome,
+  type Service,
+  serverEntry,
+  until,
+  workerBin,
+} from '../e2e/harness.ts';
+import { type PgServer, type RedisServer, serversAvailable, startPostgres, startRedis } from '../support/servers.ts';
+import { Cluster, clusterUnavailable, type HostProc, removeStale, waitFor } from './cluster.ts';
+
+const suiteStart = Date.now();
+const why = clusterUnavailable() ?? serversAvailable();
+if (why) {
+  const msg = `cluster tests need root, iproute2, PostgreSQL and Redis: ${why}`;
+  if (process.env.REQUIRE_CLUSTER === '1') throw new Error(`${msg} (REQUIRE_CLUSTER=1, so this is a failure)`);
+  console.warn(`\n*** SKIPPING the cluster tests: ${msg} ***\n`);
+}
+
+const HOSTS = ['data', 'api', 'w1', 'w2', 'ops'];
+const LOCK_MS = 4000;
+const STALLED_MS = 1500;
+const S3_PORT = 9000;
+const API_PORT = 8080;
+const BUCKET = 'arcal-cluster';
+const SUBNET = '10.231.0.0/24';
+
+const base = {
+  seed: 11,
+  dataset: { name: 'synthetic', classes: 4, shape: [8, 8, 1], trainLimit: 128, validationSize: 64, testLimit: 64 },
+  model: { arch: 'mlp' },
+  training: { epochs: 2, batchSize: 32, optimizer: 'sgd', learningRate: 0.05 },
+  evaluation: { bins: 10, robustnessSubsets: 0 },
+};
+
+const figures: Record<string, number> = {};
+
+interface Entry {
+  msg?: string;
+  job?: string;
+  err?: string;
+  time?: number;
+}
+
+/** The worker's JSON log lines (pino). */
+function entries(p: HostProc): Entry[] {
+  return p
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Entry;
+      } catch {
+        return {};
+      }
+    });
+}
+
+const activeJobs = (p: HostProc) =>
+  entries(p)
+    .filter((e) => e.msg === 'active')
+    .map((e) => e.job!);
+
+describe.skipIf(Boolean(why))('a cluster of hosts (network and mount namespaces)', () => {
+  let cluster: Cluster;
+  let pgServer: PgServer;
+  let redis: RedisServer;
+  let db: pg.Client;
+  let service: Service;
+  const key = `arcal_cluster_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+  const workers = new Map<string, HostProc>();
+  let workerEnv: (host: string) => Record<string, string>;
+
+  const startWorkerOn = async (host: string, extra: Record<string, string> = {}) => {
+    const w = cluster.spawn(
+      host,
+      [process.execPath, workerBin, '--concurrency', '1'],
+      { ...workerEnv(host), ...extra },
+      host,
+    );
+    workers.set(host, w);
+    await waitFor(w, 'arcal-worker ready', 90_000, `the worker on ${host}`);
+    return w;
+  };
+
+  const submit = async (spec: unknown) => {
+    const r = await service.request('POST', '/v1/experiments', spec);
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    return r.body.id as string;
+  };
+
+  /** Waits for the end, then checks report and metrics against the inline run (every epoch in both). */
+  const expectInline = async (id: string, spec: unknown) => {
+    const events = await followEvents(service, id, 300_000);
+    const logs = await service.request('GET', `/v1/experiments/${id}/logs`);
+    expect(outcome(events), JSON.stringify(logs.body).slice(-2000)).toBe('succeeded');
+    const expected = await inlineReport(resolve(spec));
+    const view = await service.request('GET', `/v1/experiments/${id}`);
+    expect(numericDiff(comparable(view.body.report), comparable(expected), 1e-6)).toEqual([]);
+    const metrics = await service.request('GET', `/v1/experiments/${id}/metrics`);
+    const stored = storedMetricRows(metrics.body.epochs.filter((r: any) => r.member !== -1));
+    expect(numericDiff(stored, asMetricRows(expected), 1e-6)).toEqual([]);
+    return expected;
+  };
+
+  /** Waits until `host` runs one of the experiment's member jobs and has stored at least one epoch of it. */
+  const midEpochOn = async (host: string, id: string, pattern: RegExp) =>
+    until(
+      async () => {
+        const job = activeJobs(workers.get(host)!).find((j) => j.startsWith(id) && pattern.test(j.slice(id.length)));
+        if (!job) return undefined;
+        const r = await db.query(
+          'select count(*)::int as n from epoch_metrics m join runs r on r.id = m.run_id where r.experiment_id = $1',
+          [id],
+        );
+        return r.rows[0].n > 0 ? job : undefined;
+      },
+      180_000,
+      `a member job of ${id} on ${host} with an epoch stored`,
+    );
+
+  beforeAll(async () => {
+    const stale = removeStale();
+    if (stale.length) console.warn(`cluster: removed namespaces left by an earlier run: ${stale.join(', ')}`);
+    cluster = new Cluster(HOSTS);
+    const data = cluster.host('data');
+    pgServer = await startPostgres({ host: data.addr, port: 5432, wrap: cluster.prefix('data') });
+    // initdb trusts only the loopback addresses; the other hosts connect from the cluster's subnet
+    appendFileSync(join(pgServer.dataDir, 'pg_hba.conf'), `host all all ${SUBNET} trust\n`);
+    await pgServer.stop();
+    await pgServer.start();
+    redis = await startRedis({ host: data.addr, port: 6379, wrap: cluster.prefix('data') });
+    const s3 = cluster.spawn('data', [
+      process.execPath,
+      join(import.meta.dirname, 's3rver-host.mjs'),
+      join(data.dir, 's3'),
+      BUCKET,
+      data.addr,
+      String(S3_PORT),
+    ]);
+    await waitFor(s3, 'ready', 30_000, 's3rver');
+
+    const pgPort = await cluster.forward('ops', data.addr, 5432);
+    const localDb = `postgresql://postgres@127.0.0.1:${pgPort}/postgres`;
+    await migrate(localDb);
+    db = new pg.Client({ connectionString: localDb });
+    await db.connect();
+
+    const common = {
+      DATABASE_URL: `postgresql://postgres@${data.addr}:5432/postgres`,
+      REDIS_URL: `redis://${data.addr}:6379`,
+      ARCAL_QUEUE_PREFIX: 'arcal',
+      ARTIFACT_URL: `s3://${BUCKET}/cluster`,
+      AWS_ENDPOINT_URL: `http://${data.addr}:${S3_PORT}`,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_S3_FORCE_PATH_STYLE: 'true',
+    };
+    const api = cluster.host('api');
+    const apiProc = cluster.spawn(
+      'api',
+      [process.execPath, '--import', 'tsx', serverEntry],
+      {
+        ...common,
+        ARTIFACT_DIR: join(api.dir, 'artifacts'),
+        HOST: api.addr,
+        PORT: String(API_PORT),
+        ARCAL_BOOTSTRAP_KEY: key,
+        LOG_LEVEL: 'warn',
+      },
+      'api',
+    );
+    workerEnv = (host) => {
+      const dir = cluster.host(host).dir;
+      return {
+        ...common,
+        ...COMPUTE_ENV,
+        ARTIFACT_DIR: join(dir, 'artifacts'),
+        ARCAL_WORK_DIR: join(dir, 'work'),
+        ARCAL_CACHE_DIR: join(dir, 'cache'),
+        ARCAL_SHARD_EXAMPLES: '32',
+        ARCAL_JOB_LOCK_MS: String(LOCK_MS),
+        ARCAL_STALLED_INTERVAL_MS: String(STALLED_MS),
+        SHUTDOWN_GRACE_SECONDS: '5',
+        LOG_LEVEL: 'info',
+      };
+    };
+    const apiPort = await cluster.forward('ops', api.addr, API_PORT);
+    const baseUrl = `http://127.0.0.1:${apiPort}`;
+    await Promise.all([
+      until(
+        async () => {
+          if (apiProc.child.exitCode !== null) throw new Error(`the API exited:\n${apiProc.output()}`);
+          return fetch(`${baseUrl}/healthz`)
+            .then((r) => r.ok)
+            .catch(() => false);
+        },
+        90_000,
+        'the API to listen',
+      ),
+      startWorkerOn('w1'),
+      startWorkerOn('w2'),
+    ]);
+    service = {
+      base: baseUrl,
+      key,
+      async request(method: string, path: string, body?: unknown) {
+        const r = await fetch(`${baseUrl}${path}`, {
+          method,
+          headers: {
+            authorization: `Bearer ${key}`,
+            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        });
+        const text = await r.text();
+        return { status: r.status, body: text ? JSON.parse(text) : undefined };
+      },
+    } as unknown as Service;
+  }, 240_000);
+
+  afterAll(async () => {
+    await db?.end().catch(() => {});
+    await pgServer?.destroy().catch(() => {});
+    await redis?.destroy().catch(() => {});
+    await cluster?.destroy();
+    figures.suiteSeconds = Math.round((Date.now() - suiteStart) / 1000);
+    console.log(`cluster figures: ${JSON.stringify(figures)}`);
+  });
+
+  it('hosts are apart: a worker host reaches the others only by address and cannot read their folders', () => {
+    const marker = (h: string) => join(cluster.host(h).dir, 'marker');
+    for (const h of ['api', 'w1', 'w2']) cluster.exec(h, ['sh', '-c', `echo ${h} > '${marker(h)}'`]);
+    for (const [self, other] of [
+      ['w1', 'api'],
+      ['w1', 'w2'],
+      ['w2', 'api'],
+      ['w2', 'w1'],
+    ] as const) {
+      expect(cluster.exec(self, ['cat', marker(self)]).stdout.trim()).toBe(self);
+      const r = cluster.exec(self, ['cat', marker(other)]);
+      expect(r.status, `${self} reads ${other}'s folder`).not.toBe(0);
+    }
+    // the machine's loopback is not theirs: nothing listens on 127.0.0.1 inside a host
+    const data = cluster.host('data');
+    expect(cluster.exec('w1', ['bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/5432`]).status).not.toBe(0);
+    expect(cluster.exec('w1', ['bash', '-c', `exec 3<>/dev/tcp/${data.addr}/6379 && echo open`]).stdout).toContain(
+      'open',
+    );
+  });
+
+  it('a precomputed AR-AdaLS run computes its robustness shards on both worker hosts, equal to inline', async () => {
+    const spec = {
+      ...base,
+      name: 'cluster-shards',
+      method: {
+        kind: 'ar-adals',
+        subsets: 2,
+        alpha: 1,
+        robustness: { attack: 'fmn-l2', source: 'precompute', params: { steps: 10, batchSize: 32 } },
+      },
+      evaluation: { bins: 10, robustnessSubsets: 2, robustness: { reference: 'vanilla' } },
+    };
+    const id = await submit(spec);
+    await expectInline(id, spec);
+    const shards = (host: string) => activeJobs(workers.get(host)!).filter((j) => j.startsWith(`${id}-rob-`));
+    const all = await db.query(`select id from jobs where experiment_id = $1 and id like '%-rob-%'`, [id]);
+    // 128 training, 64 validation and 64 test examples in shards of 32
+    expect(all.rows.length).toBe(8);
+    expect(shards('w1').length, 'shards on w1').toBeGreaterThan(0);
+    expect(shards('w2').length, 'shards on w2').toBeGreaterThan(0);
+    expect(new Set([...shards('w1'), ...shards('w2')])).toEqual(new Set(all.rows.map((r) => r.id)));
+  }, 400_000);
+
+  it('a 3-member joint ensemble trains its members on both hosts, equal to inline', async () => {
+    const spec = {
+      ...base,
+      name: 'cluster-joint',
+      method: {
+        kind: 'ar-adals',
+        subsets: 2,
+        alpha: 1,
+        robustness: { attack: 'fmn-l2', source: 'on-the-fly', everyEpochs: 2, params: { steps: 10, batchSize: 32 } },
+      },
+      ensemble: { members: 3, mode: 'joint' },
+    };
+    const id = await submit(spec);
+    await expectInline(id, spec);
+    const memberHosts = new Map<number, Set<string>>();
+    for (const host of ['w1', 'w2'])
+      for (const j of activeJobs(workers.get(host)!)) {
+        const m = new RegExp(`^${id}-m(\\d+)-e\\d+$`).exec(j);
+        if (m) memberHosts.set(Number(m[1]), (memberHosts.get(Number(m[1])) ?? new Set()).add(host));
+      }
+    expect([...memberHosts.keys()].sort()).toEqual([0, 1, 2]);
+    const used = new Set([...memberHosts.values()].flatMap((s) => [...s]));
+    expect(used).toEqual(new Set(['w1', 'w2']));
+  }, 400_000);
+
+  it('kill -9 of every process on a worker host mid-epoch: the other host finishes, every epoch stored', async () => {
+    const spec = {
+      ...base,
+      name: 'cluster-kill',
+      dataset: { ...base.dataset, trainLimit: 512 },
+      training: { ...base.training, epochs: 4 },
+      method: { kind: 'vanilla' },
+      ensemble: { members: 2, mode: 'independent' },
+    };
+    const id = await submit(spec);
+    const job = await midEpochOn('w1', id, /^-m\d+$/);
+    const killedAt = Date.now();
+    const killed = await cluster.killAll('w1');
+    expect(killed).toBeGreaterThan(0);
+    await until(async () => activeJobs(workers.get('w2')!).includes(job), 120_000, `w2 to take over ${job}`);
+    figures.takeoverAfterKillSeconds = (Date.now() - killedAt) / 1000;
+    await expectInline(id, spec);
+  }, 500_000);
+
+  it('a worker host cut off past its job lock: the other host takes over, and its late writes are refused', async () => {
+    const spec = {
+      ...base,
+      name: 'cluster-cut',
+      dataset: { ...base.dataset, trainLimit: 512 },
+      training: { ...base.training, epochs: 4 },
+      method: { kind: 'vanilla' },
+      ensemble: { members: 2, mode: 'independent' },
+    };
+    // w1 anew, holding its member job's compute for 20 s after epoch 1 (ARCAL_FAULT_HOLD_*), so that the cut
+    // lands mid-run whatever the machine's speed and the old attempt resumes once the host is back
+    await cluster.killAll('w1');
+    const w1 = await startWorkerOn('w1', {
+      ARCAL_FAULT_HOLD_AFTER_EPOCH: '1',
+      ARCAL_FAULT_HOLD_JOBS: '-m\\d+$',
+      ARCAL_FAULT_HOLD_MS: '20000',
+    });
+    const id = await submit(spec);
+    const held = await until(
+      async () => new RegExp(`fault hold: job (${id}-m\\d+) after epoch 1`).exec(w1.output())?.[1],
+      180_000,
+      'w1 to hold a member job after epoch 1',
+    );
+    const cutAt = Date.now();
+    cluster.cut('w1');
+    try {
+      await until(async () => activeJobs(workers.get('w2')!).includes(held), 120_000, `w2 to take over ${held}`);
+      figures.takeoverAfterCutSeconds = (Date.now() - cutAt) / 1000;
+      // stay cut past one more lock period, so the old attempt is certainly stale when it returns
+      await new Promise((r) => setTimeout(r, LOCK_MS + STALLED_MS));
+    } finally {
+      cluster.restore('w1');
+    }
+    figures.cutSeconds = (Date.now() - cutAt) / 1000;
+    const expected = await expectInline(id, spec);
+    const objects = () =>
+      db
+        .query(`select key, sha256, updated_at from stored_objects where key like $1 order by key`, [
+          `%${held.slice(id.length + 1)}/%`,
+        ])
+        .then((r) => r.rows.filter((o) => o.key.includes(id)));
+    const before = await objects();
+    expect(before.length).toBeGreaterThan(0);
+    // the old attempt, back on the network, finishes its training and fails: its output is refused (the job
+    // does not complete on w1), and what the new attempt recorded stays as it was
+    await until(
+      async () => entries(w1).some((e) => e.err?.includes(`Missing lock for job ${held}`)),
+      120_000,
+      `w1's late attempt of ${held} to give up its job`,
+    ).catch((e) => {
+      throw new Error(`${(e as Error).message}; w1's log:\n${w1.output().slice(-4000)}`);
+    });
+    const late = entries(w1).filter((e) => e.err?.includes(`Missing lock for job ${held}`));
+    expect(late.map((e) => e.err).join('\n'), 'the late attempt completed its job').not.toMatch(/moveToFinished/);
+    expect(await objects()).toEqual(before);
+    // its epochs after the hold did not land twice or change the stored ones
+    const metrics = await service.request('GET', `/v1/experiments/${id}/metrics`);
+    const stored = storedMetricRows(metrics.body.epochs.filter((r: any) => r.member !== -1));
+    expect(numericDiff(stored, asMetricRows(expected), 1e-6)).toEqual([]);
+    const view = await service.request('GET', `/v1/experiments/${id}`);
+    expect(view.body.status).toBe('succeeded');
+  }, 500_000);
+});
