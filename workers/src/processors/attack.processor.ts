@@ -44,6 +44,7 @@ export const attackHandlers: HandlerTable = {
       norms = await c.core.robustnessOf([ref.model], part, c.data.shape, c.spec, attack, {
         file,
         what: `${split} [${start}, ${end})`,
+        signal,
       });
     } finally {
       ref.dispose();
@@ -136,9 +137,11 @@ export const attackHandlers: HandlerTable = {
         const models = members.map((s) => s.model);
         const tr = await c.core.robustnessOf(models, c.data.train, c.data.shape, spec, attack, {
           what: `train (epoch ${e})`,
+          signal,
         });
         const va = await c.core.robustnessOf(models, c.data.validation, c.data.shape, spec, attack, {
           what: `validation (epoch ${e})`,
+          signal,
         });
         const ranking = c.core.rankingFrom(tr, va, tableSize(spec));
         const unfooled = tr.filter((v) => !Number.isFinite(v)).length + va.filter((v) => !Number.isFinite(v)).length;

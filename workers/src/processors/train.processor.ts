@@ -216,9 +216,11 @@ export const trainHandlers: HandlerTable = {
             const attack = spec.method.robustness.attack;
             const tr = await c.core.robustnessOf([model], c.data.train, c.data.shape, spec, attack, {
               what: `train (epoch ${epoch})`,
+              signal,
             });
             const va = await c.core.robustnessOf([model], c.data.validation, c.data.shape, spec, attack, {
               what: `validation (epoch ${epoch})`,
+              signal,
             });
             return c.core.rankingFrom(tr, va, R);
           }
