@@ -20,14 +20,15 @@
  *
  * With a local-folder store the folder is the store: jobs use it directly and nothing is copied.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { ResolvedSpec } from '@arcal/contracts';
 import type { JobFence, ObjectsRepository } from '@arcal/db';
 import { type ArtifactStore, createArtifactStore, type ObjectRecord, ReadCache } from '@arcal/storage';
 import type { WorkerContext } from './context.ts';
+import { sha256File, walkFiles } from './files.ts';
 import { HANDOFF, type HandoffPaths } from './graph.ts';
 import type { Handler, HandlerArgs } from './run-job.ts';
 
@@ -113,24 +114,6 @@ export function handoffOf(ctx: WorkerContext): Promise<Handoff | null> {
 
 const underAny = (rel: string, prefixes: string[]) => prefixes.some((p) => rel.startsWith(p));
 
-const sha256File = (file: string) =>
-  new Promise<string>((ok, fail) => {
-    const h = createHash('sha256');
-    createReadStream(file)
-      .on('data', (c) => h.update(c))
-      .on('end', () => ok(h.digest('hex')))
-      .on('error', fail);
-  });
-
-async function* walk(dir: string): AsyncGenerator<string> {
-  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) yield* walk(p);
-    // temporary files of atomic writes (`x.tmp`, `x.<pid>.<hex>.tmp`) are never outputs
-    else if (e.isFile() && !e.name.endsWith('.tmp')) yield p;
-  }
-}
-
 /** One job's folder: what was copied in (key → sha256) and what was published since. */
 export class JobFolder {
   /** sha256 of each key as the store holds it, as far as this job knows (copied in or published by it). */
@@ -179,7 +162,7 @@ export class JobFolder {
 
   private async publishNow(): Promise<void> {
     const dir = join(this.root, this.experimentId);
-    for await (const file of walk(dir)) {
+    for await (const file of walkFiles(dir)) {
       const rel = relative(dir, file).split(sep).join('/');
       if (!underAny(rel, this.paths.writes)) continue;
       const key = `${this.experimentId}/${rel}`;

@@ -1,13 +1,8 @@
-/**
- * Postgres records that compute jobs write: epoch metrics (idempotent per run and epoch, announced on the
- * event stream) and the artifact index of an experiment's folder. No tfjs here.
- */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { EpochRecord } from '@arcal/contracts';
 import type { WorkerContext } from '../context.ts';
+import { sha256File, walkFiles } from '../files.ts';
 
 /** Runs of the `runs` table that are not ensemble members. */
 export const REFERENCE_MEMBER = -1;
@@ -18,28 +13,11 @@ export const memberIndex = (m: EpochRecord['member'] | number): number =>
 export const experimentDir = (ctx: WorkerContext, experimentId: string) =>
   join(resolve(ctx.config.artifactDir), experimentId);
 
-const sha256File = (file: string) =>
-  new Promise<string>((ok, fail) => {
-    const h = createHash('sha256');
-    createReadStream(file)
-      .on('data', (c) => h.update(c))
-      .on('end', () => ok(h.digest('hex')))
-      .on('error', fail);
-  });
-
-async function* walk(dir: string): AsyncGenerator<string> {
-  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) yield* walk(p);
-    else if (e.isFile() && !e.name.endsWith('.tmp')) yield p;
-  }
-}
-
 /** Records every file under the experiment's folder as an artifact (name = relative path with / as _). */
 export async function recordArtifacts(ctx: WorkerContext, experimentId: string): Promise<number> {
   const root = resolve(ctx.config.artifactDir);
   let n = 0;
-  for await (const file of walk(experimentDir(ctx, experimentId))) {
+  for await (const file of walkFiles(experimentDir(ctx, experimentId))) {
     const rel = relative(root, file);
     const name = relative(experimentDir(ctx, experimentId), file).split('/').join('_');
     const st = await stat(file);
