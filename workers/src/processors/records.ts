@@ -1,3 +1,7 @@
+/**
+ * Postgres records that compute jobs write: epoch metrics (idempotent per run and epoch, announced on the
+ * event stream) and the artifact index of an experiment's folder. No tfjs here.
+ */
 import { stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { EpochRecord } from '@arcal/contracts';
