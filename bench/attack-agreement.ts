@@ -431,6 +431,21 @@ if (results[ceKey] && done > 0) {
   }
   ceCloser = +(c / done).toFixed(4);
 }
+// DeepFool's version-1 (unclipped running total) norms over the version-2 ones, per image both fooled.
+let deepfoolV1: { median_ratio: number; max_ratio: number; looser_by_1pct: number } | undefined;
+if (results['deepfool-l2'] && results['deepfool-l2-v1'] && done > 0) {
+  const r: number[] = [];
+  for (let i = 0; i < done; i++) {
+    const a = results['deepfool-l2-v1'].norms[i];
+    const b = results['deepfool-l2'].norms[i];
+    if (Number.isFinite(a) && Number.isFinite(b) && b > 0) r.push(a / b);
+  }
+  deepfoolV1 = {
+    median_ratio: +median(r).toFixed(4),
+    max_ratio: +Math.max(...r).toFixed(4),
+    looser_by_1pct: +(r.filter((v) => v > 1.01).length / Math.max(1, r.length)).toFixed(4),
+  };
+}
 const training = existsSync(join(out, 'training.json'))
   ? JSON.parse(readFileSync(join(out, 'training.json'), 'utf8'))
   : undefined;
@@ -447,6 +462,7 @@ console.log(
     training_seconds: training ? +training.seconds.toFixed(1) : trainSeconds,
     cw_oracle: oracle,
     ce_ddn_closer_than_all_others: ceCloser,
+    deepfool_unclipped_over_clipped: deepfoolV1,
     attacks: summary,
   }),
 );
