@@ -269,6 +269,7 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
   };
 
   const states: MemberState[] = [];
+  let ensembleRecords: EpochRecord[] = [];
   const seeds = Array.from({ length: M }, (_, m) => memberSeed(spec.seed, m));
   if (spec.ensemble.mode !== 'joint') {
     for (let m = 0; m < M; m++) {
@@ -308,7 +309,7 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
       };
     if (!ranking)
       ranking = { trainSubsetOf: new Int32Array(data.train.n), valSubsetOf: new Int32Array(data.validation.n) };
-    const ensembleRecords: EpochRecord[] = saved?.records ?? [];
+    ensembleRecords = saved?.records ?? [];
     for (const r of ensembleRecords) onEpoch(r);
     for (let e = done; e < spec.training.epochs; e++) {
       // before epoch 0 the ranking is the reference's (set above); later, attack the averaged ensemble as it
@@ -410,7 +411,26 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
       );
     }
   }
-  return { states, epochs: epochsOut, referenceModel, notes, attackSeconds };
+  return {
+    states,
+    epochs: fullHistory(spec, states, ensembleRecords) ?? epochsOut,
+    referenceModel,
+    notes,
+    attackSeconds,
+  };
+}
+
+/**
+ * Every epoch record of the run in the order an uninterrupted run emits them: member by member (independent), or
+ * per epoch the members then the ensemble (joint). A resumed run only sees the epochs after its checkpoints
+ * through `onEpoch`; the members' checkpoints keep their whole history. Undefined when a history is incomplete.
+ */
+function fullHistory(spec: ResolvedSpec, states: MemberState[], ensemble: EpochRecord[]): EpochRecord[] | undefined {
+  const E = spec.training.epochs;
+  if (states.some((s) => s.epochs.length !== E)) return undefined;
+  if (spec.ensemble.mode !== 'joint') return states.flatMap((s) => s.epochs);
+  if (ensemble.length !== E) return undefined;
+  return ensemble.flatMap((rec, i) => [...states.map((s) => s.epochs[i]!), rec]);
 }
 
 /**
