@@ -4,8 +4,9 @@ import { defineConfig } from 'vitest/config';
  * Three projects: `default` (every package's tests and the cross-process tests in test/; what `npm test` is
  * about) and `faults`, the standing fault suite in test/faults (servers of its own that it stops and kills;
  * about 12 minutes; its long suite runs only when REQUIRE_FAULTS=1 or ARCAL_FAULTS=1, as `.ci/run` sets for
- * `npx vitest run --project faults`), and `cluster`, the multi-host test in test/cluster (network namespaces; root;
- * `npm run test:cluster`). A later suite with its own bounds gets a project of its own the same way.
+ * `npx vitest run --project faults`), and `cluster`, the multi-host test in test/cluster (network namespaces;
+ * root; about 2 minutes; it runs only when ARCAL_CLUSTER=1, as `npm run test:cluster` sets, or
+ * REQUIRE_CLUSTER=1). A later suite with its own bounds gets a project of its own the same way.
  */
 export default defineConfig({
   test: {
