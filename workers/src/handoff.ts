@@ -49,24 +49,14 @@ export interface Handoff {
   workDir: string;
 }
 
-/**
- * A store whose `put` only uploads: this module records each upload itself, fenced (`objects.upsertFenced`).
- * Reads go through the real records.
- */
+/** The store, recording in `objects`; this module uploads (`uploadFile`) and records each upload itself, fenced. */
 export async function createHandoff(
   config: NonNullable<WorkerContext['config']['artifact']>,
   cacheConfig: NonNullable<WorkerContext['config']['cache']>,
   objects: ObjectsRepository,
   workDir: string,
 ): Promise<Handoff> {
-  const uploadOnly = {
-    upsert: async () => {},
-    get: (k: string) => objects.get(k),
-    list: (p: string, o?: { after?: string; limit?: number }) => objects.list(p, o),
-    recorded: (k: string[]) => objects.recorded(k),
-    deletePrefix: (p: string) => objects.deletePrefix(p),
-  };
-  const store = await createArtifactStore(config, uploadOnly);
+  const store = await createArtifactStore(config, objects);
   await removeOrphans(workDir);
   return { store, cache: new ReadCache(store, cacheConfig), objects, workDir };
 }
@@ -170,8 +160,10 @@ export class JobFolder {
       if (this.known.get(key) === sha) continue;
       await this.checkFence(key);
       const contentType = file.endsWith('.json') ? 'application/json' : 'application/octet-stream';
-      const rec: ObjectRecord = await this.h.store.putFile(key, file, { contentType });
-      const r = { key, sha256: rec.sha256, size: rec.size, contentType };
+      // Under a stored name of its own (the record points there once written): if this attempt dies before the
+      // record, or its record is refused as a late writer's, the bytes recorded now stay as they are.
+      const rec: ObjectRecord = await this.h.store.uploadFile(key, file, { contentType });
+      const r = { key, sha256: rec.sha256, size: rec.size, contentType, location: rec.location };
       if (this.fence) {
         if (!(await this.h.objects.upsertFenced(r, this.fence))) throw new StaleWriterError(this.fence.jobId, key);
       } else await this.h.objects.upsert(r);

@@ -12,8 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDb, createRepositories, type JobRequest } from '@arcal/db';
 import { integrationEnv } from '@arcal/db/testing';
-import { createArtifactStore, readAll } from '@arcal/storage';
+import { createArtifactStore, ReadCache, readAll } from '@arcal/storage';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type S3TestServer, startS3Server } from '../../packages/storage/test/s3-server.ts';
 import { loadWorkerConfig, sandboxConfig } from '../src/config.ts';
 import type { WorkerContext } from '../src/context.ts';
 import { createHandoff, type Handoff, removeOrphans, runWithHandoff, StaleWriterError } from '../src/handoff.ts';
@@ -25,6 +26,11 @@ const env = integration.available ? integration.env : undefined;
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `arcal-handoff-${name}-`));
 
+// after every describe's own clients have disconnected
+afterAll(async () => {
+  await env?.cleanup();
+});
+
 describe.skipIf(!env)('hand-offs through the artifact store (two hosts, one store, PostgreSQL)', () => {
   const db = env ? createDb(env.databaseUrl) : undefined!;
   const repos = env ? createRepositories(db) : undefined!;
@@ -32,7 +38,6 @@ describe.skipIf(!env)('hand-offs through the artifact store (two hosts, one stor
 
   afterAll(async () => {
     await db?.$disconnect();
-    await env?.cleanup();
   });
 
   /** A host: its own job folders and cache, the shared store and database. */
@@ -268,6 +273,95 @@ describe.skipIf(!env)('hand-offs through the artifact store (two hosts, one stor
       true,
     );
     expect((await repos.objects.get(key))?.sha256).toBe(sha('newer'));
+  });
+});
+
+describe.skipIf(!env)('hand-offs through an S3 bucket (s3rver): a late writer cannot replace recorded bytes', () => {
+  const db = env ? createDb(env.databaseUrl) : undefined!;
+  const repos = env ? createRepositories(db) : undefined!;
+  let s3: S3TestServer | undefined;
+
+  afterAll(async () => {
+    await s3?.stop();
+    await db?.$disconnect();
+  });
+
+  it('an attempt that passed the fence check just before a takeover uploads, is refused, and readers still get the newer bytes', async (ctx) => {
+    const started = await startS3Server();
+    if (!started.available) return ctx.skip();
+    s3 = started.server;
+    const config = { kind: 's3' as const, ...s3.location('late') };
+    const host = async (name: string, objects = repos.objects) =>
+      createHandoff(config, { dir: tmp(`${name}-cache`), maxBytes: 2 ** 30 }, objects, tmp(`${name}-work`));
+    const p = await repos.projects.ensureProject('handoff-s3');
+    const e = (
+      await repos.experiments.createWithJobs({ projectId: p.id, name: 'h', spec: {}, estimate: {} }, (id) => [
+        { id: `${id}-m0`, kind: 'train:member', experimentId: id, payload: { experimentId: id, member: 0 } },
+      ])
+    ).experiment;
+    const id = e.id;
+    const job = `${id}-m0`;
+    const key = `${id}/members/m0/checkpoint.bin`;
+    const args = (h: Handoff, write: string, gate?: Promise<void>, entered?: () => void) =>
+      runWithHandoff(
+        h,
+        'train:member',
+        async ({ ctx: jobCtx }) => {
+          entered?.();
+          await gate;
+          await mkdir(join(jobCtx.config.artifactDir, id, 'members/m0'), { recursive: true });
+          await writeFile(join(jobCtx.config.artifactDir, id, 'members/m0/checkpoint.bin'), write);
+          return null;
+        },
+        {
+          ctx: { config: {}, repos, dispatcher: { dispatch: async (x: unknown) => x }, log: () => {} },
+          payload: { experimentId: id, member: 0 },
+          job: { id: job, name: 'member', queueName: 'train', data: {}, attemptsMade: 0 },
+          experiment: { id, spec: { ensemble: { members: 2 } } },
+        } as unknown as HandlerArgs<never>,
+      );
+
+    expect(await repos.jobs.start(job, id, 1)).not.toBeNull();
+    const first = await repos.objects.fenceOf(job);
+    // the late attempt's check before its upload passes: it ran just before the takeover
+    const passing = Object.assign(Object.create(repos.objects) as typeof repos.objects, {
+      fenceHolds: async () => true,
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let entered!: () => void;
+    const inHandler = new Promise<void>((r) => {
+      entered = r;
+    });
+    const late = args(await host('late-a', passing), 'stale bytes of the late attempt', gate, entered).catch(
+      (err: unknown) => err,
+    );
+    await Promise.race([inHandler, late]);
+    let second = await repos.objects.fenceOf(job);
+    while (second!.startedAt.getTime() === first!.startedAt.getTime()) {
+      await repos.jobs.start(job, id, 1);
+      second = await repos.objects.fenceOf(job);
+    }
+    await args(await host('newer-b'), 'newer');
+    const recorded = await repos.objects.get(key);
+    expect(recorded?.sha256).toBe(sha('newer'));
+    release();
+    const err = await late;
+    expect(err).toBeInstanceOf(StaleWriterError);
+    // its upload happened (under a name of its own) and nothing points to it
+    expect(await repos.objects.get(key)).toEqual(recorded);
+    // a reader on a third host checks the bytes against the record's sha256 while downloading
+    const reader = await host('reader-c');
+    const got = await new ReadCache(reader.store, reader.cache.config).fetch(key);
+    expect(await readFile(got.path, 'utf8')).toBe('newer');
+    expect(got.record.sha256).toBe(sha('newer'));
+    // the late upload is an orphan, which the sweep removes once past its grace period
+    const swept = await reader.store.sweep({ graceMs: 60_000, now: new Date(Date.now() + 120_000) });
+    expect(swept.removed.filter((k) => k.startsWith(`${key}~`))).toHaveLength(1);
+    expect(swept.removed).not.toContain(recorded!.location);
+    expect((await readAll((await reader.store.get(key)).body)).toString()).toBe('newer');
   });
 });
 

@@ -229,7 +229,9 @@ describe.skipIf(!env)('artifacts in S3 (s3rver in its own process)', () => {
     expect(r.statusCode).toBe(302);
     const location = new URL(r.headers.location as string);
     expect(location.origin).toBe(s3!.endpoint);
-    expect(location.pathname).toBe(`/${s3!.bucket}/api/${id}/report.json`);
+    // the upload's own stored name, beside its key, which the record points to
+    expect(rec.location.startsWith(`${id}/report.json~`)).toBe(true);
+    expect(location.pathname).toBe(`/${s3!.bucket}/api/${rec.location}`);
     const direct = await fetch(location);
     expect(direct.status).toBe(200);
     expect(await direct.text()).toBe('abc');
@@ -255,7 +257,8 @@ describe.skipIf(!env)('artifacts in S3 (s3rver in its own process)', () => {
     for await (const o of bucket.scan('')) left.push(o.key);
     await bucket.close();
     expect(left.filter((k) => k.startsWith(`${id}/`))).toEqual([]);
-    expect(left).toContain(`${keep}/a.bin`);
+    // each upload is stored under a name of its own beside its key, which the record points to
+    expect(left).toContain((await streamed.deps.repos.objects.get(`${keep}/a.bin`))?.location);
     expect(await streamed.deps.repos.objects.list(`${id}/`)).toEqual([]);
     expect((await streamed.deps.repos.objects.get(`${keep}/a.bin`))?.size).toBe(4);
   });

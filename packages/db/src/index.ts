@@ -30,7 +30,12 @@ export {
   type NewExperiment,
 } from './repositories/experiments.repository.ts';
 export { type JobRow, JobsRepository } from './repositories/jobs.repository.ts';
-export { type JobFence, ObjectsRepository, type StoredObjectRecord } from './repositories/objects.repository.ts';
+export {
+  type JobFence,
+  ObjectsRepository,
+  type ObjectWrite,
+  type StoredObjectRecord,
+} from './repositories/objects.repository.ts';
 export { newApiKey, type Principal, ProjectsRepository, sha256Hex } from './repositories/projects.repository.ts';
 export { type ArtifactRow, type JobLogRow, ResultsRepository } from './repositories/results.repository.ts';
 export { type EpochInput, type EpochMetricRow, type RunRow, RunsRepository } from './repositories/runs.repository.ts';

@@ -48,6 +48,21 @@ describe.skipIf(!env)('objects repository (real PostgreSQL)', () => {
     expect(await repos!.objects.get('m/a_1')).not.toBeNull();
   });
 
+  it('a record points at its location, the key itself when it has none; referenced() answers by stored name', async () => {
+    await repos!.objects.upsert({ key: 'v/old', sha256: sha('1'), size: 1, contentType: 'a/b' });
+    await repos!.objects.upsert({ key: 'v/k', sha256: sha('2'), size: 2, contentType: 'a/b', location: 'v/k~01' });
+    expect(await repos!.objects.get('v/old')).toMatchObject({ key: 'v/old', location: 'v/old' });
+    expect(await repos!.objects.get('v/k')).toMatchObject({ key: 'v/k', sha256: sha('2'), location: 'v/k~01' });
+    expect((await repos!.objects.list('v/')).map((r) => r.location)).toEqual(['v/k~01', 'v/old']);
+    expect(await repos!.objects.referenced(['v/old', 'v/k', 'v/k~01', 'v/k~02'])).toEqual(new Set(['v/old', 'v/k~01']));
+    // recorded again elsewhere: the earlier upload is no longer pointed to
+    await repos!.objects.upsert({ key: 'v/k', sha256: sha('3'), size: 3, contentType: 'a/b', location: 'v/k~02' });
+    expect(await repos!.objects.referenced(['v/k~01', 'v/k~02'])).toEqual(new Set(['v/k~02']));
+    // a write without a location (the local folder) has its bytes under the key
+    await repos!.objects.upsert({ key: 'v/k', sha256: sha('4'), size: 4, contentType: 'a/b' });
+    expect(await repos!.objects.referenced(['v/k', 'v/k~02'])).toEqual(new Set(['v/k']));
+  });
+
   it('recording an artifact records its file as a store object under the same key', async () => {
     const project = await repos!.projects.ensureProject('objects-test');
     const [e] = await db!.$queryRawUnsafe<Array<{ id: string }>>(
@@ -67,6 +82,14 @@ describe.skipIf(!env)('objects repository (real PostgreSQL)', () => {
       size: 12,
       contentType: 'application/json',
     });
+    // uploaded to a name of its own and recorded, then recorded as an artifact: the location stays
+    await repos!.objects.upsert({
+      key: `${e!.id}/report.json`,
+      sha256: sha('b'),
+      size: 13,
+      contentType: 'application/json',
+      location: `${e!.id}/report.json~0a`,
+    });
     // recorded again with new content: both rows follow
     await repos!.results.recordArtifact(e!.id, {
       name: 'report.json',
@@ -74,7 +97,11 @@ describe.skipIf(!env)('objects repository (real PostgreSQL)', () => {
       sha256: sha('b'),
       size: 13,
     });
-    expect(await repos!.objects.get(`${e!.id}/report.json`)).toMatchObject({ sha256: sha('b'), size: 13 });
+    expect(await repos!.objects.get(`${e!.id}/report.json`)).toMatchObject({
+      sha256: sha('b'),
+      size: 13,
+      location: `${e!.id}/report.json~0a`,
+    });
     expect(await repos!.results.getArtifact(e!.id, 'report.json')).toMatchObject({ sha256: sha('b'), size: 13n });
   });
 
@@ -101,13 +128,21 @@ describe.skipIf(!env)('objects repository (real PostgreSQL)', () => {
         (gen_random_uuid(), '00000000-0000-4000-8000-000000000002', 'a', 'x/a.bin', '${sha('1')}', 4, 'application/octet-stream', '2026-01-01'),
         (gen_random_uuid(), '00000000-0000-4000-8000-000000000002', 'a2', 'x/a.bin', '${sha('2')}', 5, 'application/octet-stream', '2026-02-01'),
         (gen_random_uuid(), '00000000-0000-4000-8000-000000000002', 'r', 'x/r.json', '${sha('3')}', 6, 'application/json', '2026-01-01')`);
-      expect(await applyMigrations(u.toString(), MIGRATIONS_DIR)).toEqual(['20261207000000_stored_objects']);
+      expect(await applyMigrations(u.toString(), MIGRATIONS_DIR)).toEqual([
+        '20261207000000_stored_objects',
+        '20261207180000_stored_objects_location',
+      ]);
       const rows = await c.query(
         'SELECT key, sha256, size::int AS size, content_type AS "contentType" FROM stored_objects ORDER BY key',
       );
       expect(rows.rows).toEqual([
         { key: 'x/a.bin', sha256: sha('2'), size: 5, contentType: 'application/octet-stream' },
         { key: 'x/r.json', sha256: sha('3'), size: 6, contentType: 'application/json' },
+      ]);
+      // rows from before locations keep their bytes under the key: no location of their own
+      expect((await c.query('SELECT location FROM stored_objects')).rows).toEqual([
+        { location: null },
+        { location: null },
       ]);
     } finally {
       await c.end().catch(() => {});

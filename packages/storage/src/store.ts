@@ -1,9 +1,9 @@
 /**
  * The store's behaviour, the same for every backend: hash while uploading, record only after the upload has
- * completed, read only what is recorded, delete records before bytes, sweep what was never recorded. A
+ * completed, read only what is recorded, delete records before bytes, sweep what no record points to. A
  * backend (local folder, S3) only moves bytes and must make each write appear whole or not at all.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import {
@@ -80,15 +80,39 @@ export class RecordedStore implements ArtifactStore {
     return this.backend.location;
   }
 
-  async put(key: string, body: PutBody, opts: PutOptions = {}): Promise<ObjectRecord> {
+  /**
+   * Where a new upload of `key` goes. In a bucket, a name of its own (`<key>~<random>`), beside the key so that
+   * deleting a prefix takes it too: the bytes a record points to are never written again, so a writer killed
+   * between upload and record (or a late writer whose fenced record is refused) cannot make recorded bytes
+   * differ from their sha256 (s3rver even writes a PUT straight onto its final file). Random rather than the
+   * content's hash, which a streamed body only has once uploaded, and so that re-uploading equal bytes does not
+   * rewrite them either. The local folder keeps the key: there the folder is shared and jobs write into it
+   * in place anyway, and every write is a flushed temporary file renamed over the key, which replaces the
+   * file whole at once (a reader that has it open keeps the old bytes), so a file is never partly written.
+   */
+  private locationFor(key: string): string {
+    return this.backend.kind === 'file' ? key : `${key}~${randomBytes(8).toString('hex')}`;
+  }
+
+  async upload(key: string, body: PutBody, opts: PutOptions = {}): Promise<ObjectRecord> {
     assertKey(key);
     const contentType = opts.contentType ?? 'application/octet-stream';
+    const location = this.locationFor(key);
     const h = hashing(asChunks(body));
-    await this.backend.write(key, h.chunks, contentType);
+    await this.backend.write(location, h.chunks, contentType);
     if (!h.out.sha256) throw new Error(`object ${key}: the upload ended before its body was read to the end`);
-    // Recorded only now: until this line a reader gets not-found, never a partial object.
-    await this.records.upsert({ key, sha256: h.out.sha256, size: h.out.size, contentType });
-    return { key, sha256: h.out.sha256, size: h.out.size, contentType, updatedAt: new Date() };
+    return { key, sha256: h.out.sha256, size: h.out.size, contentType, updatedAt: new Date(), location };
+  }
+
+  uploadFile(key: string, file: string, opts: PutOptions = {}): Promise<ObjectRecord> {
+    return this.upload(key, createReadStream(file), opts);
+  }
+
+  async put(key: string, body: PutBody, opts: PutOptions = {}): Promise<ObjectRecord> {
+    const r = await this.upload(key, body, opts);
+    // Recorded only now: until this line a reader gets not-found (or the earlier version), never a partial object.
+    await this.records.upsert(r);
+    return r;
   }
 
   putFile(key: string, file: string, opts: PutOptions = {}): Promise<ObjectRecord> {
@@ -99,7 +123,7 @@ export class RecordedStore implements ArtifactStore {
     assertKey(key);
     const record = await this.records.get(key);
     if (!record) throw new ObjectNotFoundError(key);
-    const opened = await this.backend.open(key);
+    const opened = await this.backend.open(record.location);
     if (!opened) throw new ObjectNotFoundError(key, 'recorded but its bytes are gone');
     return { record, ...opened };
   }
@@ -125,7 +149,8 @@ export class RecordedStore implements ArtifactStore {
 
   async deletePrefix(prefix: string): Promise<number> {
     assertPrefix(prefix);
-    // Records first: from here on readers get not-found; bytes left by a crash below are the sweep's.
+    // Records first: from here on readers get not-found; bytes left by a crash below are the sweep's. Every
+    // record's location is its key plus a suffix, so the prefix covers the stored names too.
     const keys = await this.records.deletePrefix(prefix);
     await this.backend.removePrefix(prefix);
     return keys.length;
@@ -137,8 +162,9 @@ export class RecordedStore implements ArtifactStore {
     const removed: string[] = [];
     let batch: string[] = [];
     const flush = async () => {
-      const recorded = await this.records.recorded(batch);
-      const gone = batch.filter((k) => !recorded.has(k));
+      // by stored name: an earlier upload of a key that was recorded again since is no longer pointed to
+      const referenced = await this.records.referenced(batch);
+      const gone = batch.filter((k) => !referenced.has(k));
       if (gone.length) await this.backend.remove(gone);
       removed.push(...gone);
       batch = [];
@@ -155,8 +181,9 @@ export class RecordedStore implements ArtifactStore {
 
   async presignedUrl(key: string, opts: PresignOptions): Promise<string | null> {
     assertKey(key);
-    if (!(await this.records.get(key))) throw new ObjectNotFoundError(key);
-    return this.backend.presign(key, opts);
+    const record = await this.records.get(key);
+    if (!record) throw new ObjectNotFoundError(key);
+    return this.backend.presign(record.location, opts);
   }
 
   close(): Promise<void> {

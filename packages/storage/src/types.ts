@@ -13,16 +13,25 @@ export interface ObjectRecord {
   size: number;
   contentType: string;
   updatedAt: Date;
+  /**
+   * Stored name of the bytes. With S3 every upload goes to a name of its own (`<key>~<random>`) and the record
+   * points at it, so recorded bytes are never overwritten; the local folder (and any record written before
+   * locations existed) keeps the bytes under the key itself.
+   */
+  location: string;
 }
 
 /** Where records live (PostgreSQL's `stored_objects` through `ObjectsRepository`). */
 export interface ObjectRecords {
-  upsert(r: { key: string; sha256: string; size: number; contentType: string }): Promise<void>;
+  /** Records `key` as the bytes stored under `location` (the key itself when absent). */
+  upsert(r: { key: string; sha256: string; size: number; contentType: string; location?: string }): Promise<void>;
   get(key: string): Promise<ObjectRecord | null>;
   /** Records whose key starts with `prefix`, in key order, `limit` after the key `after`. */
   list(prefix: string, opts?: { after?: string; limit?: number }): Promise<ObjectRecord[]>;
   /** Which of `keys` are recorded. */
   recorded(keys: string[]): Promise<Set<string>>;
+  /** Which of the stored names `names` a record points to (as its location, or as its key without one). */
+  referenced(names: string[]): Promise<Set<string>>;
   /** Deletes the records under `prefix`; returns their keys. */
   deletePrefix(prefix: string): Promise<string[]>;
 }
@@ -71,7 +80,9 @@ export interface PresignOptions {
 /**
  * One store of immutable-until-overwritten objects by key (`<experimentId>/report.json`). A reader never sees a
  * half-written object: `put` uploads completely, then records sha256 and size; `get`, `exists` and `list` see
- * recorded objects only, so a writer killed mid-upload leaves nothing visible and its retry overwrites cleanly.
+ * recorded objects only, so a writer killed mid-upload leaves nothing visible. A key's bytes are read through
+ * its record's `location`: a writer killed between upload and record, or a late one whose record is refused,
+ * leaves the recorded bytes as they were.
  */
 export interface ArtifactStore {
   readonly kind: 'file' | 's3';
@@ -79,6 +90,12 @@ export interface ArtifactStore {
   readonly location: string;
   put(key: string, body: PutBody, opts?: PutOptions): Promise<ObjectRecord>;
   putFile(key: string, file: string, opts?: PutOptions): Promise<ObjectRecord>;
+  /**
+   * `put` without the record: stores the bytes (under `location`, never over bytes a record points to, except
+   * in the local folder) and returns what the caller must record itself, e.g. fenced (the workers' hand-offs).
+   */
+  upload(key: string, body: PutBody, opts?: PutOptions): Promise<ObjectRecord>;
+  uploadFile(key: string, file: string, opts?: PutOptions): Promise<ObjectRecord>;
   /** Opens a recorded object; throws `ObjectNotFoundError` when it is not recorded or its bytes are gone. */
   get(key: string): Promise<OpenedObject>;
   /** The record of `key`, or null. */
@@ -88,7 +105,7 @@ export interface ArtifactStore {
   list(prefix: string): Promise<ObjectRecord[]>;
   /** Deletes the records under `prefix`, then every stored object under it (recorded or not); returns the records deleted. */
   deletePrefix(prefix: string): Promise<number>;
-  /** Removes unrecorded objects and aborts multipart uploads older than the grace period. */
+  /** Removes stored objects no record points to and aborts multipart uploads older than the grace period. */
   sweep(opts: SweepOptions): Promise<SweepReport>;
   /** A time-limited URL that reads the object directly, or null when the store cannot make one (local folder). */
   presignedUrl(key: string, opts: PresignOptions): Promise<string | null>;

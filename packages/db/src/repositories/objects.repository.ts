@@ -12,9 +12,21 @@ export interface StoredObjectRecord {
   size: number;
   contentType: string;
   updatedAt: Date;
+  /** Stored name of the bytes (the key itself for the local folder and for rows written before locations). */
+  location: string;
 }
 
-const FIELDS = `key, sha256, size, content_type AS "contentType", updated_at AS "updatedAt"`;
+/** What a writer records: `location` is where it uploaded the bytes, when not under the key. */
+export interface ObjectWrite {
+  key: string;
+  sha256: string;
+  size: number;
+  contentType: string;
+  location?: string;
+}
+
+const FIELDS = `key, sha256, size, content_type AS "contentType", updated_at AS "updatedAt",
+  COALESCE(location, key) AS location`;
 
 interface Raw {
   key: string;
@@ -22,6 +34,7 @@ interface Raw {
   size: string;
   contentType: string;
   updatedAt: Date;
+  location: string;
 }
 // pg returns bigint as a string; objects stay far below 2^53 bytes.
 const row = (r: Raw): StoredObjectRecord => ({ ...r, sha256: r.sha256.trim(), size: Number(r.size) });
@@ -39,20 +52,24 @@ export interface JobFence {
   startedAt: Date;
 }
 
+// null when the bytes are under the key itself, so that rows keep one spelling of "no location of its own"
+const locationOf = (r: ObjectWrite) => (r.location && r.location !== r.key ? r.location : null);
+
 const FENCE_HOLDS = `SELECT 1 FROM jobs WHERE id = $1 AND attempts = $2 AND started_at = $3`;
 
 export class ObjectsRepository {
   constructor(private readonly db: Db) {}
 
   /** Records (or re-records, after an overwrite) one completed object. */
-  async upsert(r: { key: string; sha256: string; size: number; contentType: string }): Promise<void> {
+  async upsert(r: ObjectWrite): Promise<void> {
     await sql(
       this.db,
       'arcal_object_upsert',
-      `INSERT INTO stored_objects (key, sha256, size, content_type, updated_at) VALUES ($1, $2, $3, $4, now())
+      `INSERT INTO stored_objects (key, sha256, size, content_type, location, updated_at)
+       VALUES ($1, $2, $3, $4, $5, now())
        ON CONFLICT (key) DO UPDATE SET sha256 = EXCLUDED.sha256, size = EXCLUDED.size,
-         content_type = EXCLUDED.content_type, updated_at = now()`,
-      [r.key, r.sha256, r.size, r.contentType],
+         content_type = EXCLUDED.content_type, location = EXCLUDED.location, updated_at = now()`,
+      [r.key, r.sha256, r.size, r.contentType, locationOf(r)],
     );
   }
 
@@ -78,19 +95,16 @@ export class ObjectsRepository {
    * `upsert`, in one statement with the check that `fence` is still the job's latest start; false (nothing
    * recorded) when a later start of the job has begun since.
    */
-  async upsertFenced(
-    r: { key: string; sha256: string; size: number; contentType: string },
-    f: JobFence,
-  ): Promise<boolean> {
+  async upsertFenced(r: ObjectWrite, f: JobFence): Promise<boolean> {
     const rows = await sql(
       this.db,
       'arcal_object_upsert_fenced',
-      `INSERT INTO stored_objects (key, sha256, size, content_type, updated_at)
-       SELECT $1, $2, $3, $4, now() WHERE EXISTS (SELECT 1 FROM jobs WHERE id = $5 AND attempts = $6 AND started_at = $7)
+      `INSERT INTO stored_objects (key, sha256, size, content_type, location, updated_at)
+       SELECT $1, $2, $3, $4, $8, now() WHERE EXISTS (SELECT 1 FROM jobs WHERE id = $5 AND attempts = $6 AND started_at = $7)
        ON CONFLICT (key) DO UPDATE SET sha256 = EXCLUDED.sha256, size = EXCLUDED.size,
-         content_type = EXCLUDED.content_type, updated_at = now()
+         content_type = EXCLUDED.content_type, location = EXCLUDED.location, updated_at = now()
        RETURNING key`,
-      [r.key, r.sha256, r.size, r.contentType, f.jobId, f.attempts, f.startedAt],
+      [r.key, r.sha256, r.size, r.contentType, f.jobId, f.attempts, f.startedAt, locationOf(r)],
     );
     return rows.length > 0;
   }
@@ -123,6 +137,22 @@ export class ObjectsRepository {
       [keys],
     );
     return new Set(rows.map((r) => r.key));
+  }
+
+  /**
+   * Which of the stored names `names` a record points to (its location, or its key when it has none): the
+   * sweep removes the others.
+   */
+  async referenced(names: string[]): Promise<Set<string>> {
+    if (!names.length) return new Set();
+    const rows = await sql<{ name: string }>(
+      this.db,
+      'arcal_object_referenced',
+      `SELECT key AS name FROM stored_objects WHERE location IS NULL AND key = ANY($1::text[])
+       UNION SELECT location FROM stored_objects WHERE location = ANY($1::text[])`,
+      [names],
+    );
+    return new Set(rows.map((r) => r.name));
   }
 
   /** Deletes the records whose key starts with `prefix`; returns their keys. */

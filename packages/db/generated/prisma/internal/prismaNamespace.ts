@@ -1600,7 +1600,8 @@ export const StoredObjectScalarFieldEnum = {
   size: 'size',
   contentType: 'contentType',
   createdAt: 'createdAt',
-  updatedAt: 'updatedAt'
+  updatedAt: 'updatedAt',
+  location: 'location'
 } as const
 
 export type StoredObjectScalarFieldEnum = (typeof StoredObjectScalarFieldEnum)[keyof typeof StoredObjectScalarFieldEnum]

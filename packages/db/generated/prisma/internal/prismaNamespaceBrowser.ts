@@ -252,7 +252,8 @@ export const StoredObjectScalarFieldEnum = {
   size: 'size',
   contentType: 'contentType',
   createdAt: 'createdAt',
-  updatedAt: 'updatedAt'
+  updatedAt: 'updatedAt',
+  location: 'location'
 } as const
 
 export type StoredObjectScalarFieldEnum = (typeof StoredObjectScalarFieldEnum)[keyof typeof StoredObjectScalarFieldEnum]

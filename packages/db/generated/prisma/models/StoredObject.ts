@@ -43,6 +43,7 @@ export type StoredObjectMinAggregateOutputType = {
   contentType: string | null
   createdAt: Date | null
   updatedAt: Date | null
+  location: string | null
 }
 
 export type StoredObjectMaxAggregateOutputType = {
@@ -52,6 +53,7 @@ export type StoredObjectMaxAggregateOutputType = {
   contentType: string | null
   createdAt: Date | null
   updatedAt: Date | null
+  location: string | null
 }
 
 export type StoredObjectCountAggregateOutputType = {
@@ -61,6 +63,7 @@ export type StoredObjectCountAggregateOutputType = {
   contentType: number
   createdAt: number
   updatedAt: number
+  location: number
   _all: number
 }
 
@@ -80,6 +83,7 @@ export type StoredObjectMinAggregateInputType = {
   contentType?: true
   createdAt?: true
   updatedAt?: true
+  location?: true
 }
 
 export type StoredObjectMaxAggregateInputType = {
@@ -89,6 +93,7 @@ export type StoredObjectMaxAggregateInputType = {
   contentType?: true
   createdAt?: true
   updatedAt?: true
+  location?: true
 }
 
 export type StoredObjectCountAggregateInputType = {
@@ -98,6 +103,7 @@ export type StoredObjectCountAggregateInputType = {
   contentType?: true
   createdAt?: true
   updatedAt?: true
+  location?: true
   _all?: true
 }
 
@@ -194,6 +200,7 @@ export type StoredObjectGroupByOutputType = {
   contentType: string
   createdAt: Date
   updatedAt: Date
+  location: string | null
   _count: StoredObjectCountAggregateOutputType | null
   _avg: StoredObjectAvgAggregateOutputType | null
   _sum: StoredObjectSumAggregateOutputType | null
@@ -226,6 +233,7 @@ export type StoredObjectWhereInput = {
   contentType?: Prisma.StringFilter<"StoredObject"> | string
   createdAt?: Prisma.DateTimeFilter<"StoredObject"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"StoredObject"> | Date | string
+  location?: Prisma.StringNullableFilter<"StoredObject"> | string | null
 }
 
 export type StoredObjectOrderByWithRelationInput = {
@@ -235,6 +243,7 @@ export type StoredObjectOrderByWithRelationInput = {
   contentType?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  location?: Prisma.SortOrderInput | Prisma.SortOrder
 }
 
 export type StoredObjectWhereUniqueInput = Prisma.AtLeast<{
@@ -247,6 +256,7 @@ export type StoredObjectWhereUniqueInput = Prisma.AtLeast<{
   contentType?: Prisma.StringFilter<"StoredObject"> | string
   createdAt?: Prisma.DateTimeFilter<"StoredObject"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"StoredObject"> | Date | string
+  location?: Prisma.StringNullableFilter<"StoredObject"> | string | null
 }, "key">
 
 export type StoredObjectOrderByWithAggregationInput = {
@@ -256,6 +266,7 @@ export type StoredObjectOrderByWithAggregationInput = {
   contentType?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  location?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.StoredObjectCountOrderByAggregateInput
   _avg?: Prisma.StoredObjectAvgOrderByAggregateInput
   _max?: Prisma.StoredObjectMaxOrderByAggregateInput
@@ -273,6 +284,7 @@ export type StoredObjectScalarWhereWithAggregatesInput = {
   contentType?: Prisma.StringWithAggregatesFilter<"StoredObject"> | string
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"StoredObject"> | Date | string
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"StoredObject"> | Date | string
+  location?: Prisma.StringNullableWithAggregatesFilter<"StoredObject"> | string | null
 }
 
 export type StoredObjectCreateInput = {
@@ -282,6 +294,7 @@ export type StoredObjectCreateInput = {
   contentType?: string
   createdAt?: Date | string
   updatedAt?: Date | string
+  location?: string | null
 }
 
 export type StoredObjectUncheckedCreateInput = {
@@ -291,6 +304,7 @@ export type StoredObjectUncheckedCreateInput = {
   contentType?: string
   createdAt?: Date | string
   updatedAt?: Date | string
+  location?: string | null
 }
 
 export type StoredObjectUpdateInput = {
@@ -300,6 +314,7 @@ export type StoredObjectUpdateInput = {
   contentType?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  location?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type StoredObjectUncheckedUpdateInput = {
@@ -309,6 +324,7 @@ export type StoredObjectUncheckedUpdateInput = {
   contentType?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  location?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type StoredObjectCreateManyInput = {
@@ -318,6 +334,7 @@ export type StoredObjectCreateManyInput = {
   contentType?: string
   createdAt?: Date | string
   updatedAt?: Date | string
+  location?: string | null
 }
 
 export type StoredObjectUpdateManyMutationInput = {
@@ -327,6 +344,7 @@ export type StoredObjectUpdateManyMutationInput = {
   contentType?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  location?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type StoredObjectUncheckedUpdateManyInput = {
@@ -336,6 +354,7 @@ export type StoredObjectUncheckedUpdateManyInput = {
   contentType?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  location?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type StoredObjectCountOrderByAggregateInput = {
@@ -345,6 +364,7 @@ export type StoredObjectCountOrderByAggregateInput = {
   contentType?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  location?: Prisma.SortOrder
 }
 
 export type StoredObjectAvgOrderByAggregateInput = {
@@ -358,6 +378,7 @@ export type StoredObjectMaxOrderByAggregateInput = {
   contentType?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  location?: Prisma.SortOrder
 }
 
 export type StoredObjectMinOrderByAggregateInput = {
@@ -367,6 +388,7 @@ export type StoredObjectMinOrderByAggregateInput = {
   contentType?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  location?: Prisma.SortOrder
 }
 
 export type StoredObjectSumOrderByAggregateInput = {
@@ -382,6 +404,7 @@ export type StoredObjectSelect<ExtArgs extends runtime.Types.Extensions.Internal
   contentType?: boolean
   createdAt?: boolean
   updatedAt?: boolean
+  location?: boolean
 }, ExtArgs["result"]["storedObject"]>
 
 export type StoredObjectSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -391,6 +414,7 @@ export type StoredObjectSelectCreateManyAndReturn<ExtArgs extends runtime.Types.
   contentType?: boolean
   createdAt?: boolean
   updatedAt?: boolean
+  location?: boolean
 }, ExtArgs["result"]["storedObject"]>
 
 export type StoredObjectSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -400,6 +424,7 @@ export type StoredObjectSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.
   contentType?: boolean
   createdAt?: boolean
   updatedAt?: boolean
+  location?: boolean
 }, ExtArgs["result"]["storedObject"]>
 
 export type StoredObjectSelectScalar = {
@@ -409,9 +434,10 @@ export type StoredObjectSelectScalar = {
   contentType?: boolean
   createdAt?: boolean
   updatedAt?: boolean
+  location?: boolean
 }
 
-export type StoredObjectOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"key" | "sha256" | "size" | "contentType" | "createdAt" | "updatedAt", ExtArgs["result"]["storedObject"]>
+export type StoredObjectOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"key" | "sha256" | "size" | "contentType" | "createdAt" | "updatedAt" | "location", ExtArgs["result"]["storedObject"]>
 
 export type $StoredObjectPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "StoredObject"
@@ -426,6 +452,11 @@ export type $StoredObjectPayload<ExtArgs extends runtime.Types.Extensions.Intern
      * When the object was last written (a retried upload overwrites it).
      */
     updatedAt: Date
+    /**
+     * The stored name of the bytes when it is not `key` (each S3 upload gets a name of its own, so recorded
+     * bytes are never overwritten); null: the key itself (the local folder, rows written before).
+     */
+    location: string | null
   }, ExtArgs["result"]["storedObject"]>
   composites: {}
 }
@@ -855,6 +886,7 @@ export interface StoredObjectFieldRefs {
   readonly contentType: Prisma.FieldRef<"StoredObject", 'String'>
   readonly createdAt: Prisma.FieldRef<"StoredObject", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"StoredObject", 'DateTime'>
+  readonly location: Prisma.FieldRef<"StoredObject", 'String'>
 }
     
 
