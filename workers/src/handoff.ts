@@ -35,8 +35,11 @@ import type { Handler, HandlerArgs } from './run-job.ts';
 /** A write refused because a later start of the same job has begun (this attempt lost its lock). */
 export class StaleWriterError extends Error {
   readonly code = 'STALE_WRITER';
-  constructor(jobId: string, key: string) {
-    super(`job ${jobId}: a newer attempt has started, so this attempt's output ${key} is refused`);
+  /** `what`: the object key refused, or `null` for the job's completion. */
+  constructor(jobId: string, what: string | null) {
+    super(
+      `job ${jobId}: a newer attempt has started, so this attempt's ${what === null ? 'completion' : `output ${what}`} is refused`,
+    );
     this.name = 'StaleWriterError';
   }
 }

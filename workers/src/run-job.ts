@@ -7,6 +7,7 @@
 import { ArcalError, type JobKind, type JobPayloads, kindOf, payloadProblem } from '@arcal/contracts';
 import { UnrecoverableError } from 'bullmq';
 import type { WorkerContext } from './context.ts';
+import { StaleWriterError } from './handoff.ts';
 
 export interface JobLike {
   id?: string;
@@ -72,6 +73,25 @@ export function faultHold(job: JobLike, record: { epoch: number; member: unknown
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number.isFinite(ms) ? ms : 5000);
 }
 
+/**
+ * `ctx` whose `markCompleted` of job `id` completes the row only while this start (read right after `start`
+ * marked it) is still the job's latest: an attempt that returns after its lock expired and another worker
+ * started the job again must not mark the row completed under the newer attempt (a fan-in would then count a
+ * job whose results are still being written).
+ */
+async function fencedCompletion(ctx: WorkerContext, id: string): Promise<WorkerContext> {
+  const fence = await ctx.repos.objects.fenceOf(id);
+  if (!fence) return ctx;
+  const base = ctx.repos.jobs;
+  const jobs = Object.create(base) as WorkerContext['repos']['jobs'];
+  jobs.markCompleted = async (jobId, result, f) => {
+    if (jobId !== id) return base.markCompleted(jobId, result, f);
+    if (!(await base.markCompleted(jobId, result, f ?? fence))) throw new StaleWriterError(id, null);
+    return true;
+  };
+  return { ...ctx, repos: { ...ctx.repos, jobs } };
+}
+
 export async function runJob(
   ctx: WorkerContext,
   handlers: HandlerTable,
@@ -100,8 +120,9 @@ export async function runJob(
   }
   await faultPause(job);
   try {
-    const result = await handler({ ctx, payload: payload as never, job, signal, experiment });
-    if (job.id) await ctx.repos.jobs.markCompleted(job.id, result ?? null);
+    const jobCtx = job.id ? await fencedCompletion(ctx, job.id) : ctx;
+    const result = await handler({ ctx: jobCtx, payload: payload as never, job, signal, experiment });
+    if (job.id) await jobCtx.repos.jobs.markCompleted(job.id, result ?? null);
     return result ?? null;
   } catch (err) {
     throw classify(err, signal);

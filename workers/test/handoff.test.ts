@@ -18,7 +18,7 @@ import { type S3TestServer, startS3Server } from '../../packages/storage/test/s3
 import { loadWorkerConfig, sandboxConfig } from '../src/config.ts';
 import type { WorkerContext } from '../src/context.ts';
 import { createHandoff, type Handoff, removeOrphans, runWithHandoff, StaleWriterError } from '../src/handoff.ts';
-import type { Handler, HandlerArgs } from '../src/run-job.ts';
+import { type Handler, type HandlerArgs, type HandlerTable, runJob } from '../src/run-job.ts';
 
 const integration = await integrationEnv('handoff');
 const env = integration.available ? integration.env : undefined;
@@ -273,6 +273,44 @@ describe.skipIf(!env)('hand-offs through the artifact store (two hosts, one stor
       true,
     );
     expect((await repos.objects.get(key))?.sha256).toBe(sha('newer'));
+  });
+  it('an attempt that returns after its job was started again does not mark the row completed', async () => {
+    const e = await newExperiment((id) => [
+      { id: `${id}-late-done`, kind: 'train:member', experimentId: id, payload: { experimentId: id, member: 1 } },
+    ]);
+    const job = `${e.id}-late-done`;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let entered!: () => void;
+    const inHandler = new Promise<void>((r) => {
+      entered = r;
+    });
+    const handlers = {
+      'train:member': async () => {
+        entered();
+        await gate;
+        return { from: 'late attempt' };
+      },
+    } as unknown as HandlerTable;
+    const late = runJob(contextOf([]), handlers, {
+      id: job,
+      name: 'member',
+      queueName: 'train',
+      data: { experimentId: e.id, member: 1 },
+      attemptsMade: 0,
+    } as never).catch((err: unknown) => err);
+    await Promise.race([inHandler, late]);
+    // its lock expired: the job is started again (the second attempt), which is still running
+    expect(await repos.jobs.start(job, e.id, 2)).not.toBeNull();
+    release();
+    const err = await late;
+    expect(err).toBeInstanceOf(StaleWriterError);
+    expect((err as Error).message).toBe(
+      `job ${job}: a newer attempt has started, so this attempt's completion is refused`,
+    );
+    expect(await repos.jobs.get(job)).toMatchObject({ state: 'active', attempts: 2, result: null, finishedAt: null });
   });
 });
 

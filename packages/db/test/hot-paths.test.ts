@@ -152,6 +152,18 @@ describe.skipIf(!env)('hot-path statements (real PostgreSQL)', () => {
     expect(active).toMatchObject({ state: 'active', attempts: 2, error: null });
     expect(Math.abs(active!.startedAt!.getTime() - before)).toBeLessThan(5_000);
 
+    // fenced: an earlier start (another attempt number, or the same one started earlier) completes nothing
+    const current = { attempts: 2, startedAt: active!.startedAt! };
+    for (const stale of [
+      { attempts: 1, startedAt: current.startedAt },
+      { attempts: 2, startedAt: new Date(current.startedAt.getTime() - 1) },
+    ]) {
+      expect(await repos.jobs.markCompleted(id, { late: 1 }, stale)).toBe(false);
+      expect(await repos.jobs.get(id)).toMatchObject({ state: 'active', result: null, finishedAt: null });
+    }
+    expect(await repos.jobs.markCompleted(id, { ok: 1 }, current)).toBe(true);
+    expect(await repos.jobs.get(id)).toMatchObject({ state: 'completed', result: { ok: 1 } });
+
     await repos.jobs.markCompleted(id, { ok: 1 });
     await repos.jobs.markCompleted(id); // no result given: the stored one stays
     expect(await repos.jobs.get(id)).toMatchObject({ state: 'completed', result: { ok: 1 } });

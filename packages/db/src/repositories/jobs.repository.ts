@@ -26,10 +26,14 @@ const START = `
   )
   SELECT ${EXPERIMENT_FIELDS} FROM e`;
 
-/** A NULL result parameter keeps the stored result. */
+/**
+ * A NULL result parameter keeps the stored result. With a fence ($3 attempts, $4 start time) only that start of
+ * the job completes it: a late attempt, whose job another worker has started again since, changes nothing.
+ */
 const MARK_COMPLETED = `
   UPDATE jobs SET state = 'completed', finished_at = now(), updated_at = now(), result = COALESCE($2::jsonb, result)
-  WHERE id = $1`;
+  WHERE id = $1 AND ($3::int IS NULL OR (attempts = $3::int AND started_at = $4::timestamptz))
+  RETURNING id`;
 
 const WITHOUT_OPEN_JOBS = `
   SELECT e.id, e.attempt FROM experiments e
@@ -69,12 +73,19 @@ export class JobsRepository {
     return rows[0] ?? null;
   }
 
-  /** Durable (synchronous commit): the job returns to BullMQ as completed only after this. */
-  async markCompleted(id: string, result?: unknown): Promise<void> {
-    await sql(this.db, 'arcal_mark_completed', MARK_COMPLETED, [
+  /**
+   * Durable (synchronous commit): the job returns to BullMQ as completed only after this. With `fence` (the
+   * start this attempt made, as `ObjectsRepository.fenceOf` reads it) the row completes only while that start
+   * is still the job's latest; false when it is not (or the row is missing).
+   */
+  async markCompleted(id: string, result?: unknown, fence?: { attempts: number; startedAt: Date }): Promise<boolean> {
+    const rows = await sql(this.db, 'arcal_mark_completed', MARK_COMPLETED, [
       id,
       result === undefined ? null : JSON.stringify(result),
+      fence?.attempts ?? null,
+      fence?.startedAt ?? null,
     ]);
+    return rows.length > 0;
   }
 
   /** A cancelled row stays cancelled: its job fails because it was aborted. */
