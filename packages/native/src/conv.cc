@@ -131,6 +131,15 @@ Entry& bwdFilterEntry(const Geom& g) {
   dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, g.src(), g.wAny(), g.dst(),
                                              g.strides(), g.padL(), g.padR());
   dnnl::convolution_backward_weights::primitive_desc pd(d, eng(), hint);
+  // oneDNN 2.6's jit_1x1 weight gradient of a strided 1×1 convolution over an NHWC source with fewer channels
+  // than one SIMD block (3, 4 or 5 on AVX2, padded to 8) returns sums wrong by up to the gradient's own size,
+  // and differently from call to call on the same data (one thread too); 8, 12 and 16 channels come out right.
+  // Counts that are not a multiple of AVX-512's block of 16 take the next implementation (or, when none is
+  // left, the caller's reference kernel).
+  if (g.KH == 1 && g.KW == 1 && (g.sh > 1 || g.sw > 1) && g.C % 16 != 0) {
+    while (std::string(pd.impl_info_str()).find("1x1") != std::string::npos)
+      if (!pd.next_impl()) throw dnnl::error(dnnl_unimplemented, "no usable weight-gradient implementation");
+  }
   auto e = std::make_unique<Entry>();
   e->prim = dnnl::convolution_backward_weights(pd);
   attachWeights(*e, g, pd, pd.diff_weights_desc(), true);
