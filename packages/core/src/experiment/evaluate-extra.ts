@@ -9,7 +9,7 @@ import type { ExperimentData } from '../data/types.ts';
 import { type Model, predictLogits, predictProbabilities } from '../models/index.ts';
 import { auroc, entropyHistogram, oodScores, predictiveEntropy } from '../ood/index.ts';
 import { applyTemperature, MixNMatchCalibrator } from '../posthoc/index.ts';
-import type { RunOptions } from './run.ts';
+import type { OodLoader, RunEvent } from './run-types.ts';
 
 export interface Posthoc {
   temperature?: number;
@@ -40,7 +40,7 @@ export async function evaluateShiftAndOod(
   data: ExperimentData,
   models: Model[],
   posthoc: Posthoc[],
-  o: Pick<RunOptions, 'onEvent' | 'loadOod'>,
+  o: { onEvent?: (e: RunEvent) => void; loadOod?: OodLoader },
 ): Promise<{ sections: Record<string, unknown>; notes: string[] }> {
   const notes: string[] = [];
   const sections: Record<string, unknown> = {};

@@ -29,12 +29,9 @@ import { fitMixNMatch, fitTemperature } from '../posthoc/index.ts';
 import { type MemberState, type Ranking, trainMember } from '../training/trainer.ts';
 import { memberSeed } from '../util/rng.ts';
 import { calibratedProbabilities, evaluateShiftAndOod, type Posthoc } from './evaluate-extra.ts';
+import type { OodLoader, RunEvent } from './run-types.ts';
 
-export type RunEvent =
-  | { type: 'stage'; stage: string; detail?: string }
-  | { type: 'epoch'; record: EpochRecord; totalEpochs: number }
-  | { type: 'batch'; member: number | 'reference'; epoch: number; done: number; total: number }
-  | { type: 'attack'; what: string; done: number; total: number };
+export type { OodLoader, RunEvent } from './run-types.ts';
 
 export interface RunOptions {
   outDir: string;
@@ -43,7 +40,7 @@ export interface RunOptions {
   onEvent?: (e: RunEvent) => void;
   signal?: AbortSignal;
   /** Loader for the OOD set named by evaluation.ood (injected so core stays free of data-source policy). */
-  loadOod?: (name: string) => Promise<{ x: Float32Array; n: number; shape: [number, number, number]; source: string }>;
+  loadOod?: OodLoader;
   /**
    * Where the vanilla reference model and the robustness computed on it live (default `outDir/reference`).
    * Experiments that share dataset, model, training settings, seed and attack can share it (the demo does):

@@ -17,7 +17,7 @@ import { tf } from '../backend/index.ts';
 import type { Model } from '../models/index.ts';
 import { type CheckpointMeta, checkpointFileHeader, readCheckpointFiles, writeAtomically } from './checkpoint-file.ts';
 import type { Optimizer } from './optimizer.ts';
-import type { Ranking } from './trainer.ts';
+import type { Ranking } from './ranking.ts';
 
 export { checkpointEpochOf } from './checkpoint-file.ts';
 

@@ -21,6 +21,7 @@ import { Rng } from '../util/rng.ts';
 import { ccatBatch, ccatParamsOf } from './ccat.ts';
 import { type CheckpointState, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { learningRateAt, Optimizer } from './optimizer.ts';
+import type { Ranking } from './ranking.ts';
 
 /** How the targets of a training example are formed. */
 export type TargetKind = 'one-hot' | 'smoothed' | 'adaptive' | 'mixup';
@@ -39,12 +40,7 @@ export function targetKindOf(method: ResolvedSpec['method']['kind']): TargetKind
   }
 }
 
-export interface Ranking {
-  /** Robustness subset of every training example (all 0 for AdaLS). */
-  trainSubsetOf: Int32Array;
-  /** Robustness subset of every validation example. */
-  valSubsetOf: Int32Array;
-}
+export type { Ranking } from './ranking.ts';
 
 export interface TrainMemberOptions {
   spec: ResolvedSpec;
