@@ -2,9 +2,9 @@
  * Import cycles among the repository's own TypeScript files: `npx tsx scripts/import-cycles.ts [dir ...]`
  * (default: every package's, app's and the workers' src). Follows static imports and `export … from`,
  * type-only ones included (a type-only cycle still ties two modules' designs together), relative specifiers
- * and `@arcal/<package>[/<subpath>]` through the package's "exports"; generated code is left out. Dynamic `import()` is left out: it is
- * how a module reaches a heavy dependency lazily, not a dependency at load time. Prints each cycle, one module
- * strongly connected set per line with its edges, and exits 1 when there is one.
+ * and `@arcal/<package>[/<subpath>]` through the package's "exports"; generated code is left out. Dynamic
+ * `import()` is left out too: it is how a module reaches a heavy dependency lazily, not a dependency at load
+ * time. Prints each cycle (a strongly connected set of modules) with its edges, and exits 1 when there is one.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
