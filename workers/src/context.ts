@@ -9,6 +9,7 @@ import {
   JobDispatcher,
   type Queues,
   type Repositories,
+  redisConfigOf,
 } from '@arcal/db';
 import type { SandboxConfig } from './config.ts';
 
@@ -31,7 +32,7 @@ export function createContext(config: SandboxConfig, log: WorkerContext['log']):
     },
   });
   const repos = createRepositories(db);
-  const redis = createRedis(config.redisUrl, 'worker');
+  const redis = createRedis(redisConfigOf(config), 'worker');
   const queues: Queues = createQueues(redis, config.queuePrefix);
   return {
     config,

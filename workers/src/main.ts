@@ -6,7 +6,7 @@
  * running ones (up to SHUTDOWN_GRACE_SECONDS) before exiting.
  */
 import { fileURLToPath } from 'node:url';
-import { assertNoEviction, createRedis, EventSubscriber } from '@arcal/db';
+import { assertNoEviction, createRedis, EventSubscriber, redisConfigOf } from '@arcal/db';
 import { describeArtifactConfig } from '@arcal/storage';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import pino from 'pino';
@@ -41,7 +41,7 @@ Object.assign(process.env, {
 });
 
 const ctx = createContext(config, (level, message, data) => logger[level](data ?? {}, message));
-const connection = createRedis(config.redisUrl, 'worker');
+const connection = createRedis(redisConfigOf(config), 'worker');
 try {
   await assertNoEviction(connection);
 } catch (err) {
@@ -107,7 +107,7 @@ for (const { queue, device, forkOptions } of workerSlots(config, process.env)) {
 const metrics = await startWorkerMetrics(workers, metricsOptions, (message, data) => logger.info(data, message));
 
 // Cancels: abort this process's running jobs of the experiment (sandboxed ones through their signal).
-const subscriber = new EventSubscriber(createRedis(config.redisUrl, 'worker'), config.queuePrefix);
+const subscriber = new EventSubscriber(createRedis(redisConfigOf(config), 'worker'), config.queuePrefix);
 await subscriber.onCancel((experimentId) => {
   for (const [jobId, a] of active) {
     if (a.experimentId === experimentId) {

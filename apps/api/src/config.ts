@@ -3,6 +3,7 @@
  * passed down. Nothing else in apps/api reads process.env.
  */
 import { DATASET_NAMES } from '@arcal/contracts';
+import { type RedisSentinelConfig, redisConfigFromEnv } from '@arcal/db';
 import { artifactConfigFromEnv, DEFAULT_ARTIFACT_DIR, type S3Location } from '@arcal/storage';
 import type { RateLimitConfig } from './plugins/rate-limit.ts';
 
@@ -11,6 +12,8 @@ export interface ApiConfig {
   port: number;
   databaseUrl: string;
   redisUrl: string;
+  /** REDIS_SENTINELS / REDIS_SENTINEL_NAME: Redis's primary is the one these sentinels name (REDIS_URL's host unused). */
+  redisSentinel?: RedisSentinelConfig;
   /**
    * A Redis command of the API (rate limit, enqueue, publish) that gets no answer in this long fails, and the
    * request is answered 503: a Redis that stops answering without closing the connection must not hang requests.
@@ -85,11 +88,13 @@ export function loadConfig(env: Record<string, string | undefined>): ApiConfig {
     if (!(DATASET_NAMES as readonly string[]).includes(d)) throw new Error(`ARCAL_DATASETS: unknown dataset "${d}"`);
   }
   const artifacts = artifactConfigFromEnv(env);
+  const redis = redisConfigFromEnv(env);
   return {
     host: env.HOST || '0.0.0.0',
     port: int(env.PORT, 3000, 'PORT'),
     databaseUrl: env.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres',
-    redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    redisUrl: redis.url,
+    ...(redis.sentinel ? { redisSentinel: redis.sentinel } : {}),
     redisCommandTimeoutMs: int(env.REDIS_COMMAND_TIMEOUT_MS, 5000, 'REDIS_COMMAND_TIMEOUT_MS'),
     artifactDir: artifacts.kind === 'file' ? artifacts.dir : env.ARTIFACT_DIR || DEFAULT_ARTIFACT_DIR,
     artifactS3: artifacts.kind === 's3' ? artifacts : null,

@@ -8,6 +8,7 @@ import {
   EventPublisher,
   EventSubscriber,
   JobDispatcher,
+  redisConfigOf,
 } from '@arcal/db';
 import { createArtifactStore } from '@arcal/storage';
 import type { ApiDeps } from './app.ts';
@@ -16,15 +17,22 @@ import type { ApiConfig } from './config.ts';
 export async function createApiDeps(
   config: Pick<
     ApiConfig,
-    'databaseUrl' | 'redisUrl' | 'redisCommandTimeoutMs' | 'queuePrefix' | 'artifactDir' | 'artifactS3'
+    | 'databaseUrl'
+    | 'redisUrl'
+    | 'redisSentinel'
+    | 'redisCommandTimeoutMs'
+    | 'queuePrefix'
+    | 'artifactDir'
+    | 'artifactS3'
   >,
 ): Promise<ApiDeps & { close(): Promise<void> }> {
   const db = createDb(config.databaseUrl);
   const repos = createRepositories(db);
-  const redis = createRedis(config.redisUrl, 'producer', {
+  const target = redisConfigOf(config);
+  const redis = createRedis(target, 'producer', {
     ...(config.redisCommandTimeoutMs ? { commandTimeout: config.redisCommandTimeoutMs } : {}),
   });
-  const subRedis = createRedis(config.redisUrl, 'worker');
+  const subRedis = createRedis(target, 'worker');
   const queues = createQueues(redis, config.queuePrefix);
   const dispatcher = new JobDispatcher(repos.jobs, queues);
   const events = new EventPublisher(redis, config.queuePrefix);

@@ -21,7 +21,18 @@ export { DEFAULT_DATABASE_URL, MIGRATIONS_DIR, migrate, SCHEMA_PATH } from './mi
 export * from './queue/catalog.ts';
 export { closeQueues, createQueues, JobDispatcher, jobOptions, type Queues } from './queue/dispatcher.ts';
 export { type ReconcileReport, Reconciler, type ReconcilerOptions } from './queue/reconciler.ts';
-export { assertNoEviction, createRedis, evictionPolicy } from './redis.ts';
+export {
+  assertNoEviction,
+  createRedis,
+  DEFAULT_REDIS_URL,
+  DEFAULT_SENTINEL_PORT,
+  evictionPolicy,
+  type RedisConfig,
+  type RedisSentinelConfig,
+  redisConfigFromEnv,
+  redisConfigOf,
+  redisOptions,
+} from './redis.ts';
 export {
   type ExperimentRow,
   ExperimentsRepository,
