@@ -5,8 +5,6 @@
  */
 import { homedir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { ArcalError } from '@arcal/contracts';
-import { int, type ParsedArgs, parseArgs, str } from '@arcal/contracts/args';
 import { QUEUE_NAMES, type QueueName, type RedisSentinelConfig, redisConfigFromEnv } from '@arcal/db';
 import { type ArtifactConfig, artifactConfigFromEnv, type CacheConfig, cacheConfigFromEnv } from '@arcal/storage';
 
@@ -93,49 +91,40 @@ export function parseDevices(raw: string, source: string): string[] | undefined 
   return list;
 }
 
-/** The worker's options, read by the parser every arcal entry point shares. */
-const ARGS = {
-  string: ['queues', 'concurrency', 'devices'],
-  boolean: ['help'],
-  values: { queues: 'a list such as attack,train', devices: 'a list such as 0,1' },
-} as const;
-
-const usageError = (message: string) => new ArcalError('INVALID_INPUT', `${message}; usage: ${usage}`);
-
-/**
- * The command line (`--queues`, `--concurrency`, `--devices`; ARCAL_DEVICES when `--devices` is not given)
- * and the environment. Bad usage throws one line (an INVALID_INPUT ArcalError, ending with the usage; main
- * exits 2), as does `--help`.
- */
 export function loadWorkerConfig(argv: string[], env: Record<string, string | undefined>): WorkerConfig {
-  let devices = env.ARCAL_DEVICES ? parseDevices(env.ARCAL_DEVICES, 'ARCAL_DEVICES') : undefined;
-  if (argv.includes('-h')) throw usageError('help');
-  let a: ParsedArgs;
-  try {
-    a = parseArgs(argv, ARGS);
-  } catch (e) {
-    throw usageError((e as Error).message);
-  }
-  if (a.flags.help) throw usageError('help');
-  if (a.positionals.length) throw usageError(`unexpected argument "${a.positionals[0]}"`);
   let queues: QueueName[] = [...QUEUE_NAMES];
-  const queueList = str(a, 'queues');
-  if (queueList !== undefined) {
-    const list = queueList
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-    const bad = list.filter((q) => !(QUEUE_NAMES as readonly string[]).includes(q));
-    if (!list.length || bad.length)
-      throw new ArcalError(
-        'INVALID_INPUT',
-        `--queues: unknown queue(s) ${bad.join(', ') || '(none given)'}; known: ${QUEUE_NAMES.join(', ')}`,
-      );
-    queues = list as QueueName[];
+  let concurrency = 1;
+  let devices = env.ARCAL_DEVICES ? parseDevices(env.ARCAL_DEVICES, 'ARCAL_DEVICES') : undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = () => inline ?? argv[++i];
+    if (flag === '--queues') {
+      const list = (value() ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const bad = list.filter((q) => !(QUEUE_NAMES as readonly string[]).includes(q));
+      if (!list.length || bad.length)
+        throw new Error(
+          `--queues: unknown queue(s) ${bad.join(', ') || '(none given)'}; known: ${QUEUE_NAMES.join(', ')}`,
+        );
+      queues = list as QueueName[];
+    } else if (flag === '--concurrency') {
+      concurrency = Number(value());
+      if (!Number.isInteger(concurrency) || concurrency < 1)
+        throw new Error('--concurrency must be a positive integer');
+    } else if (flag === '--devices') {
+      const raw = value();
+      if (raw === undefined || raw.startsWith('--'))
+        throw new Error(`--devices needs a list such as 0,1\nusage: ${usage}`);
+      devices = parseDevices(raw, '--devices');
+    } else if (flag === '--help' || flag === '-h') {
+      throw new Error(`usage: ${usage}`);
+    } else {
+      throw new Error(`unknown argument ${a}\nusage: ${usage}`);
+    }
   }
-  const concurrency = int(a, 'concurrency') ?? 1;
-  const deviceList = str(a, 'devices');
-  if (deviceList !== undefined) devices = parseDevices(deviceList, '--devices');
   return {
     queues,
     concurrency,
