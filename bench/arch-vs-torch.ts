@@ -3,6 +3,7 @@
  *
  *   npm run bench:arch -- --torch ../shared/bench/torch_arch.py [--archs resnet,wrn] [--workload train,attack,infer]
  *                         [--batch 64,256] [--threads 2] [--seconds 3] [--rounds 3] [--python /usr/bin/python3]
+ *                         [--torch-wait passive|spin]
  *
  * For every architecture, batch and workload, arcal (bench/arch-throughput.ts in child mode: one process per
  * measurement) and the twin run alternately --rounds times, so that both see the same machine load; the
@@ -15,6 +16,13 @@
  * a 1×1 shortcut conv on the first BN-ReLU's output when channels or stride change), no conv bias, final
  * BN-ReLU, global average pool, dense with bias; the layouts differ (PyTorch NCHW, arcal NHWC) and so do the
  * initial weights (irrelevant to throughput). PyTorch's default Adam and arcal's differ in no step cost.
+ *
+ * OpenMP's wait policy: arcal's addon makes its OpenMP threads wait passively unless the environment says
+ * otherwise (packages/native/src/addon.ts), since spinning threads on a shared machine take cores from the
+ * threads with work. The twin runs with the same OMP_WAIT_POLICY=passive by default (`--torch-wait passive`);
+ * `--torch-wait spin` leaves PyTorch's default (libgomp spins before sleeping), which under load is several
+ * times slower (measured 21 against 169 img/s training ResNet-8 at load 6.8 on 2 cores) and on an idle
+ * machine a little faster.
  *
  * Prints one line per measurement on stderr and, as the last stdout line, one JSON object: the commit, the
  * load averages before and after, the thread count, and per arch/batch/workload the medians (img/s, or
@@ -38,6 +46,11 @@ const batches = opt('batch', '64,256').split(',').map(Number);
 const threads = Number(opt('threads', '2'));
 const seconds = Number(opt('seconds', '3'));
 const rounds = Number(opt('rounds', '3'));
+const torchWait = opt('torch-wait', 'passive');
+if (torchWait !== 'passive' && torchWait !== 'spin') throw new Error(`--torch-wait passive|spin, got ${torchWait}`);
+const torchEnv = { ...process.env };
+if (torchWait === 'passive') torchEnv.OMP_WAIT_POLICY = 'passive';
+else delete torchEnv.OMP_WAIT_POLICY;
 for (const w of workloads)
   if (!['train', 'attack', 'infer'].includes(w)) throw new Error(`unknown workload ${w} (train, attack, infer)`);
 /** The default depth and width arcal builds for each architecture (packages/core resolveModelConfig). */
@@ -97,7 +110,7 @@ function pytorch(arch: string, batch: number, workload: string): number {
       '--width',
       String(width),
     ],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: torchEnv },
   );
   return lastJson(out)[arch];
 }
@@ -114,7 +127,9 @@ try {
   commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
 } catch {}
 const loadBefore = load();
-console.error(`load average ${loadBefore.join(' ')}; ${threads} threads, ${rounds} rounds of ${seconds} s`);
+console.error(
+  `load average ${loadBefore.join(' ')}; ${threads} threads, ${rounds} rounds of ${seconds} s, PyTorch's OpenMP wait ${torchWait}`,
+);
 const results: Array<Record<string, unknown>> = [];
 for (const arch of archs)
   for (const batch of batches)
@@ -147,6 +162,7 @@ console.log(
     date: new Date().toISOString(),
     commit,
     threads,
+    torchWait,
     seconds,
     rounds,
     loadBefore,
