@@ -5,7 +5,9 @@
  */
 import { homedir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { QUEUE_NAMES, type QueueName, type RedisSentinelConfig, redisConfigFromEnv } from '@arcal/db';
+import { ArcalError } from '@arcal/contracts';
+import { int, type ParsedArgs, parseArgs, str } from '@arcal/contracts/args';
+import { QUEUE_NAMES, type QueueName } from '@arcal/db';
 import { type ArtifactConfig, artifactConfigFromEnv, type CacheConfig, cacheConfigFromEnv } from '@arcal/storage';
 
 export interface WorkerConfig {
@@ -19,8 +21,6 @@ export interface WorkerConfig {
   devices?: string[];
   databaseUrl: string;
   redisUrl: string;
-  /** REDIS_SENTINELS / REDIS_SENTINEL_NAME: Redis's primary is the one these sentinels name (REDIS_URL's host unused). */
-  redisSentinel?: RedisSentinelConfig;
   /** The experiments' folder where the store is a local folder; otherwise only a default no job uses. */
   artifactDir: string;
   /**
@@ -58,7 +58,6 @@ export type SandboxConfig = Pick<
   WorkerConfig,
   | 'databaseUrl'
   | 'redisUrl'
-  | 'redisSentinel'
   | 'artifactDir'
   | 'artifact'
   | 'cache'
@@ -91,40 +90,50 @@ export function parseDevices(raw: string, source: string): string[] | undefined 
   return list;
 }
 
+/** The worker's options, read by the parser every arcal entry point shares. */
+const ARGS = {
+  string: ['queues', 'concurrency', 'devices'],
+  boolean: ['help'],
+  values: { queues: 'a list such as attack,train', devices: 'a list such as 0,1' },
+} as const;
+
+const usageError = (message: string) => new ArcalError('INVALID_INPUT', `${message}; usage: ${usage}`);
+
+/**
+ * The command line (`--queues`, `--concurrency`, `--devices`; ARCAL_DEVICES when `--devices` is not given)
+ * and the environment. Bad usage throws one line (an INVALID_INPUT ArcalError ending with the usage; main
+ * prints it and exits 2), as do `--help` and `-h` (the usage alone).
+ */
 export function loadWorkerConfig(argv: string[], env: Record<string, string | undefined>): WorkerConfig {
-  let queues: QueueName[] = [...QUEUE_NAMES];
-  let concurrency = 1;
   let devices = env.ARCAL_DEVICES ? parseDevices(env.ARCAL_DEVICES, 'ARCAL_DEVICES') : undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    const value = () => inline ?? argv[++i];
-    if (flag === '--queues') {
-      const list = (value() ?? '')
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-      const bad = list.filter((q) => !(QUEUE_NAMES as readonly string[]).includes(q));
-      if (!list.length || bad.length)
-        throw new Error(
-          `--queues: unknown queue(s) ${bad.join(', ') || '(none given)'}; known: ${QUEUE_NAMES.join(', ')}`,
-        );
-      queues = list as QueueName[];
-    } else if (flag === '--concurrency') {
-      concurrency = Number(value());
-      if (!Number.isInteger(concurrency) || concurrency < 1)
-        throw new Error('--concurrency must be a positive integer');
-    } else if (flag === '--devices') {
-      const raw = value();
-      if (raw === undefined || raw.startsWith('--'))
-        throw new Error(`--devices needs a list such as 0,1\nusage: ${usage}`);
-      devices = parseDevices(raw, '--devices');
-    } else if (flag === '--help' || flag === '-h') {
-      throw new Error(`usage: ${usage}`);
-    } else {
-      throw new Error(`unknown argument ${a}\nusage: ${usage}`);
-    }
+  const help = new ArcalError('INVALID_INPUT', `usage: ${usage}`);
+  if (argv.includes('-h')) throw help;
+  let a: ParsedArgs;
+  try {
+    a = parseArgs(argv, ARGS);
+  } catch (e) {
+    throw usageError((e as Error).message);
   }
+  if (a.flags.help) throw help;
+  if (a.positionals.length) throw usageError(`unexpected argument "${a.positionals[0]}"`);
+  let queues: QueueName[] = [...QUEUE_NAMES];
+  const queueList = str(a, 'queues');
+  if (queueList !== undefined) {
+    const list = queueList
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const bad = list.filter((q) => !(QUEUE_NAMES as readonly string[]).includes(q));
+    if (!list.length || bad.length)
+      throw new ArcalError(
+        'INVALID_INPUT',
+        `--queues: unknown queue(s) ${bad.join(', ') || '(none given)'}; known: ${QUEUE_NAMES.join(', ')}`,
+      );
+    queues = list as QueueName[];
+  }
+  const concurrency = int(a, 'concurrency') ?? 1;
+  const deviceList = str(a, 'devices');
+  if (deviceList !== undefined) devices = parseDevices(deviceList, '--devices');
   return {
     queues,
     concurrency,
@@ -147,11 +156,9 @@ function positive(v: string | undefined, d: number, name: string): number {
 
 export function sandboxConfig(env: Record<string, string | undefined>): SandboxConfig {
   const artifact = artifactConfigFromEnv(env);
-  const redis = redisConfigFromEnv(env);
   return {
     databaseUrl: env.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres',
-    redisUrl: redis.url,
-    ...(redis.sentinel ? { redisSentinel: redis.sentinel } : {}),
+    redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
     artifactDir: artifact.kind === 'file' ? artifact.dir : env.ARTIFACT_DIR || './runs/service',
     artifact,
     cache: cacheConfigFromEnv(env),

@@ -1,7 +1,8 @@
 /**
- * The command-line parser every arcal entry point shares (`arcal`, `arcal keys`): node:util's parseArgs for
- * the tokens, and one policy for what is wrong with them, so that every command refuses an unknown option, a
- * value on a flag and a missing value with the same one line (an INVALID_INPUT ArcalError, exit 2).
+ * The command-line parser every arcal entry point shares (`arcal`, `arcal keys`, `arcal-worker`): node:util's
+ * parseArgs for the tokens, and one policy for what is wrong with them, so that every command refuses an
+ * unknown option, a value on a flag and a missing value with the same one line (an INVALID_INPUT ArcalError,
+ * exit 2).
  * Node-only (node:util): reached through `@arcal/contracts/args`, never from the package index, which the
  * dashboard bundles for the browser.
  */
@@ -18,6 +19,11 @@ export interface ParsedArgs {
 export interface ArgsSpec {
   boolean?: readonly string[];
   string?: readonly string[];
+  /**
+   * What a string option's value is, for the refusal when it is missing: `{ devices: 'a list such as 0,1' }`
+   * says `--devices needs a list such as 0,1` (default: `needs a value`).
+   */
+  values?: Readonly<Record<string, string>>;
 }
 
 const invalid = (message: string): never => {
@@ -46,7 +52,8 @@ export function parseArgs(argv: readonly string[], spec: ArgsSpec): ParsedArgs {
       if (t.inlineValue) invalid(`${t.rawName} takes no value`);
       flags[t.name] = true;
     } else if (strings.has(t.name) && t.rawName.startsWith('--')) {
-      if (t.value === undefined || (!t.inlineValue && t.value.startsWith('--'))) invalid(`${t.rawName} needs a value`);
+      if (t.value === undefined || (!t.inlineValue && t.value.startsWith('--')))
+        invalid(`${t.rawName} needs ${spec.values?.[t.name] ?? 'a value'}`);
       flags[t.name] = t.value as string;
     } else {
       invalid(`unknown option ${t.rawName}`);
