@@ -2,7 +2,8 @@
  * The inline experiment runner: one spec in, report.json and models out, no services. The service's workers
  * call the same stage functions (trainMember, robustnessOf, evaluateExperiment) so both paths give the same
  * numbers. Everything is written under `outDir` and every stage is resumable: member checkpoints after each
- * epoch, robustness results and the joint soft-label table as files.
+ * epoch, robustness results and the joint soft-label table as files. What runs, with which seeds, and where each
+ * file lives is the experiment's plan (../plan), which the service's job graph executes too.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -19,15 +20,29 @@ import {
   predictionVarianceBySubset,
   reliabilityDiagram,
   subsetOfExamples,
-  subsetStats,
-  updateSoftLabels,
 } from '../calibration/index.ts';
 import type { ExperimentData, Split } from '../data/types.ts';
 import { type Model, predictLogits } from '../models/index.ts';
 import { saveModel } from '../models/io.ts';
+import {
+  evaluateStep,
+  initialTable,
+  jointEpochUpdate,
+  KEYS,
+  memberSeeds,
+  needsRanking,
+  needsReference,
+  type Split as PlanSplit,
+  type PlanStep,
+  posthocOf,
+  ranksOnTheFly,
+  referenceAttacks,
+  referenceSeed,
+  reRankAt,
+  tableSize,
+} from '../plan/index.ts';
 import { fitMixNMatch, fitTemperature } from '../posthoc/index.ts';
 import { type MemberState, type Ranking, trainMember } from '../training/trainer.ts';
-import { memberSeed } from '../util/rng.ts';
 import { calibratedProbabilities, evaluateShiftAndOod, type Posthoc } from './evaluate-extra.ts';
 import type { OodLoader, RunEvent } from './run-types.ts';
 
@@ -47,7 +62,12 @@ export interface RunOptions {
    * a key file guards against reuse by an experiment whose reference would differ.
    */
   referenceDir?: string;
+  /** Told each step of the plan (../plan) as the run starts it; tests compare them with the job graph's. */
+  onStep?: (step: PlanStep) => void;
 }
+
+/** `key` (a plan's artifact key, '/'-separated) under `dir`. */
+const at = (dir: string, key: string) => join(dir, ...key.split('/'));
 
 /** What determines the reference model and its robustness; a shared reference directory must match it. */
 export function referenceKey(spec: ResolvedSpec): string {
@@ -65,24 +85,21 @@ export function referenceKey(spec: ResolvedSpec): string {
 }
 
 async function referenceDirFor(spec: ResolvedSpec, o: RunOptions): Promise<string> {
-  const dir = o.referenceDir ?? join(o.outDir, 'reference');
+  const dir = o.referenceDir ?? at(o.outDir, KEYS.referenceDir);
   await mkdir(dir, { recursive: true });
   const key = referenceKey(spec);
-  const existing = await readFile(join(dir, 'key.json'), 'utf8').catch(() => undefined);
+  const existing = await readFile(at(dir, KEYS.inReference.key), 'utf8').catch(() => undefined);
   if (existing !== undefined && existing !== key) {
     throw new ArcalError(
       'CONFLICT',
       `${dir} holds a reference model for different settings; use another reference directory`,
     );
   }
-  if (existing === undefined) await writeFile(join(dir, 'key.json'), key);
+  if (existing === undefined) await writeFile(at(dir, KEYS.inReference.key), key);
   return dir;
 }
 
 const ARCAL_VERSION = '0.1.0';
-
-/** Seed of the vanilla reference model used for precomputed robustness. */
-const referenceSeed = (seed: number) => memberSeed(seed, 1_000_000);
 
 async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
   await writeFile(`${file}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
@@ -154,10 +171,6 @@ export function rankingFrom(trainNorms: Float32Array, valNorms: Float32Array, R:
   return { trainSubsetOf: subsetOfExamples(trainNorms, R), valSubsetOf: subsetOfExamples(valNorms, R) };
 }
 
-function needsRanking(spec: ResolvedSpec): boolean {
-  return spec.method.kind === 'ar-adals' && spec.method.subsets > 1;
-}
-
 interface Trained {
   states: MemberState[];
   epochs: EpochRecord[];
@@ -171,7 +184,7 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
   const { data, outDir } = o;
   const log = o.log ?? (() => {});
   const M = spec.ensemble.members;
-  const R = spec.method.kind === 'ar-adals' ? spec.method.subsets : 1;
+  const R = tableSize(spec);
   const notes: string[] = [];
   const epochsOut: EpochRecord[] = [];
   let attackSeconds = 0;
@@ -183,11 +196,8 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
     o.onEvent?.({ type: 'epoch', record, totalEpochs: spec.training.epochs });
   };
 
-  // On-the-fly ranking needs the reference too: its first ranking is the reference model's, since attacking the
-  // untrained network would give random subsets until the first re-rank.
-  const wantReference =
-    needsRanking(spec) || (spec.evaluation.robustnessSubsets > 0 && spec.evaluation.robustness.reference === 'vanilla');
-  if (wantReference) {
+  if (needsReference(spec)) {
+    o.onStep?.({ step: 'reference', seed: referenceSeed(spec.seed) });
     o.onEvent?.({ type: 'stage', stage: 'reference', detail: 'training the vanilla reference model' });
     log('training the vanilla reference model (shared ranking for all members)');
     const ref = await trainMember({
@@ -196,7 +206,7 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
       member: -1,
       seed: referenceSeed(spec.seed),
       methodKind: 'vanilla',
-      checkpointDir: join(refDir, 'model'),
+      checkpointDir: at(refDir, KEYS.inReference.model),
       signal: o.signal,
       onBatch: (done, total) => o.onEvent?.({ type: 'batch', member: 'reference', epoch: 0, done, total }),
     });
@@ -205,50 +215,56 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
       `vanilla reference model: validation accuracy ${(ref.epochs.at(-1)?.validation?.accuracy ?? Number.NaN).toFixed(4)} after ${ref.epoch} epochs`,
     );
   }
-  if (needsRanking(spec)) {
+  // The reference model's robustness on every split the plan attacks it on (its test radii are the evaluation's
+  // cached file), then the ranking of training and validation examples.
+  const planned = referenceAttacks(spec, data.test.n);
+  if (planned.length) {
     o.onEvent?.({
       type: 'stage',
       stage: 'robustness',
-      detail: `${spec.method.robustness.attack} on train and validation`,
+      detail: `${spec.method.robustness.attack} on ${planned.map((a) => a.split).join(' and ')}`,
     });
     const t0 = performance.now();
-    const attack = spec.method.robustness.attack;
-    let tr: Float32Array;
-    let va: Float32Array;
+    const norms: Partial<Record<PlanSplit, Float32Array>> = {};
     try {
-      tr = await robustnessOf([referenceModel!], data.train, data.shape, spec, attack, {
-        file: join(refDir, 'robustness-train.json'),
-        what: 'train',
-        onEvent: o.onEvent,
-        signal: o.signal,
-      });
-      va = await robustnessOf([referenceModel!], data.validation, data.shape, spec, attack, {
-        file: join(refDir, 'robustness-validation.json'),
-        what: 'validation',
-        onEvent: o.onEvent,
-        signal: o.signal,
-      });
+      for (const a of planned) {
+        o.onStep?.({ step: 'robustness', ...a });
+        norms[a.split] = await robustnessOf([referenceModel!], data[a.split], data.shape, spec, a.attack, {
+          file: at(refDir, KEYS.inReference.robustness(a.split)),
+          what: a.split === 'test' ? 'test (vanilla reference)' : a.split,
+          onEvent: o.onEvent,
+          signal: o.signal,
+        });
+      }
     } catch (e) {
       // interrupted (or failed): the reference model is on disk for a resume; its tensors are released here
       referenceModel?.dispose();
       throw e;
     }
     attackSeconds += (performance.now() - t0) / 1000;
-    ranking = rankingFrom(tr, va, R);
-    const unfooled = tr.filter((v) => !Number.isFinite(v)).length + va.filter((v) => !Number.isFinite(v)).length;
-    if (unfooled)
-      notes.push(
-        `${unfooled} training/validation examples were never fooled by ${attack}; they rank as the most robust`,
-      );
+    if (needsRanking(spec)) {
+      const tr = norms.train!;
+      const va = norms.validation!;
+      ranking = rankingFrom(tr, va, R);
+      const unfooled = tr.filter((v) => !Number.isFinite(v)).length + va.filter((v) => !Number.isFinite(v)).length;
+      if (unfooled)
+        notes.push(
+          `${unfooled} training/validation examples were never fooled by ${spec.method.robustness.attack}; they rank as the most robust`,
+        );
+    }
   }
 
-  const everyK = spec.method.robustness.everyEpochs;
-  const onTheFly = needsRanking(spec) && spec.method.robustness.source === 'on-the-fly';
+  const onTheFly = ranksOnTheFly(spec);
   const referenceRanking = ranking;
-  /** Epochs 0 … everyK − 1 train on the reference ranking; later re-ranks attack the model(s) as they stand. */
-  const reRankWith = async (models: Model[], epoch: number): Promise<Ranking | undefined> => {
-    if (epoch % everyK !== 0) return undefined;
-    if (epoch === 0) return referenceRanking;
+  /**
+   * The plan's re-rank before epoch index `epoch`: epochs 0 … everyEpochs − 1 train on the reference ranking;
+   * later re-ranks attack the model(s) as they stand (one member's, or the joint ensemble's when `member` is unset).
+   */
+  const reRankWith = async (models: Model[], epoch: number, member?: number): Promise<Ranking | undefined> => {
+    const what = reRankAt(spec, epoch);
+    if (what === 'keep') return undefined;
+    if (what === 'reference') return referenceRanking;
+    o.onStep?.(member === undefined ? { step: 'rerank', epoch } : { step: 'rerank', member, epoch });
     const t0 = performance.now();
     const attack = spec.method.robustness.attack;
     const tr = await robustnessOf(models, data.train, data.shape, spec, attack, {
@@ -267,9 +283,10 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
 
   const states: MemberState[] = [];
   let ensembleRecords: EpochRecord[] = [];
-  const seeds = Array.from({ length: M }, (_, m) => memberSeed(spec.seed, m));
+  const seeds = memberSeeds(spec);
   if (spec.ensemble.mode !== 'joint') {
     for (let m = 0; m < M; m++) {
+      o.onStep?.({ step: 'member', member: m, seed: seeds[m]! });
       o.onEvent?.({ type: 'stage', stage: 'train', detail: `member ${m + 1}/${M}` });
       states.push(
         await trainMember({
@@ -277,11 +294,11 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
           data,
           member: m,
           seed: seeds[m],
-          checkpointDir: join(outDir, 'members', `m${m}`),
+          checkpointDir: at(outDir, KEYS.member(m)),
           // on the fly, the ranking comes from reRank (the reference's at epoch 0), so a resumed member keeps
           // the one its checkpoint trained with
           ranking: onTheFly ? undefined : ranking,
-          reRank: onTheFly ? (model, epoch) => reRankWith([model], epoch) : undefined,
+          reRank: onTheFly ? (model, epoch) => reRankWith([model], epoch, m) : undefined,
           onEpoch,
           onBatch: (done, total) => o.onEvent?.({ type: 'batch', member: m, epoch: 0, done, total }),
           signal: o.signal,
@@ -290,14 +307,14 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
     }
   } else {
     // Joint ("AR-AdaLS of Ensemble"): one soft-label table from the averaged validation prediction.
-    const jointFile = join(outDir, 'joint.json');
+    const jointFile = at(outDir, KEYS.jointFile);
     const saved = await readJson<{
       epoch: number;
       pTrue: number[];
       records: EpochRecord[];
       ranking?: { train: number[]; val: number[] };
     }>(jointFile);
-    let pTrue = saved?.pTrue ?? new Array(R).fill(1);
+    let pTrue = saved?.pTrue ?? initialTable(spec);
     const done = saved?.epoch ?? 0;
     if (saved?.ranking)
       ranking = {
@@ -311,7 +328,7 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
     for (let e = done; e < spec.training.epochs; e++) {
       // before epoch 0 the ranking is the reference's (set above); later, attack the averaged ensemble as it
       // stands before epoch e
-      if (onTheFly && e > 0 && e % everyK === 0) {
+      if (onTheFly && reRankAt(spec, e) === 'attack') {
         const current: MemberState[] = [];
         for (let m = 0; m < M; m++)
           current.push(
@@ -320,7 +337,7 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
               data,
               member: m,
               seed: seeds[m],
-              checkpointDir: join(outDir, 'members', `m${m}`),
+              checkpointDir: at(outDir, KEYS.member(m)),
               untilEpoch: e,
               ranking,
               sharedPTrue: pTrue,
@@ -336,9 +353,9 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
       }
       const t0 = performance.now();
       const valProbs: Float32Array[] = [];
-      let trainLoss = 0;
-      let trainAcc = 0;
+      const memberRecords: EpochRecord[] = [];
       for (let m = 0; m < M; m++) {
+        o.onStep?.({ step: 'member-epoch', member: m, epoch: e });
         o.onEvent?.({
           type: 'stage',
           stage: 'train',
@@ -349,7 +366,7 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
           data,
           member: m,
           seed: seeds[m],
-          checkpointDir: join(outDir, 'members', `m${m}`),
+          checkpointDir: at(outDir, KEYS.member(m)),
           untilEpoch: e + 1,
           ranking,
           sharedPTrue: pTrue,
@@ -358,31 +375,22 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
           signal: o.signal,
         });
         valProbs.push(s.valProbs);
-        const last = s.epochs.at(-1)!;
-        trainLoss += last.trainLoss / M;
-        trainAcc += last.trainAccuracy / M;
+        memberRecords.push(s.epochs.at(-1)!);
         s.dispose();
       }
-      const avg = averageProbabilities(valProbs);
-      const stats = subsetStats(avg, data.validation.y, ranking.valSubsetOf, R);
-      const upd = updateSoftLabels(pTrue, stats, { alpha: spec.method.alpha, numClasses: data.classes });
-      pTrue = upd.pTrue;
-      const { brier, ...v } = classificationSummary(avg, data.validation.y, spec.evaluation.bins);
-      const rec: EpochRecord = {
-        epoch: e + 1,
-        member: 'ensemble',
-        trainLoss,
-        trainAccuracy: trainAcc,
-        learningRate: epochsOut.at(-1)?.learningRate ?? spec.training.learningRate,
-        validation: { ...v, brier },
-        softLabels: {
-          pTrue: [...pTrue],
-          epsilon: upd.epsilon,
-          valConf: stats.map((s) => s.conf),
-          valAcc: stats.map((s) => s.acc),
-        },
+      o.onStep?.({ step: 'joint-update', epoch: e });
+      const upd = jointEpochUpdate(spec, {
+        epoch: e,
+        valProbs,
+        valLabels: data.validation.y,
+        valSubsetOf: ranking.valSubsetOf,
+        pTrue,
+        memberRecords,
+        classes: data.classes,
         seconds: (performance.now() - t0) / 1000,
-      };
+      });
+      pTrue = upd.pTrue;
+      const rec = upd.record;
       ensembleRecords.push(rec);
       onEpoch(rec);
       await writeJsonAtomic(jointFile, {
@@ -399,7 +407,7 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
           data,
           member: m,
           seed: seeds[m],
-          checkpointDir: join(outDir, 'members', `m${m}`),
+          checkpointDir: at(outDir, KEYS.member(m)),
           untilEpoch: spec.training.epochs,
           ranking,
           sharedPTrue: pTrue,
@@ -439,22 +447,23 @@ export async function runExperiment(spec: ResolvedSpec, o: RunOptions): Promise<
   const { data, outDir } = o;
   const log = o.log ?? (() => {});
   await mkdir(outDir, { recursive: true });
-  await writeJsonAtomic(join(outDir, 'spec.json'), spec);
+  await writeJsonAtomic(at(outDir, KEYS.spec), spec);
   if (data.classes < 2) throw new ArcalError('INVALID_INPUT', 'a dataset needs at least two classes');
 
   const trained = await trainAll(spec, o);
   const trainSeconds = (performance.now() - t0) / 1000 - trained.attackSeconds;
   const notes = [...trained.notes];
   const tEval = performance.now();
+  o.onStep?.(evaluateStep(spec, data.test.n));
   o.onEvent?.({ type: 'stage', stage: 'evaluate' });
 
   // Post-hoc calibration fitted on validation logits, per member.
   const Z = data.classes;
   const memberTest: Float32Array[] = [];
   const posthoc: Posthoc[] = [];
+  const kind = posthocOf(spec);
   for (const s of trained.states) {
-    const kind = spec.method.kind;
-    if (kind === 'temperature-scaling' || kind === 'mix-n-match') {
+    if (kind) {
       const valLogits = predictLogits(s.model, data.validation.x, data.validation.n);
       if (kind === 'temperature-scaling') {
         posthoc.push({ temperature: fitTemperature(valLogits, data.validation.y, Z) });
@@ -514,8 +523,8 @@ export async function runExperiment(spec: ResolvedSpec, o: RunOptions): Promise<
       testNorms = await robustnessOf(models, data.test, data.shape, spec, spec.evaluation.robustness.attack, {
         file:
           ref === 'vanilla'
-            ? join(await referenceDirFor(spec, o), 'robustness-test.json')
-            : join(outDir, 'robustness-test.json'),
+            ? at(await referenceDirFor(spec, o), KEYS.inReference.robustness('test'))
+            : at(outDir, KEYS.selfRobustnessTest),
         what: `test (${ref === 'vanilla' ? 'vanilla reference' : models.length > 1 ? 'averaged ensemble' : 'final model'})`,
         onEvent: o.onEvent,
         signal: o.signal,
@@ -537,9 +546,10 @@ export async function runExperiment(spec: ResolvedSpec, o: RunOptions): Promise<
     notes.push('bySubset omitted: evaluation.robustnessSubsets is 0');
   }
 
-  const members = trained.states.map((s, m) => ({
+  const seeds = memberSeeds(spec);
+  const members = trained.states.map((_, m) => ({
     member: m,
-    seed: memberSeed(spec.seed, m),
+    seed: seeds[m]!,
     final: classificationSummary(memberTest[m], data.test.y, bins),
     ...(posthoc[m].temperature !== undefined ? { temperature: posthoc[m].temperature } : {}),
     ...(testNorms && Rr > 0
@@ -566,15 +576,11 @@ export async function runExperiment(spec: ResolvedSpec, o: RunOptions): Promise<
 
   // Export the model(s).
   for (let m = 0; m < trained.states.length; m++) {
-    await saveModel(
-      join(outDir, trained.states.length === 1 ? 'model' : join('models', `m${m}`)),
-      trained.states[m].model,
-      {
-        ...posthoc[m],
-        experiment: spec.name,
-        member: m,
-      },
-    );
+    await saveModel(at(outDir, KEYS.exported(trained.states.length, m)), trained.states[m].model, {
+      ...posthoc[m],
+      experiment: spec.name,
+      member: m,
+    });
   }
   const evalSeconds = (performance.now() - tEval) / 1000 - (attackSeconds - trained.attackSeconds);
   const backend = activeBackend();
@@ -603,12 +609,12 @@ export async function runExperiment(spec: ResolvedSpec, o: RunOptions): Promise<
     notes,
     timings: { totalSeconds: (performance.now() - t0) / 1000, trainSeconds, attackSeconds, evalSeconds },
   };
-  await writeJsonAtomic(join(outDir, 'report.json'), report);
+  await writeJsonAtomic(at(outDir, KEYS.report), report);
   for (const s of trained.states) s.dispose();
   trained.referenceModel?.dispose();
-  log(`report written to ${join(outDir, 'report.json')}`);
+  log(`report written to ${at(outDir, KEYS.report)}`);
   return report;
 }
 
 /** True when outDir holds a finished report. */
-export const hasReport = (outDir: string): boolean => existsSync(join(outDir, 'report.json'));
+export const hasReport = (outDir: string): boolean => existsSync(at(outDir, KEYS.report));
