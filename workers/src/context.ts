@@ -1,4 +1,6 @@
 /** What every processor receives: repositories, the dispatcher, the event publisher, config. Built once per process. */
+
+import type { PlanStep } from '@arcal/core/plan';
 import {
   closeQueues,
   createDb,
@@ -19,6 +21,8 @@ export interface WorkerContext {
   dispatcher: JobDispatcher;
   events: EventPublisher;
   log: (level: 'info' | 'warn' | 'error', message: string, data?: Record<string, unknown>) => void;
+  /** Told each step of the experiment's plan a handler runs (tests compare them with the inline runner's); unset by default. */
+  onStep?: (step: PlanStep) => void;
   close(): Promise<void>;
 }
 

@@ -17,37 +17,22 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { JobKind, ResolvedSpec } from '@arcal/contracts';
+import { KEYS, rankingEpochOf } from '@arcal/core/plan';
 import { type JobRequest, jobIds, type Split } from '@arcal/db';
 
-/** AR-AdaLS with more than one subset trains on a robustness ranking. */
-export const needsRanking = (spec: ResolvedSpec): boolean => spec.method.kind === 'ar-adals' && spec.method.subsets > 1;
-
-/**
- * The vanilla reference model is trained when it ranks training examples — precomputed, or the first ranking
- * of on-the-fly robustness — or defines the test subsets (as in runExperiment).
- */
-export const needsReference = (spec: ResolvedSpec): boolean =>
-  needsRanking(spec) || (spec.evaluation.robustnessSubsets > 0 && spec.evaluation.robustness.reference === 'vanilla');
-
-/** Correct-class soft labels are per subset for AR-AdaLS, one value otherwise (runExperiment's R). */
-export const tableSize = (spec: ResolvedSpec): number => (spec.method.kind === 'ar-adals' ? spec.method.subsets : 1);
-
-/** Whether the experiment runs as a graph of jobs rather than one `train:experiment` job. */
-export function usesGraph(spec: ResolvedSpec): boolean {
-  return spec.ensemble.members > 1 || needsReference(spec);
-}
-
-/** Joint ensembles whose ranking is recomputed between epochs by attacking the averaged ensemble. */
-export const reRanksJointly = (spec: ResolvedSpec): boolean =>
-  spec.ensemble.mode === 'joint' && needsRanking(spec) && spec.method.robustness.source === 'on-the-fly';
-
-/** Whether runExperiment's joint loop re-ranks before training epoch index e (e epochs done): every everyEpochs from 0. */
-export const reRanksBefore = (spec: ResolvedSpec, e: number): boolean =>
-  reRanksJointly(spec) && e < spec.training.epochs && e % spec.method.robustness.everyEpochs === 0;
-
-/** The re-rank whose ranking epoch index e trains with (the last one at or before e). */
-export const rankingEpochOf = (spec: ResolvedSpec, e: number): number =>
-  Math.floor(e / spec.method.robustness.everyEpochs) * spec.method.robustness.everyEpochs;
+// The decisions are the plan's (@arcal/core/plan), the same the inline runner takes; the graph only maps them to jobs.
+export {
+  attackBatch,
+  needsRanking,
+  needsReference,
+  planShards,
+  rankingEpochOf,
+  reRanksBefore,
+  reRanksJointly,
+  type ShardPlan,
+  tableSize,
+  usesGraph,
+} from '@arcal/core/plan';
 
 /** Joint mode: the M member jobs of epoch index e. */
 export function memberEpochJobs(id: string, spec: ResolvedSpec, attempt: number, e: number): JobRequest[] {
@@ -75,63 +60,24 @@ export async function readJointRanking(layout: Layout, spec: ResolvedSpec, e: nu
   return JSON.parse(text) as StoredRanking;
 }
 
-/** Attack batch size as runExperiment uses it (the robustness params' batchSize, else 256). */
-export const attackBatch = (spec: ResolvedSpec): number => spec.method.robustness.params.batchSize ?? 256;
-
-export interface ShardPlan {
-  split: Split;
-  shard: number;
-  start: number;
-  end: number;
-  attack: string;
-}
-
-/**
- * Splits to attack with the reference model and their shards. Shard bounds fall on multiples of the attack
- * batch size, so every shard attacks exactly the batches an unsharded run would (batches are independent),
- * and the merged radii are bit for bit those of runExperiment.
- */
-export function planShards(spec: ResolvedSpec, sizes: Record<Split, number>, maxShardExamples: number): ShardPlan[] {
-  const splits: Array<{ split: Split; attack: string }> = [];
-  if (needsRanking(spec)) {
-    splits.push(
-      { split: 'train', attack: spec.method.robustness.attack },
-      { split: 'validation', attack: spec.method.robustness.attack },
-    );
-  }
-  const Rr = spec.evaluation.robustnessSubsets;
-  if (Rr > 0 && spec.evaluation.robustness.reference === 'vanilla' && sizes.test >= Rr) {
-    splits.push({ split: 'test', attack: spec.evaluation.robustness.attack });
-  }
-  const batch = attackBatch(spec);
-  const size = Math.max(batch, Math.floor(maxShardExamples / batch) * batch);
-  const out: ShardPlan[] = [];
-  for (const { split, attack } of splits) {
-    const n = sizes[split];
-    for (let start = 0, shard = 0; start < n; start += size, shard++)
-      out.push({ split, shard, start, end: Math.min(n, start + size), attack });
-  }
-  return out;
-}
-
 /** Where every job of one experiment reads and writes (runExperiment's outDir layout, plus the jobs' own files). */
 export function layoutOf(artifactDir: string, experimentId: string) {
   const outDir = join(resolve(artifactDir), experimentId);
-  const referenceDir = join(outDir, 'reference');
+  const at = (key: string) => join(outDir, ...key.split('/'));
   return {
     outDir,
-    referenceDir,
-    referenceModel: join(referenceDir, 'model'),
-    robustness: (split: Split) => join(referenceDir, `robustness-${split}.json`),
-    shard: (split: Split, shard: number) => join(referenceDir, 'shards', `robustness-${split}-${shard}.json`),
-    member: (m: number) => join(outDir, 'members', `m${m}`),
-    jointFile: join(outDir, 'joint.json'),
+    referenceDir: at(KEYS.referenceDir),
+    referenceModel: at(KEYS.referenceModel),
+    robustness: (split: Split) => at(KEYS.robustness(split)),
+    shard: (split: Split, shard: number) => at(KEYS.shard(split, shard)),
+    member: (m: number) => at(KEYS.member(m)),
+    jointFile: at(KEYS.jointFile),
     /** Joint mode: validation labels, class count and the ranking member-epoch jobs train with (unless re-ranked on the fly). */
-    jointSetup: join(outDir, 'joint', 'setup.json'),
+    jointSetup: at(KEYS.jointSetup),
     /** Joint mode: member m's validation probabilities after `epoch` epochs (raw float32). */
-    valProbs: (m: number, epoch: number) => join(outDir, 'joint', `m${m}-e${epoch}.f32`),
+    valProbs: (m: number, epoch: number) => at(KEYS.valProbs(m, epoch)),
     /** Joint on-the-fly mode: the ranking from attacking the averaged ensemble after `epoch` epochs. */
-    ranking: (epoch: number) => join(outDir, 'joint', `ranking-e${epoch}.json`),
+    ranking: (epoch: number) => at(KEYS.ranking(epoch)),
   };
 }
 
@@ -151,8 +97,8 @@ export interface HandoffPaths {
 
 type HandoffOf = (payload: Record<string, unknown>, spec: ResolvedSpec) => HandoffPaths;
 
-const memberDir = (m: unknown) => `members/m${Number(m)}/`;
-const RANKINGS = ['reference/robustness-'];
+const memberDir = (m: unknown) => `${KEYS.member(Number(m))}/`;
+const RANKINGS = [KEYS.prefix.robustness];
 const none: HandoffOf = () => ({ reads: [], writes: [] });
 
 export const HANDOFF: Record<JobKind, HandoffOf> = {
@@ -162,30 +108,30 @@ export const HANDOFF: Record<JobKind, HandoffOf> = {
   'orchestrate:finalize': none,
   // one job for the whole experiment, resumed from whatever an earlier attempt stored
   'train:experiment': () => ({ reads: [''], writes: [''] }),
-  'train:vanilla': () => ({ reads: ['reference/model/'], writes: ['reference/model/'] }),
+  'train:vanilla': () => ({ reads: [`${KEYS.referenceModel}/`], writes: [`${KEYS.referenceModel}/`] }),
   'attack:robustness-shard': (p) => ({
     // the shard's own file too: robustnessOf reuses it when an earlier attempt finished it
-    reads: ['reference/model/', `reference/shards/robustness-${String(p.split)}-${Number(p.shard)}.json`],
-    writes: ['reference/shards/'],
+    reads: [`${KEYS.referenceModel}/`, KEYS.shard(p.split as Split, Number(p.shard))],
+    writes: [KEYS.prefix.shards],
   }),
-  'orchestrate:merge-robustness': () => ({ reads: ['reference/shards/'], writes: RANKINGS }),
+  'orchestrate:merge-robustness': () => ({ reads: [KEYS.prefix.shards], writes: RANKINGS }),
   'train:member': (p) => ({ reads: [...RANKINGS, memberDir(p.member)], writes: [memberDir(p.member)] }),
   'train:member-epoch': (p) => ({
-    reads: [...RANKINGS, 'joint/setup.json', 'joint/ranking-', memberDir(p.member)],
-    writes: [memberDir(p.member), 'joint/setup.json', `joint/m${Number(p.member)}-e`],
+    reads: [...RANKINGS, KEYS.jointSetup, KEYS.prefix.rankings, memberDir(p.member)],
+    writes: [memberDir(p.member), KEYS.jointSetup, KEYS.prefix.valProbs(Number(p.member))],
   }),
   'attack:rerank': () => ({
-    reads: [...RANKINGS, 'members/', 'joint/setup.json', 'joint/ranking-'],
+    reads: [...RANKINGS, KEYS.prefix.members, KEYS.jointSetup, KEYS.prefix.rankings],
     // the re-rank before epoch 0 may be the first to write the joint setup
-    writes: ['joint/ranking-', 'joint/setup.json'],
+    writes: [KEYS.prefix.rankings, KEYS.jointSetup],
   }),
   'orchestrate:epoch-barrier': (p, spec) => ({
     reads: [
-      'joint/setup.json',
-      'joint/ranking-',
-      ...Array.from({ length: spec.ensemble.members }, (_, m) => `joint/m${m}-e${Number(p.epoch) + 1}.f32`),
+      KEYS.jointSetup,
+      KEYS.prefix.rankings,
+      ...Array.from({ length: spec.ensemble.members }, (_, m) => KEYS.valProbs(m, Number(p.epoch) + 1)),
     ],
-    writes: ['joint.json'],
+    writes: [KEYS.jointFile],
   }),
   // runExperiment resumed on the whole folder: it finds every checkpoint and writes the report and exports
   'evaluate:evaluate': () => ({ reads: [''], writes: [''] }),

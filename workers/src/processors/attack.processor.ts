@@ -7,8 +7,8 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
-import type { ResolvedSpec } from '@arcal/contracts';
 import { checkpointEpochOf } from '@arcal/core/checkpoint-file';
+import { initialTable, referenceAttacks } from '@arcal/core/plan';
 import { jobIds } from '@arcal/db';
 import { UnrecoverableError } from 'bullmq';
 import { isLastOfGroup } from '../barrier.ts';
@@ -32,10 +32,11 @@ export const attackHandlers: HandlerTable = {
       n: end - start,
       fileIndex: whole.fileIndex.subarray(start, end),
     };
-    // The training and validation ranking use the method's attack; the test subsets the evaluation's.
-    const attack = (
-      split === 'test' ? c.spec.evaluation.robustness.attack : c.spec.method.robustness.attack
-    ) as ResolvedSpec['method']['robustness']['attack'];
+    // The plan's attack for the split: the method's for the training and validation ranking, the evaluation's for the test subsets.
+    const planned = referenceAttacks(c.spec, c.data.test.n).find((a) => a.split === split);
+    if (!planned)
+      throw new UnrecoverableError(`this experiment's plan attacks no ${split} split with the reference model`);
+    const attack = planned.attack;
     const ref = await referenceModel(c, signal);
     const file = c.layout.shard(split, shard);
     await mkdir(dirname(file), { recursive: true });
@@ -115,8 +116,7 @@ export const attackHandlers: HandlerTable = {
       }
       // What runExperiment passes when it loads the members: the ranking and shared table in force before epoch e.
       const before = toRanking(await readJointRanking(c.layout, spec, e - 1));
-      const shared =
-        (experiment.softLabels as { pTrue?: number[] } | null)?.pTrue ?? new Array(tableSize(spec)).fill(1);
+      const shared = (experiment.softLabels as { pTrue?: number[] } | null)?.pTrue ?? initialTable(spec);
       const members = [];
       try {
         for (let m = 0; m < M; m++) {
@@ -129,6 +129,7 @@ export const attackHandlers: HandlerTable = {
           members.push(s);
           if (s.epoch !== e) throw new Error(`member ${m} loaded at epoch ${s.epoch}, expected ${e}`);
         }
+        ctx.onStep?.({ step: 'rerank', epoch: e });
         await c.say(
           'info',
           `re-ranking before epoch ${e + 1}: ${spec.method.robustness.attack} on the averaged ensemble`,

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { EpochRecord, ResolvedSpec } from '@arcal/contracts';
+import { memberSeeds, referenceSeed } from '@arcal/core/plan';
 import { type Layout, layoutOf } from '../graph.ts';
 import { faultHold, type HandlerArgs } from '../run-job.ts';
 
@@ -65,8 +66,7 @@ export async function computeJob(args: Pick<HandlerArgs<never>, 'ctx' | 'experim
       at: line.createdAt.toISOString(),
     });
   };
-  const seeds = Array.from({ length: spec.ensemble.members }, (_, m) => core.memberSeed(spec.seed, m));
-  const runIds = new Map((await ctx.repos.runs.ensureRuns(id, seeds)).map((r) => [r.member, r.id]));
+  const runIds = new Map((await ctx.repos.runs.ensureRuns(id, memberSeeds(spec))).map((r) => [r.member, r.id]));
   const seen = new Set<string>();
   const record = async (r: EpochRecord) => {
     const k = `${r.member}/${r.epoch}`;
@@ -92,9 +92,6 @@ export async function computeJob(args: Pick<HandlerArgs<never>, 'ctx' | 'experim
   };
 }
 
-/** Seed of the vanilla reference model (runExperiment's choice). */
-export const referenceSeed = (core: Core, seed: number) => core.memberSeed(seed, 1_000_000);
-
 type TrainMemberOptions = Parameters<Core['trainMember']>[0];
 
 /** core.trainMember for member m of this experiment (its seed and checkpoint directory) with the job's options. */
@@ -107,7 +104,7 @@ export function trainMemberOf(
     spec: c.spec,
     data: c.data,
     member: m,
-    seed: c.core.memberSeed(c.spec.seed, m),
+    seed: memberSeeds(c.spec)[m]!,
     checkpointDir: c.layout.member(m),
     ...o,
   });
@@ -119,7 +116,7 @@ export async function referenceModel(c: ComputeJob, signal?: AbortSignal) {
     spec: c.spec,
     data: c.data,
     member: -1,
-    seed: referenceSeed(c.core, c.spec.seed),
+    seed: referenceSeed(c.spec.seed),
     methodKind: 'vanilla',
     checkpointDir: c.layout.referenceModel,
     signal,

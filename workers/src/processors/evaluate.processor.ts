@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import type { ExperimentReport } from '@arcal/contracts';
+import { evaluateStep, KEYS } from '@arcal/core/plan';
 import { jobIds } from '@arcal/db';
 import type { HandlerTable } from '../run-job.ts';
 import { computeJob, writeAtomic } from './compute-context.ts';
@@ -24,6 +25,7 @@ export const evaluateHandlers: HandlerTable = {
       const at = await checkpointEpoch(c.layout.member(m));
       if (at < epochs) throw new Error(`member ${m} is not trained yet (checkpoint at epoch ${at} of ${epochs})`);
     }
+    ctx.onStep?.(evaluateStep(c.spec, c.data.test.n));
     let pending: Promise<void> = Promise.resolve();
     const report: ExperimentReport = await c.core.runExperiment(c.spec, {
       outDir: c.layout.outDir,
@@ -38,7 +40,7 @@ export const evaluateHandlers: HandlerTable = {
     await pending;
     // The resumed runner saw no epochs being trained; the history is what the jobs recorded.
     report.epochs = inlineOrder(await ctx.repos.runs.metricsForExperiment(id), c.spec.ensemble.mode === 'joint');
-    await writeAtomic(join(c.layout.outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+    await writeAtomic(join(c.layout.outDir, KEYS.report), `${JSON.stringify(report, null, 2)}\n`);
     await ctx.repos.results.saveReport(id, report);
     await recordArtifacts(ctx, id);
     await ctx.dispatcher.dispatch([

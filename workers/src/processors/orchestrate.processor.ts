@@ -4,8 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { EpochRecord, ExperimentReport, ResolvedSpec } from '@arcal/contracts';
+import { initialTable, jointEpochUpdate, referenceAttacks } from '@arcal/core/plan';
 import { type JobRequest, jobIds, type Split } from '@arcal/db';
-import { averageProbabilities, classificationSummary, subsetStats, updateSoftLabels } from '../calibration.ts';
 import type { WorkerContext } from '../context.ts';
 import { writeAtomic } from '../files.ts';
 import {
@@ -15,7 +15,6 @@ import {
   readJointRanking,
   reRanksBefore,
   reRanksJointly,
-  tableSize,
   usesGraph,
 } from '../graph.ts';
 import type { HandlerTable } from '../run-job.ts';
@@ -105,6 +104,9 @@ export const orchestrateHandlers: HandlerTable = {
       }
       await writeAtomic(layout.robustness(split), `${JSON.stringify({ attack, n: norms.length, norms })}\n`);
     }
+    // each split's robustness is whole once merged (in the plan's order of splits)
+    for (const a of referenceAttacks(spec, Number.POSITIVE_INFINITY))
+      if (splits.includes(a.split)) ctx.onStep?.({ step: 'robustness', ...a });
     await ctx.dispatcher.dispatch(memberJobs(id, spec, experiment.attempt, experiment.currentEpoch));
     return { merged: splits };
   },
@@ -131,7 +133,6 @@ export const orchestrateHandlers: HandlerTable = {
     const e = payload.epoch;
     const spec = experiment.spec as unknown as ResolvedSpec;
     const M = spec.ensemble.members;
-    const R = tableSize(spec);
     const layout = layoutOf(ctx.config.artifactDir, id);
     const setup = JSON.parse(await readFile(layout.jointSetup, 'utf8')) as JointSetup;
     // The ranking epoch e trained with: the shared one, or its re-rank's when ranked on the fly.
@@ -149,33 +150,19 @@ export const orchestrateHandlers: HandlerTable = {
         if (!row) throw new Error(`member ${m} has no record of epoch ${e + 1}`);
         return row.record as unknown as EpochRecord;
       });
-      const pTrue0 = (experiment.softLabels as { pTrue?: number[] } | null)?.pTrue ?? new Array(R).fill(1);
-      // The same arithmetic, in the same order, as runExperiment's joint loop.
-      const avg = averageProbabilities(probs);
-      const stats = subsetStats(avg, setup.valLabels, (await rankingAt(e)).val, R);
-      const upd = updateSoftLabels(pTrue0, stats, { alpha: spec.method.alpha, numClasses: setup.classes });
-      let trainLoss = 0;
-      let trainAcc = 0;
-      for (const r of memberRecords) {
-        trainLoss += r.trainLoss / M;
-        trainAcc += r.trainAccuracy / M;
-      }
-      const { brier, ...v } = classificationSummary(avg, setup.valLabels, spec.evaluation.bins);
-      const rec: EpochRecord = {
-        epoch: e + 1,
-        member: 'ensemble',
-        trainLoss,
-        trainAccuracy: trainAcc,
-        learningRate: memberRecords.at(-1)?.learningRate ?? spec.training.learningRate,
-        validation: { ...v, brier },
-        softLabels: {
-          pTrue: [...upd.pTrue],
-          epsilon: upd.epsilon,
-          valConf: stats.map((s) => s.conf),
-          valAcc: stats.map((s) => s.acc),
-        },
+      const pTrue0 = (experiment.softLabels as { pTrue?: number[] } | null)?.pTrue ?? initialTable(spec);
+      // The plan's update, the one runExperiment's joint loop applies.
+      const { record: rec, ...upd } = jointEpochUpdate(spec, {
+        epoch: e,
+        valProbs: probs,
+        valLabels: setup.valLabels,
+        valSubsetOf: (await rankingAt(e)).val,
+        pTrue: pTrue0,
+        memberRecords,
+        classes: setup.classes,
         seconds: memberRecords.reduce((s, r) => s + r.seconds, 0),
-      };
+      });
+      ctx.onStep?.({ step: 'joint-update', epoch: e });
       await recordEpoch(ctx, id, new Map(), rec);
       await ctx.repos.experiments.advanceEpoch(id, e, e + 1, { epoch: e + 1, pTrue: upd.pTrue, epsilon: upd.epsilon });
     }

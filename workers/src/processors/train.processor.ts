@@ -8,19 +8,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EpochRecord } from '@arcal/contracts';
 import { checkpointEpochOf, readCheckpointFiles } from '@arcal/core/checkpoint-file';
+import { initialTable, KEYS, memberSeeds, ranksOnTheFly, referenceSeed, reRankAt } from '@arcal/core/plan';
 import { type JobRequest, jobIds } from '@arcal/db';
 import { UnrecoverableError } from 'bullmq';
 import { isLastOfGroup } from '../barrier.ts';
 import { needsRanking, planShards, readJointRanking, reRanksJointly, tableSize } from '../graph.ts';
 import { faultHold, type HandlerTable } from '../run-job.ts';
-import {
-  type ComputeJob,
-  computeJob,
-  readNorms,
-  referenceSeed,
-  trainMemberOf,
-  writeAtomic,
-} from './compute-context.ts';
+import { type ComputeJob, computeJob, readNorms, trainMemberOf, writeAtomic } from './compute-context.ts';
 import { experimentDir, inlineOrder, memberIndex, recordArtifacts } from './records.ts';
 
 export {
@@ -131,6 +125,7 @@ export const trainHandlers: HandlerTable = {
         pending = pending.then(() => c.say('info', l));
       },
       loadOod: (name: string) => c.core.loadOodSet(name as never, c.dataOptions) as never,
+      ...(ctx.onStep ? { onStep: ctx.onStep } : {}),
       onEvent: (e) => {
         if (e.type === 'epoch') {
           faultHold(job, e.record);
@@ -143,7 +138,7 @@ export const trainHandlers: HandlerTable = {
     // A resumed run reports only the epochs it trained itself; the ones before its checkpoints are in the
     // checkpoints' history (also those whose records a killed attempt never stored).
     report.epochs = await completeHistory(c, report.epochs);
-    await writeAtomic(join(experimentDir(ctx, id), 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+    await writeAtomic(join(experimentDir(ctx, id), KEYS.report), `${JSON.stringify(report, null, 2)}\n`);
     await ctx.repos.results.saveReport(id, report);
     await recordArtifacts(ctx, id);
     await ctx.dispatcher.dispatch([
@@ -157,11 +152,12 @@ export const trainHandlers: HandlerTable = {
     const id = payload.experimentId;
     const c = await computeJob({ ctx, experiment, job });
     await c.say('info', 'training the vanilla reference model (shared ranking for all members)');
+    ctx.onStep?.({ step: 'reference', seed: referenceSeed(c.spec.seed) });
     const ref = await c.core.trainMember({
       spec: c.spec,
       data: c.data,
       member: -1,
-      seed: referenceSeed(c.core, c.spec.seed),
+      seed: referenceSeed(c.spec.seed),
       methodKind: 'vanilla',
       checkpointDir: c.layout.referenceModel,
       signal,
@@ -201,18 +197,21 @@ export const trainHandlers: HandlerTable = {
     const c = await computeJob({ ctx, experiment, job });
     const spec = c.spec;
     const reference = await referenceRanking(c);
-    const onTheFly = needsRanking(spec) && spec.method.robustness.source === 'on-the-fly';
+    const onTheFly = ranksOnTheFly(spec);
     const R = tableSize(spec);
     const resumedFrom = await checkpointEpoch(c.layout.member(m));
     if (resumedFrom > 0) await c.say('info', `member ${m}: resuming after epoch ${resumedFrom} from its checkpoint`);
+    ctx.onStep?.({ step: 'member', member: m, seed: memberSeeds(spec)[m]! });
     const s = await trainMemberOf(c, m, {
       ranking: onTheFly ? undefined : reference,
-      // runExperiment's reRankWith for one model: the reference ranking at epoch 0, then attack train and
-      // validation every everyEpochs epochs
+      // the plan's re-rank for one model: the reference ranking at epoch 0, then attack train and validation
+      // every everyEpochs epochs (as runExperiment)
       reRank: onTheFly
         ? async (model, epoch) => {
-            if (epoch % spec.method.robustness.everyEpochs !== 0) return undefined;
-            if (epoch === 0) return reference;
+            const what = reRankAt(spec, epoch);
+            if (what === 'keep') return undefined;
+            if (what === 'reference') return reference;
+            ctx.onStep?.({ step: 'rerank', member: m, epoch });
             const attack = spec.method.robustness.attack;
             const tr = await c.core.robustnessOf([model], c.data.train, c.data.shape, spec, attack, {
               what: `train (epoch ${epoch})`,
@@ -255,7 +254,8 @@ export const trainHandlers: HandlerTable = {
     const setupRanking = (await jointSetup(c)).ranking;
     // Re-ranked on the fly: the ranking of the last re-rank job at or before this epoch.
     const ranking = reRanksJointly(spec) ? toRanking(await readJointRanking(c.layout, spec, e)) : setupRanking;
-    const shared = (experiment.softLabels as { pTrue?: number[] } | null)?.pTrue ?? new Array(tableSize(spec)).fill(1);
+    const shared = (experiment.softLabels as { pTrue?: number[] } | null)?.pTrue ?? initialTable(spec);
+    ctx.onStep?.({ step: 'member-epoch', member: m, epoch: e });
     const s = await trainMemberOf(c, m, {
       untilEpoch: e + 1,
       ranking,
