@@ -24,7 +24,7 @@ import type { ExperimentData } from '../packages/core/src/data/types.ts';
 import { unimplementedPaths } from '../packages/core/src/experiment/features.ts';
 import { type RunEvent, runExperiment } from '../packages/core/src/experiment/run.ts';
 import { costOf, type PlannedExperiment, PRESETS, type Preset, planFor } from './reproduce/plan.ts';
-import { buildResults, chooseSwept, type Finished } from './reproduce/results.ts';
+import { buildResults, chooseSwept, type Finished, figuresToSvg } from './reproduce/results.ts';
 import { canonicalJson, readSummary, summarize, writeSummary } from './reproduce/summary.ts';
 
 function arg(name: string): string | undefined {
@@ -261,7 +261,8 @@ async function main(): Promise<void> {
   });
   await mkdir(join(outDir, 'figures'), { recursive: true });
   await writeFile(join(outDir, 'RESULTS.md'), markdown);
-  for (const [name, svg] of Object.entries(figures)) await writeFile(join(outDir, 'figures', name), svg);
+  for (const [name, svg] of Object.entries(await figuresToSvg(figures)))
+    await writeFile(join(outDir, 'figures', name), svg);
   log(
     `\nwrote ${join(outDir, 'RESULTS.md')} and ${Object.keys(figures).length} figures (summaries under ${summariesDir}, runs under ${runsDir}) in ${hms((performance.now() - t0) / 1000)}`,
   );

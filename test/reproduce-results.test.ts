@@ -9,9 +9,14 @@ import { join } from 'node:path';
 import type { ExperimentReport } from '@arcal/contracts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FASHION_MNIST, type Family, type PlannedExperiment, planFor, SMOKE } from '../scripts/reproduce/plan.ts';
-import { buildResults, chooseSwept, type Finished, selectLsEpsilon } from '../scripts/reproduce/results.ts';
+import {
+  buildResults,
+  chooseSwept,
+  type Finished,
+  figuresToSvg,
+  selectLsEpsilon,
+} from '../scripts/reproduce/results.ts';
 import { readSummary, summarize, summaryPath, writeSummary } from '../scripts/reproduce/summary.ts';
-import { niceTicks, quantile } from '../scripts/reproduce/svg.ts';
 
 /** Clean test ECE of each family at seed 0; seed s adds 0.02·s. */
 const ECE: Partial<Record<Family, number>> = {
@@ -206,13 +211,18 @@ describe('reproduction results', () => {
     expect(r(1)).toBe('| 1 | 1 | 6.00 | 9.00 |');
     expect(r(10)).toBe('| 10 | 1 | 3.00 | 6.00 |');
     expect(r(2)).toBe('| 2 | 1 | 4.50 | 7.50 |');
-    const svg = figures['fig5-ece-vs-r.svg'];
-    const polylines = svg.match(/<polyline[^>]*points="([^"]+)"/g)!;
-    expect(polylines).toHaveLength(2);
-    expect(polylines[0].split('points="')[1].trim().split(' ')).toHaveLength(SMOKE.rValues.length);
+    // the figure plots the same means: one line per series, a point per R of the sweep
+    const { values: points } = figures['fig5-ece-vs-r.svg'].data as {
+      values: Array<{ series: string; x: number; y: number }>;
+    };
+    const clean = points.filter((v) => v.series === 'clean');
+    expect(new Set(points.map((v) => v.series))).toEqual(new Set(['clean', 'corrupted (mean)']));
+    expect(clean.map((v) => v.x)).toEqual(SMOKE.rValues);
+    const at = (R: number) => clean.find((v) => v.x === R)!.y;
+    expect([at(1), at(2), at(10)].map((y) => y.toFixed(4))).toEqual(['0.0600', '0.0450', '0.0300']);
   });
 
-  it('writes every figure as a standalone SVG', () => {
+  it('writes every figure as a standalone SVG', async () => {
     expect(Object.keys(figures).sort()).toEqual(
       [
         'fig0-vanilla-training.svg',
@@ -226,7 +236,7 @@ describe('reproduction results', () => {
         'fig6-soft-labels.svg',
       ].sort(),
     );
-    for (const svg of Object.values(figures)) {
+    for (const svg of Object.values(await figuresToSvg(figures))) {
       expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
       expect(svg.trim().endsWith('</svg>')).toBe(true);
       expect(svg).not.toMatch(/NaN/);
@@ -502,14 +512,5 @@ describe('published summaries', () => {
     expect(await readSummary(dir, e, s.resolvedSpec)).toBeDefined();
     const otherDefault = { ...(s.resolvedSpec as object), evaluation: { bins: 20 } };
     expect(await readSummary(dir, e, otherDefault)).toBeUndefined();
-  });
-});
-
-describe('svg helpers', () => {
-  it('type-7 quartiles and round ticks', () => {
-    // [1, 2, 3, 4]: q1 at position 0.75 → 1.75, median 2.5, q3 at 2.25 → 3.25
-    expect([0.25, 0.5, 0.75].map((q) => quantile([1, 2, 3, 4], q))).toEqual([1.75, 2.5, 3.25]);
-    expect(niceTicks(0, 1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
-    expect(niceTicks(0.013, 0.094)).toEqual([0.02, 0.04, 0.06, 0.08]);
   });
 });

@@ -1,16 +1,18 @@
 /**
  * docs/RESULTS.md and its SVG figures from the per-experiment summaries of a reproduction run (summary.ts).
- * Pure: summaries in, markdown and SVG strings out, so it can be checked on fabricated summaries and re-run on
- * the published docs/data/ files alone. One function per table or figure group; each adds its markdown, its
+ * Pure: summaries in, markdown and the figures' Vega-Lite specs (@arcal/charts, the dashboard's and the CLI's
+ * chart stack) out, so it can be checked on fabricated summaries and re-run on the published docs/data/ files
+ * alone; `figuresToSvg` renders the specs. One function per table or figure group; each adds its markdown, its
  * figures and the paper's claims it can judge to a shared context, and the verdict section judges them together
  * (verdicts.ts: paired per-seed differences, Holm across the claims).
  */
+import { boxPlotSpec, type ChartSpec, lineSeriesSpec, stepHistogramSpec } from '@arcal/charts';
+import { chartToSvg } from '@arcal/charts/render';
 import type { ExperimentReport, SubsetRow } from '@arcal/contracts';
 import { aggregateStudy, formatStat, meanStd, type Stat, selectBest } from '../../packages/core/src/study/index.ts';
 import { alphasOf, type Chosen, FAMILY_LABEL, type Family, type PlannedExperiment, type Preset } from './plan.ts';
 import { pairedTTest, slope, studentTQuantile } from './stats.ts';
 import type { ExperimentSummary } from './summary.ts';
-import { boxPlot, histogramChart, lineChart } from './svg.ts';
 import { ALPHA, type Claim, type Judged, judgeClaims } from './verdicts.ts';
 
 export interface Finished {
@@ -187,7 +189,7 @@ interface Ctx {
   /** α of the AdaLS and AR-AdaLS rows (chosen by the sweep, or the preset's only one). */
   alpha: { adals?: number; arAdals?: number };
   md: string[];
-  figures: Record<string, string>;
+  figures: Record<string, ChartSpec>;
   claims: Claim[];
   checks: SetupCheck[];
   /** Finished summaries of a row of the tables (for LS: only the selected ε), in seed order. */
@@ -415,7 +417,7 @@ function vanillaSection(ctx: Ctx): void {
       const s = statOf(van.map((r) => get(r.epochs.filter((e) => e.member === 0)[i])));
       return { x: i + 1, y: s?.mean ?? Number.NaN, err: s?.std ?? undefined };
     });
-  figures['fig0-vanilla-training.svg'] = lineChart({
+  figures['fig0-vanilla-training.svg'] = lineSeriesSpec({
     title: 'Vanilla: training and validation accuracy',
     xLabel: 'epoch',
     yLabel: 'accuracy',
@@ -523,7 +525,7 @@ function subsetSection(ctx: Ctx): void {
     const r = ctx.rows(f);
     if (!r.some((x) => x.bySubset.length)) continue;
     const key = f === 'vanilla' ? 'fig1' : f === 'label-smoothing' ? 'fig2a' : 'fig2b';
-    figures[`${key}-${f}-acc-conf.svg`] = lineChart({
+    figures[`${key}-${f}-acc-conf.svg`] = lineSeriesSpec({
       title: `${ctx.label(f)}: accuracy and confidence by robustness subset`,
       xLabel: 'adversarial robustness subset (1 = least robust)',
       yLabel: 'fraction',
@@ -538,7 +540,7 @@ function subsetSection(ctx: Ctx): void {
     .map((f) => ({ name: ctx.label(f), points: bySubsetSeries(ctx.rows(f), 'ece') }))
     .filter((s) => s.points.length);
   if (eceSeries.length) {
-    figures['fig2c-ece-by-subset.svg'] = lineChart({
+    figures['fig2c-ece-by-subset.svg'] = lineSeriesSpec({
       title: 'ECE by robustness subset',
       xLabel: 'adversarial robustness subset (1 = least robust)',
       yLabel: 'ECE',
@@ -650,7 +652,7 @@ function subsetVarianceSection(ctx: Ctx): void {
       `σ² of the predicted probability across the M = ${p.members} independently seeded members of an ensemble run of each method (σ² as in the paper's §3, over each subset's test examples), mean over the ensemble seeds.`,
       '',
     );
-    ctx.figures['fig2d-variance-by-subset.svg'] = lineChart({
+    ctx.figures['fig2d-variance-by-subset.svg'] = lineSeriesSpec({
       title: 'Variance across independent runs by robustness subset',
       xLabel: 'adversarial robustness subset (1 = least robust)',
       yLabel: 'σ²',
@@ -782,7 +784,7 @@ function fig3Section(ctx: Ctx): void {
     })
     .filter((s): s is { name: string; values: number[][] } => s?.values.some((v) => v.length) === true);
   if (varSeries.length) {
-    ctx.figures['fig3-variance-shift.svg'] = boxPlot({
+    ctx.figures['fig3-variance-shift.svg'] = boxPlotSpec({
       title: 'Variance across independent runs',
       xLabel: 'shift severity',
       yLabel: 'σ²',
@@ -895,7 +897,7 @@ function oodSection(ctx: Ctx): void {
     })
     .filter((s): s is { name: string; edges: number[]; values: number[] } => s !== undefined);
   if (histSeries.length) {
-    ctx.figures['fig4-ood-entropy.svg'] = histogramChart({
+    ctx.figures['fig4-ood-entropy.svg'] = stepHistogramSpec({
       title: `Predictive entropy on ${p.ood} (OOD)`,
       xLabel: 'entropy (nats)',
       yLabel: 'density (mean over seeds)',
@@ -959,7 +961,7 @@ function rSweepSection(ctx: Ctx): void {
     });
   const cleanEce = (r: Summary) => r.final.ece;
   const shiftEce = (r: Summary) => shiftMean(r, 'ece');
-  ctx.figures['fig5-ece-vs-r.svg'] = lineChart({
+  ctx.figures['fig5-ece-vs-r.svg'] = lineSeriesSpec({
     title: 'AR-AdaLS: ECE vs number of subsets R (R = 1 is AdaLS)',
     xLabel: 'R',
     yLabel: 'ECE',
@@ -1034,7 +1036,7 @@ function softLabelSection(ctx: Ctx): void {
   const R = Math.min(...traj.map((t) => t[0].softLabels!.pTrue.length));
   const at = (i: number, get: (s: NonNullable<Summary['epochs'][number]['softLabels']>) => number) =>
     statOf(traj.map((t) => get(t[i].softLabels!)));
-  ctx.figures['fig6-soft-labels.svg'] = lineChart({
+  ctx.figures['fig6-soft-labels.svg'] = lineSeriesSpec({
     title: 'AR-AdaLS: soft label of the correct class per subset',
     xLabel: 'epoch',
     yLabel: 'p̃ (correct class)',
@@ -1152,7 +1154,7 @@ function leftOutSection(ctx: Ctx): void {
 
 export function buildResults(input: ResultsInput): {
   markdown: string;
-  figures: Record<string, string>;
+  figures: Record<string, ChartSpec>;
   verdicts: Judged[];
 } {
   const sel = selectLsEpsilon(input.experiments);
@@ -1208,3 +1210,10 @@ export function buildResults(input: ResultsInput): {
 }
 
 export { ENSEMBLES, SINGLE };
+
+/** The figures as SVG documents, rendered as `arcal report --figures` renders its charts. */
+export async function figuresToSvg(figures: Record<string, ChartSpec>): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [name, spec] of Object.entries(figures)) out[name] = await chartToSvg(spec);
+  return out;
+}

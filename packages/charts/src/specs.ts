@@ -1,14 +1,17 @@
 /**
  * Vega-Lite specs of arcal's figures, as pure functions of report data. The dashboard embeds them in the
  * browser and `arcal report --figures` renders the same specs to SVG in Node, so both show one picture.
- * Imports types only: this module must stay free of DOM, Node and vega run-time code.
+ * Imports types only: this module must stay free of DOM, Node and vega run-time code. Charts of plain series
+ * (lines with error bars, step histograms, box plots; series.ts) serve figures aggregated elsewhere, such as
+ * the reproduction's.
  */
 
 import type { Histogram, MetricRow, ReportExtras, StudyReport } from '@arcal/client';
 import type { ExperimentReport, SubsetRow } from '@arcal/contracts';
+import { base, type ChartSpec, SCHEMA } from './base.ts';
 
-/** Vega-Lite top-level spec (kept loose here: vega-lite's own types are checked when compiling). */
-export type ChartSpec = Record<string, unknown>;
+export type { ChartSpec } from './base.ts';
+export * from './series.ts';
 
 export interface Chart {
   /** Stable id: DOM data-chart attribute, figure file name. */
@@ -16,19 +19,6 @@ export interface Chart {
   title: string;
   spec: ChartSpec;
 }
-
-const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
-const W = 320;
-const H = 200;
-const base = (title: string, extra: ChartSpec = {}): ChartSpec => ({
-  $schema: SCHEMA,
-  title,
-  width: W,
-  height: H,
-  background: 'white',
-  config: { view: { stroke: '#ddd' }, axis: { labelFontSize: 11, titleFontSize: 12 } },
-  ...extra,
-});
 
 /** One training-curve point: member ('ensemble' for joint records), epoch (1-based, as recorded), metric. */
 export interface EpochPoint {
