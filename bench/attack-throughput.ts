@@ -19,8 +19,7 @@
  * JSON object. The default run takes well under a minute on two cores.
  */
 import { execFileSync } from 'node:child_process';
-import { type AttackName, createModel, margin, minimalPerturbation, ready, tf } from '@arcal/core';
-import { Rng } from '../packages/core/src/util/rng.ts';
+import { type AttackName, createModel, margin, minimalPerturbation, Rng, ready, tf } from '@arcal/core';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => {

@@ -18,7 +18,7 @@ import {
   readDatasetFile,
   splitRows,
   syntheticImages,
-} from '../packages/core/src/data/index.ts';
+} from '@arcal/core';
 
 const R = Number(process.argv[2] ?? 3);
 const best = async (f: () => unknown | Promise<unknown>): Promise<{ ms: number; cpuMs: number }> => {

@@ -14,10 +14,9 @@
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { Rng, tf } from '@arcal/core';
+import { registerWasmKernels, type WasmKernelName } from '@arcal/core/wasm-kernels';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
-import { tf } from '../packages/core/src/backend/index.ts';
-import { registerWasmKernels, type WasmKernelName } from '../packages/core/src/backend/wasm-kernels/index.ts';
-import { Rng } from '../packages/core/src/util/rng.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -18,11 +18,16 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { type ExperimentReport, formatProblem, isArcalError, type ResolvedSpec, validateSpec } from '@arcal/contracts';
-import { activeBackend, ready } from '../packages/core/src/backend/index.ts';
-import { loadExperimentData, loadOodSet } from '../packages/core/src/data/index.ts';
-import type { ExperimentData } from '../packages/core/src/data/types.ts';
-import { unimplementedPaths } from '../packages/core/src/experiment/features.ts';
-import { type RunEvent, runExperiment } from '../packages/core/src/experiment/run.ts';
+import {
+  activeBackend,
+  type ExperimentData,
+  loadExperimentData,
+  loadOodSet,
+  type RunEvent,
+  ready,
+  runExperiment,
+  unimplementedPaths,
+} from '@arcal/core';
 import { costOf, type PlannedExperiment, PRESETS, type Preset, planFor } from './reproduce/plan.ts';
 import { buildResults, chooseSwept, type Finished, figuresToSvg } from './reproduce/results.ts';
 import { canonicalJson, readSummary, summarize, writeSummary } from './reproduce/summary.ts';

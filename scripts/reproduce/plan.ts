@@ -2,9 +2,8 @@
  * The experiments of the paper's comparison (Tables 2–4, Figs. 1–5) for one preset, as studies over a shared
  * base spec. Pure: presets in, raw experiment specs out (they still pass spec validation before running).
  */
-import type { StudyDocument } from '@arcal/contracts';
-import { applicableCorruptions } from '../../packages/core/src/shift/corrupt.ts';
-import { expandStudy } from '../../packages/core/src/study/index.ts';
+import { expandStudy, type StudyDocument } from '@arcal/contracts';
+import { applicableCorruptions } from '@arcal/core/shift';
 
 /** Rows of the result tables; each is one study (one method, its seeds and, for sweeps, its grid). */
 export type Family =

@@ -8,8 +8,15 @@
  */
 import { boxPlotSpec, type ChartSpec, lineSeriesSpec, stepHistogramSpec } from '@arcal/charts';
 import { chartToSvg } from '@arcal/charts/render';
-import type { ExperimentReport, SubsetRow } from '@arcal/contracts';
-import { aggregateStudy, formatStat, meanStd, type Stat, selectBest } from '../../packages/core/src/study/index.ts';
+import {
+  aggregateStudy,
+  type ExperimentReport,
+  formatStat,
+  meanStd,
+  type Stat,
+  type SubsetRow,
+  selectBest,
+} from '@arcal/contracts';
 import { alphasOf, type Chosen, FAMILY_LABEL, type Family, type PlannedExperiment, type Preset } from './plan.ts';
 import { pairedTTest, slope, studentTQuantile } from './stats.ts';
 import type { ExperimentSummary } from './summary.ts';
