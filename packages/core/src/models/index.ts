@@ -87,10 +87,18 @@ function dense(b: Builder, inDim: number, outDim: number, relu: boolean, last = 
       : tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias, activation: relu ? 'relu' : 'linear' });
 }
 
-function conv(b: Builder, k: number, cin: number, cout: number, stride: number, relu: boolean, bias = true): Layer {
+function conv(
+  b: Builder,
+  k: number,
+  cin: number,
+  cout: number,
+  stride: number,
+  relu: boolean,
+  bias = true,
+): Layer & { w: tf.Variable; stride: number } {
   const w = b.he([k, k, cin, cout], k * k * cin);
   const bv = bias ? b.constant([cout], 0) : undefined;
-  return (x) =>
+  const layer: Layer = (x) =>
     fusedLayersActive()
       ? conv2dBiasAct(x as tf.Tensor4D, w as tf.Tensor4D, bv as tf.Tensor1D | undefined, stride, 'same', relu)
       : tf.fused.conv2d({
@@ -101,6 +109,7 @@ function conv(b: Builder, k: number, cin: number, cout: number, stride: number, 
           bias: bv,
           activation: relu ? 'relu' : 'linear',
         });
+  return Object.assign(layer, { w, stride });
 }
 
 /**
@@ -108,7 +117,7 @@ function conv(b: Builder, k: number, cin: number, cout: number, stride: number, 
  * norm in the residual nets is followed by one). On the `native` backend one kernel with its own backward
  * (@arcal/native's batchNorm*Act); elsewhere tf.moments, tf.batchNorm and tf.relu. Same moving-average update.
  */
-function batchNormRelu(b: Builder, c: number): Layer {
+function batchNormRelu(b: Builder, c: number): Layer & { vars: BnVars } {
   const gamma = b.constant([c], 1);
   const beta = b.constant([c], 0);
   const mean = b.constant([c], 0, false);
@@ -119,7 +128,7 @@ function batchNormRelu(b: Builder, c: number): Layer {
     updates.push([mean, tf.keep(tf.add(tf.mul(mean, BN_MOMENTUM), tf.mul(m, 1 - BN_MOMENTUM)))]);
     updates.push([variance, tf.keep(tf.add(tf.mul(variance, BN_MOMENTUM), tf.mul(v, 1 - BN_MOMENTUM)))]);
   };
-  return (x, training, updates) => {
+  const layer: Layer = (x, training, updates) => {
     if (fusedLayersActive()) {
       if (!training) return batchNormInferAct(x, mean as tf.Tensor1D, variance as tf.Tensor1D, g, o, BN_EPS, true);
       const r = batchNormTrainAct(x, g, o, BN_EPS, true);
@@ -131,7 +140,41 @@ function batchNormRelu(b: Builder, c: number): Layer {
     if (updates) pushUpdates(updates, m.mean, m.variance);
     return tf.relu(tf.batchNorm(x as tf.Tensor4D, m.mean, m.variance, beta, gamma, BN_EPS));
   };
+  return Object.assign(layer, { vars: { gamma, beta, mean, variance } });
 }
+
+interface BnVars {
+  gamma: tf.Variable;
+  beta: tf.Variable;
+  mean: tf.Variable;
+  variance: tf.Variable;
+}
+
+/**
+ * conv then BN-ReLU. In inference mode on `native` the batch norm is the fixed affine map
+ * x ↦ x·s + (β − μ·s) with s = γ/√(σ² + ε), folded into the convolution (filter ·s per output channel, that
+ * shift as its bias, relu fused): one layer kernel instead of a conv and a full-size batch-norm pass, and in the
+ * backward one relu-mask pass before the conv's input gradient. Gradients with respect to the filter and the
+ * batch-norm variables still flow through the folding ops when asked for.
+ */
+function convBnRelu(c: Layer & { w: tf.Variable; stride: number }, bn: Layer & { vars: BnVars }): Layer {
+  return (x, training, updates) => {
+    if (training || !fusedLayersActive()) return bn(c(x, training, updates), training, updates);
+    const { gamma, beta, mean, variance } = bn.vars;
+    const s = tf.mul(gamma, tf.rsqrt(tf.add(variance, BN_EPS)));
+    const shift = tf.sub(beta, tf.mul(mean, s)) as tf.Tensor1D;
+    return conv2dBiasAct(x as tf.Tensor4D, tf.mul(c.w, s) as tf.Tensor4D, shift, c.stride, 'same', true);
+  };
+}
+
+/**
+ * Global average pool [N, H, W, C] → [N, C]. On `native` an AvgPool over the whole map, whose gradient is one
+ * native pass; tf.mean's gradient builds a full-size tensor of ones in JavaScript and two full-size passes.
+ */
+const globalAvgPool = (h: tf.Tensor): tf.Tensor2D =>
+  fusedLayersActive()
+    ? tf.reshape(tf.avgPool(h as tf.Tensor4D, [h.shape[1]!, h.shape[2]!], 1, 'valid'), [h.shape[0], h.shape[3]!])
+    : tf.mean(h, [1, 2]);
 
 const flatten = (x: tf.Tensor): tf.Tensor2D => tf.reshape(x, [x.shape[0], -1]);
 const maxPool2: Layer = (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid');
@@ -178,9 +221,10 @@ function buildResidual(b: Builder, c: Required<ModelConfig>, n: number, stem: nu
       const bn2 = batchNormRelu(b, cout);
       const conv2 = conv(b, 3, cout, cout, 1, false, false);
       const shortcut = cin !== cout || stride !== 1 ? conv(b, 1, cin, cout, stride, false, false) : undefined;
+      const conv1Bn2 = convBnRelu(conv1, bn2);
       blocks.push((x, t, u) => {
         const a = bn1(x, t, u);
-        const y = conv2(bn2(conv1(a, t, u), t, u), t, u);
+        const y = conv2(conv1Bn2(a, t, u), t, u);
         return tf.add(y, shortcut ? shortcut(a, t, u) : x);
       });
       cin = cout;
@@ -192,7 +236,7 @@ function buildResidual(b: Builder, c: Required<ModelConfig>, n: number, stem: nu
     let h = stemConv(x, t, u);
     for (const blk of blocks) h = blk(h, t, u);
     h = bnOut(h, t, u);
-    return head(tf.mean(h, [1, 2]), t, u);
+    return head(globalAvgPool(h), t, u);
   };
 }
 
