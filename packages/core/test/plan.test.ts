@@ -11,6 +11,8 @@ import { type EpochRecord, type ResolvedSpec, validateSpec } from '@arcal/contra
 import { describe, expect, it } from 'vitest';
 import { runProcess } from '../../../test/support/run-process.ts';
 import {
+  decodeRobustness,
+  encodeRobustness,
   jointEpochUpdate,
   KEYS,
   memberSeeds,
@@ -18,10 +20,13 @@ import {
   planSteps,
   rankingEpochOf,
   referenceSeed,
+  referenceTraining,
   reRankEpochs,
   reRanksBefore,
+  singleSubsetRanking,
   stepKey,
   tableSize,
+  unfooledCount,
   usesGraph,
 } from '../src/plan/index.ts';
 import { Rng } from '../src/util/rng.ts';
@@ -219,6 +224,20 @@ describe('plan decisions', () => {
       'reference',
       'member m0',
       'evaluate',
+    ]);
+  });
+
+  it('robustness files keep never-fooled radii as null; the reference trains as member −1, vanilla, with its own seed', () => {
+    const file = encodeRobustness('fmn-l2', Float32Array.from([1.5, Number.POSITIVE_INFINITY, 0.25]));
+    expect(JSON.parse(JSON.stringify(file))).toEqual({ attack: 'fmn-l2', n: 3, norms: [1.5, null, 0.25] });
+    expect(Array.from(decodeRobustness(file))).toEqual([1.5, Number.POSITIVE_INFINITY, 0.25]);
+    expect(unfooledCount([Number.POSITIVE_INFINITY, 1], [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY])).toBe(3);
+    const spec = resolved({ ...base, method: { kind: 'vanilla' } });
+    expect(referenceTraining(spec)).toEqual({ member: -1, seed: seedOf(2, 1_000_000), methodKind: 'vanilla' });
+    const one = singleSubsetRanking(3, 2);
+    expect([Array.from(one.trainSubsetOf), Array.from(one.valSubsetOf)]).toEqual([
+      [0, 0, 0],
+      [0, 0],
     ]);
   });
 

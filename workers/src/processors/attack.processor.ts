@@ -8,11 +8,11 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { checkpointEpochOf } from '@arcal/core/checkpoint-file';
-import { initialTable, referenceAttacks } from '@arcal/core/plan';
+import { initialTable, referenceAttacks, unfooledCount } from '@arcal/core/plan';
 import { jobIds } from '@arcal/db';
 import { UnrecoverableError } from 'bullmq';
 import { isLastOfGroup } from '../barrier.ts';
-import { memberEpochJobs, readJointRanking, reRanksBefore, type StoredRanking, tableSize } from '../graph.ts';
+import { memberEpochJobs, readJointRanking, reRanksBefore, type StoredRanking } from '../graph.ts';
 import type { HandlerTable } from '../run-job.ts';
 import { computeJob, referenceModel, trainMemberOf, writeAtomic } from './compute-context.ts';
 import { jointSetup, toRanking } from './train.processor.ts';
@@ -50,7 +50,7 @@ export const attackHandlers: HandlerTable = {
     } finally {
       ref.dispose();
     }
-    const unfooled = norms.filter((v) => !Number.isFinite(v)).length;
+    const unfooled = unfooledCount(norms);
     const result = { split, shard, n: part.n, unfooled };
     await ctx.repos.runs.recordShard(id, {
       split,
@@ -135,17 +135,13 @@ export const attackHandlers: HandlerTable = {
           `re-ranking before epoch ${e + 1}: ${spec.method.robustness.attack} on the averaged ensemble`,
         );
         const attack = spec.method.robustness.attack;
-        const models = members.map((s) => s.model);
-        const tr = await c.core.robustnessOf(models, c.data.train, c.data.shape, spec, attack, {
-          what: `train (epoch ${e})`,
-          signal,
-        });
-        const va = await c.core.robustnessOf(models, c.data.validation, c.data.shape, spec, attack, {
-          what: `validation (epoch ${e})`,
-          signal,
-        });
-        const ranking = c.core.rankingFrom(tr, va, tableSize(spec));
-        const unfooled = tr.filter((v) => !Number.isFinite(v)).length + va.filter((v) => !Number.isFinite(v)).length;
+        const { ranking, unfooled } = await c.core.attackRanking(
+          members.map((s) => s.model),
+          c.data,
+          spec,
+          e,
+          { signal },
+        );
         const stored: StoredRanking & { unfooled: number } = {
           epoch: e,
           attack,

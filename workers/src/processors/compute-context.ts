@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { EpochRecord, ResolvedSpec } from '@arcal/contracts';
-import { memberSeeds, referenceSeed } from '@arcal/core/plan';
+import { decodeRobustness, memberSeeds, type RobustnessFile, referenceTraining } from '@arcal/core/plan';
 import { type Layout, layoutOf } from '../graph.ts';
 import { faultHold, type HandlerArgs } from '../run-job.ts';
 
@@ -115,9 +115,7 @@ export async function referenceModel(c: ComputeJob, signal?: AbortSignal) {
   const s = await c.core.trainMember({
     spec: c.spec,
     data: c.data,
-    member: -1,
-    seed: referenceSeed(c.spec.seed),
-    methodKind: 'vanilla',
+    ...referenceTraining(c.spec),
     checkpointDir: c.layout.referenceModel,
     signal,
     untilEpoch: 0,
@@ -131,6 +129,5 @@ export async function referenceModel(c: ComputeJob, signal?: AbortSignal) {
 
 /** Robustness radii cached by robustnessOf / the merge step (null = never fooled = +∞). */
 export async function readNorms(file: string): Promise<Float32Array> {
-  const cached = JSON.parse(await readFile(file, 'utf8')) as { norms: Array<number | null> };
-  return Float32Array.from(cached.norms, (v) => (v === null ? Number.POSITIVE_INFINITY : v));
+  return decodeRobustness(JSON.parse(await readFile(file, 'utf8')) as RobustnessFile);
 }

@@ -8,7 +8,16 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EpochRecord } from '@arcal/contracts';
 import { checkpointEpochOf, readCheckpointFiles } from '@arcal/core/checkpoint-file';
-import { initialTable, KEYS, memberSeeds, ranksOnTheFly, referenceSeed, reRankAt } from '@arcal/core/plan';
+import {
+  initialTable,
+  KEYS,
+  memberSeeds,
+  ranksOnTheFly,
+  referenceSeed,
+  referenceTraining,
+  reRankAt,
+  singleSubsetRanking,
+} from '@arcal/core/plan';
 import { type JobRequest, jobIds } from '@arcal/db';
 import { UnrecoverableError } from 'bullmq';
 import { isLastOfGroup } from '../barrier.ts';
@@ -36,7 +45,7 @@ async function referenceRanking(c: ComputeJob): Promise<Ranking | undefined> {
   if (!needsRanking(c.spec)) return undefined;
   const tr = await readNorms(c.layout.robustness('train'));
   const va = await readNorms(c.layout.robustness('validation'));
-  return c.core.rankingFrom(tr, va, c.spec.method.subsets);
+  return c.core.rankingFrom(tr, va, tableSize(c.spec));
 }
 
 /** Joint mode: the ranking, validation labels and class count every member-epoch job and barrier share. */
@@ -56,10 +65,7 @@ export async function jointSetup(c: ComputeJob): Promise<{ setup: JointSetup; ra
     };
   }
   // As runExperiment: the reference ranking, else every example in subset 0.
-  const ranking = (await referenceRanking(c)) ?? {
-    trainSubsetOf: new Int32Array(c.data.train.n),
-    valSubsetOf: new Int32Array(c.data.validation.n),
-  };
+  const ranking = (await referenceRanking(c)) ?? singleSubsetRanking(c.data.train.n, c.data.validation.n);
   const setup: JointSetup = {
     classes: c.data.classes,
     valLabels: Array.from(c.data.validation.y),
@@ -156,9 +162,7 @@ export const trainHandlers: HandlerTable = {
     const ref = await c.core.trainMember({
       spec: c.spec,
       data: c.data,
-      member: -1,
-      seed: referenceSeed(c.spec.seed),
-      methodKind: 'vanilla',
+      ...referenceTraining(c.spec),
       checkpointDir: c.layout.referenceModel,
       signal,
       onEpoch: c.queue,
@@ -198,7 +202,6 @@ export const trainHandlers: HandlerTable = {
     const spec = c.spec;
     const reference = await referenceRanking(c);
     const onTheFly = ranksOnTheFly(spec);
-    const R = tableSize(spec);
     const resumedFrom = await checkpointEpoch(c.layout.member(m));
     if (resumedFrom > 0) await c.say('info', `member ${m}: resuming after epoch ${resumedFrom} from its checkpoint`);
     ctx.onStep?.({ step: 'member', member: m, seed: memberSeeds(spec)[m]! });
@@ -212,16 +215,7 @@ export const trainHandlers: HandlerTable = {
             if (what === 'keep') return undefined;
             if (what === 'reference') return reference;
             ctx.onStep?.({ step: 'rerank', member: m, epoch });
-            const attack = spec.method.robustness.attack;
-            const tr = await c.core.robustnessOf([model], c.data.train, c.data.shape, spec, attack, {
-              what: `train (epoch ${epoch})`,
-              signal,
-            });
-            const va = await c.core.robustnessOf([model], c.data.validation, c.data.shape, spec, attack, {
-              what: `validation (epoch ${epoch})`,
-              signal,
-            });
-            return c.core.rankingFrom(tr, va, R);
+            return (await c.core.attackRanking([model], c.data, spec, epoch, { signal })).ranking;
           }
         : undefined,
       onEpoch: c.queue,

@@ -25,6 +25,8 @@ import type { ExperimentData, Split } from '../data/types.ts';
 import { type Model, predictLogits } from '../models/index.ts';
 import { saveModel } from '../models/io.ts';
 import {
+  decodeRobustness,
+  encodeRobustness,
   evaluateStep,
   initialTable,
   jointEpochUpdate,
@@ -35,11 +37,15 @@ import {
   type Split as PlanSplit,
   type PlanStep,
   posthocOf,
+  type RobustnessFile,
   ranksOnTheFly,
   referenceAttacks,
   referenceSeed,
+  referenceTraining,
   reRankAt,
+  singleSubsetRanking,
   tableSize,
+  unfooledCount,
 } from '../plan/index.ts';
 import { fitMixNMatch, fitTemperature } from '../posthoc/index.ts';
 import { type MemberState, type Ranking, trainMember } from '../training/trainer.ts';
@@ -135,9 +141,8 @@ export async function robustnessOf(
   o: { file?: string; what: string; onEvent?: (e: RunEvent) => void; signal?: AbortSignal },
 ): Promise<Float32Array> {
   if (o.file) {
-    const cached = await readJson<{ attack: string; n: number; norms: Array<number | null> }>(o.file);
-    if (cached && cached.attack === attack && cached.n === split.n)
-      return Float32Array.from(cached.norms, (v) => (v === null ? Number.POSITIVE_INFINITY : v));
+    const cached = await readJson<RobustnessFile>(o.file);
+    if (cached && cached.attack === attack && cached.n === split.n) return decodeRobustness(cached);
   }
   const f =
     models.length === 1
@@ -157,18 +162,34 @@ export async function robustnessOf(
     onProgress: (done, total) => o.onEvent?.({ type: 'attack', what: o.what, done, total }),
     signal: o.signal,
   });
-  if (o.file)
-    await writeJsonAtomic(o.file, {
-      attack,
-      n: split.n,
-      norms: Array.from(r.norms, (v) => (Number.isFinite(v) ? v : null)),
-    });
+  if (o.file) await writeJsonAtomic(o.file, encodeRobustness(attack, r.norms));
   return r.norms;
 }
 
 /** Ranking of training and validation examples, each split on its own robustness (Algorithm 1). */
 export function rankingFrom(trainNorms: Float32Array, valNorms: Float32Array, R: number): Ranking {
   return { trainSubsetOf: subsetOfExamples(trainNorms, R), valSubsetOf: subsetOfExamples(valNorms, R) };
+}
+
+/**
+ * An on-the-fly re-rank before training epoch index `epoch`: `models` (an ensemble on its averaged
+ * probabilities) attacked with the method's attack on the training and validation splits, each ranked into the
+ * plan's subsets. The inline runner and the service's re-rank steps both call this.
+ */
+export async function attackRanking(
+  models: Model[],
+  data: Pick<ExperimentData, 'train' | 'validation' | 'shape'>,
+  spec: ResolvedSpec,
+  epoch: number,
+  o: { onEvent?: (e: RunEvent) => void; signal?: AbortSignal } = {},
+): Promise<{ ranking: Ranking; unfooled: number }> {
+  const attack = spec.method.robustness.attack;
+  const tr = await robustnessOf(models, data.train, data.shape, spec, attack, { what: `train (epoch ${epoch})`, ...o });
+  const va = await robustnessOf(models, data.validation, data.shape, spec, attack, {
+    what: `validation (epoch ${epoch})`,
+    ...o,
+  });
+  return { ranking: rankingFrom(tr, va, tableSize(spec)), unfooled: unfooledCount(tr, va) };
 }
 
 interface Trained {
@@ -203,9 +224,7 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
     const ref = await trainMember({
       spec,
       data,
-      member: -1,
-      seed: referenceSeed(spec.seed),
-      methodKind: 'vanilla',
+      ...referenceTraining(spec),
       checkpointDir: at(refDir, KEYS.inReference.model),
       signal: o.signal,
       onBatch: (done, total) => o.onEvent?.({ type: 'batch', member: 'reference', epoch: 0, done, total }),
@@ -246,7 +265,7 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
       const tr = norms.train!;
       const va = norms.validation!;
       ranking = rankingFrom(tr, va, R);
-      const unfooled = tr.filter((v) => !Number.isFinite(v)).length + va.filter((v) => !Number.isFinite(v)).length;
+      const unfooled = unfooledCount(tr, va);
       if (unfooled)
         notes.push(
           `${unfooled} training/validation examples were never fooled by ${spec.method.robustness.attack}; they rank as the most robust`,
@@ -266,19 +285,9 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
     if (what === 'reference') return referenceRanking;
     o.onStep?.(member === undefined ? { step: 'rerank', epoch } : { step: 'rerank', member, epoch });
     const t0 = performance.now();
-    const attack = spec.method.robustness.attack;
-    const tr = await robustnessOf(models, data.train, data.shape, spec, attack, {
-      what: `train (epoch ${epoch})`,
-      onEvent: o.onEvent,
-      signal: o.signal,
-    });
-    const va = await robustnessOf(models, data.validation, data.shape, spec, attack, {
-      what: `validation (epoch ${epoch})`,
-      onEvent: o.onEvent,
-      signal: o.signal,
-    });
+    const { ranking: next } = await attackRanking(models, data, spec, epoch, { onEvent: o.onEvent, signal: o.signal });
     attackSeconds += (performance.now() - t0) / 1000;
-    return rankingFrom(tr, va, R);
+    return next;
   };
 
   const states: MemberState[] = [];
@@ -321,8 +330,7 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
         trainSubsetOf: Int32Array.from(saved.ranking.train),
         valSubsetOf: Int32Array.from(saved.ranking.val),
       };
-    if (!ranking)
-      ranking = { trainSubsetOf: new Int32Array(data.train.n), valSubsetOf: new Int32Array(data.validation.n) };
+    if (!ranking) ranking = singleSubsetRanking(data.train.n, data.validation.n);
     ensembleRecords = saved?.records ?? [];
     for (const r of ensembleRecords) onEpoch(r);
     for (let e = done; e < spec.training.epochs; e++) {

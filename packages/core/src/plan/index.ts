@@ -125,6 +125,38 @@ export function planShards(spec: ResolvedSpec, sizes: Record<Split, number>, max
   return out;
 }
 
+/** How the vanilla reference model is trained: member −1 of the run, its own seed, as method `vanilla`. */
+export const referenceTraining = (spec: ResolvedSpec) =>
+  ({ member: -1, seed: referenceSeed(spec.seed), methodKind: 'vanilla' }) as const;
+
+/** The ranking without a robustness ranking (joint ensembles of AdaLS and the like): every example in subset 0. */
+export const singleSubsetRanking = (trainSize: number, validationSize: number) => ({
+  trainSubsetOf: new Int32Array(trainSize),
+  valSubsetOf: new Int32Array(validationSize),
+});
+
+/** A robustness file (reference/robustness-*.json, a shard's file): each example's radius, null when never fooled. */
+export interface RobustnessFile {
+  attack: string;
+  n: number;
+  norms: Array<number | null>;
+}
+
+/** Radii as a robustness file stores them (+∞, never fooled, as null). */
+export const encodeRobustness = (attack: string, norms: ArrayLike<number>): RobustnessFile => ({
+  attack,
+  n: norms.length,
+  norms: Array.from(norms, (v) => (Number.isFinite(v) ? v : null)),
+});
+
+/** The radii of a robustness file (null back to +∞). */
+export const decodeRobustness = (file: Pick<RobustnessFile, 'norms'>): Float32Array =>
+  Float32Array.from(file.norms, (v) => (v === null ? Number.POSITIVE_INFINITY : v));
+
+/** Examples a robustness attack never fooled (radius +∞). */
+export const unfooledCount = (...norms: ArrayLike<number>[]): number =>
+  norms.reduce((n, a) => n + Array.prototype.filter.call(a, (v: number) => !Number.isFinite(v)).length, 0);
+
 /** The post-hoc calibrator fitted per member on validation logits before the test metrics, if any. */
 export const posthocOf = (spec: ResolvedSpec): 'temperature-scaling' | 'mix-n-match' | null =>
   spec.method.kind === 'temperature-scaling' || spec.method.kind === 'mix-n-match' ? spec.method.kind : null;
