@@ -13,6 +13,7 @@ import { runProcess } from '../../../test/support/run-process.ts';
 import {
   decodeRobustness,
   encodeRobustness,
+  epochRecordOrder,
   jointEpochUpdate,
   KEYS,
   memberSeeds,
@@ -239,6 +240,22 @@ describe('plan decisions', () => {
       [0, 0, 0],
       [0, 0],
     ]);
+  });
+
+  it('epoch records in run order: member by member when independent; per epoch the members, then the ensemble, when joint', () => {
+    const recs = [
+      { member: 'ensemble' as const, epoch: 2 },
+      { member: 1, epoch: 1 },
+      { member: 0, epoch: 2 },
+      { member: 'ensemble' as const, epoch: 1 },
+      { member: 1, epoch: 2 },
+      { member: 0, epoch: 1 },
+    ];
+    const key = (r: { member: number | 'ensemble'; epoch: number }) => `${r.member}/${r.epoch}`;
+    const sorted = (mode: string) =>
+      [...recs].sort(epochRecordOrder({ ensemble: { members: 2, mode } } as ResolvedSpec)).map(key);
+    expect(sorted('joint')).toEqual(['0/1', '1/1', 'ensemble/1', '0/2', '1/2', 'ensemble/2']);
+    expect(sorted('independent').slice(0, 4)).toEqual(['0/1', '0/2', '1/1', '1/2']);
   });
 
   it('artifact keys are the run folder names earlier versions wrote', () => {

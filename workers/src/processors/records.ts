@@ -5,6 +5,7 @@
 import { stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { EpochRecord } from '@arcal/contracts';
+import { epochRecordOrder } from '@arcal/core/plan';
 import type { WorkerContext } from '../context.ts';
 import { sha256File, walkFiles } from '../files.ts';
 
@@ -66,15 +67,18 @@ export async function recordEpoch(
   await ctx.events.publish(experimentId, { type: 'epoch', member: r.member, epoch: r.epoch, record: r });
 }
 
-/** Epoch records in the order runExperiment emits them: member by member, or epoch by epoch (members, then the ensemble) when joint. */
+/** Stored epoch records (not the reference model's) in the plan's order, the one runExperiment emits them in. */
 export function inlineOrder(
   rows: Array<{ member: number; epoch: number; record: unknown }>,
   joint: boolean,
 ): EpochRecord[] {
-  const kept = rows.filter((r) => r.member >= 0 || r.member === ENSEMBLE_MEMBER);
-  const rank = (m: number) => (m === ENSEMBLE_MEMBER ? Number.MAX_SAFE_INTEGER : m);
-  kept.sort((a, b) =>
-    joint ? a.epoch - b.epoch || rank(a.member) - rank(b.member) : rank(a.member) - rank(b.member) || a.epoch - b.epoch,
-  );
-  return kept.map((r) => r.record as EpochRecord);
+  const order = epochRecordOrder({ ensemble: { members: 0, mode: joint ? 'joint' : 'independent' } });
+  const key = (r: { member: number; epoch: number }) => ({
+    member: r.member === ENSEMBLE_MEMBER ? ('ensemble' as const) : r.member,
+    epoch: r.epoch,
+  });
+  return rows
+    .filter((r) => r.member >= 0 || r.member === ENSEMBLE_MEMBER)
+    .sort((a, b) => order(key(a), key(b)))
+    .map((r) => r.record as EpochRecord);
 }

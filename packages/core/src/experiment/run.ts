@@ -27,6 +27,7 @@ import { saveModel } from '../models/io.ts';
 import {
   decodeRobustness,
   encodeRobustness,
+  epochRecordOrder,
   evaluateStep,
   initialTable,
   jointEpochUpdate,
@@ -441,9 +442,9 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
 function fullHistory(spec: ResolvedSpec, states: MemberState[], ensemble: EpochRecord[]): EpochRecord[] | undefined {
   const E = spec.training.epochs;
   if (states.some((s) => s.epochs.length !== E)) return undefined;
-  if (spec.ensemble.mode !== 'joint') return states.flatMap((s) => s.epochs);
-  if (ensemble.length !== E) return undefined;
-  return ensemble.flatMap((rec, i) => [...states.map((s) => s.epochs[i]!), rec]);
+  if (spec.ensemble.mode === 'joint' && ensemble.length !== E) return undefined;
+  const all = [...states.flatMap((s) => s.epochs), ...(spec.ensemble.mode === 'joint' ? ensemble : [])];
+  return all.sort(epochRecordOrder(spec));
 }
 
 /**

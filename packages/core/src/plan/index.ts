@@ -157,6 +157,19 @@ export const decodeRobustness = (file: Pick<RobustnessFile, 'norms'>): Float32Ar
 export const unfooledCount = (...norms: ArrayLike<number>[]): number =>
   norms.reduce((n, a) => n + Array.prototype.filter.call(a, (v: number) => !Number.isFinite(v)).length, 0);
 
+/**
+ * The order in which an uninterrupted run emits its epoch records: member by member (independent), or per epoch
+ * the members then the ensemble (joint). Reports list the history in this order, whichever executor ran it.
+ */
+export function epochRecordOrder(
+  spec: Pick<ResolvedSpec, 'ensemble'>,
+): (a: { member: number | 'ensemble'; epoch: number }, b: { member: number | 'ensemble'; epoch: number }) => number {
+  const rank = (m: number | 'ensemble') => (m === 'ensemble' ? Number.MAX_SAFE_INTEGER : m);
+  return spec.ensemble.mode === 'joint'
+    ? (a, b) => a.epoch - b.epoch || rank(a.member) - rank(b.member)
+    : (a, b) => rank(a.member) - rank(b.member) || a.epoch - b.epoch;
+}
+
 /** The post-hoc calibrator fitted per member on validation logits before the test metrics, if any. */
 export const posthocOf = (spec: ResolvedSpec): 'temperature-scaling' | 'mix-n-match' | null =>
   spec.method.kind === 'temperature-scaling' || spec.method.kind === 'mix-n-match' ? spec.method.kind : null;
