@@ -4,7 +4,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { EpochRecord, ExperimentReport, ResolvedSpec } from '@arcal/contracts';
-import { initialTable, jointEpochUpdate, referenceAttacks } from '@arcal/core/plan';
+import {
+  initialTable,
+  type JointFile,
+  jointEpochUpdate,
+  type RobustnessFile,
+  referenceAttacks,
+} from '@arcal/core/plan';
 import { type JobRequest, jobIds, type Split } from '@arcal/db';
 import type { WorkerContext } from '../context.ts';
 import { writeAtomic } from '../files.ts';
@@ -92,17 +98,14 @@ export const orchestrateHandlers: HandlerTable = {
       let attack = '';
       for (const p of parts) {
         if (p.start !== norms.length) throw new Error(`robustness shards of ${split} leave a gap at ${norms.length}`);
-        const f = JSON.parse(await readFile(layout.shard(split, p.shard), 'utf8')) as {
-          attack: string;
-          n: number;
-          norms: Array<number | null>;
-        };
+        const f = JSON.parse(await readFile(layout.shard(split, p.shard), 'utf8')) as RobustnessFile;
         if (f.n !== p.end - p.start)
           throw new Error(`robustness shard ${split}/${p.shard} holds ${f.n} radii, expected ${p.end - p.start}`);
         attack = f.attack;
         norms.push(...f.norms);
       }
-      await writeAtomic(layout.robustness(split), `${JSON.stringify({ attack, n: norms.length, norms })}\n`);
+      const merged: RobustnessFile = { attack, n: norms.length, norms };
+      await writeAtomic(layout.robustness(split), `${JSON.stringify(merged)}\n`);
     }
     // each split's robustness is whole once merged (in the plan's order of splits)
     for (const a of referenceAttacks(spec, Number.POSITIVE_INFINITY))
@@ -171,13 +174,11 @@ export const orchestrateHandlers: HandlerTable = {
     const pTrue = (now.softLabels as { pTrue: number[] }).pTrue;
     const records = (await ctx.repos.runs.metricsForExperiment(id))
       .filter((r) => r.member === ENSEMBLE_MEMBER)
-      .map((r) => r.record);
+      .map((r) => r.record as unknown as EpochRecord);
     const last = await rankingAt(now.currentEpoch - 1);
-    const ranking = { train: last.train, val: last.val };
-    await writeAtomic(
-      layout.jointFile,
-      `${JSON.stringify({ epoch: now.currentEpoch, pTrue, records, ranking }, null, 2)}\n`,
-    );
+    // joint.json as runExperiment's joint loop writes it, so an inline resume of the folder continues from here
+    const joint: JointFile = { epoch: now.currentEpoch, pTrue, records, ranking: { train: last.train, val: last.val } };
+    await writeAtomic(layout.jointFile, `${JSON.stringify(joint, null, 2)}\n`);
     await ctx.dispatcher.dispatch(memberJobs(id, spec, experiment.attempt, now.currentEpoch));
     return { epoch: now.currentEpoch, pTrue };
   },

@@ -30,6 +30,7 @@ import {
   epochRecordOrder,
   evaluateStep,
   initialTable,
+  type JointFile,
   jointEpochUpdate,
   KEYS,
   memberSeeds,
@@ -318,12 +319,7 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
   } else {
     // Joint ("AR-AdaLS of Ensemble"): one soft-label table from the averaged validation prediction.
     const jointFile = at(outDir, KEYS.jointFile);
-    const saved = await readJson<{
-      epoch: number;
-      pTrue: number[];
-      records: EpochRecord[];
-      ranking?: { train: number[]; val: number[] };
-    }>(jointFile);
+    const saved = await readJson<JointFile>(jointFile);
     let pTrue = saved?.pTrue ?? initialTable(spec);
     const done = saved?.epoch ?? 0;
     if (saved?.ranking)

@@ -142,6 +142,17 @@ export interface RobustnessFile {
   norms: Array<number | null>;
 }
 
+/**
+ * joint.json: where a joint ensemble stands after `epoch` epochs — the shared table, the ensemble's records so far
+ * and the ranking the last epoch trained with. The inline joint loop resumes from it; the graph's barrier writes it.
+ */
+export interface JointFile {
+  epoch: number;
+  pTrue: number[];
+  records: EpochRecord[];
+  ranking?: { train: number[]; val: number[] };
+}
+
 /** Radii as a robustness file stores them (+∞, never fooled, as null). */
 export const encodeRobustness = (attack: string, norms: ArrayLike<number>): RobustnessFile => ({
   attack,
