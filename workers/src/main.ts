@@ -15,7 +15,7 @@ import { createContext } from './context.ts';
 import { workerSlots } from './devices.ts';
 import { assertHandlers, inProcess, SANDBOXED_QUEUES } from './handlers.ts';
 import { startWorkerMetrics, workerMetricsOptions } from './metrics.ts';
-import { type JobLike, runJob } from './run-job.ts';
+import { fenceOfFailure, type JobLike, runJob } from './run-job.ts';
 import { computeForkOptions, readableFailure, recordFailure, startReconciler } from './supervision.ts';
 
 let config: ReturnType<typeof loadWorkerConfig>;
@@ -95,7 +95,7 @@ for (const { queue, device, forkOptions } of workerSlots(config, process.env)) {
     }
     logger.warn({ queue, job: job.id, attempts: job.attemptsMade, final, err: readable.message }, 'job failed');
     try {
-      await recordFailure(ctx, queue, job, { message: readable.message }, final);
+      await recordFailure(ctx, queue, job, { message: readable.message }, final, fenceOfFailure(err));
     } catch (e) {
       logger.error({ err: (e as Error).message }, 'could not record a failure; the reconciler will');
     }

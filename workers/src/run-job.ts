@@ -5,6 +5,7 @@
  * handler's writes are idempotent upserts, so a retry overwrites rather than duplicates.
  */
 import { ArcalError, type JobKind, type JobPayloads, kindOf, payloadProblem } from '@arcal/contracts';
+import type { JobFence } from '@arcal/db';
 import { UnrecoverableError } from 'bullmq';
 import type { WorkerContext } from './context.ts';
 import { StaleWriterError } from './handoff.ts';
@@ -79,8 +80,7 @@ export function faultHold(job: JobLike, record: { epoch: number; member: unknown
  * started the job again must not mark the row completed under the newer attempt (a fan-in would then count a
  * job whose results are still being written).
  */
-async function fencedCompletion(ctx: WorkerContext, id: string): Promise<WorkerContext> {
-  const fence = await ctx.repos.objects.fenceOf(id);
+function fencedCompletion(ctx: WorkerContext, id: string, fence: JobFence | null): WorkerContext {
   if (!fence) return ctx;
   const base = ctx.repos.jobs;
   const jobs = Object.create(base) as WorkerContext['repos']['jobs'];
@@ -119,12 +119,26 @@ export async function runJob(
     return { skipped };
   }
   await faultPause(job);
+  let fence: JobFence | null = null;
   try {
-    const jobCtx = job.id ? await fencedCompletion(ctx, job.id) : ctx;
+    fence = job.id ? await ctx.repos.objects.fenceOf(job.id) : null;
+    const jobCtx = job.id ? fencedCompletion(ctx, job.id, fence) : ctx;
     const result = await handler({ ctx: jobCtx, payload: payload as never, job, signal, experiment });
     if (job.id) await jobCtx.repos.jobs.markCompleted(job.id, result ?? null);
     return result ?? null;
   } catch (err) {
-    throw classify(err, signal);
+    const e = classify(err, signal);
+    // The start this attempt made travels with its failure (an own property: BullMQ copies those from a compute
+    // process), so the main process records the failure only while that start is the job's latest.
+    if (fence) (e as Error & { fence?: unknown }).fence = { attempts: fence.attempts, startedAt: fence.startedAt };
+    throw e;
   }
+}
+
+/** The fence a failed attempt's error carries (see runJob), or undefined. */
+export function fenceOfFailure(err: unknown): { attempts: number; startedAt: Date | string } | undefined {
+  const f = (err as { fence?: { attempts?: unknown; startedAt?: unknown } } | null)?.fence;
+  if (!f || typeof f.attempts !== 'number') return undefined;
+  if (!(f.startedAt instanceof Date) && typeof f.startedAt !== 'string') return undefined;
+  return { attempts: f.attempts, startedAt: f.startedAt };
 }

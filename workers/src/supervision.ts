@@ -63,8 +63,11 @@ export async function recordFailure(
   job: FailedJob,
   error: { message: string },
   final: boolean,
+  fence?: { attempts: number; startedAt: Date | string },
 ): Promise<void> {
-  await ctx.repos.jobs.markFailed(job.id!, error, final, job.attemptsMade);
+  // With the failed attempt's start (fenceOfFailure): a late attempt, whose job another worker has started
+  // again since, records nothing, and its failure does not fail the experiment the newer attempt works on.
+  if (!(await ctx.repos.jobs.markFailed(job.id!, error, final, job.attemptsMade, fence)) && fence) return;
   // The row knows the experiment even when the payload is malformed.
   const experimentId =
     (await ctx.repos.jobs.get(job.id!))?.experimentId ?? (job.data as { experimentId?: string }).experimentId;

@@ -161,6 +161,27 @@ describe.skipIf(!env)('hot-path statements (real PostgreSQL)', () => {
       expect(await repos.jobs.markCompleted(id, { late: 1 }, stale)).toBe(false);
       expect(await repos.jobs.get(id)).toMatchObject({ state: 'active', result: null, finishedAt: null });
     }
+    // markFailed is fenced the same way: a late attempt's failure neither fails nor requeues the newer start
+    for (const stale of [
+      { attempts: 1, startedAt: current.startedAt },
+      { attempts: 2, startedAt: new Date(current.startedAt.getTime() - 1) },
+    ]) {
+      for (const final of [true, false]) {
+        expect(await repos.jobs.markFailed(id, { message: 'late' }, final, stale.attempts, stale)).toBe(false);
+        expect(await repos.jobs.get(id)).toMatchObject({ state: 'active', attempts: 2, error: null, finishedAt: null });
+      }
+    }
+    // the fence as it arrives from a compute process (startedAt serialised to a string) holds for its own start
+    expect(
+      await repos.jobs.markFailed(id, { message: 'own' }, false, 2, {
+        ...current,
+        startedAt: current.startedAt.toISOString(),
+      }),
+    ).toBe(true);
+    expect(await repos.jobs.get(id)).toMatchObject({ state: 'queued', attempts: 2, error: { message: 'own' } });
+    await repos.jobs.start(id, experiment.id, 2);
+    const restarted = await repos.jobs.get(id);
+    Object.assign(current, { startedAt: restarted!.startedAt! });
     expect(await repos.jobs.markCompleted(id, { ok: 1 }, current)).toBe(true);
     expect(await repos.jobs.get(id)).toMatchObject({ state: 'completed', result: { ok: 1 } });
 

@@ -88,15 +88,26 @@ export class JobsRepository {
     return rows.length > 0;
   }
 
-  /** A cancelled row stays cancelled: its job fails because it was aborted. */
+  /**
+   * Records a failed attempt: the row `failed` when no retry is left, else `queued` again. A cancelled or
+   * completed row stays as it is (a cancelled job fails because it was aborted). With `fence` (the start the
+   * failed attempt made, as for `markCompleted`) only that start may record its failure: an attempt that fails
+   * after its lock expired and another worker started the job again changes nothing, so it can neither mark the
+   * newer attempt's row failed nor queued. Returns whether the row changed.
+   */
   async markFailed(
     id: string,
     error: { code?: string; message: string },
     final: boolean,
     attempts: number,
-  ): Promise<void> {
-    await this.db.job.updateMany({
-      where: { id, state: { notIn: ['completed', 'cancelled'] } },
+    fence?: { attempts: number; startedAt: Date | string },
+  ): Promise<boolean> {
+    const r = await this.db.job.updateMany({
+      where: {
+        id,
+        state: { notIn: ['completed', 'cancelled'] },
+        ...(fence ? { attempts: fence.attempts, startedAt: new Date(fence.startedAt) } : {}),
+      },
       data: {
         state: final ? 'failed' : 'queued',
         attempts,
@@ -104,6 +115,7 @@ export class JobsRepository {
         ...(final ? { finishedAt: new Date() } : {}),
       },
     });
+    return r.count > 0;
   }
 
   /**
