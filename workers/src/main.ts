@@ -7,7 +7,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { assertNoEviction, createRedis, EventSubscriber, redisConfigOf } from '@arcal/db';
-import { describeArtifactConfig } from '@arcal/storage';
+import { createArtifactStore, describeArtifactConfig } from '@arcal/storage';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import pino from 'pino';
 import { loadWorkerConfig } from './config.ts';
@@ -17,12 +17,15 @@ import { assertHandlers, inProcess, SANDBOXED_QUEUES } from './handlers.ts';
 import { startWorkerMetrics, workerMetricsOptions } from './metrics.ts';
 import { fenceOfFailure, type JobLike, runJob } from './run-job.ts';
 import { computeForkOptions, readableFailure, recordFailure, startReconciler } from './supervision.ts';
+import { startSweep, sweepScheduleFromEnv, sweeps } from './sweep.ts';
 
 let config: ReturnType<typeof loadWorkerConfig>;
 let metricsOptions: ReturnType<typeof workerMetricsOptions>;
+let sweepSchedule: ReturnType<typeof sweepScheduleFromEnv>;
 try {
   config = loadWorkerConfig(process.argv.slice(2), process.env);
   metricsOptions = workerMetricsOptions(process.env);
+  sweepSchedule = sweepScheduleFromEnv(process.env);
   // Before any connection: a job of a kind without a handler would fail, so such a worker must not start.
   assertHandlers(config.queues);
 } catch (err) {
@@ -124,12 +127,21 @@ repair.unref();
 const stopReconciler = startReconciler(ctx, config.reconcileIntervalMs, (level, message, data) =>
   logger[level](data ?? {}, message),
 );
+// Unrecorded objects and stale multipart uploads of an object store (sweep.ts; ARCAL_SWEEP_INTERVAL_MS, 0: off).
+const sweepStore =
+  config.artifact && sweeps(config.artifact, sweepSchedule)
+    ? await createArtifactStore(config.artifact, ctx.repos.objects)
+    : null;
+const stopSweep = sweepStore
+  ? startSweep(sweepStore, sweepSchedule, (level, message, data) => logger[level](data ?? {}, message))
+  : () => {};
 logger.info(
   {
     queues: config.queues,
     concurrency: config.concurrency,
     prefix: config.queuePrefix,
     devices: config.devices ?? 'cpu',
+    sweepEveryMs: sweepStore ? sweepSchedule.intervalMs : 0,
     artifacts: describeArtifactConfig(config.artifact ?? { kind: 'file', dir: config.artifactDir }),
   },
   'arcal-worker ready',
@@ -143,6 +155,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     logger.info({ signal }, 'stopping: no new jobs, waiting for running ones');
     clearInterval(repair);
     stopReconciler();
+    stopSweep();
     const grace = setTimeout(() => {
       logger.warn('grace period over; exiting with jobs still running (they will be retried)');
       process.exit(1);
@@ -152,6 +165,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     await metrics.close();
     await subscriber.close();
     await ctx.close();
+    await sweepStore?.close();
     connection.disconnect();
     process.exit(0);
   });
