@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace arcal {
 namespace {
@@ -185,6 +186,18 @@ Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   });
 }
 
+// For a stride-1 convolution the input gradient is itself a stride-1 convolution: of dy with the filter flipped
+// in space and with its channel axes swapped, padded by K − 1 − p on each side. oneDNN 2.6 runs that forward
+// convolution on its brgemm kernels, 1.2–2× faster than its backward-data kernel on NHWC (measured on the
+// residual nets' shapes, AVX-512). The geometry of that convolution, or false when a pad would be negative.
+bool transposedGeom(const Geom& g, Geom& t) {
+  if (g.sh != 1 || g.sw != 1) return false;
+  t = {g.N, g.OH, g.OW, g.O, g.KH, g.KW, g.C, g.H, g.W, 1, 1,
+       g.KH - 1 - g.pt, g.KH - 1 - g.pb, g.KW - 1 - g.pl, g.KW - 1 - g.pr};
+  return t.pt >= 0 && t.pb >= 0 && t.pl >= 0 && t.pr >= 0 && t.OH + t.pt + t.pb - t.KH + 1 == t.H &&
+         t.OW + t.pl + t.pr - t.KW + 1 == t.W;
+}
+
 // conv2dBackpropInput(dy, w, dx, geom): dx = ∂(Σ dy·conv(x, w))/∂x
 Napi::Value Conv2dBackpropInput(const Napi::CallbackInfo& info) {
   Geom g = Geom::from(info[3]);
@@ -193,6 +206,37 @@ Napi::Value Conv2dBackpropInput(const Napi::CallbackInfo& info) {
   float* dx = f32(info[2]);
   need(len(info[0]) == g.ySize() && len(info[1]) == g.wSize() && len(info[2]) == g.xSize(), info.Env(),
        "conv2dBackpropInput: sizes");
+  Geom t;
+  if (transposedGeom(g, t)) {
+    applyThreads();
+    bool ok = true;
+    try {
+      Entry& e = fwdEntry(t, false, false);
+      // wt[kh][kw][o][c] = w[KH−1−kh][KW−1−kw][c][o] (HWIO of the transposed convolution)
+      static thread_local std::vector<float> wt;
+      wt.resize(g.wSize());
+      const int64_t KH = g.KH, KW = g.KW, C = g.C, O = g.O;
+      float* wtp = wt.data();  // the calling thread's buffer (a thread_local named inside the region is per thread)
+#pragma omp parallel for schedule(static) if (g.wSize() >= 65536)
+      for (int64_t k = 0; k < KH * KW; ++k) {
+        const int64_t kh = k / KW, kw = k % KW;
+        const float* src = w + ((KH - 1 - kh) * KW + (KW - 1 - kw)) * C * O;
+        float* dst = wtp + k * O * C;
+        for (int64_t c = 0; c < C; ++c)
+          for (int64_t o = 0; o < O; ++o) dst[o * C + c] = src[c * O + o];
+      }
+      auto& s = strm();
+      memory wU(t.wUser(), eng(), wt.data());
+      if (e.reorderW) e.wReorder.execute(s, wU, *e.wMem);
+      e.prim.execute(s, {{DNNL_ARG_SRC, memory(t.src(), eng(), dy)},
+                         {DNNL_ARG_WEIGHTS, e.reorderW ? *e.wMem : wU},
+                         {DNNL_ARG_DST, memory(t.dst(), eng(), dx)}});
+      s.wait();
+    } catch (const dnnl::error&) {
+      ok = false;  // oneDNN declined the forward geometry: its backward-data primitive below
+    }
+    if (ok) return Napi::Boolean::New(info.Env(), true);
+  }
   return guarded(info, [&] {
     Entry& e = bwdDataEntry(g);
     auto& s = strm();
