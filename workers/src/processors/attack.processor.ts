@@ -8,7 +8,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { checkpointEpochOf } from '@arcal/core/checkpoint-file';
-import { initialTable, referenceAttacks, unfooledCount } from '@arcal/core/plan';
+import { initialTable, referenceAttacks, reRankAt, unfooledCount } from '@arcal/core/plan';
 import { jobIds } from '@arcal/db';
 import { UnrecoverableError } from 'bullmq';
 import { isLastOfGroup } from '../barrier.ts';
@@ -95,7 +95,7 @@ export const attackHandlers: HandlerTable = {
     if (existing) {
       const r = JSON.parse(existing) as StoredRanking & { unfooled?: number };
       result = { epoch: e, unfooled: r.unfooled ?? 0, reused: true };
-    } else if (e === 0) {
+    } else if (reRankAt(spec, e) === 'reference') {
       // As runExperiment: epochs 0 … everyEpochs − 1 train on the reference model's ranking (the joint setup's),
       // never on one of the untrained ensemble.
       const { ranking } = await jointSetup(c);

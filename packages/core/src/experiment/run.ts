@@ -243,7 +243,7 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
     o.onEvent?.({
       type: 'stage',
       stage: 'robustness',
-      detail: `${spec.method.robustness.attack} on ${planned.map((a) => a.split).join(' and ')}`,
+      detail: planned.map((a) => `${a.attack} on ${a.split}`).join(', '),
     });
     const t0 = performance.now();
     const norms: Partial<Record<PlanSplit, Float32Array>> = {};
