@@ -1,7 +1,8 @@
 /**
- * The job graph of an experiment, as pure decisions over the resolved spec, and the artifact layout the
- * jobs share. The layout is runExperiment's own `outDir` layout (reference/, members/m{i}/, joint.json),
- * so the evaluate job can hand the finished folder to core's runExperiment, which then only evaluates.
+ * The job graph of an experiment: the plan of @arcal/core/plan (the decisions the inline runner takes too) mapped
+ * to jobs, and the artifact layout the jobs share. The layout is the plan's artifact keys under the experiment's
+ * folder, runExperiment's own `outDir` layout (reference/, members/m{i}/, joint.json), so the evaluate job can
+ * hand the finished folder to core's runExperiment, which then only evaluates.
  *
  *   start → [train:vanilla → attack:robustness-shard × S → merge-robustness] →
  *     independent: train:member × M → members-done → evaluate → finalize
