@@ -5,11 +5,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { IntegrationEnv } from '@arcal/db/testing';
+import { freePort } from '../support/servers.ts';
+
+export { freePort };
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 export const serverEntry = join(root, 'apps/api/src/server.ts');
@@ -17,17 +19,6 @@ export const workerBin = join(root, 'workers/bin/arcal-worker.js');
 
 /** Settings both sides of a comparison share: same backend, one thread (summation order stays fixed). */
 export const COMPUTE_ENV = { ARCAL_BACKEND: 'wasm', ARCAL_THREADS: '1' } as const;
-
-export async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => ok(port));
-    });
-  });
-}
 
 export const until = async <T>(
   f: () => Promise<T | undefined | null | false>,
@@ -50,7 +41,8 @@ export interface Proc {
   exited: Promise<number | string | null>;
 }
 
-function start(args: string[], env: Record<string, string>, name: string): Proc {
+/** A node child process whose output is kept (and echoed with ARCAL_E2E_VERBOSE=1). */
+export function spawnNode(args: string[], env: Record<string, string>, name: string): Proc {
   const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (d: Buffer) => {
@@ -89,7 +81,7 @@ export function startWorker(
   name = 'worker',
   args: string[] = [],
 ): Proc & { ready: Promise<void> } {
-  const w = start([workerBin, '--concurrency', '1', ...args], workerEnv, name);
+  const w = spawnNode([workerBin, '--concurrency', '1', ...args], workerEnv, name);
   const ready = until(
     async () =>
       w.output().includes('arcal-worker ready') ||
@@ -130,7 +122,7 @@ export async function startService(
     ARTIFACT_DIR: artifactDir,
     LOG_LEVEL: 'warn',
   };
-  const api = start(
+  const api = spawnNode(
     ['--import', 'tsx', serverEntry],
     { ...common, HOST: '127.0.0.1', PORT: String(port), ARCAL_BOOTSTRAP_KEY: key, ...opts.apiEnv },
     'api',

@@ -4,14 +4,13 @@
  * piece can be stopped, killed and started again; the state of experiments and jobs is read straight from
  * Postgres and BullMQ so that it can be watched while the API is down.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeQueues, createQueues, migrate, type Queues } from '@arcal/db';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { type Proc, serverEntry, startWorker, until, workerEnvOf } from '../e2e/harness.ts';
+import { type Proc, serverEntry, spawnNode, startWorker, until, workerEnvOf } from '../e2e/harness.ts';
 import { freePort, type PgServer, type RedisServer, startPostgres, startRedis } from '../support/servers.ts';
 
 /** Worker timings of the suite: a killed worker's job is handed out again within lock + stalled interval. */
@@ -44,22 +43,6 @@ export interface FaultService {
   /** BullMQ's state of a job id in `queue` ('missing' when it holds none). */
   bullmqState(queue: string, id: string): Promise<string>;
   stop(): Promise<void>;
-}
-
-function spawnNode(args: string[], env: Record<string, string>, name: string): Proc {
-  const child: ChildProcess = spawn(process.execPath, args, {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const keep = (d: Buffer) => {
-    out += d;
-    if (process.env.ARCAL_E2E_VERBOSE) process.stderr.write(`[${name}] ${d}`);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<number | string | null>((r) => child.once('exit', (code, signal) => r(code ?? signal)));
-  return { child, output: () => out, exited };
 }
 
 export async function startFaultService(opts: {
