@@ -172,7 +172,7 @@ interface Bracketed {
  * lo. The input at hi, in the box as a convex combination, bounds the minimal distance of x from above.
  * All pairs are bisected together, one model call per halving.
  */
-function bracketed(f: Logits, pool: Float32Array, shape: number[], n: number, seed: number): Bracketed {
+async function bracketed(f: Logits, pool: Float32Array, shape: number[], n: number, seed: number): Promise<Bracketed> {
   const per = shape.reduce((a, b) => a * b, 1);
   const m = pool.length / per;
   const pred = predict(f, pool, shape);
@@ -205,6 +205,7 @@ function bracketed(f: Logits, pool: Float32Array, shape: number[], n: number, se
       if (pm[r] === pred[pairs[r][0]]) lo[r] = mid[r];
       else hi[r] = mid[r];
     }
+    await tick();
   }
   const t = Float64Array.from(lo, (l, r) => l - targetDistance(rng) / dist(row(pairs[r][0]), row(pairs[r][1])));
   const xs = along(t);
@@ -227,6 +228,11 @@ function bracketed(f: Logits, pool: Float32Array, shape: number[], n: number, se
 
 type Extra = Partial<MinimalPerturbationOptions>;
 
+/** Lets the event loop run between synchronous pieces of set-up work. */
+function tick(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
+}
+
 /** Runs the attack with default parameters and checks: every example fooled, finite norm ≤ the bracket's bound. */
 async function expectFooledWithin(attack: AttackName, extra: Extra, f: Logits, p: Bracketed) {
   const before = tf.memory().numTensors;
@@ -240,7 +246,7 @@ async function expectFooledWithin(attack: AttackName, extra: Extra, f: Logits, p
 }
 
 /** A fixed random two-layer ReLU MLP on 64 inputs, 10 classes, and 32 inputs with zero pixels near its boundary. */
-function mlpProblem(): { f: Logits; p: Bracketed; dispose: () => void } {
+async function mlpProblem(): Promise<{ f: Logits; p: Bracketed; dispose: () => void }> {
   const rng = new Rng(7);
   const [d, h, k] = [64, 32, 10];
   const w1 = tf.keep(
@@ -258,14 +264,14 @@ function mlpProblem(): { f: Logits; p: Bracketed; dispose: () => void } {
   );
   const f: Logits = (x) => tf.tidy(() => tf.matMul(tf.relu(tf.add(tf.matMul(x as tf.Tensor2D, w1), b1)), w2));
   const pool = Float32Array.from({ length: 64 * d }, () => (rng.next() < 0.5 ? 0 : rng.next()));
-  return { f, p: bracketed(f, pool, [d], 32, 8), dispose: () => tf.dispose([w1, b1, w2]) };
+  return { f, p: await bracketed(f, pool, [d], 32, 8), dispose: () => tf.dispose([w1, b1, w2]) };
 }
 
 /**
  * A small CNN trained on three classes of 8×8 images — a horizontal, a vertical or a diagonal stroke on a
  * background of exact 0 — and 32 inputs near its boundary. Returns its training accuracy too.
  */
-function cnnProblem(): { f: Logits; p: Bracketed; acc: number; dispose: () => void } {
+async function cnnProblem(): Promise<{ f: Logits; p: Bracketed; acc: number; dispose: () => void }> {
   const rng = new Rng(9);
   const side = 8;
   const image = (c: number) => {
@@ -318,23 +324,24 @@ function cnnProblem(): { f: Logits; p: Bracketed; acc: number; dispose: () => vo
     tf.tidy(() => {
       opt.minimize(() => tf.losses.softmaxCrossEntropy(yt, f(xt)) as tf.Scalar, false, vars);
     });
+    await tick();
   }
   const acc = tf.tidy(() => tf.mean(tf.equal(tf.argMax(f(xt), 1), tf.argMax(yt, 1))).dataSync()[0]);
   tf.dispose([xt, yt]);
   opt.dispose();
-  return { f, p: bracketed(f, xs, [side, side, 1], 32, 10), acc, dispose: () => tf.dispose(vars) };
+  return { f, p: await bracketed(f, xs, [side, side, 1], 32, 10), acc, dispose: () => tf.dispose(vars) };
 }
 
 let interior: LinearProblem;
 let boxed: BoxLinear;
-let mlp: ReturnType<typeof mlpProblem>;
-let cnn: ReturnType<typeof cnnProblem>;
+let mlp: Awaited<ReturnType<typeof mlpProblem>>;
+let cnn: Awaited<ReturnType<typeof cnnProblem>>;
 beforeAll(async () => {
   await ready({ backend: 'cpu' });
   interior = linearProblem(21, { n: 32, d: 32, rows: 'orthogonal', minDist: 1e-3, maxDist: 1e-2 });
   boxed = boxLinearProblem(3, 32, 64, 10);
-  mlp = mlpProblem();
-  cnn = cnnProblem();
+  mlp = await mlpProblem();
+  cnn = await cnnProblem();
 });
 afterAll(() => {
   interior.dispose();
