@@ -41,6 +41,8 @@ const BN_EPS = 1e-5;
 class Builder {
   readonly trainable: tf.Variable[] = [];
   readonly state: tf.Variable[] = [];
+  /** Called by the model's dispose(): layers' caches of derived tensors. */
+  readonly disposers: Array<() => void> = [];
   constructor(private readonly rng: Rng) {}
 
   /** He-normal (fan-in) weights, the usual choice before ReLU. */
@@ -150,20 +152,43 @@ interface BnVars {
   variance: tf.Variable;
 }
 
+/** Whether a gradient tape is recording (tfjs-core keeps its depth in the engine state). */
+const taping = () => ((tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth ?? 0) > 0;
+
 /**
  * conv then BN-ReLU. In inference mode on `native` the batch norm is the fixed affine map
  * x ↦ x·s + (β − μ·s) with s = γ/√(σ² + ε), folded into the convolution (filter ·s per output channel, that
  * shift as its bias, relu fused): one layer kernel instead of a conv and a full-size batch-norm pass, and in the
- * backward one relu-mask pass before the conv's input gradient. Gradients with respect to the filter and the
- * batch-norm variables still flow through the folding ops when asked for.
+ * backward one relu-mask pass before the conv's input gradient. Under a gradient tape the folding ops are
+ * recorded, so gradients with respect to the filter and the batch-norm variables flow through them when asked
+ * for; without a tape (plain inference) the folded filter and shift are kept and reused until one of the five
+ * variables is assigned (a new dataId), so a forward pass pays no folding ops.
  */
-function convBnRelu(c: Layer & { w: tf.Variable; stride: number }, bn: Layer & { vars: BnVars }): Layer {
+function convBnRelu(b: Builder, c: Layer & { w: tf.Variable; stride: number }, bn: Layer & { vars: BnVars }): Layer {
+  const { gamma, beta, mean, variance } = bn.vars;
+  const fold = () => {
+    const s = tf.mul(gamma, tf.rsqrt(tf.add(variance, BN_EPS)));
+    return { w: tf.mul(c.w, s) as tf.Tensor4D, shift: tf.sub(beta, tf.mul(mean, s)) as tf.Tensor1D };
+  };
+  let cached: { ids: object[]; w: tf.Tensor4D; shift: tf.Tensor1D } | undefined;
+  const drop = () => {
+    if (cached) tf.dispose([cached.w, cached.shift]);
+    cached = undefined;
+  };
+  b.disposers.push(drop);
   return (x, training, updates) => {
     if (training || !fusedLayersActive()) return bn(c(x, training, updates), training, updates);
-    const { gamma, beta, mean, variance } = bn.vars;
-    const s = tf.mul(gamma, tf.rsqrt(tf.add(variance, BN_EPS)));
-    const shift = tf.sub(beta, tf.mul(mean, s)) as tf.Tensor1D;
-    return conv2dBiasAct(x as tf.Tensor4D, tf.mul(c.w, s) as tf.Tensor4D, shift, c.stride, 'same', true);
+    if (taping()) {
+      const f = fold();
+      return conv2dBiasAct(x as tf.Tensor4D, f.w, f.shift, c.stride, 'same', true);
+    }
+    const ids = [c.w, gamma, beta, mean, variance].map((v) => v.dataId);
+    if (!cached || cached.ids.some((id, i) => id !== ids[i])) {
+      drop();
+      const f = tf.tidy(fold);
+      cached = { ids, w: tf.keep(f.w), shift: tf.keep(f.shift) };
+    }
+    return conv2dBiasAct(x as tf.Tensor4D, cached.w, cached.shift, c.stride, 'same', true);
   };
 }
 
@@ -221,7 +246,7 @@ function buildResidual(b: Builder, c: Required<ModelConfig>, n: number, stem: nu
       const bn2 = batchNormRelu(b, cout);
       const conv2 = conv(b, 3, cout, cout, 1, false, false);
       const shortcut = cin !== cout || stride !== 1 ? conv(b, 1, cin, cout, stride, false, false) : undefined;
-      const conv1Bn2 = convBnRelu(conv1, bn2);
+      const conv1Bn2 = convBnRelu(b, conv1, bn2);
       blocks.push((x, t, u) => {
         const a = bn1(x, t, u);
         const y = conv2(conv1Bn2(a, t, u), t, u);
@@ -280,6 +305,7 @@ export function createModel(config: ModelConfig, seed: number): Model {
     apply: (x, training = false, updates) => f(x, training, updates) as tf.Tensor2D,
     dispose() {
       for (const v of [...b.trainable, ...b.state]) v.dispose();
+      for (const d of b.disposers) d();
     },
   };
 }
