@@ -6,14 +6,21 @@
  * to 1e-6, every epoch in report.epochs and in the metrics.
  *
  * Workers run with ARCAL_JOB_LOCK_MS=4000 and ARCAL_STALLED_INTERVAL_MS=1500 (BullMQ lock duration and stalled-job
- * check), so a dead or cut-off host's job is taken over after about 4 + 1.5 s.
+ * check), so a dead or cut-off host's job is taken over after about 4 + 1.5 s, and ARCAL_RECONCILE_INTERVAL_MS=5000
+ * (job rows reconciled with BullMQ every 5 s, rows younger than 5 s left alone).
+ *
+ * Redis is a Sentinel group on `data` (sentinel.ts: a primary, a replica, three sentinels that call the primary down
+ * after 1 s): API and workers find its primary through REDIS_SENTINELS and REDIS_SENTINEL_NAME only. The last case
+ * fails the primary over with writes the replica never saw.
  *
  * Runs with `npm run test:cluster` (ARCAL_CLUSTER=1) or REQUIRE_CLUSTER=1, and skips with a notice in a plain
  * `npm test`. Needs root and `ip` (iproute2); skips loudly otherwise, and fails instead under REQUIRE_CLUSTER=1.
  */
+import { spawnSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrate } from '@arcal/db';
+import { Queue } from 'bullmq';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asMetricRows, comparable, inlineReport, resolve, storedMetricRows } from '../e2e/compare.ts';
@@ -27,26 +34,28 @@ import {
   until,
   workerBin,
 } from '../e2e/harness.ts';
-import { type PgServer, type RedisServer, serversAvailable, startPostgres, startRedis } from '../support/servers.ts';
+import { type PgServer, serversAvailable, startPostgres } from '../support/servers.ts';
 import { Cluster, clusterUnavailable, type HostProc, removeStale, waitFor } from './cluster.ts';
+import { type SentinelGroup, sentinelUnavailable, startSentinelGroup } from './sentinel.ts';
 
 const suiteStart = Date.now();
 const required = process.env.REQUIRE_CLUSTER === '1';
 // `npm test` runs every project: this one only when asked for (npm run test:cluster sets ARCAL_CLUSTER=1)
 const wanted = required || process.env.ARCAL_CLUSTER === '1';
-const unavailable = clusterUnavailable() ?? serversAvailable();
+const unavailable = clusterUnavailable() ?? serversAvailable() ?? sentinelUnavailable();
 if (unavailable && required)
   throw new Error(
-    `cluster tests need root, iproute2, PostgreSQL and Redis: ${unavailable} (REQUIRE_CLUSTER=1, so this is a failure)`,
+    `cluster tests need root, iproute2, PostgreSQL, Redis and redis-sentinel: ${unavailable} (REQUIRE_CLUSTER=1, so this is a failure)`,
   );
 const why = wanted
-  ? unavailable && `cluster tests need root, iproute2, PostgreSQL and Redis: ${unavailable}`
+  ? unavailable && `cluster tests need root, iproute2, PostgreSQL, Redis and redis-sentinel: ${unavailable}`
   : 'about 2 minutes as root; run it with npm run test:cluster (ARCAL_CLUSTER=1) or REQUIRE_CLUSTER=1';
 if (why) console.warn(`\n*** SKIPPING the cluster tests: ${why} ***\n`);
 
 const HOSTS = ['data', 'api', 'w1', 'w2', 'ops'];
 const LOCK_MS = 4000;
 const STALLED_MS = 1500;
+const RECONCILE_MS = 5000;
 const S3_PORT = 9000;
 const API_PORT = 8080;
 const BUCKET = 'arcal-cluster';
@@ -76,6 +85,7 @@ const HOLD = {
 interface Entry {
   msg?: string;
   job?: string;
+  requeued?: string[];
   err?: string;
   time?: number;
 }
@@ -103,7 +113,7 @@ const activeJobs = (p: HostProc) =>
 describe.skipIf(Boolean(why))('a cluster of hosts (network and mount namespaces)', () => {
   let cluster: Cluster;
   let pgServer: PgServer;
-  let redis: RedisServer;
+  let redis: SentinelGroup;
   let db: pg.Client;
   let service: Service;
   const key = `arcal_cluster_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
@@ -160,7 +170,7 @@ describe.skipIf(Boolean(why))('a cluster of hosts (network and mount namespaces)
     appendFileSync(join(pgServer.dataDir, 'pg_hba.conf'), `host all all ${SUBNET} trust\n`);
     await pgServer.stop();
     await pgServer.start();
-    redis = await startRedis({ host: data.addr, port: 6379, wrap: cluster.prefix('data') });
+    redis = await startSentinelGroup(cluster, 'data');
     const s3 = cluster.spawn('data', [
       process.execPath,
       join(import.meta.dirname, 's3rver-host.mjs'),
@@ -179,7 +189,8 @@ describe.skipIf(Boolean(why))('a cluster of hosts (network and mount namespaces)
 
     const common = {
       DATABASE_URL: `postgresql://postgres@${data.addr}:5432/postgres`,
-      REDIS_URL: `redis://${data.addr}:6379`,
+      // no REDIS_URL: the sentinels name the primary
+      ...redis.env,
       ARCAL_QUEUE_PREFIX: 'arcal',
       ARTIFACT_URL: `s3://${BUCKET}/cluster`,
       AWS_ENDPOINT_URL: `http://${data.addr}:${S3_PORT}`,
@@ -213,6 +224,7 @@ describe.skipIf(Boolean(why))('a cluster of hosts (network and mount namespaces)
         ARCAL_SHARD_EXAMPLES: '32',
         ARCAL_JOB_LOCK_MS: String(LOCK_MS),
         ARCAL_STALLED_INTERVAL_MS: String(STALLED_MS),
+        ARCAL_RECONCILE_INTERVAL_MS: String(RECONCILE_MS),
         SHUTDOWN_GRACE_SECONDS: '5',
         LOG_LEVEL: 'info',
       };
@@ -254,7 +266,6 @@ describe.skipIf(Boolean(why))('a cluster of hosts (network and mount namespaces)
   afterAll(async () => {
     await db?.end().catch(() => {});
     await pgServer?.destroy().catch(() => {});
-    await redis?.destroy().catch(() => {});
     await cluster?.destroy();
     figures.suiteSeconds = Math.round((Date.now() - suiteStart) / 1000);
     console.log(`cluster figures: ${JSON.stringify(figures)}`);
@@ -405,4 +416,152 @@ describe.skipIf(Boolean(why))('a cluster of hosts (network and mount namespaces)
     const view = await service.request('GET', `/v1/experiments/${id}`);
     expect(view.body.status).toBe('succeeded');
   }, 500_000);
+
+  it('a Redis Sentinel failover that drops writes: submissions accepted again, no experiment lost, rows and BullMQ agree', async () => {
+    const name = 'cluster-failover';
+    const spec = {
+      ...base,
+      name,
+      method: { kind: 'vanilla' },
+      ensemble: { members: 2, mode: 'independent' },
+    };
+    const expected = await inlineReport(resolve(spec));
+    // w1 anew without the hold of the cases above
+    await cluster.killAll('w1');
+    await startWorkerOn('w1');
+    const jobRows = (ids: string[]) =>
+      db
+        .query(`select id, experiment_id, queue, state from jobs where experiment_id = any($1::uuid[]) order by id`, [
+          ids,
+        ])
+        .then((r) => r.rows as Array<{ id: string; experiment_id: string; queue: string; state: string }>);
+
+    const before = [await submit(spec), await submit(spec)];
+    const primaryPid = redis.pid(redis.primaryPort);
+    const replicaPid = redis.pid(redis.replicaPort);
+    // Every process of both worker hosts, frozen for the moment of the failover so that the jobs accepted then wait
+    // in the queue rather than start at once.
+    const workerPids = ['w1', 'w2'].flatMap((h) =>
+      spawnSync('ip', ['netns', 'pids', cluster.host(h).ns], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .filter(Boolean)
+        .map(Number),
+    );
+    expect(workerPids.length).toBeGreaterThan(1);
+    const signal = (pids: number[], sig: NodeJS.Signals) => {
+      for (const pid of pids)
+        try {
+          process.kill(pid, sig);
+        } catch {
+          // gone
+        }
+    };
+    // The replica is stopped and its link to the primary closed (what the kernel already holds for it, it still
+    // reads when it resumes; nothing after the close reaches it), two more experiments are accepted, and the
+    // primary dies before the replica resumes: the replica, promoted, never saw those experiments' jobs, which
+    // Postgres has as rows, queued.
+    await until(async () => (await jobRows(before)).some((r) => r.queue !== 'orchestrate'), 60_000, 'member jobs');
+    signal([replicaPid, ...workerPids], 'SIGSTOP');
+    let during: string[] = [];
+    let lost: string[] = [];
+    let killedAt = 0;
+    try {
+      expect(redis.cli(redis.primaryPort, 'CLIENT', 'KILL', 'TYPE', 'replica').trim()).toBe('1');
+      during = [await submit(spec), await submit(spec)];
+      const rows = await jobRows(during);
+      expect(rows.map((r) => r.state)).toEqual(rows.map(() => 'queued'));
+      lost = rows.map((r) => r.id);
+      process.kill(primaryPid, 'SIGKILL');
+      killedAt = Date.now();
+    } finally {
+      signal([replicaPid, ...workerPids], 'SIGCONT');
+    }
+
+    // Submissions are refused (503, Retry-After) while the API has no primary, and accepted once it has the new one.
+    const refusals = new Map<number, number>();
+    const after = [
+      await until(
+        async () => {
+          const r = await service.request('POST', '/v1/experiments', spec);
+          if (r.status === 202) return r.body.id as string;
+          refusals.set(r.status, (refusals.get(r.status) ?? 0) + 1);
+          await new Promise((ok) => setTimeout(ok, 150));
+          return undefined;
+        },
+        60_000,
+        'a submission accepted after the failover',
+      ),
+    ];
+    figures.acceptAfterFailoverSeconds = (Date.now() - killedAt) / 1000;
+    expect(
+      [...refusals.keys()].filter((status) => status !== 503),
+      'refusals other than 503',
+    ).toEqual([]);
+    expect(redis.primaryPorts(), 'the primary the sentinels name').toEqual(
+      redis.sentinelPorts.map(() => redis.replicaPort),
+    );
+    after.push(await submit(spec));
+
+    // Every experiment of this case, also any whose row was written just as Redis went away, ends equal to inline.
+    const all = () =>
+      db
+        .query(`select id, status from experiments where name = $1`, [name])
+        .then((r) => r.rows as Array<{ id: string; status: string }>);
+    const done = (e: { status: string }) => ['succeeded', 'failed', 'cancelled'].includes(e.status);
+    await until(
+      async () => (await all()).every(done),
+      300_000,
+      'every experiment of the failover case to finish',
+    ).catch(async (err) => {
+      const open = (await all()).filter((e) => !done(e));
+      const rows = await jobRows(open.map((e) => e.id));
+      const logs = [...workers.entries()].map(([h, w]) => `${h}:\n${w.output().slice(-3000)}`).join('\n');
+      throw new Error(`${(err as Error).message}: ${JSON.stringify({ open, rows })}\n${logs}`);
+    });
+    const finished = await all();
+    expect(new Set(finished.map((e) => e.id))).toEqual(
+      new Set([...finished.map((e) => e.id), ...before, ...during, ...after]),
+    );
+    for (const e of finished) {
+      const view = await service.request('GET', `/v1/experiments/${e.id}`);
+      const logs = await service.request('GET', `/v1/experiments/${e.id}/logs`);
+      expect(view.body.status, `${e.id}: ${JSON.stringify(logs.body).slice(-2000)}`).toBe('succeeded');
+      expect(numericDiff(comparable(view.body.report), comparable(expected), 1e-6)).toEqual([]);
+      const metrics = await service.request('GET', `/v1/experiments/${e.id}/metrics`);
+      const stored = storedMetricRows(metrics.body.epochs.filter((r: any) => r.member !== -1));
+      expect(numericDiff(stored, asMetricRows(expected), 1e-6)).toEqual([]);
+    }
+
+    // The jobs the lost writes had handed out were put back on the new primary by the reconciler.
+    const requeued = [...workers.values()].flatMap((w) =>
+      entries(w)
+        .filter((e) => e.msg === 'job missing from BullMQ enqueued again')
+        .map((e) => e.job!),
+    );
+    expect(lost.length).toBeGreaterThanOrEqual(during.length);
+    for (const id of lost) expect(requeued, `${id} requeued by the reconciler`).toContain(id);
+    figures.requeuedByReconciler = requeued.length;
+
+    // At the end Postgres and BullMQ (the new primary) agree: every row finished; no job of these experiments is
+    // open or failed in BullMQ; a completed row's job is completed there, or gone with the lost writes.
+    const rows = await jobRows(finished.map((e) => e.id));
+    expect(rows.filter((r) => r.state !== 'completed' && r.state !== 'cancelled')).toEqual([]);
+    const port = await cluster.forward('ops', redis.addr, redis.replicaPort);
+    const queues = new Map<string, Queue>();
+    try {
+      const states: Record<string, number> = {};
+      for (const r of rows) {
+        if (!queues.has(r.queue))
+          queues.set(r.queue, new Queue(r.queue, { connection: { host: '127.0.0.1', port }, prefix: 'arcal' }));
+        const state = await queues.get(r.queue)!.getJobState(r.id);
+        states[state] = (states[state] ?? 0) + 1;
+        expect([`${r.id}: completed`, `${r.id}: unknown`]).toContain(`${r.id}: ${state}`);
+      }
+      expect(states.completed ?? 0).toBeGreaterThan(0);
+      figures.failoverJobsCompletedInBullmq = states.completed ?? 0;
+      figures.failoverJobsGoneFromBullmq = states.unknown ?? 0;
+    } finally {
+      await Promise.all([...queues.values()].map((q) => q.close()));
+    }
+  }, 600_000);
 });
