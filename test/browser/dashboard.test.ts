@@ -552,12 +552,13 @@ describe.skipIf(!env)('dashboard in Chromium', () => {
       expect(shown[i]!.text).toBe(`${d.path} ${d.message}`);
     expect(await page.textContent('#submit-error')).toContain('INVALID_SPEC');
 
-    // Valid but over the default budget of 24 h of CPU: 8 ResNets × 1,000 epochs.
+    // Valid but over the default budget of 24 h of CPU: 8 ResNets × 10,000 epochs (about 3.7 days at the
+    // default ARCAL_WORKER_FLOPS).
     const big = {
       ...smallSpec('too-big'),
       dataset: { name: 'synthetic', classes: 10, shape: [32, 32, 3], trainLimit: 1024 },
       model: { arch: 'resnet' },
-      training: { epochs: 1000, batchSize: 64, optimizer: 'sgd', learningRate: 0.05 },
+      training: { epochs: 10_000, batchSize: 64, optimizer: 'sgd', learningRate: 0.05 },
       ensemble: { members: 8 },
     };
     await page.fill('#spec', JSON.stringify(big));

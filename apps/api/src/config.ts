@@ -5,6 +5,7 @@
 import { DATASET_NAMES } from '@arcal/contracts';
 import { type RedisSentinelConfig, redisConfigFromEnv } from '@arcal/db';
 import { artifactConfigFromEnv, DEFAULT_ARTIFACT_DIR, type S3Location } from '@arcal/storage';
+import { DEFAULT_WORKER_FLOPS } from './estimate.ts';
 import type { RateLimitConfig } from './plugins/rate-limit.ts';
 
 export interface ApiConfig {
@@ -111,7 +112,7 @@ export function loadConfig(env: Record<string, string | undefined>): ApiConfig {
     },
     bodyLimit: int(env.BODY_LIMIT_BYTES, 256 * 1024, 'BODY_LIMIT_BYTES'),
     budgetSeconds: int(env.ARCAL_BUDGET_SECONDS, 24 * 3600, 'ARCAL_BUDGET_SECONDS'),
-    workerFlops: int(env.ARCAL_WORKER_FLOPS, 2e9, 'ARCAL_WORKER_FLOPS'),
+    workerFlops: int(env.ARCAL_WORKER_FLOPS, DEFAULT_WORKER_FLOPS, 'ARCAL_WORKER_FLOPS'),
     workerMemoryBytes: int(env.ARCAL_COMPUTE_MEMORY_MB, 8192, 'ARCAL_COMPUTE_MEMORY_MB') * 2 ** 20,
     maxActivePerProject: int(env.ARCAL_MAX_ACTIVE_PER_PROJECT, 512, 'ARCAL_MAX_ACTIVE_PER_PROJECT'),
     datasets,

@@ -1,12 +1,14 @@
 /**
- * Cost estimate of an experiment, in CPU-seconds of one worker, from operation counts:
- * forward multiply-adds per example of the spec's architecture (the same layer shapes as
- * @arcal/core's models), ×3 for a training step (forward + two backward products), times examples,
- * epochs and members; attacks cost their parameters' forward+backward passes per attacked example (the
- * same defaults the attacks use, from @arcal/contracts), and the data sizes are the loader's (splitSizes).
- * An order-of-magnitude figure for admission control, not a prediction.
+ * Cost estimate of an experiment, in seconds of one worker, from operation counts: forward multiply-adds per
+ * example of the spec's architecture (the same layer shapes as @arcal/core's models), ×3 for a training step
+ * (forward + two backward products), times examples, epochs and members; attacks cost their parameters'
+ * forward+backward passes per attacked example (the same defaults the attacks use, from @arcal/contracts) plus
+ * their own per-step work on the image (ATTACK_STEP_FLOPS_PER_INPUT), and the data sizes are the loader's
+ * (splitSizes). The total over the worker's effective FLOP/s (DEFAULT_WORKER_FLOPS, measured) is the figure
+ * admission control compares with the budget; bench/estimate-accuracy.ts measures how close it comes.
  */
 import {
+  type AttackName,
   attackPassesPerExample,
   DATASET_FILE_SIZES,
   type ResolvedSpec,
@@ -109,6 +111,28 @@ export function networkProfile(spec: ResolvedSpec): NetworkProfile {
   return { macs, params, activations };
 }
 
+/**
+ * Effective FLOP/s of one worker (ARCAL_WORKER_FLOPS's default), measured with bench/estimate-accuracy.ts on
+ * the 2-core development machine with the native backend (December 2026, load average 9–15 from other
+ * work): training and attacks of the MLP, CNN and ResNet-8 specs ran at 14–40 GFLOP per wall-second by this
+ * count (25–60 per CPU-second). The earlier 2e9 over-estimated every run 7–20×.
+ */
+export const DEFAULT_WORKER_FLOPS = 2e10;
+
+/**
+ * Work of one attack step beyond the model's passes, per input value of an attacked example, in
+ * FLOP-equivalents: the attacks' element-wise updates, norms and projections on the image, which cost far
+ * more per value than the network's matrix products and dominate small networks. Measured on the same machine
+ * (CPU time of 10 steps on 256 28×28 images, an MLP and the CNN, less the passes at 60 GFLOP per CPU-second):
+ * FMN 64 ms a step on the MLP where its passes take 6 ms.
+ */
+export const ATTACK_STEP_FLOPS_PER_INPUT: Record<AttackName, number> = {
+  'fmn-l2': 19_000,
+  'deepfool-l2': 11_000,
+  'ddn-l2': 5_700,
+  'cw-l2': 3_400,
+};
+
 /** Forward multiply-adds of one example (convolutions with "same" padding, 2×2 pooling). */
 export const forwardMacs = (spec: ResolvedSpec): number => networkProfile(spec).macs;
 
@@ -149,18 +173,23 @@ export function estimateCost(spec: ResolvedSpec, opts: { workerFlops: number; bu
   const epochs = spec.training.epochs;
   // the selection split is predicted after every epoch (its metrics) and once more at the end
   const selection = spec.dataset.selectionSize ?? 0;
-  const training = 3 * fwd * train * epochs * members + fwd * (validation + selection) * epochs * members;
+  // CCAT attacks half of every batch with `steps` PGD iterations, each a forward and an input-gradient
+  // backward pass (no weight gradients: about 2 forward passes), so `steps` forward passes per training example
+  const ccatSteps = spec.method.kind === 'ccat' ? (spec.method.ccat?.steps ?? 0) : 0;
+  const training = (3 + ccatSteps) * fwd * train * epochs * members + fwd * (validation + selection) * epochs * members;
 
   const { attack, params, source, everyEpochs } = spec.method.robustness;
   const passes = (a: typeof attack) => attackPassesPerExample(a, params, spec.dataset.classes);
-  const perAttack = 3 * fwd * passes(attack);
-  const kind = spec.method.kind;
-  const ranks = kind === 'ar-adals' || kind === 'ccat';
-  // on the fly, AR-AdaLS's first ranking is the reference model's too (as workers' needsReference)
+  const [h, w, c] = spec.dataset.shape;
+  // one attacked example: each pass a forward and a backward pass, plus the attack's own work on the image
+  const perExample = (a: AttackName) => passes(a) * (3 * fwd + ATTACK_STEP_FLOPS_PER_INPUT[a] * h * w * c);
+  const perAttack = perExample(attack);
+  // as @arcal/core/plan decides: only AR-AdaLS with more than one subset ranks its training examples (CCAT
+  // makes its adversarial examples inside every training batch, counted above); the vanilla reference model
+  // is trained for that ranking (on the fly too: it gives the first one) and for test subsets under it
+  const ranks = spec.method.kind === 'ar-adals' && spec.method.subsets > 1;
   const reference =
-    (ranks && source === 'precompute') ||
-    (kind === 'ar-adals' && spec.method.subsets > 1) ||
-    (spec.evaluation.robustnessSubsets > 0 && spec.evaluation.robustness.reference === 'vanilla');
+    ranks || (spec.evaluation.robustnessSubsets > 0 && spec.evaluation.robustness.reference === 'vanilla');
   // the vanilla reference model is trained once and shared by all members
   let robustness = reference ? 3 * fwd * train * epochs + fwd * validation * epochs : 0;
   if (ranks) {
@@ -175,7 +204,7 @@ export function estimateCost(spec: ResolvedSpec, opts: { workerFlops: number; bu
   let evaluation = fwd * (test + selection) * members;
   if (spec.evaluation.robustnessSubsets > 0) {
     const attacked = spec.evaluation.robustness.reference === 'vanilla' ? 1 : members;
-    evaluation += 3 * fwd * passes(spec.evaluation.robustness.attack) * test * attacked;
+    evaluation += perExample(spec.evaluation.robustness.attack) * test * attacked;
   }
   evaluation += fwd * test * members * spec.evaluation.corruptions.length * spec.evaluation.severities.length;
   if (spec.evaluation.ood) evaluation += fwd * test * members;
@@ -190,7 +219,7 @@ export function estimateCost(spec: ResolvedSpec, opts: { workerFlops: number; bu
     memoryBytes: estimateMemory(spec, net, sizes),
     assumptions: {
       workerFlops: opts.workerFlops,
-      note: 'operation count / effective FLOP/s of one CPU worker; training step = 3 forward passes; attack passes at their upper bound (no early stop)',
+      note: 'operation count / effective FLOP/s of one CPU worker; training step = 3 forward passes; attack passes at their upper bound (no early stop) plus their per-step work on the image',
     },
   };
 }

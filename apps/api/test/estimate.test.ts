@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { validateSpec } from '@arcal/contracts';
 import { describe, expect, it } from 'vitest';
-import { estimateCost, forwardMacs, RUNTIME_BYTES } from '../src/estimate.ts';
+import {
+  DEFAULT_WORKER_FLOPS,
+  estimateCost,
+  forwardMacs,
+  ATTACK_STEP_FLOPS_PER_INPUT as PER_INPUT,
+  RUNTIME_BYTES,
+} from '../src/estimate.ts';
 
 const spec = (over: Record<string, any>) => {
   const v = validateSpec({
@@ -23,9 +29,11 @@ describe('estimateCost', () => {
     const e = estimateCost(s, { workerFlops: 1, budgetSeconds: 1e12 });
     const fwd = 2 * 95;
     // training: 3·fwd·100 examples·2 epochs + validation forward 20·2; evaluation: test forward 10 + the
-    // default test attack, DDN: 100 steps of 3 fwd + 10 bisection forward passes, on each of 10 examples
+    // default test attack, DDN: 100 steps of 3 fwd + 10 bisection forward passes (100 + 10/3 passes), each
+    // pass with DDN's work on the 16 input values, on each of 10 examples
     expect(e.flops.training).toBe(3 * fwd * 100 * 2 + fwd * 20 * 2);
-    expect(e.flops.evaluation).toBeCloseTo(fwd * 10 + (3 * fwd * 100 + fwd * 10) * 10, 6);
+    const ddnPasses = 100 + 10 / 3;
+    expect(e.flops.evaluation).toBeCloseTo(fwd * 10 + ddnPasses * (3 * fwd + PER_INPUT['ddn-l2'] * 16) * 10, 3);
     expect(e.seconds).toBe(e.flops.total);
   });
 
@@ -50,13 +58,34 @@ describe('estimateCost', () => {
     const fwd = 2 * 95;
     const e = estimateCost(s, { workerFlops: 1, budgetSeconds: 1 });
     // a vanilla reference (100 train × 2 epochs × 3 fwd + 20 validation × 2 forward), then 120 examples attacked
-    expect(e.flops.robustness).toBe(3 * fwd * 100 * 2 + fwd * 20 * 2 + 3 * fwd * 9 * 200 * 120);
+    // with 9 · 200 passes, each 3 fwd and C&W's work on the 16 input values
+    expect(e.flops.robustness).toBe(
+      3 * fwd * 100 * 2 + fwd * 20 * 2 + 9 * 200 * (3 * fwd + PER_INPUT['cw-l2'] * 16) * 120,
+    );
+  });
+
+  it('counts CCAT as its PGD inside every training batch: no ranking and no reference model', () => {
+    const fwd = 2 * 95;
+    const e = estimateCost(
+      spec({ method: { kind: 'ccat', ccat: { steps: 4 } }, evaluation: { robustnessSubsets: 0 } }),
+      {
+        workerFlops: 1,
+        budgetSeconds: 1,
+      },
+    );
+    // per training example a step (3 forward passes) and 4 PGD steps on half the batch, each a forward and an
+    // input-gradient pass (2 forward passes): 3 + 4·2/2 = 7; validation forward as usual
+    expect(e.flops.training).toBe(7 * fwd * 100 * 2 + fwd * 20 * 2);
+    expect(e.flops.robustness).toBe(0);
+    // AR-AdaLS with one subset ranks nothing either
+    const one = spec({ method: { kind: 'ar-adals', subsets: 1 }, evaluation: { robustnessSubsets: 0 } });
+    expect(estimateCost(one, { workerFlops: 1, budgetSeconds: 1 }).flops.robustness).toBe(0);
   });
 
   it('counts the reference model for on-the-fly ranking: its ranking starts the run, members re-rank after', () => {
     const fwd = 2 * 95;
     const reference = 3 * fwd * 100 * 4 + fwd * 20 * 4;
-    const cw = 3 * fwd * 9 * 200 * 120;
+    const cw = 9 * 200 * (3 * fwd + PER_INPUT['cw-l2'] * 16) * 120;
     const otf = (members: number, mode: string) =>
       estimateCost(
         spec({
@@ -122,7 +151,7 @@ describe('estimateCost', () => {
     const load = (n: string) => {
       const v = validateSpec(JSON.parse(readFileSync(new URL(`./fixtures/${n}`, import.meta.url), 'utf8')));
       if (!v.ok) throw new Error(n);
-      return estimateCost(v.spec, { workerFlops: 2e9, budgetSeconds: 86400 });
+      return estimateCost(v.spec, { workerFlops: DEFAULT_WORKER_FLOPS, budgetSeconds: 86400 });
     };
     expect(load('paper-cifar10.json').seconds).toBeGreaterThan(100 * 86400);
     for (const n of ['vanilla-synthetic.json', 'ar-adals-fashion.json', 'ensemble-joint.json'])
