@@ -123,9 +123,10 @@ export class Reconciler {
     // the same id. Every handler's writes are idempotent, so a job that had partly run before is safe to repeat.
     const kind: JobKind = kindOf(row.queue, row.name);
     await this.queues[row.queue as QueueName].add(row.name, row.payload, jobOptions(kind, row.id));
-    if (await this.repos.jobs.transition(row.id, row.state, 'queued')) {
-      report.requeued.push(row.id);
-      this.opts.log?.('job missing from BullMQ enqueued again', { job: row.id });
-    }
+    // The add is the mend, so it is reported whatever the row's compare-and-set below does: a worker may take the
+    // job and mark its row active before that runs, and then the worker's update rightly wins.
+    report.requeued.push(row.id);
+    this.opts.log?.('job missing from BullMQ enqueued again', { job: row.id });
+    await this.repos.jobs.transition(row.id, row.state, 'queued');
   }
 }
