@@ -12,9 +12,20 @@ import { BufferPool } from './buffer-pool.ts';
 type DataId = object;
 type Stored = { values?: unknown };
 
+/**
+ * Bytes of idle buffers the pool may keep: ARCAL_NATIVE_POOL_MB, default 1024. A step's intermediates return to the
+ * pool at its end and the next step takes the same sizes again; what exceeds the bound is allocated afresh every
+ * step (zero-fill and first-touch page faults). 256 MiB held ResNet-8's attack step at batch 64 (one fresh array
+ * per step) but not at batch 256 (10 fresh arrays of 16 MiB per step) nor WRN-16-4's at batch 64 (42).
+ */
+export function poolBytes(env: Record<string, string | undefined> = process.env): number {
+  const mb = Number(env.ARCAL_NATIVE_POOL_MB);
+  return (Number.isFinite(mb) && mb >= 0 && env.ARCAL_NATIVE_POOL_MB !== '' ? mb : 1024) * 2 ** 20;
+}
+
 /** MathBackendCPU whose stored arrays are tracked so native outputs can be recycled safely (buffer-pool.ts). */
 export class NativeBackend extends MathBackendCPU {
-  readonly pool = new BufferPool();
+  readonly pool = new BufferPool(poolBytes());
 
   constructor() {
     super();

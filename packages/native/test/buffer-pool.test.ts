@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { poolBytes } from '../src/backend.ts';
 import { BufferPool, nativeBackend } from '../src/index.ts';
 import { skipNative, TestRng, tf } from './helpers.ts';
 
@@ -120,5 +121,16 @@ describe.skipIf(skipNative)('buffer recycling on the native backend never hands 
     expect(Array.from(again.dataSync())).toEqual(Array.from(kept[3].dataSync()));
     tf.dispose([...kept, again, w, x]);
     opt.dispose();
+  });
+});
+
+describe('the native backend pool bound', () => {
+  it('is ARCAL_NATIVE_POOL_MB mebibytes, 1024 when unset or not a non-negative number', () => {
+    expect(poolBytes({})).toBe(1024 * 1048576);
+    expect(poolBytes({ ARCAL_NATIVE_POOL_MB: '300' })).toBe(300 * 1048576);
+    expect(poolBytes({ ARCAL_NATIVE_POOL_MB: '0' })).toBe(0);
+    expect(poolBytes({ ARCAL_NATIVE_POOL_MB: '' })).toBe(1024 * 1048576);
+    expect(poolBytes({ ARCAL_NATIVE_POOL_MB: 'lots' })).toBe(1024 * 1048576);
+    expect(poolBytes({ ARCAL_NATIVE_POOL_MB: '-5' })).toBe(1024 * 1048576);
   });
 });
