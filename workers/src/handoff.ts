@@ -22,7 +22,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { ResolvedSpec } from '@arcal/contracts';
 import type { JobFence, ObjectsRepository } from '@arcal/db';
@@ -107,12 +107,23 @@ export function handoffOf(ctx: WorkerContext): Promise<Handoff | null> {
 
 const underAny = (rel: string, prefixes: string[]) => prefixes.some((p) => rel.startsWith(p));
 
+async function stampOf(file: string): Promise<string> {
+  const st = await stat(file, { bigint: true });
+  return `${st.size}:${st.mtimeNs}:${st.ino}`;
+}
+
 /** One job's folder: what was copied in (key → sha256) and what was published since. */
 export class JobFolder {
   /** sha256 of each key as the store holds it, as far as this job knows (copied in or published by it). */
   readonly known = new Map<string, string>();
   /** Keys this job uploaded and recorded. */
   readonly published: string[] = [];
+  /**
+   * Size, modification time (ns) and inode of each file when it was last hashed: a publish hashes only files
+   * whose stamp changed (a job that records 30 artifacts publishes before each record; without this every
+   * publish re-hashed the whole folder).
+   */
+  private readonly stamps = new Map<string, string>();
   private chain: Promise<void> = Promise.resolve();
 
   constructor(
@@ -140,6 +151,7 @@ export class JobFolder {
         // a copy (a clone where the filesystem can), never a link: a job may rewrite its inputs in place
         await copyFile(got.path, dest, constants.COPYFILE_FICLONE);
         this.known.set(rec.key, got.record.sha256);
+        this.stamps.set(rec.key, await stampOf(dest));
         n++;
       }
     }
@@ -159,8 +171,13 @@ export class JobFolder {
       const rel = relative(dir, file).split(sep).join('/');
       if (!underAny(rel, this.paths.writes)) continue;
       const key = `${this.experimentId}/${rel}`;
+      const stamp = await stampOf(file);
+      if (this.stamps.get(key) === stamp) continue;
       const sha = await sha256File(file);
-      if (this.known.get(key) === sha) continue;
+      if (this.known.get(key) === sha) {
+        this.stamps.set(key, stamp);
+        continue;
+      }
       await this.checkFence(key);
       const contentType = file.endsWith('.json') ? 'application/json' : 'application/octet-stream';
       // Under a stored name of its own (the record points there once written): if this attempt dies before the
@@ -171,6 +188,7 @@ export class JobFolder {
         if (!(await this.h.objects.upsertFenced(r, this.fence))) throw new StaleWriterError(this.fence.jobId, key);
       } else await this.h.objects.upsert(r);
       this.known.set(key, rec.sha256);
+      this.stamps.set(key, stamp);
       this.published.push(key);
     }
   }
