@@ -81,8 +81,8 @@ function reconnectOnReadonly(err: Error): 2 | false {
  * The ioredis options of a connection (the URL is passed beside them, see `createRedis`).
  * `role: 'worker'` (blocking commands, subscribers): `maxRetriesPerRequest: null`, as BullMQ requires.
  * `role: 'producer'` (API): commands fail after a few retries so a request errors instead of hanging.
- * With Sentinel: the sentinels and the group's name; the connection follows `+switch-master` announcements
- * (failoverDetector) and reconnects when a demoted primary answers READONLY.
+ * With Sentinel: the sentinels and the group's name, asked again for the primary at every reconnection; a
+ * connection that a demoted primary answers READONLY reconnects.
  */
 export function redisOptions(config: RedisConfig, role: 'worker' | 'producer', extra: RedisOptions = {}): RedisOptions {
   const sentinel: RedisOptions = config.sentinel
@@ -90,7 +90,9 @@ export function redisOptions(config: RedisConfig, role: 'worker' | 'producer', e
         sentinels: config.sentinel.sentinels.map((s) => ({ ...s })),
         name: config.sentinel.name,
         ...(config.sentinel.password ? { sentinelPassword: config.sentinel.password } : {}),
-        failoverDetector: true,
+        // No failoverDetector: its disconnect on +switch-master, landing while a connection is being made, ends that
+        // connection for good (ioredis 5.11 gives up with "Connection is closed"), which the cluster test hit. A
+        // dead primary closes the connections anyway, and a demoted one is told to close them by the sentinels.
         reconnectOnError: reconnectOnReadonly,
       }
     : {};
