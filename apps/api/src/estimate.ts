@@ -123,11 +123,12 @@ export const DEFAULT_WORKER_FLOPS = 2e10;
  * Work of one attack step beyond the model's passes, per input value of an attacked example, in
  * FLOP-equivalents: the attacks' element-wise updates, norms and projections on the image, which cost far
  * more per value than the network's matrix products and dominate small networks. Measured on the same machine
- * (CPU time of 10 steps on 256 28×28 images, an MLP and the CNN, less the passes at 60 GFLOP per CPU-second):
- * FMN 64 ms a step on the MLP where its passes take 6 ms.
+ * as CPU time per step of a batch of 256 28×28 images beyond the passes (at 60 GFLOP per CPU-second, the
+ * matrix products' rate): DeepFool, DDN and C&W from 10 steps on an MLP and the CNN; FMN from the bench's
+ * on-the-fly MLP run (43 CPU-seconds for about 1,100 batch steps: 35 ms a step beyond 4 ms of passes).
  */
 export const ATTACK_STEP_FLOPS_PER_INPUT: Record<AttackName, number> = {
-  'fmn-l2': 19_000,
+  'fmn-l2': 10_000,
   'deepfool-l2': 11_000,
   'ddn-l2': 5_700,
   'cw-l2': 3_400,
