@@ -5,7 +5,7 @@
  * as a fresh process does and none inherits another's memory. The measured wall time covers loading the
  * data and the run, not the process start; each stage's share is timed from the runner's stage events.
  *
- *   npx tsx bench/estimate-accuracy.ts [--flops 2e10] [--only name,name] [--backend native]
+ *   npx tsx bench/estimate-accuracy.ts [--flops 3e10] [--only name,name] [--backend native]
  *
  * The ratio is measured / estimated at `--flops` (default: the API's ARCAL_WORKER_FLOPS default); the goal
  * is within 2× either way. Wall time depends on what else runs: on a shared machine cpuRatio (the child's

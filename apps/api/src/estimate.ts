@@ -113,11 +113,12 @@ export function networkProfile(spec: ResolvedSpec): NetworkProfile {
 
 /**
  * Effective FLOP/s of one worker (ARCAL_WORKER_FLOPS's default), measured with bench/estimate-accuracy.ts on
- * the 2-core development machine with the native backend (December 2026, load average 9–15 from other
- * work): training and attacks of the MLP, CNN and ResNet-8 specs ran at 14–40 GFLOP per wall-second by this
- * count (25–60 per CPU-second). The earlier 2e9 over-estimated every run 7–20×.
+ * the 2-core development machine with the native backend (December 2026, other work keeping the load average
+ * at 6–15): the MLP, CNN and ResNet-8 specs ran at 14–45 GFLOP per wall-second by this count (25–60 per
+ * CPU-second), about 40 at a load of 7 and 20–25 at 12–15; 3e10 sits between. The earlier 2e9 over-estimated
+ * every run 7–20×.
  */
-export const DEFAULT_WORKER_FLOPS = 2e10;
+export const DEFAULT_WORKER_FLOPS = 3e10;
 
 /**
  * Work of one attack step beyond the model's passes, per input value of an attacked example, in
