@@ -7,7 +7,7 @@ import { homedir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { ArcalError } from '@arcal/contracts';
 import { int, type ParsedArgs, parseArgs, str } from '@arcal/contracts/args';
-import { QUEUE_NAMES, type QueueName } from '@arcal/db';
+import { QUEUE_NAMES, type QueueName, type RedisSentinelConfig, redisConfigFromEnv } from '@arcal/db';
 import { type ArtifactConfig, artifactConfigFromEnv, type CacheConfig, cacheConfigFromEnv } from '@arcal/storage';
 
 export interface WorkerConfig {
@@ -21,6 +21,8 @@ export interface WorkerConfig {
   devices?: string[];
   databaseUrl: string;
   redisUrl: string;
+  /** REDIS_SENTINELS / REDIS_SENTINEL_NAME: Redis's primary is the one these sentinels name (REDIS_URL's host unused). */
+  redisSentinel?: RedisSentinelConfig;
   /** The experiments' folder where the store is a local folder; otherwise only a default no job uses. */
   artifactDir: string;
   /**
@@ -58,6 +60,7 @@ export type SandboxConfig = Pick<
   WorkerConfig,
   | 'databaseUrl'
   | 'redisUrl'
+  | 'redisSentinel'
   | 'artifactDir'
   | 'artifact'
   | 'cache'
@@ -156,9 +159,11 @@ function positive(v: string | undefined, d: number, name: string): number {
 
 export function sandboxConfig(env: Record<string, string | undefined>): SandboxConfig {
   const artifact = artifactConfigFromEnv(env);
+  const redis = redisConfigFromEnv(env);
   return {
     databaseUrl: env.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres',
-    redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    redisUrl: redis.url,
+    ...(redis.sentinel ? { redisSentinel: redis.sentinel } : {}),
     artifactDir: artifact.kind === 'file' ? artifact.dir : env.ARTIFACT_DIR || './runs/service',
     artifact,
     cache: cacheConfigFromEnv(env),
