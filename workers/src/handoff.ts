@@ -31,18 +31,9 @@ import type { WorkerContext } from './context.ts';
 import { sha256File, walkFiles } from './files.ts';
 import { HANDOFF, type HandoffPaths } from './graph.ts';
 import type { Handler, HandlerArgs } from './run-job.ts';
+import { StaleWriterError } from './stale-writer.ts';
 
-/** A write refused because a later start of the same job has begun (this attempt lost its lock). */
-export class StaleWriterError extends Error {
-  readonly code = 'STALE_WRITER';
-  /** `what`: the object key refused, or `null` for the job's completion. */
-  constructor(jobId: string, what: string | null) {
-    super(
-      `job ${jobId}: a newer attempt has started, so this attempt's ${what === null ? 'completion' : `output ${what}`} is refused`,
-    );
-    this.name = 'StaleWriterError';
-  }
-}
+export { StaleWriterError };
 
 /** What a host needs to hand files over: the store (objects recorded in `objects`), its read cache, its job folders. */
 export interface Handoff {

@@ -8,7 +8,7 @@ import { ArcalError, type JobKind, type JobPayloads, kindOf, payloadProblem } fr
 import type { JobFence } from '@arcal/db';
 import { UnrecoverableError } from 'bullmq';
 import type { WorkerContext } from './context.ts';
-import { StaleWriterError } from './handoff.ts';
+import { StaleWriterError } from './stale-writer.ts';
 
 export interface JobLike {
   id?: string;
