@@ -11,6 +11,8 @@ import {
   type AttackName,
   attackPassesPerExample,
   DATASET_FILE_SIZES,
+  needsRanking,
+  needsReference,
   type ResolvedSpec,
   type SplitSizes,
   splitSizes,
@@ -186,12 +188,12 @@ export function estimateCost(spec: ResolvedSpec, opts: { workerFlops: number; bu
   // one attacked example: each pass a forward and a backward pass, plus the attack's own work on the image
   const perExample = (a: AttackName) => passes(a) * (3 * fwd + ATTACK_STEP_FLOPS_PER_INPUT[a] * h * w * c);
   const perAttack = perExample(attack);
-  // as @arcal/core/plan decides: only AR-AdaLS with more than one subset ranks its training examples (CCAT
-  // makes its adversarial examples inside every training batch, counted above); the vanilla reference model
-  // is trained for that ranking (on the fly too: it gives the first one) and for test subsets under it
-  const ranks = spec.method.kind === 'ar-adals' && spec.method.subsets > 1;
-  const reference =
-    ranks || (spec.evaluation.robustnessSubsets > 0 && spec.evaluation.robustness.reference === 'vanilla');
+  // the same rules as the plan's (contracts' stages.ts): only AR-AdaLS with more than one subset ranks its
+  // training examples (CCAT makes its adversarial examples inside every training batch, counted above); the
+  // vanilla reference model is trained for that ranking (on the fly too: it gives the first one) and for test
+  // subsets under it
+  const ranks = needsRanking(spec);
+  const reference = needsReference(spec);
   // the vanilla reference model is trained once and shared by all members
   let robustness = reference ? 3 * fwd * train * epochs + fwd * validation * epochs : 0;
   if (ranks) {

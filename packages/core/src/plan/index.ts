@@ -6,37 +6,27 @@
  * ranges, the re-rank epochs, the soft-label table size, and the artifact keys every hand-off uses (paths
  * relative to the experiment's folder; old run folders and queued jobs depend on them, so they never change).
  *
- * Pure: no tfjs, no I/O. The API and the worker's own process import it as `@arcal/core/plan` without loading
- * a tensor backend.
+ * Pure: no tfjs, no I/O. The worker's own process imports it as `@arcal/core/plan` without loading a tensor
+ * backend; the API, which depends on no part of core, reads the same stage predicates from contracts.
  */
-import type { EpochRecord, ResolvedSpec } from '@arcal/contracts';
+import {
+  type EpochRecord,
+  needsRanking,
+  needsReference,
+  type ResolvedSpec,
+  ranksOnTheFly,
+  testOnReference,
+} from '@arcal/contracts';
 import { averageProbabilities, classificationSummary, subsetStats, updateSoftLabels } from '../calibration/index.ts';
 import { memberSeed } from '../util/rng.ts';
 
-export { memberSeed };
+// which stages a spec needs: shared with the API's admission estimate through contracts
+export { memberSeed, needsRanking, needsReference, ranksOnTheFly, testOnReference };
 
 export type Split = 'train' | 'validation' | 'test';
 type Attack = ResolvedSpec['method']['robustness']['attack'];
 
 // ---------------------------------------------------------------------------------------------- decisions
-
-/** AR-AdaLS with more than one subset trains on a robustness ranking. */
-export const needsRanking = (spec: ResolvedSpec): boolean => spec.method.kind === 'ar-adals' && spec.method.subsets > 1;
-
-/** Robustness recomputed during training (the members attack themselves every `everyEpochs` epochs). */
-export const ranksOnTheFly = (spec: ResolvedSpec): boolean =>
-  needsRanking(spec) && spec.method.robustness.source === 'on-the-fly';
-
-/** Test subsets by robustness under the vanilla reference model. */
-const testOnReference = (spec: ResolvedSpec): boolean =>
-  spec.evaluation.robustnessSubsets > 0 && spec.evaluation.robustness.reference === 'vanilla';
-
-/**
- * The vanilla reference model is trained when it ranks training examples — precomputed, or the first ranking
- * of on-the-fly robustness (attacking the untrained network would give random subsets until the first re-rank)
- * — or defines the test subsets.
- */
-export const needsReference = (spec: ResolvedSpec): boolean => needsRanking(spec) || testOnReference(spec);
 
 /** Correct-class soft labels: one per AR-AdaLS subset, one value otherwise. */
 export const tableSize = (spec: ResolvedSpec): number => (spec.method.kind === 'ar-adals' ? spec.method.subsets : 1);
