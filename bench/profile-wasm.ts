@@ -6,12 +6,11 @@
  * + ReLU → maxpool 2 → dense 128 + ReLU → dense 10. Train step: batch 128, softmax cross-entropy, SGD.
  * Input-gradient step: batch 256, ∇ₓ of the CW margin z_y − max_{j≠y} z_j summed over the batch.
  *
- *   npx vite-node bench/profile-wasm.ts -- [--seconds 4] [--threads 1] [--profile] [--only train|grad]
+ *   npx tsx bench/profile-wasm.ts [--seconds 4] [--threads 1] [--profile] [--only train|grad]
  *
  * Prints one JSON object. The stock wasm backend has no Conv2DBackpropFilter, so the "stock" train
  * numbers use arcal's Conv2DBackpropFilter alone (nothing else can train on stock wasm).
  */
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Rng, tf } from '@arcal/core';
