@@ -37,9 +37,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   g_threads = omp_get_max_threads();
-  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
-  exports.Set("getThreads", Napi::Function::New(env, GetThreads));
-  exports.Set("version", Napi::Function::New(env, Version));
+  exportKernel<SetThreads>(env, exports, "setThreads");
+  exportKernel<GetThreads>(env, exports, "getThreads");
+  exportKernel<Version>(env, exports, "version");
   initConv(env, exports);
   initPool(env, exports);
   initMatmul(env, exports);

@@ -231,11 +231,11 @@ Napi::Value SumMiddle(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void initBatchNorm(Napi::Env env, Napi::Object exports) {
-  exports.Set("bnStats", Napi::Function::New(env, BnStats));
-  exports.Set("bnApply", Napi::Function::New(env, BnApply));
-  exports.Set("bnGradSums", Napi::Function::New(env, BnGradSums));
-  exports.Set("bnGradApply", Napi::Function::New(env, BnGradApply));
-  exports.Set("sumMiddle", Napi::Function::New(env, SumMiddle));
+  exportKernel<BnStats>(env, exports, "bnStats");
+  exportKernel<BnApply>(env, exports, "bnApply");
+  exportKernel<BnGradSums>(env, exports, "bnGradSums");
+  exportKernel<BnGradApply>(env, exports, "bnGradApply");
+  exportKernel<SumMiddle>(env, exports, "sumMiddle");
 }
 
 }  // namespace arcal

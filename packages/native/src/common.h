@@ -3,6 +3,8 @@
 // element of its output, so outputs may come from a pool of recycled buffers.
 #pragma once
 #include <napi.h>
+#include <pthread.h>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 
@@ -12,6 +14,43 @@ namespace arcal {
 // belongs to the calling thread.
 extern int g_threads;
 void applyThreads();
+
+// Asynchronous signals are blocked on the calling thread while a kernel runs. A signal handled on a thread
+// inside oneDNN's JIT kernels corrupts memory (seen with oneDNN 2.6.3's AVX2 and AVX-512 sgemm, not with its
+// SSE4.1 one; likely a kernel that does not keep the stack pointer valid, so the handler's frame lands on live
+// data): SIGUSR2 every millisecond during sgemm, or V8's profiler's SIGPROF (`node --cpu-prof`), aborted the
+// process with a corrupted heap within seconds. libuv's handlers (SIGCHLD, SIGINT, SIGTERM) run the same way. A
+// signal that arrives during a kernel stays pending and is handled when the kernel returns. OpenMP's worker
+// threads are created inside kernels, so they start with these signals blocked and keep them so.
+class SignalBlock {
+ public:
+  SignalBlock() {
+    sigset_t all;
+    sigfillset(&all);
+    // faults raised by the kernel itself must still reach their handlers
+    for (int s : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT}) sigdelset(&all, s);
+    pthread_sigmask(SIG_BLOCK, &all, &old_);
+  }
+  ~SignalBlock() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+  SignalBlock(const SignalBlock&) = delete;
+  SignalBlock& operator=(const SignalBlock&) = delete;
+
+ private:
+  sigset_t old_;
+};
+
+// A kernel entry point with signals blocked for its whole run (see SignalBlock).
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value Guarded(const Napi::CallbackInfo& info) {
+  SignalBlock block;
+  return F(info);
+}
+
+// Registers the kernel F under `name`, with signals blocked while it runs.
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+void exportKernel(Napi::Env env, Napi::Object exports, const char* name) {
+  exports.Set(name, Napi::Function::New(env, Guarded<F>));
+}
 
 inline float* f32(const Napi::Value& v) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)

@@ -284,10 +284,10 @@ Napi::Value ConvImpl(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void initConv(Napi::Env env, Napi::Object exports) {
-  exports.Set("conv2d", Napi::Function::New(env, Conv2d));
-  exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2dBackpropInput));
-  exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2dBackpropFilter));
-  exports.Set("convImpl", Napi::Function::New(env, ConvImpl));
+  exportKernel<Conv2d>(env, exports, "conv2d");
+  exportKernel<Conv2dBackpropInput>(env, exports, "conv2dBackpropInput");
+  exportKernel<Conv2dBackpropFilter>(env, exports, "conv2dBackpropFilter");
+  exportKernel<ConvImpl>(env, exports, "convImpl");
 }
 
 }  // namespace arcal

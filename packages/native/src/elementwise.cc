@@ -252,12 +252,12 @@ Napi::Value BiasReluGrad(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void initElementwise(Napi::Env env, Napi::Object exports) {
-  exports.Set("binary", Napi::Function::New(env, Binary));
-  exports.Set("binaryMid", Napi::Function::New(env, BinaryMid));
-  exports.Set("unary", Napi::Function::New(env, Unary));
-  exports.Set("sumInner", Napi::Function::New(env, SumInner));
-  exports.Set("sumOuter", Napi::Function::New(env, SumOuter));
-  exports.Set("biasReluGrad", Napi::Function::New(env, BiasReluGrad));
+  exportKernel<Binary>(env, exports, "binary");
+  exportKernel<BinaryMid>(env, exports, "binaryMid");
+  exportKernel<Unary>(env, exports, "unary");
+  exportKernel<SumInner>(env, exports, "sumInner");
+  exportKernel<SumOuter>(env, exports, "sumOuter");
+  exportKernel<BiasReluGrad>(env, exports, "biasReluGrad");
 }
 
 }  // namespace arcal

@@ -55,6 +55,6 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void initMatmul(Napi::Env env, Napi::Object exports) { exports.Set("matmul", Napi::Function::New(env, Matmul)); }
+void initMatmul(Napi::Env env, Napi::Object exports) { exportKernel<Matmul>(env, exports, "matmul"); }
 
 }  // namespace arcal

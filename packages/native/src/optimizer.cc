@@ -72,7 +72,7 @@ Napi::Value OptimizerUpdate(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void initOptimizer(Napi::Env env, Napi::Object exports) {
-  exports.Set("optimizerUpdate", Napi::Function::New(env, OptimizerUpdate));
+  exportKernel<OptimizerUpdate>(env, exports, "optimizerUpdate");
 }
 
 }  // namespace arcal

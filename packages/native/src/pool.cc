@@ -267,11 +267,11 @@ Napi::Value AvgPoolGrad(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void initPool(Napi::Env env, Napi::Object exports) {
-  exports.Set("maxPool", Napi::Function::New(env, MaxPool));
-  exports.Set("maxPoolGrad", Napi::Function::New(env, MaxPoolGrad));
-  exports.Set("maxPoolGradArgmax", Napi::Function::New(env, MaxPoolGradArgmax));
-  exports.Set("avgPool", Napi::Function::New(env, AvgPool));
-  exports.Set("avgPoolGrad", Napi::Function::New(env, AvgPoolGrad));
+  exportKernel<MaxPool>(env, exports, "maxPool");
+  exportKernel<MaxPoolGrad>(env, exports, "maxPoolGrad");
+  exportKernel<MaxPoolGradArgmax>(env, exports, "maxPoolGradArgmax");
+  exportKernel<AvgPool>(env, exports, "avgPool");
+  exportKernel<AvgPoolGrad>(env, exports, "avgPoolGrad");
 }
 
 }  // namespace arcal
