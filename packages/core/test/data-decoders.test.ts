@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -98,6 +98,22 @@ describe('IDX decoding', () => {
     writeFileSync(garbage, Buffer.from([0x1f, 0x8b, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
     expectArcal(() => readDatasetFile(garbage), 'DATA_CORRUPT', garbage);
     expectArcal(() => readDatasetFile(join(dir, 'absent')), 'DATA_NOT_FOUND', join(dir, 'absent'));
+  });
+
+  it('a file read again gives its bytes as a fresh copy, and the new bytes once the file changes', () => {
+    const dir = tempDir();
+    const file = join(dir, 'images.gz');
+    writeFileSync(file, gzipSync(Buffer.from([1, 2, 3, 4])));
+    const first = readDatasetFile(file);
+    expect([...first]).toEqual([1, 2, 3, 4]);
+    first[0] = 99; // a caller that writes into its copy changes nothing for the next one
+    expect([...readDatasetFile(file)]).toEqual([1, 2, 3, 4]);
+    // same size, new content and a new modification time
+    writeFileSync(file, gzipSync(Buffer.from([5, 6, 7, 8])));
+    utimesSync(file, new Date(), new Date(Date.now() + 5_000));
+    expect([...readDatasetFile(file)]).toEqual([5, 6, 7, 8]);
+    writeFileSync(file, Buffer.from([9, 9]));
+    expect([...readDatasetFile(file)]).toEqual([9, 9]);
   });
 });
 
