@@ -106,7 +106,10 @@ describe('IDX decoding', () => {
     writeFileSync(file, gzipSync(Buffer.from([1, 2, 3, 4])));
     const first = readDatasetFile(file);
     expect([...first]).toEqual([1, 2, 3, 4]);
-    first[0] = 99; // a caller that writes into its copy changes nothing for the next one
+    first[0] = 99; // a caller that writes into its copy changes nothing for the next ones
+    const second = readDatasetFile(file); // from here on served from memory
+    second[1] = 99;
+    expect([...second]).toEqual([1, 99, 3, 4]);
     expect([...readDatasetFile(file)]).toEqual([1, 2, 3, 4]);
     // same size, new content and a new modification time
     writeFileSync(file, gzipSync(Buffer.from([5, 6, 7, 8])));

@@ -13,6 +13,8 @@ export const isGzip = (b: Uint8Array): boolean => b.length >= 2 && b[0] === 0x1f
 const CACHE_BYTES = 512 * 2 ** 20;
 const decoded = new Map<string, Uint8Array>();
 let cachedBytes = 0;
+/** Files read once: only a second read keeps the bytes, so a process that loads its data once holds no copy. */
+const seen = new Set<string>();
 
 function remember(key: string, bytes: Uint8Array): void {
   if (bytes.byteLength > CACHE_BYTES) return;
@@ -27,9 +29,10 @@ function remember(key: string, bytes: Uint8Array): void {
 
 /**
  * The bytes of `file`, gunzipped when they start with the gzip magic (whatever the file is called).
- * A damaged or truncated gzip stream is DATA_CORRUPT; a missing file is DATA_NOT_FOUND. The decoded bytes of
- * recent files stay in memory (up to 512 MiB, keyed by path, size and modification time): a study of many
- * experiments in one process gunzipped Fashion-MNIST's 47 MB for each one. Each call returns its own copy.
+ * A damaged or truncated gzip stream is DATA_CORRUPT; a missing file is DATA_NOT_FOUND. A file read a second
+ * time stays in memory from then on (up to 512 MiB, keyed by path, size and modification time): a study of many
+ * experiments in one process gunzipped Fashion-MNIST's 47 MB for each one, while a process that reads its data
+ * once (a worker's job) keeps no extra copy. Each call returns its own copy.
  */
 export function readDatasetFile(file: string): Uint8Array {
   let key: string | undefined;
@@ -50,7 +53,10 @@ export function readDatasetFile(file: string): Uint8Array {
     throw new ArcalError('DATA_CORRUPT', `${file}: cannot be read (${err.code ?? err.message})`);
   }
   const bytes = gunzipIfNeeded(raw, file);
-  if (key !== undefined) remember(key, bytes.slice());
+  if (key !== undefined) {
+    if (seen.has(key)) remember(key, bytes.slice());
+    else seen.add(key);
+  }
   return bytes;
 }
 
