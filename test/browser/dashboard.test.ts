@@ -552,7 +552,7 @@ describe.skipIf(!env)('dashboard in Chromium', () => {
       expect(shown[i]!.text).toBe(`${d.path} ${d.message}`);
     expect(await page.textContent('#submit-error')).toContain('INVALID_SPEC');
 
-    // Valid but over the default budget of 24 h of CPU: 8 ResNets × 10,000 epochs (about 2.5 days at the
+    // Valid but over the default budget of 24 h of CPU: 8 ResNets × 10,000 epochs (about 1.3 days at the
     // default ARCAL_WORKER_FLOPS).
     const big = {
       ...smallSpec('too-big'),

@@ -4,7 +4,9 @@
  * (forward + two backward products), times examples, epochs and members; attacks cost their parameters'
  * forward+backward passes per attacked example (the same defaults the attacks use, from @arcal/contracts) plus
  * their own per-step work on the image (ATTACK_STEP_FLOPS_PER_INPUT), and the data sizes are the loader's
- * (splitSizes). The total over the worker's effective FLOP/s (DEFAULT_WORKER_FLOPS, measured) is the figure
+ * (splitSizes). A convolution's FLOPs count less than a dense layer's (CONV_SPEEDUP), an attack pass is 2
+ * forward passes (the input's gradient only). The total over the worker's dense FLOPs per second
+ * (DEFAULT_WORKER_FLOPS), plus a fixed cost per run (RUN_OVERHEAD_SECONDS), all measured, is the figure
  * admission control compares with the budget; bench/estimate-accuracy.ts measures how close it comes.
  */
 import {
@@ -22,7 +24,9 @@ export interface Estimate {
   /** Estimated CPU-seconds on one worker. */
   seconds: number;
   budgetSeconds: number;
+  /** Dense-equivalent FLOPs: a convolution's count 1/CONV_SPEEDUP. */
   flops: { training: number; robustness: number; evaluation: number; total: number };
+  /** FLOPs of one forward pass, as counted (2 per multiply-add, convolutions at full weight). */
   forwardFlopsPerExample: number;
   examples: { train: number; validation: number; test: number };
   /** Peak memory of one worker process running a job of this experiment (see estimateMemory). */
@@ -33,6 +37,8 @@ export interface Estimate {
 /** What one example costs the network: forward multiply-adds, parameters, and floats kept for the backward pass. */
 export interface NetworkProfile {
   macs: number;
+  /** The part of `macs` in convolutions (the rest is dense layers). */
+  convMacs: number;
   params: number;
   /** Activations of one example stored by a forward pass (the tape keeps them for the gradient). */
   activations: number;
@@ -44,6 +50,7 @@ export function networkProfile(spec: ResolvedSpec): NetworkProfile {
   const z = spec.dataset.classes;
   const m = spec.model;
   let macs = 0;
+  let convMacs = 0;
   let params = 0;
   let activations = h * w * c;
   const dense = (i: number, o: number) => {
@@ -53,6 +60,7 @@ export function networkProfile(spec: ResolvedSpec): NetworkProfile {
   };
   const conv = (hs: number, ws: number, k: number, cin: number, cout: number, bias: boolean) => {
     macs += hs * ws * k * k * cin * cout;
+    convMacs += hs * ws * k * k * cin * cout;
     params += k * k * cin * cout + (bias ? cout : 0);
     activations += hs * ws * cout;
   };
@@ -110,31 +118,54 @@ export function networkProfile(spec: ResolvedSpec): NetworkProfile {
       break;
     }
   }
-  return { macs, params, activations };
+  return { macs, convMacs, params, activations };
 }
 
-/**
- * Effective FLOP/s of one worker (ARCAL_WORKER_FLOPS's default), measured with bench/estimate-accuracy.ts on
- * the 2-core development machine with the native backend (December 2026, other work keeping the load average
- * at 6–15): the MLP, CNN and ResNet-8 specs ran at 14–45 GFLOP per wall-second by this count (25–60 per
- * CPU-second), about 40 at a load of 7 and 20–25 at 12–15; 3e10 sits between. The earlier 2e9 over-estimated
- * every run 7–20×.
+/*
+ * The time model's constants, measured on the 2-core development machine with the native backend (7 December
+ * 2026) with bench/estimate-accuracy.ts's eight specs: five runs at load averages 2–9, fitted over a grid of
+ * the three constants below by the worst |log(measured / estimated)|, of wall time in the three runs at loads
+ * 2–5 (worst 1.8×: where the native kernels got both cores a CNN ran in half its CPU time, where they got one
+ * the MLP attacks ran 1.5× theirs) and of the child's CPU-seconds in all five (worst 1.36×).
  */
-export const DEFAULT_WORKER_FLOPS = 3e10;
 
 /**
- * Work of one attack step beyond the model's passes, per input value of an attacked example, in
- * FLOP-equivalents: the attacks' element-wise updates, norms and projections on the image, which cost far
- * more per value than the network's matrix products and dominate small networks. Measured on the same machine
- * as CPU time per step of a batch of 256 28×28 images beyond the passes (at 60 GFLOP per CPU-second, the
- * matrix products' rate): DeepFool, DDN and C&W from 10 steps on an MLP and the CNN; FMN from the bench's
- * on-the-fly MLP run (43 CPU-seconds for about 1,100 batch steps: 35 ms a step beyond 4 ms of passes).
+ * Dense-layer FLOPs one worker does per second (ARCAL_WORKER_FLOPS's default): fitted 4.5e10 (with the other
+ * two constants as below, 4e10 fitted CPU time best and 4.5e10 wall time at loads 2–5). Earlier defaults: 2e9
+ * (over-estimated every run 7–20×), then 3e10 with neither the other constants nor 2-pass attack steps, which
+ * over-estimated the convolutional and attack specs 2–5× at a load of 4.
+ */
+export const DEFAULT_WORKER_FLOPS = 4.5e10;
+
+/**
+ * How much faster than a dense layer's the native convolution kernels do a multiply-add: a convolution's
+ * FLOPs count 1/CONV_SPEEDUP dense FLOPs. Fitted 1.2 (1.0 and 1.5 fitted CPU time worse); the CNN alone ran
+ * faster, ResNet-8's thin 16–64-channel layers with their batch norms slower.
+ */
+export const CONV_SPEEDUP = 1.2;
+
+/**
+ * Seconds of every run beyond its operation count: making the data, building the models, the reports and
+ * files written at the end. Fitted 0.75–1.5 s (1 s here); the old C&W spec (700 examples, 90-step budgets)
+ * took 1.7 CPU-seconds in all.
+ */
+export const RUN_OVERHEAD_SECONDS = 1;
+
+/**
+ * Work of one attack step beyond the model's passes, per input value of an attacked example, in dense
+ * FLOP-equivalents at DEFAULT_WORKER_FLOPS: the attacks' element-wise updates, norms and projections on the
+ * image, which cost far more per value than the network's matrix products and dominate small networks.
+ * Measured on the same machine as CPU time per step of a batch of 256 28×28 images beyond the passes:
+ * DeepFool, DDN and C&W from 10 steps on an MLP and the CNN; FMN from the bench's on-the-fly MLP run (43
+ * CPU-seconds for about 1,100 batch steps: 35 ms a step beyond 4 ms of passes); as FLOPs at 6e10 per
+ * CPU-second then (10,000 for FMN, 11,000 DeepFool, 5,700 DDN, 3,400 C&W), scaled by 4.5e10/6e10 here. C&W
+ * checks it: 9 × 200 steps on the MLP took 0.069 ms per example and pass (7 December 2026), 0.065 by this count.
  */
 export const ATTACK_STEP_FLOPS_PER_INPUT: Record<AttackName, number> = {
-  'fmn-l2': 10_000,
-  'deepfool-l2': 11_000,
-  'ddn-l2': 5_700,
-  'cw-l2': 3_400,
+  'fmn-l2': 7_500,
+  'deepfool-l2': 8_250,
+  'ddn-l2': 4_300,
+  'cw-l2': 2_550,
 };
 
 /** Forward multiply-adds of one example (convolutions with "same" padding, 2×2 pooling). */
@@ -172,7 +203,8 @@ export function estimateCost(spec: ResolvedSpec, opts: { workerFlops: number; bu
   const sizes = splitSizes(spec.dataset);
   const { train, validation, test } = sizes;
   const net = networkProfile(spec);
-  const fwd = 2 * net.macs;
+  // one forward pass in dense-equivalent FLOPs: a convolution's multiply-adds count 1/CONV_SPEEDUP
+  const fwd = 2 * (net.macs - net.convMacs + net.convMacs / CONV_SPEEDUP);
   const members = spec.ensemble.members;
   const epochs = spec.training.epochs;
   // the selection split is predicted after every epoch (its metrics) and once more at the end
@@ -183,10 +215,15 @@ export function estimateCost(spec: ResolvedSpec, opts: { workerFlops: number; bu
   const training = (3 + ccatSteps) * fwd * train * epochs * members + fwd * (validation + selection) * epochs * members;
 
   const { attack, params, source, everyEpochs } = spec.method.robustness;
-  const passes = (a: typeof attack) => attackPassesPerExample(a, params, spec.dataset.classes);
   const [h, w, c] = spec.dataset.shape;
-  // one attacked example: each pass a forward and a backward pass, plus the attack's own work on the image
-  const perExample = (a: AttackName) => passes(a) * (3 * fwd + ATTACK_STEP_FLOPS_PER_INPUT[a] * h * w * c);
+  // passes at their upper bound: DDN, FMN and DeepFool run every step. C&W's early abort can end a round
+  // sooner; measured on the synthetic 28×28 MLP after 2 epochs (7 December 2026, 200 test examples in one
+  // batch) 30 steps × 3 rounds spent 47 % of the bound, but the defaults, 9 × 200, all of it (a round ends
+  // only once no example's loss falls, and in a batch of hundreds one always does), so the bound stays
+  const passes = (a: AttackName) => attackPassesPerExample(a, params, spec.dataset.classes);
+  // one attacked example: each pass a forward and an input-gradient backward pass (the gradient tape
+  // differentiates the input only, not the weights: 2 forward passes), plus the attack's own work on the image
+  const perExample = (a: AttackName) => passes(a) * (2 * fwd + ATTACK_STEP_FLOPS_PER_INPUT[a] * h * w * c);
   const perAttack = perExample(attack);
   // the same rules as the plan's (contracts' stages.ts): only AR-AdaLS with more than one subset ranks its
   // training examples (CCAT makes its adversarial examples inside every training batch, counted above); the
@@ -215,15 +252,15 @@ export function estimateCost(spec: ResolvedSpec, opts: { workerFlops: number; bu
 
   const total = training + robustness + evaluation;
   return {
-    seconds: Math.ceil(total / opts.workerFlops),
+    seconds: Math.ceil(RUN_OVERHEAD_SECONDS + total / opts.workerFlops),
     budgetSeconds: opts.budgetSeconds,
     flops: { training, robustness, evaluation, total },
-    forwardFlopsPerExample: fwd,
+    forwardFlopsPerExample: 2 * net.macs,
     examples: { train, validation, test },
     memoryBytes: estimateMemory(spec, net, sizes),
     assumptions: {
       workerFlops: opts.workerFlops,
-      note: 'operation count / effective FLOP/s of one CPU worker; training step = 3 forward passes; attack passes at their upper bound (no early stop) plus their per-step work on the image',
+      note: `${RUN_OVERHEAD_SECONDS} s per run + dense-equivalent operation count / FLOP/s of one CPU worker; a convolution's multiply-add counts 1/${CONV_SPEEDUP}; training step = 3 forward passes, attack step = 2 (the input's gradient only) at their upper bound (no early stop) plus their work on the image`,
     },
   };
 }

@@ -6,6 +6,7 @@ import {
   estimateCost,
   forwardMacs,
   ATTACK_STEP_FLOPS_PER_INPUT as PER_INPUT,
+  RUN_OVERHEAD_SECONDS,
   RUNTIME_BYTES,
 } from '../src/estimate.ts';
 
@@ -23,18 +24,21 @@ const spec = (over: Record<string, any>) => {
 };
 
 describe('estimateCost', () => {
-  it('counts an MLP by hand: 16·5 + 5·3 multiply-adds, 3 passes per training example', () => {
+  it('counts an MLP by hand: 16·5 + 5·3 multiply-adds, 3 passes per training example, 2 per attack step', () => {
     const s = spec({});
     expect(forwardMacs(s)).toBe(16 * 5 + 5 * 3);
     const e = estimateCost(s, { workerFlops: 1, budgetSeconds: 1e12 });
     const fwd = 2 * 95;
     // training: 3·fwd·100 examples·2 epochs + validation forward 20·2; evaluation: test forward 10 + the
-    // default test attack, DDN: 100 steps of 3 fwd + 10 bisection forward passes (100 + 10/3 passes), each
-    // pass with DDN's work on the 16 input values, on each of 10 examples
+    // default test attack, DDN: 100 steps of 2 fwd (forward and the input's gradient) + 10 bisection forward
+    // passes (100 + 10/3 passes), each pass with DDN's work on the 16 input values, on each of 10 examples
     expect(e.flops.training).toBe(3 * fwd * 100 * 2 + fwd * 20 * 2);
+    expect(e.flops.training).toBe(121_600);
     const ddnPasses = 100 + 10 / 3;
-    expect(e.flops.evaluation).toBeCloseTo(fwd * 10 + ddnPasses * (3 * fwd + PER_INPUT['ddn-l2'] * 16) * 10, 3);
-    expect(e.seconds).toBe(e.flops.total);
+    expect(e.flops.evaluation).toBeCloseTo(fwd * 10 + ddnPasses * (2 * fwd + PER_INPUT['ddn-l2'] * 16) * 10, 3);
+    // at 1 FLOP/s the seconds are the FLOPs plus the fixed 1 s of a run, rounded up
+    expect(RUN_OVERHEAD_SECONDS).toBe(1);
+    expect(e.seconds).toBe(Math.ceil(1 + 121_600 + fwd * 10 + ddnPasses * (2 * fwd + PER_INPUT['ddn-l2'] * 16) * 10));
   });
 
   it("sizes a synthetic set by the spec's limits, with the loader's defaults when absent", () => {
@@ -58,9 +62,10 @@ describe('estimateCost', () => {
     const fwd = 2 * 95;
     const e = estimateCost(s, { workerFlops: 1, budgetSeconds: 1 });
     // a vanilla reference (100 train × 2 epochs × 3 fwd + 20 validation × 2 forward), then 120 examples attacked
-    // with 9 · 200 passes, each 3 fwd and C&W's work on the 16 input values
+    // with 9 · 200 passes (the bound: early abort does not shorten the defaults), each 2 fwd and C&W's work
+    // on the 16 input values
     expect(e.flops.robustness).toBe(
-      3 * fwd * 100 * 2 + fwd * 20 * 2 + 9 * 200 * (3 * fwd + PER_INPUT['cw-l2'] * 16) * 120,
+      3 * fwd * 100 * 2 + fwd * 20 * 2 + 9 * 200 * (2 * fwd + PER_INPUT['cw-l2'] * 16) * 120,
     );
   });
 
@@ -85,7 +90,7 @@ describe('estimateCost', () => {
   it('counts the reference model for on-the-fly ranking: its ranking starts the run, members re-rank after', () => {
     const fwd = 2 * 95;
     const reference = 3 * fwd * 100 * 4 + fwd * 20 * 4;
-    const cw = 9 * 200 * (3 * fwd + PER_INPUT['cw-l2'] * 16) * 120;
+    const cw = 9 * 200 * (2 * fwd + PER_INPUT['cw-l2'] * 16) * 120;
     const otf = (members: number, mode: string) =>
       estimateCost(
         spec({
@@ -145,6 +150,20 @@ describe('estimateCost', () => {
       dataset: { name: 'synthetic', classes: 4, shape: [8, 8, 1], trainLimit: 10, validationSize: 0 },
     });
     expect(forwardMacs(s)).toBe(8 * 8 * 9 * 32 + 4 * 4 * 9 * 32 * 64 + 2 * 2 * 64 * 128 + 128 * 4);
+  });
+
+  it('counts a convolution multiply-add as 1/1.2 of a dense one', () => {
+    const s = spec({
+      model: { arch: 'cnn' },
+      dataset: { name: 'synthetic', classes: 4, shape: [8, 8, 1], trainLimit: 10, validationSize: 0 },
+      evaluation: { robustnessSubsets: 0 },
+    });
+    // convolutions 8·8·9·32 + 4·4·9·32·64 = 18,432 + 294,912 = 313,344 multiply-adds, /1.2 = 261,120;
+    // dense 2·2·64·128 + 128·4 = 33,280; one forward pass 2·(261,120 + 33,280) = 588,800 dense FLOPs; training:
+    // 3 passes × 10 examples × 2 epochs
+    expect(estimateCost(s, { workerFlops: 1, budgetSeconds: 1 }).flops.training).toBeCloseTo(60 * 588_800, 3);
+    // the raw count stays in forwardFlopsPerExample
+    expect(estimateCost(s, { workerFlops: 1, budgetSeconds: 1 }).forwardFlopsPerExample).toBe(2 * (313_344 + 33_280));
   });
 
   it('the paper-scale example is far over the default budget, the laptop-scale examples are under it', () => {
