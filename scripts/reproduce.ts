@@ -29,7 +29,7 @@ import {
   unimplementedPaths,
 } from '@arcal/core';
 import { costOf, type PlannedExperiment, PRESETS, type Preset, planFor } from './reproduce/plan.ts';
-import { buildResults, chooseSwept, type Finished, figuresToSvg } from './reproduce/results.ts';
+import { buildResults, chooseSwept, type Finished, figuresToSvg } from './reproduce/results/index.ts';
 import { canonicalJson, readSummary, summarize, writeSummary } from './reproduce/summary.ts';
 
 function arg(name: string): string | undefined {

@@ -15,7 +15,7 @@ import {
   type Finished,
   figuresToSvg,
   selectLsEpsilon,
-} from '../scripts/reproduce/results.ts';
+} from '../scripts/reproduce/results/index.ts';
 import { readSummary, summarize, summaryPath, writeSummary } from '../scripts/reproduce/summary.ts';
 
 /** Clean test ECE of each family at seed 0; seed s adds 0.02·s. */
