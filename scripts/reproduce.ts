@@ -155,7 +155,8 @@ async function main(): Promise<void> {
         const report = await readReport(join(runsDir, e.dir));
         // a run folder left by another spec (an edited preset, a changed default) is not this experiment
         if (report && canonicalJson(report.spec) === canonicalJson(resolved)) {
-          summary = summarize(preset.name, e, report);
+          // the runs folder is this machine's own state: its runs were made here
+          summary = summarize(preset.name, e, report, host);
           await writeSummary(summariesDir, summary);
         }
       }
