@@ -2,34 +2,16 @@
  * The API must never load TensorFlow.js or @arcal/core: a child process imports @arcal/api under a module
  * resolve hook that records every URL it resolves.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { runProcess } from '../../../test/support/run-process.ts';
+import { modulesResolvedBy } from '../../../test/support/module-graph.ts';
 
 const root = new URL('../../../', import.meta.url);
 
 async function resolvedBy(entry: string): Promise<string[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'arcal-imports-'));
-  const hooks = join(dir, 'hooks.mjs');
-  writeFileSync(
-    hooks,
-    `export async function resolve(s, c, next) { const r = await next(s, c); process.stderr.write('RESOLVED ' + r.url + '\\n'); return r; }\n`,
-  );
-  const register = join(dir, 'register.mjs');
-  writeFileSync(
-    register,
-    `import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(hooks).href)});\n`,
-  );
-  const r = await runProcess(
-    process.execPath,
-    ['--import', register, '--import', 'tsx', '-e', `await import(${JSON.stringify(entry)})`],
-    { cwd: new URL('apps/api/', root), timeout: 60_000 },
-  );
+  const r = await modulesResolvedBy(`await import(${JSON.stringify(entry)})`, new URL('apps/api/', root));
   expect(r.status, r.stderr.slice(-2000)).toBe(0);
-  return [...r.stderr.matchAll(/^RESOLVED (.*)$/gm)].map((m) => m[1]!);
+  return r.urls;
 }
 
 describe('module graph', () => {

@@ -3,13 +3,12 @@
  * keys of every example spec, checked against values worked out by hand from each spec; the joint ensemble's
  * epoch update against a hand computation; and the module's import graph (no tfjs).
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { type EpochRecord, type ResolvedSpec, validateSpec } from '@arcal/contracts';
 import { describe, expect, it } from 'vitest';
-import { runProcess } from '../../../test/support/run-process.ts';
+import { modulesResolvedBy } from '../../../test/support/module-graph.ts';
 import {
   decodeRobustness,
   encodeRobustness,
@@ -344,32 +343,13 @@ describe('joint epoch update', () => {
 
 describe('module graph', () => {
   it('@arcal/core/plan loads no tfjs (a child process records every module it resolves)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'arcal-plan-imports-'));
-    const hooks = join(dir, 'hooks.mjs');
-    writeFileSync(
-      hooks,
-      `export async function resolve(s, c, next) { const r = await next(s, c); process.stderr.write('RESOLVED ' + r.url + '\\n'); return r; }\n`,
-    );
-    const register = join(dir, 'register.mjs');
-    writeFileSync(
-      register,
-      `import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(hooks).href)});\n`,
-    );
     // from the workers' package, which imports the plan by its package name as the worker's own process does
-    const r = await runProcess(
-      process.execPath,
-      [
-        '--import',
-        register,
-        '--import',
-        'tsx',
-        '-e',
-        `const p = await import('@arcal/core/plan'); if (typeof p.planSteps !== 'function') process.exit(3);`,
-      ],
-      { cwd: new URL('../../../workers/', import.meta.url), timeout: 60_000 },
+    const r = await modulesResolvedBy(
+      `const p = await import('@arcal/core/plan'); if (typeof p.planSteps !== 'function') process.exit(3);`,
+      new URL('../../../workers/', import.meta.url),
     );
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
-    const urls = [...r.stderr.matchAll(/^RESOLVED (.*)$/gm)].map((m) => m[1]!);
+    const urls = r.urls;
     expect(urls.some((u) => u.endsWith('/packages/core/src/plan/index.ts'))).toBe(true);
     expect(urls.filter((u) => /tfjs|@tensorflow|\/packages\/core\/src\/backend\//.test(u))).toEqual([]);
   }, 70_000);
