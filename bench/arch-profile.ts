@@ -13,8 +13,9 @@
  * (the profiler adds a data read per kernel). Last stdout line: one JSON object.
  */
 import { loadavg } from 'node:os';
-import { type Arch, createModel, Optimizer, ready, tf, trainStep } from '@arcal/core';
+import { type Arch, ready, tf } from '@arcal/core';
 import { nativeKernelStats } from '@arcal/native';
+import { type ArchWorkload, archStep } from './lib/arch-step.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -28,27 +29,7 @@ const top = Number(opt('top', '25'));
 const workload = opt('workload', 'input-grad');
 
 const info = await ready({ backend: 'native', threads: Number(opt('threads', '2')) });
-const shape: [number, number, number] = arch === 'resnet' || arch === 'wrn' ? [32, 32, 3] : [28, 28, 1];
-const model = createModel({ arch, inputShape: shape, classes: 10 }, 0);
-const x = tf.randomUniform([batch, ...shape]) as tf.Tensor4D;
-const labels = tf.tensor1d(
-  Int32Array.from({ length: batch }, (_, i) => i % 10),
-  'int32',
-);
-const y = tf.oneHot(labels, 10).toFloat() as tf.Tensor2D;
-const optim = new Optimizer({ kind: 'adam', momentum: 0, weightDecay: 0 }, model.trainable);
-const loss = (xx: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, model.apply(xx)) as tf.Scalar;
-// read outside the tidy, as in bench/arch-throughput.ts
-const read = (t: tf.Tensor) => {
-  t.dataSync();
-  t.dispose();
-};
-const step =
-  workload === 'train'
-    ? () => void trainStep(model, optim, x, y, labels, 1e-3)
-    : workload === 'infer'
-      ? () => read(tf.tidy(() => model.apply(x)))
-      : () => read(tf.tidy(() => tf.grad(loss)(x)));
+const { step } = archStep(arch, batch, workload as ArchWorkload);
 
 for (let i = 0; i < 2; i++) step();
 const t0 = performance.now();

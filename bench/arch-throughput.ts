@@ -14,7 +14,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { type Arch, createModel, Optimizer, ready, tf, trainStep } from '@arcal/core';
+import { type Arch, ready } from '@arcal/core';
+import { type ArchWorkload, archStep } from './lib/arch-step.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -32,28 +33,7 @@ async function measure(backend: string): Promise<Record<string, number>> {
   const info = await ready({ backend, threads: threads ? Number(threads) : undefined });
   const out: Record<string, number> = { threads: info.threads };
   for (const arch of archs) {
-    const shape: [number, number, number] = arch === 'resnet' || arch === 'wrn' ? [32, 32, 3] : [28, 28, 1];
-    const model = createModel({ arch, inputShape: shape, classes: 10 }, 0);
-    const x = tf.randomUniform([batch, ...shape]) as tf.Tensor4D;
-    const labels = tf.tensor1d(
-      Int32Array.from({ length: batch }, (_, i) => i % 10),
-      'int32',
-    );
-    const y = tf.oneHot(labels, 10).toFloat() as tf.Tensor2D;
-    const opt = new Optimizer({ kind: 'adam', momentum: 0, weightDecay: 0 }, model.trainable);
-    const loss = (xx: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, model.apply(xx)) as tf.Scalar;
-    // The result is read outside the tidy: a tidy returning the Float32Array would walk its every element
-    // looking for tensors (tfjs's getTensorsInContainer), which for an input gradient costs more than the step.
-    const read = (t: tf.Tensor) => {
-      t.dataSync();
-      t.dispose();
-    };
-    const step =
-      workload === 'train'
-        ? () => void trainStep(model, opt, x, y, labels, 1e-3)
-        : workload === 'infer'
-          ? () => read(tf.tidy(() => model.apply(x)))
-          : () => read(tf.tidy(() => tf.grad(loss)(x)));
+    const { step, dispose } = archStep(arch, batch, workload as ArchWorkload);
     for (let i = 0; i < 2; i++) step();
     let steps = 0;
     const t0 = performance.now();
@@ -62,8 +42,7 @@ async function measure(backend: string): Promise<Record<string, number>> {
       steps++;
     }
     out[arch] = Math.round((10 * steps * batch) / ((performance.now() - t0) / 1000)) / 10;
-    tf.dispose([x, labels, y, ...opt.slots]);
-    model.dispose();
+    dispose();
   }
   return out;
 }
