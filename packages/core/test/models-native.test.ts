@@ -1,10 +1,11 @@
 import { nativeKernelStats } from '@arcal/native';
 import { describe, expect, it } from 'vitest';
-import { probeBackends, ready, tf } from '../src/backend/index.ts';
+import { ready, tf } from '../src/backend/index.ts';
 import { createModel, type ModelConfig } from '../src/models/index.ts';
 import { Optimizer } from '../src/training/optimizer.ts';
 import { trainStep } from '../src/training/trainer.ts';
 import { Rng } from '../src/util/rng.ts';
+import { rel, skipWithoutNative } from './native-compare.ts';
 
 /**
  * The models on the `native` backend (fused conv/dense + bias + relu and batch norm + relu layers with their own
@@ -12,11 +13,7 @@ import { Rng } from '../src/util/rng.ts';
  * in training and inference mode (the latter is what attacks use), same parameter gradients, the same loss curve
  * under Adam and the same batch-norm moving statistics after it.
  */
-const probe = (await probeBackends()).find((p) => p.name === 'native')!;
-const required = process.env.REQUIRE_NATIVE === '1';
-if (!probe.available)
-  console.warn(`native model tests skipped: ${probe.reason}${required ? ' (REQUIRE_NATIVE=1: failing)' : ''}`);
-const skip = !probe.available && !required;
+const skip = await skipWithoutNative('native model tests');
 
 const CNN: ModelConfig = { arch: 'cnn', inputShape: [12, 12, 1], classes: 5 };
 const MLP: ModelConfig = { arch: 'mlp', inputShape: [6, 6, 1], classes: 4, hidden: [16, 8] };
@@ -29,17 +26,6 @@ function batch(config: ModelConfig, n: number, seed: number) {
   const x = Float32Array.from({ length: n * h * w * c }, () => rng.next());
   const labels = Int32Array.from({ length: n }, () => Math.floor(rng.next() * config.classes));
   return { x, labels, shape: [n, h, w, c] as [number, number, number, number] };
-}
-
-/** Max |a − b| / max |b|. */
-function rel(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return den === 0 ? num : num / den;
 }
 
 /** Lets the event loop run between the synchronous pieces of work (the cpu reference takes seconds each). */

@@ -1,8 +1,9 @@
 import { nativeKernelStats } from '@arcal/native';
 import { describe, expect, it } from 'vitest';
-import { probeBackends, ready, tf } from '../src/backend/index.ts';
+import { ready, tf } from '../src/backend/index.ts';
 import { createModel, getWeights, type ModelConfig, setWeights } from '../src/models/index.ts';
 import { Rng } from '../src/util/rng.ts';
+import { rel, skipWithoutNative } from './native-compare.ts';
 
 /**
  * The residual nets in inference mode on `native` (each block's conv1 + BN-ReLU folded into one conv layer with
@@ -11,20 +12,7 @@ import { Rng } from '../src/util/rng.ts';
  * network's): logits, the input gradient (an attack step) and the parameter gradients through the frozen
  * statistics.
  */
-const probe = (await probeBackends()).find((p) => p.name === 'native')!;
-const required = process.env.REQUIRE_NATIVE === '1';
-const skip = !probe.available && !required;
-
-/** Max |a − b| / max |b|. */
-function rel(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return den === 0 ? num : num / den;
-}
+const skip = await skipWithoutNative('native residual-net tests');
 
 async function evalRun(backend: string, config: ModelConfig, weights: Float32Array[] | undefined) {
   await tf.setBackend(backend);
