@@ -247,7 +247,9 @@ export function estimateCost(spec: ResolvedSpec, opts: { workerFlops: number; bu
     const attacked = spec.evaluation.robustness.reference === 'vanilla' ? 1 : members;
     evaluation += perExample(spec.evaluation.robustness.attack) * test * attacked;
   }
-  evaluation += fwd * test * members * spec.evaluation.corruptions.length * spec.evaluation.severities.length;
+  // corruption metrics on evaluation.shiftLimit test images when set
+  const shifted = Math.min(test, spec.evaluation.shiftLimit ?? test);
+  evaluation += fwd * shifted * members * spec.evaluation.corruptions.length * spec.evaluation.severities.length;
   if (spec.evaluation.ood) evaluation += fwd * test * members;
 
   const total = training + robustness + evaluation;

@@ -24,6 +24,22 @@ const spec = (over: Record<string, any>) => {
 };
 
 describe('estimateCost', () => {
+  it('counts the corruption metrics on evaluation.shiftLimit test images when it is set', () => {
+    const fwd = 2 * 95; // the MLP below: 16·5 + 5·3 multiply-adds
+    const corruptions = ['contrast', 'brightness'];
+    const all = estimateCost(spec({ evaluation: { robustnessSubsets: 0, corruptions, severities: [1, 2, 3] } }), {
+      workerFlops: 1,
+      budgetSeconds: 1e12,
+    });
+    const four = estimateCost(
+      spec({ evaluation: { robustnessSubsets: 0, corruptions, severities: [1, 2, 3], shiftLimit: 4 } }),
+      { workerFlops: 1, budgetSeconds: 1e12 },
+    );
+    // 10 test images: clean forward on 10, corrupted forward on 10 (or 4) images × 2 corruptions × 3 severities
+    expect(all.flops.evaluation).toBe(fwd * 10 + fwd * 10 * 2 * 3);
+    expect(four.flops.evaluation).toBe(fwd * 10 + fwd * 4 * 2 * 3);
+  });
+
   it('counts an MLP by hand: 16·5 + 5·3 multiply-adds, 3 passes per training example, 2 per attack step', () => {
     const s = spec({});
     expect(forwardMacs(s)).toBe(16 * 5 + 5 * 3);

@@ -210,6 +210,13 @@ export const EvaluationSpec = T.Object(
     ),
     corruptions: T.Optional(T.Array(OneOf([...CORRUPTIONS]), { uniqueItems: true })),
     severities: T.Optional(T.Array(Int({ minimum: 1, maximum: 5 }), { uniqueItems: true })),
+    shiftLimit: T.Optional(
+      Int({
+        minimum: 1,
+        description:
+          'Corruption metrics on a fixed subset of this many test images, the same for every spec and seed [all].',
+      }),
+    ),
     ood: T.Optional(
       T.Object(
         { dataset: OneOf(['mnist', 'fashion-mnist', 'cifar10', 'cifar100', 'svhn']) },

@@ -75,6 +75,8 @@ export interface ResolvedSpec {
     robustness: { reference: 'self' | 'vanilla'; attack: AttackName };
     corruptions: CorruptionId[];
     severities: number[];
+    /** Corruption metrics on this fixed subset size of the test split (absent: all of it). */
+    shiftLimit?: number;
     ood?: { dataset: string };
   };
 }
@@ -225,6 +227,9 @@ function semanticProblems(s: ResolvedSpec, raw: Record<string, any>): SpecProble
   if (ev.severities?.length && !ev.corruptions?.length) {
     out.push({ path: 'evaluation.severities', message: 'needs evaluation.corruptions' });
   }
+  if (ev.shiftLimit !== undefined && !ev.corruptions?.length) {
+    out.push({ path: 'evaluation.shiftLimit', message: 'needs evaluation.corruptions' });
+  }
   return out;
 }
 
@@ -317,6 +322,7 @@ export function applyDefaults(raw: any): ResolvedSpec {
       },
       corruptions: ev.corruptions ?? [],
       severities: ev.severities ?? (ev.corruptions?.length ? [1, 2, 3, 4, 5] : []),
+      ...(ev.shiftLimit !== undefined ? { shiftLimit: ev.shiftLimit } : {}),
       ...(ev.ood ? { ood: ev.ood } : {}),
     },
   };

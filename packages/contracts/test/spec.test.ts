@@ -43,6 +43,29 @@ describe('experiment spec', () => {
     expect(splitSizes({ name: 'fashion-mnist', validationSize: 3000 }).train).toBe(57000);
   });
 
+  it('a corruption subset (evaluation.shiftLimit) resolves into the spec only when asked for, and needs corruptions', () => {
+    const run = (evaluation: Record<string, unknown>) =>
+      validateSpec({
+        name: 's',
+        dataset: { name: 'fashion-mnist' },
+        model: { arch: 'cnn' },
+        training: { epochs: 1, batchSize: 8, optimizer: 'sgd', learningRate: 0.1 },
+        method: { kind: 'vanilla' },
+        evaluation,
+      });
+    const ok = (evaluation: Record<string, unknown>) => {
+      const r = run(evaluation);
+      if (!r.ok) throw new Error(r.problems.map(formatProblem).join('; '));
+      return r.spec.evaluation;
+    };
+    expect('shiftLimit' in ok({ corruptions: ['contrast'] })).toBe(false);
+    expect(ok({ corruptions: ['contrast'], shiftLimit: 2000 }).shiftLimit).toBe(2000);
+    const without = run({ shiftLimit: 2000 });
+    expect(without.ok).toBe(false);
+    if (!without.ok) expect(without.problems.map((p) => p.path)).toContain('evaluation.shiftLimit');
+    expect(run({ corruptions: ['contrast'], shiftLimit: 0 }).ok).toBe(false);
+  });
+
   it('fills the documented defaults', () => {
     const r = validateSpec({
       name: 'd',

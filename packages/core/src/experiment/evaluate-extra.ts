@@ -9,6 +9,7 @@ import type { ExperimentData } from '../data/types.ts';
 import { type Model, predictLogits, predictProbabilities } from '../models/index.ts';
 import { auroc, entropyHistogram, oodScores, predictiveEntropy } from '../ood/index.ts';
 import { applyTemperature, MixNMatchCalibrator } from '../posthoc/index.ts';
+import { Rng } from '../util/rng.ts';
 import type { OodLoader, RunEvent } from './run-types.ts';
 
 export interface Posthoc {
@@ -23,6 +24,28 @@ export function calibratedProbabilities(model: Model, x: Float32Array, n: number
     return Float32Array.from(applyTemperature(predictLogits(model, x, n), model.config.classes, p.temperature));
   }
   return predictProbabilities(model, x, n);
+}
+
+/** Seed of the corruption subset: fixed, so every spec and seed is measured on the same test images. */
+const SHIFT_SUBSET_SEED = 20_000;
+
+/**
+ * The test images the corruption metrics use: all `n` when `limit` is absent or not below `n`, otherwise `limit`
+ * of them drawn without replacement by a fixed seed (the same for every spec and seed, so paired comparisons see
+ * the same images), in ascending order.
+ */
+export function shiftSubset(n: number, limit?: number): Int32Array {
+  if (limit === undefined || limit >= n) return Int32Array.from({ length: n }, (_, i) => i);
+  const idx = Int32Array.from({ length: n }, (_, i) => i);
+  const rng = new Rng(SHIFT_SUBSET_SEED);
+  // partial Fisher–Yates: the first `limit` places hold a uniform sample
+  for (let i = 0; i < limit; i++) {
+    const j = i + rng.int(n - i);
+    const t = idx[i];
+    idx[i] = idx[j];
+    idx[j] = t;
+  }
+  return idx.slice(0, limit).sort();
 }
 
 export interface ShiftRow {
@@ -52,6 +75,23 @@ export async function evaluateShiftAndOod(
   if (spec.evaluation.corruptions.length) {
     const shift = await import('../shift/index.ts');
     const rows: ShiftRow[] = [];
+    // the corruption subset (evaluation.shiftLimit): its images and labels
+    const keep = shiftSubset(test.n, spec.evaluation.shiftLimit);
+    const per = h * w * c;
+    const sub =
+      keep.length === test.n
+        ? test
+        : {
+            n: keep.length,
+            x: (() => {
+              const x = new Float32Array(keep.length * per);
+              keep.forEach((k, i) => {
+                x.set(test.x.subarray(k * per, (k + 1) * per), i * per);
+              });
+              return x;
+            })(),
+            y: Int32Array.from(keep, (k) => test.y[k]),
+          };
     const notApplicable: Array<{ corruption: string; reason: string }> = [];
     for (const id of spec.evaluation.corruptions) {
       const app = shift.corruptionApplicability(id, c);
@@ -61,17 +101,17 @@ export async function evaluateShiftAndOod(
       }
       for (const sev of spec.evaluation.severities) {
         o.onEvent?.({ type: 'stage', stage: 'shift', detail: `${id} severity ${sev}` });
-        const xs = shift.corrupt(test.x, [test.n, h, w, c], id as never, sev, spec.seed + sev);
-        const probs = predictAll(xs, test.n);
+        const xs = shift.corrupt(sub.x, [sub.n, h, w, c], id as never, sev, spec.seed + sev);
+        const probs = predictAll(xs, sub.n);
         const avg = probs.length === 1 ? probs[0] : averageProbabilities(probs);
-        const s = classificationSummary(avg, test.y, bins);
+        const s = classificationSummary(avg, sub.y, bins);
         rows.push({
           corruption: id,
           severity: sev,
           accuracy: s.accuracy,
           ece: s.ece,
           nll: s.nll,
-          ...(probs.length > 1 ? { variance: predictionVariance(probs, test.n) } : {}),
+          ...(probs.length > 1 ? { variance: predictionVariance(probs, sub.n) } : {}),
         });
       }
     }
