@@ -5,6 +5,7 @@
  */
 import type { ResolvedSpec } from '@arcal/contracts';
 import { averageProbabilities, classificationSummary, predictionVariance } from '../calibration/index.ts';
+import { gatherSplit } from '../data/splits.ts';
 import type { ExperimentData } from '../data/types.ts';
 import { type Model, predictLogits, predictProbabilities } from '../models/index.ts';
 import { auroc, entropyHistogram, oodScores, predictiveEntropy } from '../ood/index.ts';
@@ -36,16 +37,7 @@ const SHIFT_SUBSET_SEED = 20_000;
  */
 export function shiftSubset(n: number, limit?: number): Int32Array {
   if (limit === undefined || limit >= n) return Int32Array.from({ length: n }, (_, i) => i);
-  const idx = Int32Array.from({ length: n }, (_, i) => i);
-  const rng = new Rng(SHIFT_SUBSET_SEED);
-  // partial Fisher–Yates: the first `limit` places hold a uniform sample
-  for (let i = 0; i < limit; i++) {
-    const j = i + rng.int(n - i);
-    const t = idx[i];
-    idx[i] = idx[j];
-    idx[j] = t;
-  }
-  return idx.slice(0, limit).sort();
+  return new Rng(SHIFT_SUBSET_SEED).permutation(n).slice(0, limit).sort();
 }
 
 export interface ShiftRow {
@@ -77,21 +69,10 @@ export async function evaluateShiftAndOod(
     const rows: ShiftRow[] = [];
     // the corruption subset (evaluation.shiftLimit): its images and labels
     const keep = shiftSubset(test.n, spec.evaluation.shiftLimit);
-    const per = h * w * c;
     const sub =
       keep.length === test.n
         ? test
-        : {
-            n: keep.length,
-            x: (() => {
-              const x = new Float32Array(keep.length * per);
-              keep.forEach((k, i) => {
-                x.set(test.x.subarray(k * per, (k + 1) * per), i * per);
-              });
-              return x;
-            })(),
-            y: Int32Array.from(keep, (k) => test.y[k]),
-          };
+        : gatherSplit({ pixels: test.x, labels: test.y, n: test.n, shape: data.shape, origin: test.fileIndex }, keep);
     const notApplicable: Array<{ corruption: string; reason: string }> = [];
     for (const id of spec.evaluation.corruptions) {
       const app = shift.corruptionApplicability(id, c);
