@@ -28,7 +28,8 @@ import {
   runExperiment,
   unimplementedPaths,
 } from '@arcal/core';
-import { costOf, type PlannedExperiment, PRESETS, type Preset, planFor } from './reproduce/plan.ts';
+import { checkoutState, type PartRecord, readParts, recordPart } from './reproduce/parts.ts';
+import { costOf, type PlannedExperiment, PRESETS, type Preset, planCosts, planFor } from './reproduce/plan.ts';
 import { buildResults, chooseSwept, type Finished, figuresToSvg } from './reproduce/results/index.ts';
 import { canonicalJson, readSummary, summarize, writeSummary } from './reproduce/summary.ts';
 
@@ -164,6 +165,28 @@ async function main(): Promise<void> {
     }
   };
 
+  // this invocation's record in parts.json, written after each experiment it finishes
+  const code = checkoutState(resolve(import.meta.dirname, '..'));
+  const startedAt = new Date().toISOString();
+  const finishedHere: string[] = [];
+  const notePart = async (dir: string) => {
+    finishedHere.push(dir);
+    const b = activeBackend();
+    const part: PartRecord = {
+      ...code,
+      startedAt,
+      updatedAt: new Date().toISOString(),
+      wallSeconds: Math.round((performance.now() - t0) / 100) / 10,
+      finished: finishedHere,
+      machine: host,
+      backend: b?.name ?? info.name,
+      ...(b?.threads ? { threads: b.threads } : {}),
+    };
+    await recordPart(summariesDir, part);
+  };
+  if (code.dirty)
+    log(`note: the checkout has changes outside docs/; parts.json records commit ${code.commit.slice(0, 7)} as dirty`);
+
   let ran = 0;
   let outOfTime = false;
   let spentCost = 0;
@@ -171,8 +194,9 @@ async function main(): Promise<void> {
   const runPlan = async (plan: PlannedExperiment[], extraCost: number) => {
     await collect(plan);
     const todo = plan.filter((e) => !results.get(e.dir)!.summary);
+    const cost = planCosts(preset, todo);
     const remainingCost = () =>
-      todo.reduce((s, e) => s + (results.get(e.dir)!.summary || results.get(e.dir)!.error ? 0 : costOf(preset, e)), 0) +
+      todo.reduce((s, e) => s + (results.get(e.dir)!.summary || results.get(e.dir)!.error ? 0 : cost.get(e.dir)!), 0) +
       extraCost;
     log(`${plan.length} experiments, ${plan.length - todo.length} finished earlier, ${todo.length} to run`);
     for (const e of todo) {
@@ -208,6 +232,7 @@ async function main(): Promise<void> {
         const summary = summarize(preset.name, e, report, host);
         await writeSummary(summariesDir, summary);
         results.set(e.dir, { planned: e, summary });
+        await notePart(e.dir);
         log(
           `  done in ${hms((performance.now() - te) / 1000)}: test acc ${(100 * report.final.accuracy).toFixed(2)}%, ECE ${(100 * report.final.ece).toFixed(2)}%`,
         );
@@ -217,12 +242,16 @@ async function main(): Promise<void> {
         log(`  FAILED: ${(err as Error).message}`);
       }
       ran++;
-      spentCost += costOf(preset, e);
+      spentCost += cost.get(e.dir)!;
       spentSeconds += (performance.now() - te) / 1000;
     }
   };
 
   if (!flag('only-results')) {
+    if (code.dirty)
+      log(
+        `note: the checkout has changes outside docs/; parts.json records commit ${code.commit.slice(0, 7)} as dirty`,
+      );
     const phase1 = planFor(preset);
     // what waits for the sweeps' choices (Ensemble of LS; with an α sweep also on-the-fly, the R sweep and the
     // AdaLS / AR-AdaLS ensembles): counted in the ETA from the start at the grids' first values
@@ -252,7 +281,14 @@ async function main(): Promise<void> {
     dataSource = any?.dataset.source ?? preset.dataset.name;
   }
   const backend = activeBackend();
+  // what the sweeps have not chosen yet keeps part of the plan unplanned: counted in the header
+  const filled = {
+    epsilon: chosen.epsilon ?? preset.lsEpsilons[0],
+    alphaAdaLS: chosen.alphaAdaLS ?? preset.alphas[0],
+    alphaArAdaLS: chosen.alphaArAdaLS ?? preset.alphas[0],
+  };
   const { markdown, figures } = buildResults({
+    awaitingChoice: planFor(preset, filled).length - planFor(preset, chosen).length,
     preset,
     experiments: planFor(preset, chosen).map((e) => results.get(e.dir)!),
     machine: {
@@ -264,6 +300,7 @@ async function main(): Promise<void> {
     scriptSeconds: (performance.now() - t0) / 1000,
     dataSource,
     dataDir: relative(outDir, summariesDir).split('\\').join('/'),
+    parts: await readParts(summariesDir),
   });
   await mkdir(join(outDir, 'figures'), { recursive: true });
   await writeFile(join(outDir, 'RESULTS.md'), markdown);

@@ -8,7 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExperimentReport } from '@arcal/contracts';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FASHION_MNIST, type Family, type PlannedExperiment, planFor, SMOKE } from '../scripts/reproduce/plan.ts';
+import { type PartRecord, partsLine, readParts, recordPart } from '../scripts/reproduce/parts.ts';
+import {
+  costOf,
+  FASHION_MNIST,
+  type Family,
+  type PlannedExperiment,
+  planCosts,
+  planFor,
+  SMOKE,
+} from '../scripts/reproduce/plan.ts';
 import {
   buildResults,
   chooseSwept,
@@ -512,5 +521,62 @@ describe('published summaries', () => {
     expect(await readSummary(dir, e, s.resolvedSpec)).toBeDefined();
     const otherDefault = { ...(s.resolvedSpec as object), evaluation: { bins: 20 } };
     expect(await readSummary(dir, e, otherDefault)).toBeUndefined();
+  });
+});
+
+describe('the parts of a reproduction', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'arcal-parts-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const machine = { cpu: 'test CPU', cores: 2, memoryGb: 24, os: 'Linux', node: '20' };
+  const part = (startedAt: string, wallSeconds: number, finished: string[], commit = 'a'.repeat(40)): PartRecord => ({
+    commit,
+    dirty: false,
+    startedAt,
+    updatedAt: startedAt.replace('T10', 'T11'),
+    wallSeconds,
+    finished,
+    machine,
+    backend: 'native',
+    threads: 2,
+  });
+
+  it('a part rewrites its own record as it goes and later parts are appended in start order', async () => {
+    await recordPart(dir, part('2026-12-07T10:00:00.000Z', 60, ['vanilla/seed=0']));
+    await recordPart(dir, part('2026-12-07T10:00:00.000Z', 120, ['vanilla/seed=0', 'vanilla/seed=1']));
+    await recordPart(dir, part('2026-12-08T10:00:00.000Z', 1800, ['mixup/seed=0'], 'b'.repeat(40)));
+    const parts = await readParts(dir);
+    expect(parts.map((p) => p.finished.length)).toEqual([2, 1]);
+    // 120 s + 1,800 s = 0.533 h; two commits, three experiments
+    const line = partsLine(parts);
+    expect(line).toContain('2 parts');
+    expect(line).toContain('3 experiments');
+    expect(line).toContain('0.53 h');
+    expect(line).toContain('commits aaaaaaa, bbbbbbb');
+  });
+
+  it('without a record the results say so instead of stating a wall time', async () => {
+    expect(await readParts(join(dir, 'absent'))).toEqual([]);
+    expect(partsLine([])).toMatch(/no record/i);
+  });
+});
+
+describe('the ETA of the fashion-mnist plan', () => {
+  it('adds each seed’s reference work once, to the first experiment of that seed that needs it', () => {
+    const p = FASHION_MNIST;
+    const plan = planFor(p);
+    const costs = planCosts(p, plan);
+    const attack = (n: number) => n * p.attack.params.steps * 0.6;
+    const reference = p.training.epochs * p.dataset.trainLimit + attack(p.dataset.testLimit);
+    const ranking = attack(p.dataset.trainLimit + p.dataset.validationSize);
+    // the vanilla runs come first: each of the 5 seeds' first experiment pays the reference model and its test ranking
+    for (const s of p.seeds)
+      expect(costs.get(`vanilla/seed=${s}`)).toBe(costOf(p, plan.find((e) => e.seed === s)!) + reference);
+    // AR-AdaLS (precomputed) pays the training and validation ranking once per seed, at its first α
+    const ar = plan.filter((e) => e.family === 'ar-adals');
+    const extra = ar.reduce((s, e) => s + costs.get(e.dir)! - costOf(p, e), 0);
+    expect(extra).toBe(p.seeds.length * ranking);
+    const total = [...costs.values()].reduce((a, b) => a + b, 0);
+    const plain = plan.reduce((a, e) => a + costOf(p, e), 0);
+    expect(total - plain).toBeCloseTo(p.seeds.length * (reference + ranking), 3);
   });
 });

@@ -320,3 +320,34 @@ export function costOf(p: Preset, e: PlannedExperiment): number {
   const evalPasses = (members * (p.corruptions.length * p.severities.length * shifted + 2 * p.dataset.testLimit)) / 3;
   return train + attacks + evalPasses;
 }
+
+/**
+ * Cost of each experiment of a plan with the shared per-seed work added to the first experiment that needs it
+ * (plans run in order): the vanilla reference model and its ranking of the test set, paid by a seed's first
+ * experiment, and its ranking of the training and validation splits, paid by the seed's first experiment with
+ * precomputed robustness. Without this the ETA after a seed's first experiment extrapolates that work to every
+ * later experiment (2.4× too high after the first one of the fashion-mnist preset).
+ */
+export function planCosts(p: Preset, plan: PlannedExperiment[]): Map<string, number> {
+  const attack = (images: number) => images * p.attack.params.steps * 0.6;
+  const seen = new Set<string>();
+  const out = new Map<string, number>();
+  for (const e of plan) {
+    let c = costOf(p, e);
+    if (!seen.has(`ref ${e.seed}`)) {
+      seen.add(`ref ${e.seed}`);
+      c += p.training.epochs * p.dataset.trainLimit + attack(p.dataset.testLimit);
+    }
+    const m = e.spec.method as { robustness?: { source?: string } };
+    if (
+      m.robustness?.source === 'precompute' &&
+      (e.spec.method as { kind: string }).kind === 'ar-adals' &&
+      !seen.has(`rank ${e.seed}`)
+    ) {
+      seen.add(`rank ${e.seed}`);
+      c += attack(p.dataset.trainLimit + p.dataset.validationSize);
+    }
+    out.set(e.dir, c);
+  }
+  return out;
+}

@@ -2,6 +2,7 @@
  * RESULTS.md's opening: what ran where, and the set-up and hyperparameter table.
  */
 
+import { partsLine } from '../parts.ts';
 import type { Ctx } from './claims.ts';
 import { done, type Summary, table } from './shared.ts';
 import { selectionLabel } from './sweep.ts';
@@ -27,9 +28,11 @@ export function headerSection(ctx: Ctx): void {
     `# Reproduction of the AR-AdaLS comparison on ${p.dataset.name === 'fashion-mnist' ? 'Fashion-MNIST' : p.dataset.name} (preset \`${p.name}\`)`,
     '',
     `Generated ${input.generatedAt} by \`npm run reproduce -- --preset ${p.name}\`. ${finished.length} of ${input.experiments.length} experiments finished` +
+      `${input.awaitingChoice ? ` (${input.awaitingChoice} more are planned once the sweeps have chosen ε and α)` : ''}` +
       `${failed.length ? `, ${failed.length} failed` : ''}. Compute: ${(totalSeconds / 3600).toFixed(2)} h summed over the experiments' summaries ` +
       `(this invocation: ${(input.scriptSeconds / 60).toFixed(1)} min).`,
     '',
+    ...(input.parts ? [partsLine(input.parts), ''] : []),
     `Experiments ran on ${ranOn(finished.map((x) => x.summary)) || 'no machine yet'}. ` +
       `This file was generated on ${input.machine.cpu}, ${input.machine.cores} cores, ${input.machine.memoryGb.toFixed(0)} GB, ${input.machine.os}, Node ${input.machine.node}; ` +
       `tensor backend ${input.machine.backend}${input.machine.threads ? ` (${input.machine.threads} threads)` : ''}. Data: ${input.dataSource ?? p.dataset.name}.`,
@@ -53,7 +56,7 @@ export function setupSection(ctx: Ctx): void {
   const hp: string[][] = [
     [
       'data',
-      `${p.dataset.name}: ${p.dataset.trainLimit} training, ${p.dataset.validationSize} validation${p.dataset.selectionSize ? ` (read by Eq. 3) and ${p.dataset.selectionSize} selection (choose ε and α only)` : ''} (disjoint seeded draws from the training file), first ${p.dataset.testLimit} test images`,
+      `${p.dataset.name}: ${p.dataset.trainLimit} training, ${p.dataset.validationSize} validation${p.dataset.selectionSize ? ` (read by Eq. 3) and ${p.dataset.selectionSize} selection (choose ε and α only)` : ''} (disjoint seeded draws from the training file), first ${p.dataset.testLimit} test images${p.shiftLimit !== undefined && p.shiftLimit < p.dataset.testLimit ? ` (the corruption metrics on a fixed, seeded ${p.shiftLimit} of them)` : ''}`,
       '† sized for the compute budget',
     ],
     [

@@ -4,6 +4,7 @@
  * markdown table.
  */
 import { formatStat, meanStd, type Stat, type SubsetRow } from '@arcal/contracts';
+import type { PartRecord } from '../parts.ts';
 import type { Family, PlannedExperiment, Preset } from '../plan.ts';
 import type { ExperimentSummary } from '../summary.ts';
 
@@ -33,6 +34,10 @@ export interface ResultsInput {
   dataSource?: string;
   /** Where the summaries are published, relative to the results file (e.g. `data/fashion-mnist`). */
   dataDir?: string;
+  /** Experiments planned only once the sweeps have chosen ε and α (not yet in `experiments`). */
+  awaitingChoice?: number;
+  /** The parts that ran the experiments (parts.json beside the summaries); absent: not stated. */
+  parts?: PartRecord[];
 }
 
 /** "No change in accuracy" holds when the paired change is shown to lie within ± this (a fraction). */
