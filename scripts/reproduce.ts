@@ -12,6 +12,9 @@
  * Options: --backend b, --threads n, --data-dir d (datasets), --offline, --runs dir, --summaries dir,
  * --only-results (rebuild the tables from whatever has finished, train nothing), --limit n (run at most n
  * experiments this time), --minutes m (start no experiment after m minutes, so a long preset runs in parts).
+ * Experiments run seed by seed; the corrupted test sets of a seed are kept between its experiments
+ * (ARCAL_SHIFT_CACHE_MB, default 768 here). Each invocation that runs experiments records itself in parts.json
+ * beside the summaries.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -98,6 +101,8 @@ async function main(): Promise<void> {
   const limit = arg('limit') ? Number(arg('limit')) : Number.POSITIVE_INFINITY;
   const deadline = arg('minutes') ? Number(arg('minutes')) * 60_000 : Number.POSITIVE_INFINITY;
   const dataOpts = { dataDir: arg('data-dir') ?? process.env.ARCAL_DATA_DIR, allowDownload: !flag('offline') };
+  // every method of a seed is evaluated on the same corrupted test sets: keep them between experiments
+  process.env.ARCAL_SHIFT_CACHE_MB ??= '768';
   const info = await ready({ backend: arg('backend'), threads: arg('threads') ? Number(arg('threads')) : undefined });
   const preset = await chooseDataset(base, dataOpts);
   const t0 = performance.now();
@@ -193,7 +198,9 @@ async function main(): Promise<void> {
   let spentSeconds = 0;
   const runPlan = async (plan: PlannedExperiment[], extraCost: number) => {
     await collect(plan);
-    const todo = plan.filter((e) => !results.get(e.dir)!.summary);
+    // seed by seed (the sort is stable: the plan's order within a seed): a seed's data, reference model and
+    // corrupted test sets are made once and reused by all its experiments while they are at hand
+    const todo = plan.filter((e) => !results.get(e.dir)!.summary).sort((a, b) => a.seed - b.seed);
     const cost = planCosts(preset, todo);
     const remainingCost = () =>
       todo.reduce((s, e) => s + (results.get(e.dir)!.summary || results.get(e.dir)!.error ? 0 : cost.get(e.dir)!), 0) +

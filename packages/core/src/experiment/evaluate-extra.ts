@@ -12,6 +12,7 @@ import { auroc, entropyHistogram, oodScores, predictiveEntropy } from '../ood/in
 import { applyTemperature, MixNMatchCalibrator } from '../posthoc/index.ts';
 import { Rng } from '../util/rng.ts';
 import type { OodLoader, RunEvent } from './run-types.ts';
+import { shiftCache } from './shift-cache.ts';
 
 export interface Posthoc {
   temperature?: number;
@@ -82,7 +83,10 @@ export async function evaluateShiftAndOod(
       }
       for (const sev of spec.evaluation.severities) {
         o.onEvent?.({ type: 'stage', stage: 'shift', detail: `${id} severity ${sev}` });
-        const xs = shift.corrupt(sub.x, [sub.n, h, w, c], id as never, sev, spec.seed + sev);
+        // the same images, corruption, severity and seed give the same set: made once per process and seed
+        const xs = shiftCache().get(test.x, spec.seed, `${keep.length}/${id}/${sev}`, () =>
+          shift.corrupt(sub.x, [sub.n, h, w, c], id as never, sev, spec.seed + sev),
+        );
         const probs = predictAll(xs, sub.n);
         const avg = probs.length === 1 ? probs[0] : averageProbabilities(probs);
         const s = classificationSummary(avg, sub.y, bins);
