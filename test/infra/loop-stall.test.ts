@@ -27,5 +27,4 @@ describe('the event-loop stall meter behind the per-file guard', () => {
     meter.stop();
     expect(max).toBeGreaterThanOrEqual(240);
   });
-
 });

@@ -28,7 +28,6 @@ const run = (cmd: string, args: string[]) =>
     ),
   );
 
-// biome-ignore lint/suspicious/noExplicitAny: a parsed JSON document
 type Doc = any;
 
 describe.skipIf(!env)('OpenAPI document', () => {

@@ -98,7 +98,7 @@ describe('confidence-maximising PGD', () => {
     const clean = maxOther(predictProbabilities(model, x, n), y, Z);
     const random = maxOther(predictProbabilities(model, start.xAdv, n), y, Z);
     const adv = maxOther(predictProbabilities(model, r.xAdv, n), y, Z);
-    adv.forEach((v, i) => expect(r.confidence[i]).toBeCloseTo(v, 5));
+    for (const [i, v] of adv.entries()) expect(r.confidence[i]).toBeCloseTo(v, 5);
     const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
     expect(mean(adv)).toBeGreaterThan(mean(clean) + 0.01);
     expect(mean(adv)).toBeGreaterThan(mean(random) + 0.01);

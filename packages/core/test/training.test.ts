@@ -99,7 +99,7 @@ describe('trainMember', () => {
     const wRes = getWeights(resumed.model);
     expect(resumed.epoch).toBe(3);
     expect(resumed.epochs.map((e) => e.epoch)).toEqual([1, 2, 3]);
-    wFull.forEach((w, i) => expect(Array.from(wRes[i])).toEqual(Array.from(w)));
+    for (const [i, w] of wFull.entries()) expect(Array.from(wRes[i])).toEqual(Array.from(w));
     expect(resumed.pTrue).toEqual(full.pTrue);
     full.dispose();
     resumed.dispose();
@@ -155,7 +155,8 @@ describe('trainMember', () => {
     await saveModel(dir, m, { temperature: 1.7 });
     const { model, meta } = await loadModel(dir);
     expect(meta.temperature).toBe(1.7);
-    getWeights(m).forEach((w, i) => expect(Array.from(getWeights(model)[i])).toEqual(Array.from(w)));
+    const loaded = getWeights(model);
+    for (const [i, w] of getWeights(m).entries()) expect(Array.from(loaded[i])).toEqual(Array.from(w));
     m.dispose();
     model.dispose();
   });

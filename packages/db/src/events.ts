@@ -116,7 +116,10 @@ export class EventSubscriber {
   /** Resolves once subscribed; the returned function unsubscribes. */
   async subscribe(experimentId: string, listener: Listener): Promise<() => void> {
     let set = this.listeners.get(experimentId);
-    if (!set) this.listeners.set(experimentId, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.listeners.set(experimentId, set);
+    }
     set.add(listener);
     await this.start();
     return () => {

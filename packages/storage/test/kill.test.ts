@@ -99,7 +99,7 @@ async function retryAndRead(store: ArtifactStore, key: string): Promise<void> {
   const got = await store.get(key);
   expect(got.size).toBe(content.length);
   expect((await readAll(got.body)).equals(content)).toBe(true);
-  expect((await store.list(key.split('/')[0]! + '/')).map((o) => o.key)).toEqual([key]);
+  expect((await store.list(`${key.split('/')[0]!}/`)).map((o) => o.key)).toEqual([key]);
 }
 
 describe('a writer killed mid-upload', () => {
