@@ -1,3 +1,6 @@
+import { shiftSubset } from '../src/experiment/evaluate-extra.ts';
+import { type Model, predictProbabilities } from '../src/models/index.ts';
+import { type CorruptionId, corrupt } from '../src/shift/index.ts';
 import { Rng } from '../src/util/rng.ts';
 
 /** Synthetic natural-ish images: smooth random waves plus a few discs of random colour at random places. */
@@ -29,4 +32,33 @@ export function meanSquaredDiff(a: ArrayLike<number>, b: ArrayLike<number>): num
   let s = 0;
   for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
   return s / a.length;
+}
+
+/**
+ * Accuracy of `model` on the corrupted shift subset of a split, recomputed by hand: the subset's images gathered in
+ * order, corrupted with `corrupt`, classified, and the arg-max compared with the labels.
+ */
+export function handShiftAccuracy(
+  model: Model,
+  test: { x: Float32Array; y: ArrayLike<number>; n: number },
+  shape: [number, number, number],
+  limit: number,
+  corruption: CorruptionId,
+  severity: number,
+  seed: number,
+): number {
+  const keep = shiftSubset(test.n, limit);
+  const per = shape[0] * shape[1] * shape[2];
+  const x = new Float32Array(keep.length * per);
+  keep.forEach((k, i) => {
+    x.set(test.x.subarray(k * per, (k + 1) * per), i * per);
+  });
+  const Z = model.config.classes;
+  const p = predictProbabilities(model, corrupt(x, [keep.length, ...shape], corruption, severity, seed), keep.length);
+  let right = 0;
+  keep.forEach((k, i) => {
+    const row = Array.from(p.subarray(i * Z, (i + 1) * Z));
+    if (row.indexOf(Math.max(...row)) === test.y[k]) right++;
+  });
+  return right / keep.length;
 }
