@@ -134,6 +134,12 @@ function attackOptions(spec: ResolvedSpec, attack: ResolvedSpec['method']['robus
  * L2 robustness of every example of a split under a model (an ensemble is attacked on its averaged
  * probabilities). Cached in `file` when given, keyed by what determines it.
  */
+/** The radii a robustness file holds for `attack` on a split of `n` examples, or undefined when it holds none. */
+async function cachedRobustness(file: string, attack: string, n: number): Promise<Float32Array | undefined> {
+  const cached = await readJson<RobustnessFile>(file);
+  return cached && cached.attack === attack && cached.n === n ? decodeRobustness(cached) : undefined;
+}
+
 export async function robustnessOf(
   models: Model[],
   split: Split,
@@ -143,8 +149,8 @@ export async function robustnessOf(
   o: { file?: string; what: string; onEvent?: (e: RunEvent) => void; signal?: AbortSignal },
 ): Promise<Float32Array> {
   if (o.file) {
-    const cached = await readJson<RobustnessFile>(o.file);
-    if (cached && cached.attack === attack && cached.n === split.n) return decodeRobustness(cached);
+    const cached = await cachedRobustness(o.file, attack, split.n);
+    if (cached) return cached;
   }
   const f =
     models.length === 1
@@ -219,7 +225,17 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
     o.onEvent?.({ type: 'epoch', record, totalEpochs: spec.training.epochs });
   };
 
-  if (needsReference(spec)) {
+  // The reference model is only ever attacked: when every radius the plan asks of it is on file already (a resumed
+  // run, or a reference directory carried over from another machine), it is not trained again.
+  const planned = referenceAttacks(spec, data.test.n);
+  const onFile = await Promise.all(
+    planned.map(async (a) =>
+      cachedRobustness(at(refDir, KEYS.inReference.robustness(a.split)), a.attack, data[a.split].n),
+    ),
+  );
+  const allOnFile = planned.length > 0 && onFile.every((r) => r !== undefined);
+  if (needsReference(spec) && allOnFile) notes.push('vanilla reference model: not needed, its robustness is on file');
+  if (needsReference(spec) && !allOnFile) {
     o.onStep?.({ step: 'reference', seed: referenceSeed(spec.seed) });
     o.onEvent?.({ type: 'stage', stage: 'reference', detail: 'training the vanilla reference model' });
     log('training the vanilla reference model (shared ranking for all members)');
@@ -238,7 +254,6 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
   }
   // The reference model's robustness on every split the plan attacks it on (its test radii are the evaluation's
   // cached file), then the ranking of training and validation examples.
-  const planned = referenceAttacks(spec, data.test.n);
   if (planned.length) {
     o.onEvent?.({
       type: 'stage',
