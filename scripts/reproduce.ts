@@ -33,6 +33,7 @@ import {
 } from '@arcal/core';
 import { checkoutState, type PartRecord, readParts, recordPart } from './reproduce/parts.ts';
 import { costOf, type PlannedExperiment, PRESETS, type Preset, planCosts, planFor } from './reproduce/plan.ts';
+import { publishReferences, restoreReferences } from './reproduce/references.ts';
 import { buildResults, chooseSwept, type Finished, figuresToSvg } from './reproduce/results/index.ts';
 import { canonicalJson, readSummary, summarize, writeSummary } from './reproduce/summary.ts';
 
@@ -238,6 +239,7 @@ async function main(): Promise<void> {
         } as Parameters<typeof runExperiment>[1]);
         const summary = summarize(preset.name, e, report, host);
         await writeSummary(summariesDir, summary);
+        await publishReferences(runsDir, summariesDir);
         results.set(e.dir, { planned: e, summary });
         await notePart(e.dir);
         log(
@@ -255,6 +257,10 @@ async function main(): Promise<void> {
   };
 
   if (!flag('only-results')) {
+    // the published reference rankings first (a fresh clone, another machine), then this machine's back to them
+    const restored = await restoreReferences(summariesDir, runsDir);
+    if (restored.length) log(`restored ${restored.length} published reference files (${restored.join(', ')})`);
+    await publishReferences(runsDir, summariesDir);
     if (code.dirty)
       log(
         `note: the checkout has changes outside docs/; parts.json records commit ${code.commit.slice(0, 7)} as dirty`,

@@ -3,9 +3,9 @@
  * mean ± std and the verdicts are checked against values worked out by hand from the fabrication; and the
  * summaries' round trip through the data folder that a later run resumes from.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ExperimentReport } from '@arcal/contracts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type PartRecord, partsLine, readParts, recordPart } from '../scripts/reproduce/parts.ts';
@@ -18,6 +18,7 @@ import {
   planFor,
   SMOKE,
 } from '../scripts/reproduce/plan.ts';
+import { publishReferences, restoreReferences } from '../scripts/reproduce/references.ts';
 import {
   buildResults,
   chooseSwept,
@@ -578,5 +579,37 @@ describe('the ETA of the fashion-mnist plan', () => {
     const total = [...costs.values()].reduce((a, b) => a + b, 0);
     const plain = plan.reduce((a, e) => a + costOf(p, e), 0);
     expect(total - plain).toBeCloseTo(p.seeds.length * (reference + ranking), 3);
+  });
+});
+
+describe('the published reference rankings', () => {
+  const root = mkdtempSync(join(tmpdir(), 'arcal-refs-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const write = (path: string, text: string) => {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, text);
+  };
+
+  it('publishes the key and robustness files of each seed, not the model, and restores them where missing', async () => {
+    const runs = join(root, 'runs');
+    const data = join(root, 'data');
+    write(join(runs, 'reference', 'seed-0', 'key.json'), '{"seed":0}');
+    write(join(runs, 'reference', 'seed-0', 'robustness-test.json'), '{"norms":[1]}');
+    write(join(runs, 'reference', 'seed-0', 'model', 'checkpoint.bin'), 'weights');
+    write(join(runs, 'reference', 'seed-0', 'robustness-train.json.tmp-1'), 'half a file');
+    expect(await publishReferences(runs, data)).toEqual(['seed-0/key.json', 'seed-0/robustness-test.json']);
+    expect(existsSync(join(data, 'reference', 'seed-0', 'model'))).toBe(false);
+    // nothing new: nothing copied; a changed file is published again
+    expect(await publishReferences(runs, data)).toEqual([]);
+    write(join(runs, 'reference', 'seed-0', 'robustness-test.json'), '{"norms":[2]}');
+    expect(await publishReferences(runs, data)).toEqual(['seed-0/robustness-test.json']);
+
+    // a fresh runs folder gets the published files; one it has already is left as it is
+    const fresh = join(root, 'fresh');
+    write(join(fresh, 'reference', 'seed-0', 'key.json'), '{"seed":0,"local":true}');
+    expect(await restoreReferences(data, fresh)).toEqual(['seed-0/robustness-test.json']);
+    expect(readFileSync(join(fresh, 'reference', 'seed-0', 'robustness-test.json'), 'utf8')).toBe('{"norms":[2]}');
+    expect(readFileSync(join(fresh, 'reference', 'seed-0', 'key.json'), 'utf8')).toBe('{"seed":0,"local":true}');
+    expect(await restoreReferences(join(root, 'absent'), fresh)).toEqual([]);
   });
 });

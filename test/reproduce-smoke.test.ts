@@ -84,6 +84,14 @@ describe('reproduce --preset smoke', () => {
     const figures = readdirSync(join(out, 'figures')).filter((f) => f.endsWith('.svg'));
     expect(figures.length).toBeGreaterThanOrEqual(8);
     for (const f of figures) expect(readFileSync(join(out, 'figures', f), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
+    // each seed's reference rankings are published beside the summaries, as the runs folder holds them
+    for (const seed of [0, 1])
+      for (const f of ['key.json', 'robustness-test.json', 'robustness-train.json'])
+        expect(readFileSync(join(data, 'reference', `seed-${seed}`, f), 'utf8'), `seed ${seed} ${f}`).toBe(
+          readFileSync(join(runs, 'reference', `seed-${seed}`, f), 'utf8'),
+        );
+    // and the part is on record
+    expect(md).toMatch(/The experiments ran in 1 part /);
   });
 
   it('each summary’s ECE equals Σ_b n_b·|acc_b − conf_b| / n over its own reliability bins', () => {
