@@ -36,7 +36,11 @@ export function createContext(config: SandboxConfig, log: WorkerContext['log']):
     },
   });
   const repos = createRepositories(db);
-  const redis = createRedis(redisConfigOf(config), 'worker');
+  const redis = createRedis(redisConfigOf(config), 'worker', {}, (state, detail) =>
+    state === 'lost'
+      ? log('warn', 'redis connection lost; reconnecting', { connection: 'context', err: detail })
+      : log('info', 'redis connection back', { connection: 'context' }),
+  );
   const queues: Queues = createQueues(redis, config.queuePrefix);
   return {
     config,

@@ -44,7 +44,13 @@ Object.assign(process.env, {
 });
 
 const ctx = createContext(config, (level, message, data) => logger[level](data ?? {}, message));
-const connection = createRedis(redisConfigOf(config), 'worker');
+const redisWatch =
+  (name: string) =>
+  (state: 'lost' | 'back', detail: string): void =>
+    state === 'lost'
+      ? logger.warn({ connection: name, err: detail }, 'redis connection lost; reconnecting')
+      : logger.info({ connection: name }, 'redis connection back');
+const connection = createRedis(redisConfigOf(config), 'worker', {}, redisWatch('queues'));
 try {
   await assertNoEviction(connection);
 } catch (err) {
@@ -110,7 +116,10 @@ for (const { queue, device, forkOptions } of workerSlots(config, process.env)) {
 const metrics = await startWorkerMetrics(workers, metricsOptions, (message, data) => logger.info(data, message));
 
 // Cancels: abort this process's running jobs of the experiment (sandboxed ones through their signal).
-const subscriber = new EventSubscriber(createRedis(redisConfigOf(config), 'worker'), config.queuePrefix);
+const subscriber = new EventSubscriber(
+  createRedis(redisConfigOf(config), 'worker', {}, redisWatch('cancel events')),
+  config.queuePrefix,
+);
 await subscriber.onCancel((experimentId) => {
   for (const [jobId, a] of active) {
     if (a.experimentId === experimentId) {

@@ -23,6 +23,7 @@ export { closeQueues, createQueues, JobDispatcher, jobOptions, type Queues } fro
 export { type ReconcileReport, Reconciler, type ReconcilerOptions } from './queue/reconciler.ts';
 export {
   assertNoEviction,
+  type ConnectionWatch,
   createRedis,
   DEFAULT_REDIS_URL,
   DEFAULT_SENTINEL_PORT,
@@ -32,6 +33,7 @@ export {
   redisConfigFromEnv,
   redisConfigOf,
   redisOptions,
+  stderrWatch,
 } from './redis.ts';
 export {
   type ExperimentRow,

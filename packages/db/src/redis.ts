@@ -105,14 +105,42 @@ export function redisOptions(config: RedisConfig, role: 'worker' | 'producer', e
   };
 }
 
-/** Opens a connection; `target` is a RedisConfig or, for a single server, its URL. */
+/** Told once when a connection is lost (with the first error) and once when it is back. */
+export type ConnectionWatch = (state: 'lost' | 'back', detail: string) => void;
+
+/** The default watch: one readable line on stderr per change, naming the connection. */
+export const stderrWatch =
+  (label: string): ConnectionWatch =>
+  (state, detail) =>
+    process.stderr.write(
+      `arcal: redis (${label}) ${state === 'lost' ? `connection lost: ${detail}; reconnecting` : 'connection back'}\n`,
+    );
+
+/**
+ * Opens a connection; `target` is a RedisConfig or, for a single server, its URL. ioredis emits an `error` for every
+ * failed reconnection attempt and, with no listener, prints each as "Unhandled error event"; here a listener turns
+ * an outage into two calls of `watch` (lost, back). Commands that fail meanwhile still reject to their callers.
+ */
 export function createRedis(
   target: RedisConfig | string,
   role: 'worker' | 'producer',
   extra: RedisOptions = {},
+  watch: ConnectionWatch = stderrWatch(extra.connectionName ?? role),
 ): Redis {
   const config = typeof target === 'string' ? { url: target } : target;
-  return new Redis(config.url, redisOptions(config, role, extra));
+  const redis = new Redis(config.url, redisOptions(config, role, extra));
+  let down = false;
+  redis.on('error', (err: Error) => {
+    if (down) return;
+    down = true;
+    watch('lost', err.message);
+  });
+  redis.on('ready', () => {
+    if (!down) return;
+    down = false;
+    watch('back', '');
+  });
+  return redis;
 }
 
 /** Reads `maxmemory-policy` through INFO (CONFIG may be disabled on managed Redis). */
