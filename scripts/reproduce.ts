@@ -190,8 +190,6 @@ async function main(): Promise<void> {
     };
     await recordPart(summariesDir, part);
   };
-  if (code.dirty)
-    log(`note: the checkout has changes outside docs/; parts.json records commit ${code.commit.slice(0, 7)} as dirty`);
 
   let ran = 0;
   let outOfTime = false;
@@ -263,7 +261,7 @@ async function main(): Promise<void> {
     await publishReferences(runsDir, summariesDir);
     if (code.dirty)
       log(
-        `note: the checkout has changes outside docs/; parts.json records commit ${code.commit.slice(0, 7)} as dirty`,
+        `note: packages/ or scripts/ have uncommitted changes; parts.json records commit ${code.commit.slice(0, 7)} as dirty`,
       );
     const phase1 = planFor(preset);
     // what waits for the sweeps' choices (Ensemble of LS; with an α sweep also on-the-fly, the R sweep and the

@@ -16,7 +16,10 @@ export const PARTS_FILE = 'parts.json';
 export interface PartRecord {
   /** Full commit hash of the checkout, or 'unknown' outside a git checkout. */
   commit: string;
-  /** The checkout had changes outside docs/ when the part started (its code is then not exactly `commit`). */
+  /**
+   * The checkout had uncommitted changes to the code a reproduction runs (packages/, scripts/, the lock file) when
+   * the part started: its numbers then come from code that is not exactly `commit`.
+   */
   dirty: boolean;
   startedAt: string;
   /** When the record was last written: after the part's last finished experiment. */
@@ -29,12 +32,12 @@ export interface PartRecord {
   threads?: number;
 }
 
-/** The commit of the checkout holding `dir`, and whether its code differs from it (docs/ aside). */
+/** The commit of the checkout holding `dir`, and whether the code a reproduction runs differs from it. */
 export function checkoutState(dir: string): { commit: string; dirty: boolean } {
   const git = (args: string[]) => execFileSync('git', args, { cwd: dir, encoding: 'utf8', stdio: 'pipe' }).trim();
   try {
     const commit = git(['rev-parse', 'HEAD']);
-    const changes = git(['status', '--porcelain', '--', '.', ':(exclude)docs']);
+    const changes = git(['status', '--porcelain', '--', 'packages', 'scripts', 'package-lock.json']);
     return { commit, dirty: changes.length > 0 };
   } catch {
     return { commit: 'unknown', dirty: false };
