@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { ExperimentReport } from '@arcal/contracts';
+import type { ExperimentReport, ReportExtras } from '@arcal/contracts';
 import type { Family, PlannedExperiment } from './plan.ts';
 
 export const SUMMARY_FORMAT = 'arcal-reproduce-summary/1';
@@ -48,18 +48,7 @@ export interface ExperimentSummary extends Pick<ExperimentReport, (typeof REPORT
    */
   resolvedSpec: unknown;
   /** The report's shift section, typed for the tables. */
-  shift?: {
-    rows: Array<{
-      corruption: string;
-      severity: number;
-      accuracy: number;
-      ece: number;
-      nll: number;
-      variance?: number;
-    }>;
-    meanEceBySeverity: Array<{ severity: number; meanEce: number; corruptions: number }>;
-    notApplicable?: Array<{ corruption: string; reason: string }>;
-  };
+  shift?: ReportExtras['shift'];
   ood?: Record<string, unknown>;
 }
 
