@@ -92,15 +92,79 @@ export function startWorker(
   return { ...w, ready };
 }
 
-export interface Service {
+/** Workers started one by one on the same settings, named worker0, worker1, …; `addWorker` resolves once it is ready. */
+export function workerPool(workerEnv: Record<string, string>): { workers: Proc[]; addWorker(): Promise<Proc> } {
+  const workers: Proc[] = [];
+  const addWorker = async () => {
+    const w = startWorker(workerEnv, `worker${workers.length}`);
+    workers.push(w);
+    await w.ready;
+    return w;
+  };
+  return { workers, addWorker };
+}
+
+/** The API server on 127.0.0.1:`port` with bootstrap key `key` (`extra` last, so it may override any of these). */
+export function spawnApi(env: Record<string, string>, port: number, key: string, extra: Record<string, string> = {}) {
+  return spawnNode(
+    ['--import', 'tsx', serverEntry],
+    { ...env, HOST: '127.0.0.1', PORT: String(port), ARCAL_BOOTSTRAP_KEY: key, ...extra },
+    'api',
+  );
+}
+
+/** Resolves once the API answers /healthz at `base`; rejects if its process exits first or after `ms`. */
+export function apiListening(api: Pick<Proc, 'child' | 'output'>, base: string, ms: number): Promise<boolean> {
+  return until(
+    async () => {
+      if (api.child.exitCode !== null) throw new Error(`the API exited:\n${api.output()}`);
+      return fetch(`${base}/healthz`)
+        .then((r) => r.ok)
+        .catch(() => false);
+    },
+    ms,
+    'the API to listen',
+  );
+}
+
+/** SIGKILL to each process still running; resolves once every one has exited. */
+export async function killProcs(procs: Proc[]): Promise<void> {
+  for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  await Promise.all(procs.map((p) => p.exited));
+}
+
+/** An HTTP client of the API at `base` that authenticates with `key`. */
+export interface ApiClient {
   base: string;
   key: string;
+  request<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+}
+
+export function apiClient(base: string, key: string): ApiClient {
+  return {
+    base,
+    key,
+    async request(method, path, body) {
+      const r = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${key}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      const text = await r.text();
+      return { status: r.status, body: text ? JSON.parse(text) : undefined };
+    },
+  };
+}
+
+export interface Service extends ApiClient {
   artifactDir: string;
   api: Proc;
   workers: Proc[];
   /** Starts one more worker (same settings). */
   addWorker(): Promise<Proc>;
-  request<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
   stop(): Promise<void>;
 }
 
@@ -122,57 +186,17 @@ export async function startService(
     ARTIFACT_DIR: artifactDir,
     LOG_LEVEL: 'warn',
   };
-  const api = spawnNode(
-    ['--import', 'tsx', serverEntry],
-    { ...common, HOST: '127.0.0.1', PORT: String(port), ARCAL_BOOTSTRAP_KEY: key, ...opts.apiEnv },
-    'api',
-  );
-  const workerEnv = workerEnvOf(env, artifactDir, opts.workerEnv);
-  const workers: Proc[] = [];
-  const addWorker = async () => {
-    const w = startWorker(workerEnv, `worker${workers.length}`);
-    workers.push(w);
-    await w.ready;
-    return w;
-  };
+  const api = spawnApi(common, port, key, opts.apiEnv);
+  const { workers, addWorker } = workerPool(workerEnvOf(env, artifactDir, opts.workerEnv));
   const base = `http://127.0.0.1:${port}`;
-  await Promise.all([
-    until(
-      async () => {
-        if (api.child.exitCode !== null) throw new Error(`the API exited:\n${api.output()}`);
-        return fetch(`${base}/healthz`)
-          .then((r) => r.ok)
-          .catch(() => false);
-      },
-      90_000,
-      'the API to listen',
-    ),
-    ...Array.from({ length: opts.workers }, () => addWorker()),
-  ]);
+  await Promise.all([apiListening(api, base, 90_000), ...Array.from({ length: opts.workers }, () => addWorker())]);
   return {
-    base,
-    key,
+    ...apiClient(base, key),
     artifactDir,
     api,
     workers,
     addWorker,
-    async request(method, path, body) {
-      const r = await fetch(`${base}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${key}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-      const text = await r.text();
-      return { status: r.status, body: text ? JSON.parse(text) : undefined };
-    },
-    async stop() {
-      for (const p of [api, ...workers])
-        if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-      await Promise.all([api, ...workers].map((p) => p.exited));
-    },
+    stop: () => killProcs([api, ...workers]),
   };
 }
 
@@ -183,7 +207,7 @@ export interface SseEvent {
 
 /** Reads the experiment's event stream until `end` (or the timeout); returns every event in order. */
 export async function followEvents(
-  service: Service,
+  service: Pick<ApiClient, 'base' | 'key'>,
   id: string,
   timeoutMs: number,
   onEvent?: (e: SseEvent) => void,

@@ -10,7 +10,16 @@ import { join } from 'node:path';
 import { closeQueues, createQueues, migrate, type Queues } from '@arcal/db';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { type Proc, serverEntry, spawnNode, startWorker, until, workerEnvOf } from '../e2e/harness.ts';
+import {
+  type ApiClient,
+  apiClient,
+  apiListening,
+  killProcs,
+  type Proc,
+  spawnApi,
+  workerEnvOf,
+  workerPool,
+} from '../e2e/harness.ts';
 import { freePort, type PgServer, type RedisServer, startPostgres, startRedis } from '../support/servers.ts';
 
 /** Worker timings of the suite: a killed worker's job is handed out again within lock + stalled interval. */
@@ -22,13 +31,11 @@ export const WORKER_TIMINGS = {
   SHUTDOWN_GRACE_SECONDS: '5',
 } as const;
 
-export interface FaultService {
+export interface FaultService extends ApiClient {
   pg: PgServer;
   redis: RedisServer;
   databaseUrl: string;
   prefix: string;
-  key: string;
-  base: string;
   api: () => Proc;
   workers: Proc[];
   /** Every worker's output so far, killed ones included. */
@@ -37,7 +44,6 @@ export interface FaultService {
   /** Sends `signal` to the API and waits for it to exit. */
   stopApi(signal: NodeJS.Signals): Promise<number | string | null>;
   addWorker(): Promise<Proc>;
-  request<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
   /** One statement on the suite's database (a fresh connection: works again as soon as Postgres is back). */
   query<T = any>(sql: string, args?: unknown[]): Promise<T[]>;
   /** BullMQ's state of a job id in `queue` ('missing' when it holds none). */
@@ -70,47 +76,26 @@ export async function startFaultService(opts: {
   };
   let api: Proc | undefined;
   const startApi = async () => {
-    const p = spawnNode(
-      ['--import', 'tsx', serverEntry],
-      { ...common, HOST: '127.0.0.1', PORT: String(port), ARCAL_BOOTSTRAP_KEY: key },
-      'api',
-    );
-    api = p;
-    await until(
-      async () => {
-        if (p.child.exitCode !== null) throw new Error(`the API exited:\n${p.output()}`);
-        return fetch(`${base}/healthz`)
-          .then((r) => r.ok)
-          .catch(() => false);
-      },
-      120_000,
-      'the API to listen',
-    );
+    api = spawnApi(common, port, key);
+    await apiListening(api, base, 120_000);
   };
   const workerEnv = workerEnvOf(
     { databaseUrl, redisUrl: redisServer.url, prefix, cleanup: async () => {} },
     artifactDir,
     { ...WORKER_TIMINGS, ...opts.workerEnv },
   );
-  const workers: Proc[] = [];
-  const addWorker = async () => {
-    const w = startWorker(workerEnv, `worker${workers.length}`);
-    workers.push(w);
-    await w.ready;
-    return w;
-  };
+  const { workers, addWorker } = workerPool(workerEnv);
   const redis = new Redis(redisServer.url, { maxRetriesPerRequest: null, lazyConnect: false });
   redis.on('error', () => {});
   const queues: Queues = createQueues(redis, prefix);
   await Promise.all([startApi(), ...Array.from({ length: opts.workers }, () => addWorker())]);
 
   return {
+    ...apiClient(base, key),
     pg: pgServer,
     redis: redisServer,
     databaseUrl,
     prefix,
-    key,
-    base,
     api: () => api!,
     workers,
     workerOutput: () => workers.map((w) => w.output()).join(''),
@@ -121,18 +106,6 @@ export async function startFaultService(opts: {
       return p.exited;
     },
     addWorker,
-    async request(method, path, body) {
-      const r = await fetch(`${base}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${key}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-      const text = await r.text();
-      return { status: r.status, body: text ? JSON.parse(text) : undefined };
-    },
     async query(sql, args = []) {
       const c = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 3000 });
       c.on('error', () => {});
@@ -149,9 +122,7 @@ export async function startFaultService(opts: {
       return job ? await job.getState() : 'missing';
     },
     async stop() {
-      for (const p of [api, ...workers])
-        if (p && p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-      await Promise.all([api, ...workers].filter(Boolean).map((p) => p!.exited));
+      await killProcs(api ? [api, ...workers] : workers);
       await closeQueues(queues).catch(() => {});
       redis.disconnect();
       await Promise.all([pgServer.destroy(), redisServer.destroy()]);
