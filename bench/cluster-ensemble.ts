@@ -19,14 +19,24 @@
  *
  *   sudo npx tsx bench/cluster-ensemble.ts [rounds=1] [backend=wasm]
  */
-import { appendFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { migrate } from '@arcal/db';
-import pg from 'pg';
-import { Cluster, clusterUnavailable, type HostProc, removeStale, waitFor } from '../test/cluster/cluster.ts';
-import { COMPUTE_ENV, followEvents, outcome, serverEntry, until, workerBin } from '../test/e2e/harness.ts';
-import { serversAvailable, startPostgres, startRedis } from '../test/support/servers.ts';
+import type pg from 'pg';
+import {
+  clusterServiceEnv,
+  clusterUnavailable,
+  connectClusterDb,
+  freshCluster,
+  type HostProc,
+  SERVICE_HOSTS,
+  startClusterApi,
+  startClusterPostgres,
+  startClusterS3,
+  startClusterWorker,
+} from '../test/cluster/cluster.ts';
+import { COMPUTE_ENV, followEvents, outcome } from '../test/e2e/harness.ts';
+import { serversAvailable, startRedis } from '../test/support/servers.ts';
 import { gitCommit } from './lib/api-app.ts';
 
 const ROUNDS = Number(process.argv[2] ?? 1);
@@ -41,11 +51,7 @@ const SPEC = {
   ensemble: { members: 5, mode: 'independent' },
   evaluation: { bins: 10, robustnessSubsets: 0 },
 };
-const HOSTS = ['data', 'api', 'w1', 'w2', 'ops'];
-const S3_PORT = 9000;
-const API_PORT = 8080;
 const BUCKET = 'arcal-bench';
-const SUBNET = '10.231.0.0/24';
 
 const load = () => loadavg().map((l) => +l.toFixed(2));
 
@@ -55,103 +61,27 @@ if (unavailable) {
   process.exit(0);
 }
 
-const stale = removeStale();
-if (stale.length) console.error(`removed namespaces left by an earlier run: ${stale.join(', ')}`);
-const cluster = new Cluster(HOSTS);
+const cluster = freshCluster(SERVICE_HOSTS);
 const data = cluster.host('data');
 const key = `arcal_bench_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
-const pgServer = await startPostgres({ host: data.addr, port: 5432, wrap: cluster.prefix('data') });
+const pgServer = await startClusterPostgres(cluster, 'data');
 let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
 let db: pg.Client | undefined;
 try {
-  // initdb trusts only the loopback addresses; the other hosts connect from the cluster's subnet
-  appendFileSync(join(pgServer.dataDir, 'pg_hba.conf'), `host all all ${SUBNET} trust\n`);
-  await pgServer.stop();
-  await pgServer.start();
   redis = await startRedis({ host: data.addr, port: 6379, wrap: cluster.prefix('data') });
-  const s3 = cluster.spawn('data', [
-    process.execPath,
-    join(import.meta.dirname, '../test/cluster/s3rver-host.mjs'),
-    join(data.dir, 's3'),
-    BUCKET,
-    data.addr,
-    String(S3_PORT),
-  ]);
-  await waitFor(s3, 'ready', 30_000, 's3rver');
-  const pgPort = await cluster.forward('ops', data.addr, 5432);
-  const localDb = `postgresql://postgres@127.0.0.1:${pgPort}/postgres`;
-  await migrate(localDb);
-  db = new pg.Client({ connectionString: localDb });
-  await db.connect();
-
-  const common = {
-    DATABASE_URL: `postgresql://postgres@${data.addr}:5432/postgres`,
-    REDIS_URL: `redis://${data.addr}:6379`,
-    ARCAL_QUEUE_PREFIX: 'arcal',
-    ARTIFACT_URL: `s3://${BUCKET}/cluster`,
-    AWS_ENDPOINT_URL: `http://${data.addr}:${S3_PORT}`,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    AWS_S3_FORCE_PATH_STYLE: 'true',
-  };
-  const api = cluster.host('api');
-  const apiProc = cluster.spawn('api', [process.execPath, '--import', 'tsx', serverEntry], {
-    ...common,
-    ARTIFACT_DIR: join(api.dir, 'artifacts'),
-    HOST: api.addr,
-    PORT: String(API_PORT),
-    ARCAL_BOOTSTRAP_KEY: key,
-    LOG_LEVEL: 'warn',
-  });
-  const apiPort = await cluster.forward('ops', api.addr, API_PORT);
-  const base = `http://127.0.0.1:${apiPort}`;
-  await until(
-    async () => {
-      if (apiProc.child.exitCode !== null) throw new Error(`the API exited:\n${apiProc.output()}`);
-      return fetch(`${base}/healthz`)
-        .then((r) => r.ok)
-        .catch(() => false);
-    },
-    90_000,
-    'the API to listen',
-  );
-  const service = {
-    base,
-    key,
-    async request(method: string, path: string, body?: unknown) {
-      const r = await fetch(`${base}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${key}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-      const text = await r.text();
-      return { status: r.status, body: text ? JSON.parse(text) : undefined };
-    },
-  };
+  await startClusterS3(cluster, 'data', BUCKET);
+  db = await connectClusterDb(cluster, 'data');
+  const common = clusterServiceEnv(data, BUCKET, { REDIS_URL: `redis://${data.addr}:6379` });
+  const api = await startClusterApi(cluster, common, key);
+  await api.listening();
+  const service = api.client;
 
   const startWorkerOn = async (host: string): Promise<HostProc> => {
     const dir = cluster.host(host).dir;
     // a fresh host: nothing cached from an earlier run
     for (const d of ['artifacts', 'work', 'cache']) rmSync(join(dir, d), { recursive: true, force: true });
-    const w = cluster.spawn(
-      host,
-      [process.execPath, workerBin, '--concurrency', '1'],
-      {
-        ...common,
-        ...COMPUTE_ENV,
-        ARCAL_BACKEND: BACKEND,
-        ARTIFACT_DIR: join(dir, 'artifacts'),
-        ARCAL_WORK_DIR: join(dir, 'work'),
-        ARCAL_CACHE_DIR: join(dir, 'cache'),
-        LOG_LEVEL: 'info',
-      },
-      host,
-    );
-    await waitFor(w, 'arcal-worker ready', 90_000, `the worker on ${host}`);
+    const w = startClusterWorker(cluster, host, common, { ARCAL_BACKEND: BACKEND });
+    await w.ready;
     return w;
   };
 
@@ -181,7 +111,7 @@ try {
     const r = await service.request('POST', '/v1/experiments', { ...SPEC, name: `${SPEC.name}-${++submitted}` });
     if (r.status !== 202) throw new Error(`submit: ${r.status} ${JSON.stringify(r.body)}`);
     const id = r.body.id as string;
-    const events = await followEvents(service as never, id, 900_000);
+    const events = await followEvents(service, id, 900_000);
     const wallSeconds = (Date.now() - t0) / 1000;
     const result = outcome(events);
     if (result !== 'succeeded')

@@ -17,25 +17,26 @@
  * `npm test`. Needs root and `ip` (iproute2); skips loudly otherwise, and fails instead under REQUIRE_CLUSTER=1.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { migrate } from '@arcal/db';
 import { Queue } from 'bullmq';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asMetricRows, comparable, inlineReport, resolve, storedMetricRows } from '../e2e/compare.ts';
+import { type ApiClient, followEvents, numericDiff, outcome, until } from '../e2e/harness.ts';
+import { type PgServer, serversAvailable } from '../support/servers.ts';
 import {
-  COMPUTE_ENV,
-  followEvents,
-  numericDiff,
-  outcome,
-  type Service,
-  serverEntry,
-  until,
-  workerBin,
-} from '../e2e/harness.ts';
-import { type PgServer, serversAvailable, startPostgres } from '../support/servers.ts';
-import { Cluster, clusterUnavailable, type HostProc, removeStale, waitFor } from './cluster.ts';
+  type Cluster,
+  clusterServiceEnv,
+  clusterUnavailable,
+  connectClusterDb,
+  freshCluster,
+  type HostProc,
+  SERVICE_HOSTS,
+  startClusterApi,
+  startClusterPostgres,
+  startClusterS3,
+  startClusterWorker,
+} from './cluster.ts';
 import { type SentinelGroup, sentinelUnavailable, startSentinelGroup } from './sentinel.ts';
 
 const suiteStart = Date.now();
@@ -52,14 +53,10 @@ const why = wanted
   : 'about 2 minutes as root; run it with npm run test:cluster (ARCAL_CLUSTER=1) or REQUIRE_CLUSTER=1';
 if (why) console.warn(`\n*** SKIPPING the cluster tests: ${why} ***\n`);
 
-const HOSTS = ['data', 'api', 'w1', 'w2', 'ops'];
 const LOCK_MS = 4000;
 const STALLED_MS = 1500;
 const RECONCILE_MS = 5000;
-const S3_PORT = 9000;
-const API_PORT = 8080;
 const BUCKET = 'arcal-cluster';
-const SUBNET = '10.231.0.0/24';
 
 const base = {
   seed: 11,
@@ -115,20 +112,22 @@ describe.skipIf(Boolean(why))('a cluster of hosts (network and mount namespaces)
   let pgServer: PgServer;
   let redis: SentinelGroup;
   let db: pg.Client;
-  let service: Service;
+  let service: ApiClient;
   const key = `arcal_cluster_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
   const workers = new Map<string, HostProc>();
-  let workerEnv: (host: string) => Record<string, string>;
+  let common: Record<string, string>;
 
   const startWorkerOn = async (host: string, extra: Record<string, string> = {}) => {
-    const w = cluster.spawn(
-      host,
-      [process.execPath, workerBin, '--concurrency', '1'],
-      { ...workerEnv(host), ...extra },
-      host,
-    );
+    const w = startClusterWorker(cluster, host, common, {
+      ARCAL_SHARD_EXAMPLES: '32',
+      ARCAL_JOB_LOCK_MS: String(LOCK_MS),
+      ARCAL_STALLED_INTERVAL_MS: String(STALLED_MS),
+      ARCAL_RECONCILE_INTERVAL_MS: String(RECONCILE_MS),
+      SHUTDOWN_GRACE_SECONDS: '5',
+      ...extra,
+    });
     workers.set(host, w);
-    await waitFor(w, 'arcal-worker ready', 90_000, `the worker on ${host}`);
+    await w.ready;
     return w;
   };
 
@@ -161,106 +160,16 @@ describe.skipIf(Boolean(why))('a cluster of hosts (network and mount namespaces)
     );
 
   beforeAll(async () => {
-    const stale = removeStale();
-    if (stale.length) console.warn(`cluster: removed namespaces left by an earlier run: ${stale.join(', ')}`);
-    cluster = new Cluster(HOSTS);
-    const data = cluster.host('data');
-    pgServer = await startPostgres({ host: data.addr, port: 5432, wrap: cluster.prefix('data') });
-    // initdb trusts only the loopback addresses; the other hosts connect from the cluster's subnet
-    appendFileSync(join(pgServer.dataDir, 'pg_hba.conf'), `host all all ${SUBNET} trust\n`);
-    await pgServer.stop();
-    await pgServer.start();
+    cluster = freshCluster(SERVICE_HOSTS);
+    pgServer = await startClusterPostgres(cluster, 'data');
     redis = await startSentinelGroup(cluster, 'data');
-    const s3 = cluster.spawn('data', [
-      process.execPath,
-      join(import.meta.dirname, 's3rver-host.mjs'),
-      join(data.dir, 's3'),
-      BUCKET,
-      data.addr,
-      String(S3_PORT),
-    ]);
-    await waitFor(s3, 'ready', 30_000, 's3rver');
-
-    const pgPort = await cluster.forward('ops', data.addr, 5432);
-    const localDb = `postgresql://postgres@127.0.0.1:${pgPort}/postgres`;
-    await migrate(localDb);
-    db = new pg.Client({ connectionString: localDb });
-    await db.connect();
-
-    const common = {
-      DATABASE_URL: `postgresql://postgres@${data.addr}:5432/postgres`,
-      // no REDIS_URL: the sentinels name the primary
-      ...redis.env,
-      ARCAL_QUEUE_PREFIX: 'arcal',
-      ARTIFACT_URL: `s3://${BUCKET}/cluster`,
-      AWS_ENDPOINT_URL: `http://${data.addr}:${S3_PORT}`,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      AWS_S3_FORCE_PATH_STYLE: 'true',
-    };
-    const api = cluster.host('api');
-    const apiProc = cluster.spawn(
-      'api',
-      [process.execPath, '--import', 'tsx', serverEntry],
-      {
-        ...common,
-        ARTIFACT_DIR: join(api.dir, 'artifacts'),
-        HOST: api.addr,
-        PORT: String(API_PORT),
-        ARCAL_BOOTSTRAP_KEY: key,
-        LOG_LEVEL: 'warn',
-      },
-      'api',
-    );
-    workerEnv = (host) => {
-      const dir = cluster.host(host).dir;
-      return {
-        ...common,
-        ...COMPUTE_ENV,
-        ARTIFACT_DIR: join(dir, 'artifacts'),
-        ARCAL_WORK_DIR: join(dir, 'work'),
-        ARCAL_CACHE_DIR: join(dir, 'cache'),
-        ARCAL_SHARD_EXAMPLES: '32',
-        ARCAL_JOB_LOCK_MS: String(LOCK_MS),
-        ARCAL_STALLED_INTERVAL_MS: String(STALLED_MS),
-        ARCAL_RECONCILE_INTERVAL_MS: String(RECONCILE_MS),
-        SHUTDOWN_GRACE_SECONDS: '5',
-        LOG_LEVEL: 'info',
-      };
-    };
-    const apiPort = await cluster.forward('ops', api.addr, API_PORT);
-    const baseUrl = `http://127.0.0.1:${apiPort}`;
-    await Promise.all([
-      until(
-        async () => {
-          if (apiProc.child.exitCode !== null) throw new Error(`the API exited:\n${apiProc.output()}`);
-          return fetch(`${baseUrl}/healthz`)
-            .then((r) => r.ok)
-            .catch(() => false);
-        },
-        90_000,
-        'the API to listen',
-      ),
-      startWorkerOn('w1'),
-      startWorkerOn('w2'),
-    ]);
-    service = {
-      base: baseUrl,
-      key,
-      async request(method: string, path: string, body?: unknown) {
-        const r = await fetch(`${baseUrl}${path}`, {
-          method,
-          headers: {
-            authorization: `Bearer ${key}`,
-            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          },
-          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        });
-        const text = await r.text();
-        return { status: r.status, body: text ? JSON.parse(text) : undefined };
-      },
-    } as unknown as Service;
+    await startClusterS3(cluster, 'data', BUCKET);
+    db = await connectClusterDb(cluster, 'data');
+    // no REDIS_URL: the sentinels name the primary
+    common = clusterServiceEnv(cluster.host('data'), BUCKET, redis.env);
+    const api = await startClusterApi(cluster, common, key);
+    await Promise.all([api.listening(), startWorkerOn('w1'), startWorkerOn('w2')]);
+    service = api.client;
   }, 240_000);
 
   afterAll(async () => {

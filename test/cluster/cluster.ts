@@ -12,11 +12,18 @@
  * Cleanup (every process of every namespace killed, the namespaces deleted, the folders removed) runs from
  * `destroy()` and again, synchronously, from a process 'exit' hook; a namespace left by a crashed run (its
  * owner pid, part of its name, no longer alive) is removed when the next cluster starts.
+ *
+ * The service's pieces on such a cluster (PostgreSQL, s3rver, the API, workers; the hosts of SERVICE_HOSTS) are
+ * started by the functions at the end, which the cluster test and bench/cluster-ensemble.ts share.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { migrate } from '@arcal/db';
+import pg from 'pg';
+import { type ApiClient, apiClient, apiListening, COMPUTE_ENV, serverEntry, workerBin } from '../e2e/harness.ts';
+import { type PgServer, startPostgres } from '../support/servers.ts';
 
 const NS_PREFIX = 'arcalc';
 const SUBNET = '10.231.0';
@@ -263,4 +270,132 @@ export async function waitFor(p: HostProc, text: string | RegExp, ms: number, wh
     if (Date.now() > end) throw new Error(`${what}: no "${text}" within ${ms} ms:\n${p.output().slice(-3000)}`);
     await sleep(100);
   }
+}
+
+/**
+ * The service's hosts, in address order: `data` (PostgreSQL, Redis, s3rver), `api`, the worker hosts `w1` and
+ * `w2`, and `ops`, where the relays for this process run.
+ */
+export const SERVICE_HOSTS = ['data', 'api', 'w1', 'w2', 'ops'];
+export const S3_PORT = 9000;
+export const API_PORT = 8080;
+
+/** A cluster of `names`, built after the namespaces and folders that crashed earlier runs left are removed. */
+export function freshCluster(names: string[]): Cluster {
+  const stale = removeStale();
+  if (stale.length) console.warn(`cluster: removed namespaces left by an earlier run: ${stale.join(', ')}`);
+  return new Cluster(names);
+}
+
+/** PostgreSQL on `host`'s address, port 5432, which every host of the cluster's subnet may reach (trust). */
+export async function startClusterPostgres(cluster: Cluster, host: string): Promise<PgServer> {
+  const server = await startPostgres({ host: cluster.host(host).addr, port: 5432, wrap: cluster.prefix(host) });
+  try {
+    // initdb trusts only the loopback addresses; the other hosts connect from the cluster's subnet
+    appendFileSync(join(server.dataDir, 'pg_hba.conf'), `host all all ${SUBNET}.0/24 trust\n`);
+    await server.stop();
+    await server.start();
+  } catch (e) {
+    await server.destroy().catch(() => {});
+    throw e;
+  }
+  return server;
+}
+
+/** s3rver on `host`'s address, port S3_PORT, with `bucket`, its objects in the host's folder; resolves once ready. */
+export async function startClusterS3(cluster: Cluster, host: string, bucket: string): Promise<HostProc> {
+  const h = cluster.host(host);
+  const s3 = cluster.spawn(host, [
+    process.execPath,
+    join(import.meta.dirname, 's3rver-host.mjs'),
+    join(h.dir, 's3'),
+    bucket,
+    h.addr,
+    String(S3_PORT),
+  ]);
+  await waitFor(s3, 'ready', 30_000, 's3rver');
+  return s3;
+}
+
+/** A client in this process of the PostgreSQL on `host` (through a relay on `ops`), after migrating its database. */
+export async function connectClusterDb(cluster: Cluster, host: string): Promise<pg.Client> {
+  const pgPort = await cluster.forward('ops', cluster.host(host).addr, 5432);
+  const localDb = `postgresql://postgres@127.0.0.1:${pgPort}/postgres`;
+  await migrate(localDb);
+  const db = new pg.Client({ connectionString: localDb });
+  await db.connect();
+  return db;
+}
+
+/**
+ * The environment the API and the workers share: PostgreSQL and s3rver (`bucket`) on `data`, Redis as `redisEnv`
+ * names it (REDIS_URL, or the sentinels).
+ */
+export function clusterServiceEnv(
+  data: Host,
+  bucket: string,
+  redisEnv: Record<string, string>,
+): Record<string, string> {
+  return {
+    DATABASE_URL: `postgresql://postgres@${data.addr}:5432/postgres`,
+    ...redisEnv,
+    ARCAL_QUEUE_PREFIX: 'arcal',
+    ARTIFACT_URL: `s3://${bucket}/cluster`,
+    AWS_ENDPOINT_URL: `http://${data.addr}:${S3_PORT}`,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_S3_FORCE_PATH_STYLE: 'true',
+  };
+}
+
+/**
+ * Starts the API on host `api` (port API_PORT, bootstrap key `key`) and a relay to it on `ops`: `client` talks to it
+ * from this process, `listening` resolves once it answers /healthz (rejects if it exits first or after 90 s).
+ */
+export async function startClusterApi(
+  cluster: Cluster,
+  env: Record<string, string>,
+  key: string,
+): Promise<{ proc: HostProc; client: ApiClient; listening: () => Promise<boolean> }> {
+  const api = cluster.host('api');
+  const proc = cluster.spawn('api', [process.execPath, '--import', 'tsx', serverEntry], {
+    ...env,
+    ARTIFACT_DIR: join(api.dir, 'artifacts'),
+    HOST: api.addr,
+    PORT: String(API_PORT),
+    ARCAL_BOOTSTRAP_KEY: key,
+    LOG_LEVEL: 'warn',
+  });
+  const port = await cluster.forward('ops', api.addr, API_PORT);
+  const base = `http://127.0.0.1:${port}`;
+  return { proc, client: apiClient(base, key), listening: () => apiListening(proc, base, 90_000) };
+}
+
+/**
+ * Starts `arcal-worker --concurrency 1` on `host` with `env`, COMPUTE_ENV, job, cache and artifact folders in the
+ * host's own folder, and `extra` last; `ready` resolves once it reports ready (rejects if it exits or after 90 s).
+ */
+export function startClusterWorker(
+  cluster: Cluster,
+  host: string,
+  env: Record<string, string>,
+  extra: Record<string, string> = {},
+): HostProc & { ready: Promise<void> } {
+  const dir = cluster.host(host).dir;
+  const w = cluster.spawn(
+    host,
+    [process.execPath, workerBin, '--concurrency', '1'],
+    {
+      ...env,
+      ...COMPUTE_ENV,
+      ARTIFACT_DIR: join(dir, 'artifacts'),
+      ARCAL_WORK_DIR: join(dir, 'work'),
+      ARCAL_CACHE_DIR: join(dir, 'cache'),
+      LOG_LEVEL: 'info',
+      ...extra,
+    },
+    host,
+  );
+  return { ...w, ready: waitFor(w, 'arcal-worker ready', 90_000, `the worker on ${host}`) };
 }
