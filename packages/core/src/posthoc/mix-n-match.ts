@@ -8,6 +8,7 @@
  * with an exact, deterministic solution (below). IRM is then fitted on the ETS outputs of the same validation set.
  */
 import { ArcalError } from '@arcal/contracts';
+import { goldenSectionMin } from './golden-section.ts';
 import { applyIrm, fitIrm, type IsotonicMap } from './isotonic.ts';
 import { checkLabels, checkRows, softmaxRows } from './softmax.ts';
 import { fitTemperature } from './temperature.ts';
@@ -138,41 +139,8 @@ function newtonOnPlane(
   return w.every((x) => x > 0 && x < 1) ? w : null;
 }
 
-/** Minimiser over [0, 1] of a unimodal function: golden-section search, then compared with both ends. */
-function goldenSection01(f: (t: number) => number): number {
-  const g = (Math.sqrt(5) - 1) / 2;
-  let a = 0;
-  let b = 1;
-  let c = b - g * (b - a);
-  let d = a + g * (b - a);
-  let fc = f(c);
-  let fd = f(d);
-  while (b - a > 1e-10) {
-    if (fc <= fd) {
-      b = d;
-      d = c;
-      fd = fc;
-      c = b - g * (b - a);
-      fc = f(c);
-    } else {
-      a = c;
-      c = d;
-      fc = fd;
-      d = a + g * (b - a);
-      fd = f(d);
-    }
-  }
-  let best = (a + b) / 2;
-  let fb = f(best);
-  for (const t of [0, 1]) {
-    const ft = f(t);
-    if (ft < fb) {
-      best = t;
-      fb = ft;
-    }
-  }
-  return best;
-}
+/** Minimiser over [0, 1] of a unimodal function. */
+const goldenSection01 = (f: (t: number) => number): number => goldenSectionMin(f, 0, 1, 1e-10);
 
 /** ETS probabilities w₁·softmax(z/T) + w₂·softmax(z) + w₃/K, row-major [n, classes]. */
 export function applyEts(logits: ArrayLike<number>, classes: number, T: number, weights: EtsWeights): Float64Array {

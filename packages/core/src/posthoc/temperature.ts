@@ -3,6 +3,7 @@
  * logits so that softmax(z/T) minimises the validation NLL. Pure array maths.
  */
 import { ArcalError } from '@arcal/contracts';
+import { goldenSectionMin } from './golden-section.ts';
 import { checkLabels, checkRows, softmaxRows } from './softmax.ts';
 
 /**
@@ -55,40 +56,7 @@ export function fitTemperature(
     throw new ArcalError('INVALID_INPUT', `temperature range must satisfy 0 < lo < hi, got [${tLo}, ${tHi}]`);
   const tol = options.tol ?? 1e-7;
   const f = (u: number) => temperatureNll(logits, labels, classes, Math.exp(u));
-  const g = (Math.sqrt(5) - 1) / 2;
-  let a = Math.log(tLo);
-  let b = Math.log(tHi);
-  let c = b - g * (b - a);
-  let d = a + g * (b - a);
-  let fc = f(c);
-  let fd = f(d);
-  while (b - a > tol) {
-    if (fc <= fd) {
-      b = d;
-      d = c;
-      fd = fc;
-      c = b - g * (b - a);
-      fc = f(c);
-    } else {
-      a = c;
-      c = d;
-      fc = fd;
-      d = a + g * (b - a);
-      fd = f(d);
-    }
-  }
-  // compare the bracket's midpoint with the ends so that a minimum at the boundary is returned exactly
-  const candidates = [Math.log(tLo), (a + b) / 2, Math.log(tHi)];
-  let best = candidates[1];
-  let fBest = f(best);
-  for (const u of [candidates[0], candidates[2]]) {
-    const fu = f(u);
-    if (fu < fBest) {
-      best = u;
-      fBest = fu;
-    }
-  }
-  return Math.exp(best);
+  return Math.exp(goldenSectionMin(f, Math.log(tLo), Math.log(tHi), tol));
 }
 
 /** softmax(z / T) per row, as a Float32Array. */
