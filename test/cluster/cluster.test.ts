@@ -22,7 +22,8 @@ import { Queue } from 'bullmq';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asMetricRows, comparable, inlineReport, resolve, storedMetricRows } from '../e2e/compare.ts';
-import { type ApiClient, followEvents, numericDiff, outcome, until } from '../e2e/harness.ts';
+import { type ApiClient, numericDiff, until } from '../e2e/harness.ts';
+import { expectSucceededAsInline } from '../e2e/same-as-inline.ts';
 import { type PgServer, serversAvailable } from '../support/servers.ts';
 import {
   type Cluster,
@@ -138,18 +139,8 @@ describe.skipIf(Boolean(why))('a cluster of hosts (network and mount namespaces)
   };
 
   /** Waits for the end, then checks report and metrics against the inline run (every epoch in both). */
-  const expectInline = async (id: string, spec: unknown) => {
-    const events = await followEvents(service, id, 300_000);
-    const logs = await service.request('GET', `/v1/experiments/${id}/logs`);
-    expect(outcome(events), JSON.stringify(logs.body).slice(-2000)).toBe('succeeded');
-    const expected = await inlineReport(resolve(spec));
-    const view = await service.request('GET', `/v1/experiments/${id}`);
-    expect(numericDiff(comparable(view.body.report), comparable(expected), 1e-6)).toEqual([]);
-    const metrics = await service.request('GET', `/v1/experiments/${id}/metrics`);
-    const stored = storedMetricRows(metrics.body.epochs.filter((r: any) => r.member !== -1));
-    expect(numericDiff(stored, asMetricRows(expected), 1e-6)).toEqual([]);
-    return expected;
-  };
+  const expectInline = async (id: string, spec: unknown) =>
+    (await expectSucceededAsInline(service, id, spec, 300_000)).expected;
 
   /** The member job of `id` that `w` holds after epoch 1 (see HOLD), once it does. */
   const heldOn = (w: HostProc, id: string) =>

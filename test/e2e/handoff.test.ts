@@ -29,6 +29,7 @@ import {
   until,
   workerEnvOf,
 } from './harness.ts';
+import { expectSucceededAsInline } from './same-as-inline.ts';
 
 const integration = await integrationEnv('e2e_handoff');
 const env = integration.available ? integration.env : undefined;
@@ -111,16 +112,7 @@ describe.skipIf(!env || !s3)(
       const submitted = await service.request('POST', '/v1/experiments', spec);
       expect(submitted.status).toBe(202);
       const id = submitted.body.id as string;
-      const events = await followEvents(service, id, 240_000);
-      const logs = await service.request('GET', `/v1/experiments/${id}/logs`);
-      expect(outcome(events), JSON.stringify(logs.body).slice(-2000)).toBe('succeeded');
-
-      const expected = await inlineReport(resolve(spec));
-      const view = await service.request('GET', `/v1/experiments/${id}`);
-      expect(numericDiff(comparable(view.body.report), comparable(expected), 1e-6)).toEqual([]);
-      const metrics = await service.request('GET', `/v1/experiments/${id}/metrics`);
-      const stored = storedMetricRows(metrics.body.epochs.filter((r: any) => r.member !== -1));
-      expect(numericDiff(stored, asMetricRows(expected), 1e-6)).toEqual([]);
+      const { expected } = await expectSucceededAsInline(service, id, spec, 240_000);
 
       // every hand-off is an object of the store, recorded with its sha256
       const keys = (await store.list(`${id}/`)).map((r) => r.key.slice(id.length + 1));
@@ -170,16 +162,7 @@ describe.skipIf(!env || !s3)(
       const submitted = await service.request('POST', '/v1/experiments', raw);
       expect(submitted.status).toBe(202);
       const id = submitted.body.id as string;
-      const events = await followEvents(service, id, 240_000);
-      const logs = await service.request('GET', `/v1/experiments/${id}/logs`);
-      expect(outcome(events), JSON.stringify(logs.body).slice(-2000)).toBe('succeeded');
-
-      const expected = await inlineReport(resolve(raw));
-      const view = await service.request('GET', `/v1/experiments/${id}`);
-      expect(numericDiff(comparable(view.body.report), comparable(expected), 1e-6)).toEqual([]);
-      const metrics = await service.request('GET', `/v1/experiments/${id}/metrics`);
-      const stored = storedMetricRows(metrics.body.epochs.filter((r: any) => r.member !== -1));
-      expect(numericDiff(stored, asMetricRows(expected), 1e-6)).toEqual([]);
+      await expectSucceededAsInline(service, id, raw, 240_000);
 
       const keys = (await store.list(`${id}/`)).map((r) => r.key.slice(id.length + 1));
       for (const k of [

@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { integrationEnv } from '@arcal/db/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asMetricRows, comparable, inlineReport, resolve, storedMetricRows } from './compare.ts';
-import { followEvents, numericDiff, outcome, type Service, startService, until } from './harness.ts';
+import { followEvents, outcome, type Service, startService, until } from './harness.ts';
+import { expectSameAsInline } from './same-as-inline.ts';
 
 const integration = await integrationEnv('e2e_graph');
 const env = integration.available ? integration.env : undefined;
@@ -67,17 +67,6 @@ describe.skipIf(!env)('service end to end: job graph (API + 2 workers + PostgreS
     await env?.cleanup();
   });
 
-  const expectSameAsInline = async (id: string, raw: object) => {
-    const expected = await inlineReport(resolve(raw));
-    const view = await service.request('GET', `/v1/experiments/${id}`);
-    expect(view.body.status).toBe('succeeded');
-    expect(numericDiff(comparable(view.body.report), comparable(expected), 1e-6)).toEqual([]);
-    const metrics = await service.request('GET', `/v1/experiments/${id}/metrics`);
-    const stored = storedMetricRows(metrics.body.epochs.filter((r: any) => r.member !== -1));
-    expect(numericDiff(stored, asMetricRows(expected), 1e-6)).toEqual([]);
-    return { view, metrics };
-  };
-
   it('independent AR-AdaLS, 2 members: reference → robustness shards → merge → 2 member jobs → evaluate, equal to inline', async () => {
     const raw = { ...base, name: 'e2e-graph-independent', ensemble: { members: 2, mode: 'independent' } };
     const submitted = await service.request('POST', '/v1/experiments', raw);
@@ -86,7 +75,7 @@ describe.skipIf(!env)('service end to end: job graph (API + 2 workers + PostgreS
     const events = await followEvents(service, id, 150_000);
     expect(outcome(events)).toBe('succeeded');
 
-    const { metrics } = await expectSameAsInline(id, raw);
+    const { metrics } = await expectSameAsInline(service, id, raw);
     // The reference model's epochs are stored as member -1.
     expect(metrics.body.epochs.filter((r: any) => r.member === -1).map((r: any) => r.epoch)).toEqual([1, 2]);
 
@@ -168,7 +157,7 @@ describe.skipIf(!env)('service end to end: job graph (API + 2 workers + PostgreS
     const survivor = service.workers.find((w) => w !== worker)!;
     expect(survivor.output()).toContain(`"job":"${job}","name":"member-epoch","msg":"completed"`);
 
-    const { metrics } = await expectSameAsInline(id, raw);
+    const { metrics } = await expectSameAsInline(service, id, raw);
     // The shared table after the last epoch is what Postgres holds.
     const ensemble = metrics.body.epochs.filter((r: any) => r.member === -2);
     expect(ensemble.map((r: any) => r.epoch)).toEqual([1, 2, 3]);
@@ -194,7 +183,7 @@ describe.skipIf(!env)('service end to end: job graph (API + 2 workers + PostgreS
     const id = submitted.body.id as string;
     const events = await followEvents(service, id, 150_000);
     expect(outcome(events)).toBe('succeeded');
-    await expectSameAsInline(id, raw);
+    await expectSameAsInline(service, id, raw);
     const kinds = (await jobsOf(id)).map((j) => `${j.queue}:${j.name}`);
     expect(kinds).not.toContain('train:vanilla');
     expect(kinds.filter((k) => k === 'train:member-epoch')).toHaveLength(4);
@@ -216,7 +205,7 @@ describe.skipIf(!env)('service end to end: job graph (API + 2 workers + PostgreS
     const id = submitted.body.id as string;
     const events = await followEvents(service, id, 200_000);
     expect(outcome(events)).toBe('succeeded');
-    await expectSameAsInline(id, raw);
+    await expectSameAsInline(service, id, raw);
 
     const jobs = await jobsOf(id);
     expect(jobs.every((j) => j.state === 'completed')).toBe(true);
