@@ -22,17 +22,13 @@
 import { rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import type pg from 'pg';
 import {
-  clusterServiceEnv,
+  type ClusterService,
   clusterUnavailable,
-  connectClusterDb,
   freshCluster,
   type HostProc,
   SERVICE_HOSTS,
-  startClusterApi,
-  startClusterPostgres,
-  startClusterS3,
+  startClusterService,
   startClusterWorker,
 } from '../test/cluster/cluster.ts';
 import { COMPUTE_ENV, followEvents, outcome } from '../test/e2e/harness.ts';
@@ -64,17 +60,19 @@ if (unavailable) {
 const cluster = freshCluster(SERVICE_HOSTS);
 const data = cluster.host('data');
 const key = `arcal_bench_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
-const pgServer = await startClusterPostgres(cluster, 'data');
 let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
-let db: pg.Client | undefined;
+let started: ClusterService | undefined;
 try {
-  redis = await startRedis({ host: data.addr, port: 6379, wrap: cluster.prefix('data') });
-  await startClusterS3(cluster, 'data', BUCKET);
-  db = await connectClusterDb(cluster, 'data');
-  const common = clusterServiceEnv(data, BUCKET, { REDIS_URL: `redis://${data.addr}:6379` });
-  const api = await startClusterApi(cluster, common, key);
-  await api.listening();
-  const service = api.client;
+  started = await startClusterService(cluster, {
+    bucket: BUCKET,
+    key,
+    redis: async () => {
+      redis = await startRedis({ host: data.addr, port: 6379, wrap: cluster.prefix('data') });
+      return { REDIS_URL: `redis://${data.addr}:6379` };
+    },
+  });
+  const { db, env: common, client: service } = started;
+  await started.listening();
 
   const startWorkerOn = async (host: string): Promise<HostProc> => {
     const dir = cluster.host(host).dir;
@@ -116,7 +114,7 @@ try {
     const result = outcome(events);
     if (result !== 'succeeded')
       throw new Error(`${hosts.length} host(s): ${result}\n${workers.map((w) => w.output().slice(-3000)).join('\n')}`);
-    const jobs = await db!.query<{ id: string; s: number }>(
+    const jobs = await db.query<{ id: string; s: number }>(
       `select id, extract(epoch from finished_at - started_at)::float8 as s from jobs
         where experiment_id = $1 and name = 'member' order by id`,
       [id],
@@ -158,8 +156,8 @@ try {
     }),
   );
 } finally {
-  await db?.end().catch(() => {});
-  await pgServer.destroy().catch(() => {});
+  await started?.db.end().catch(() => {});
+  await started?.pg.destroy().catch(() => {});
   await redis?.destroy().catch(() => {});
   await cluster.destroy();
 }

@@ -27,15 +27,11 @@ import { expectSucceededAsInline } from '../e2e/same-as-inline.ts';
 import { type PgServer, serversAvailable } from '../support/servers.ts';
 import {
   type Cluster,
-  clusterServiceEnv,
   clusterUnavailable,
-  connectClusterDb,
   freshCluster,
   type HostProc,
   SERVICE_HOSTS,
-  startClusterApi,
-  startClusterPostgres,
-  startClusterS3,
+  startClusterService,
   startClusterWorker,
 } from './cluster.ts';
 import { type SentinelGroup, sentinelUnavailable, startSentinelGroup } from './sentinel.ts';
@@ -152,15 +148,20 @@ describe.skipIf(Boolean(why))('a cluster of hosts (network and mount namespaces)
 
   beforeAll(async () => {
     cluster = freshCluster(SERVICE_HOSTS);
-    pgServer = await startClusterPostgres(cluster, 'data');
-    redis = await startSentinelGroup(cluster, 'data');
-    await startClusterS3(cluster, 'data', BUCKET);
-    db = await connectClusterDb(cluster, 'data');
-    // no REDIS_URL: the sentinels name the primary
-    common = clusterServiceEnv(cluster.host('data'), BUCKET, redis.env);
-    const api = await startClusterApi(cluster, common, key);
-    await Promise.all([api.listening(), startWorkerOn('w1'), startWorkerOn('w2')]);
-    service = api.client;
+    const started = await startClusterService(cluster, {
+      bucket: BUCKET,
+      key,
+      redis: async () => {
+        redis = await startSentinelGroup(cluster, 'data');
+        // no REDIS_URL: the sentinels name the primary
+        return redis.env;
+      },
+    });
+    pgServer = started.pg;
+    db = started.db;
+    common = started.env;
+    await Promise.all([started.listening(), startWorkerOn('w1'), startWorkerOn('w2')]);
+    service = started.client;
   }, 240_000);
 
   afterAll(async () => {

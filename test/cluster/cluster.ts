@@ -277,8 +277,8 @@ export async function waitFor(p: HostProc, text: string | RegExp, ms: number, wh
  * `w2`, and `ops`, where the relays for this process run.
  */
 export const SERVICE_HOSTS = ['data', 'api', 'w1', 'w2', 'ops'];
-export const S3_PORT = 9000;
-export const API_PORT = 8080;
+const S3_PORT = 9000;
+const API_PORT = 8080;
 
 /** A cluster of `names`, built after the namespaces and folders that crashed earlier runs left are removed. */
 export function freshCluster(names: string[]): Cluster {
@@ -287,89 +287,90 @@ export function freshCluster(names: string[]): Cluster {
   return new Cluster(names);
 }
 
-/** PostgreSQL on `host`'s address, port 5432, which every host of the cluster's subnet may reach (trust). */
-export async function startClusterPostgres(cluster: Cluster, host: string): Promise<PgServer> {
-  const server = await startPostgres({ host: cluster.host(host).addr, port: 5432, wrap: cluster.prefix(host) });
+export interface ClusterService {
+  /** PostgreSQL on `data`, port 5432 (destroy it before the cluster). */
+  pg: PgServer;
+  /** A client in this process of that database, migrated (through a relay on `ops`). */
+  db: pg.Client;
+  /** What the API and the workers share: database, Redis, S3 bucket. */
+  env: Record<string, string>;
+  /** The API on `api`, port 8080. */
+  api: HostProc;
+  /** The API from this process (through a relay on `ops`). */
+  client: ApiClient;
+  /** Resolves once the API answers /healthz; rejects if it exits first or after 90 s. */
+  listening(): Promise<boolean>;
+}
+
+/**
+ * The service on a cluster of SERVICE_HOSTS, workers aside: PostgreSQL on `data` open to the cluster's subnet,
+ * Redis as `redis` starts it (it returns the environment that names it: REDIS_URL, or the sentinels), s3rver on
+ * `data` with `bucket`, and the API on `api` with bootstrap key `key`. On a failure the client and PostgreSQL are
+ * closed again; the rest belongs to the cluster.
+ */
+export async function startClusterService(
+  cluster: Cluster,
+  opts: { bucket: string; key: string; redis: () => Promise<Record<string, string>> },
+): Promise<ClusterService> {
+  const data = cluster.host('data');
+  const pgServer = await startPostgres({ host: data.addr, port: 5432, wrap: cluster.prefix('data') });
+  let db: pg.Client | undefined;
   try {
     // initdb trusts only the loopback addresses; the other hosts connect from the cluster's subnet
-    appendFileSync(join(server.dataDir, 'pg_hba.conf'), `host all all ${SUBNET}.0/24 trust\n`);
-    await server.stop();
-    await server.start();
+    appendFileSync(join(pgServer.dataDir, 'pg_hba.conf'), `host all all ${SUBNET}.0/24 trust\n`);
+    await pgServer.stop();
+    await pgServer.start();
+    const redisEnv = await opts.redis();
+    const s3 = cluster.spawn('data', [
+      process.execPath,
+      join(import.meta.dirname, 's3rver-host.mjs'),
+      join(data.dir, 's3'),
+      opts.bucket,
+      data.addr,
+      String(S3_PORT),
+    ]);
+    await waitFor(s3, 'ready', 30_000, 's3rver');
+
+    const pgPort = await cluster.forward('ops', data.addr, 5432);
+    const localDb = `postgresql://postgres@127.0.0.1:${pgPort}/postgres`;
+    await migrate(localDb);
+    db = new pg.Client({ connectionString: localDb });
+    await db.connect();
+
+    const env = {
+      DATABASE_URL: `postgresql://postgres@${data.addr}:5432/postgres`,
+      ...redisEnv,
+      ARCAL_QUEUE_PREFIX: 'arcal',
+      ARTIFACT_URL: `s3://${opts.bucket}/cluster`,
+      AWS_ENDPOINT_URL: `http://${data.addr}:${S3_PORT}`,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_S3_FORCE_PATH_STYLE: 'true',
+    };
+    const host = cluster.host('api');
+    const api = cluster.spawn('api', [process.execPath, '--import', 'tsx', serverEntry], {
+      ...env,
+      ARTIFACT_DIR: join(host.dir, 'artifacts'),
+      HOST: host.addr,
+      PORT: String(API_PORT),
+      ARCAL_BOOTSTRAP_KEY: opts.key,
+      LOG_LEVEL: 'warn',
+    });
+    const base = `http://127.0.0.1:${await cluster.forward('ops', host.addr, API_PORT)}`;
+    return {
+      pg: pgServer,
+      db,
+      env,
+      api,
+      client: apiClient(base, opts.key),
+      listening: () => apiListening(api, base, 90_000),
+    };
   } catch (e) {
-    await server.destroy().catch(() => {});
+    await db?.end().catch(() => {});
+    await pgServer.destroy().catch(() => {});
     throw e;
   }
-  return server;
-}
-
-/** s3rver on `host`'s address, port S3_PORT, with `bucket`, its objects in the host's folder; resolves once ready. */
-export async function startClusterS3(cluster: Cluster, host: string, bucket: string): Promise<HostProc> {
-  const h = cluster.host(host);
-  const s3 = cluster.spawn(host, [
-    process.execPath,
-    join(import.meta.dirname, 's3rver-host.mjs'),
-    join(h.dir, 's3'),
-    bucket,
-    h.addr,
-    String(S3_PORT),
-  ]);
-  await waitFor(s3, 'ready', 30_000, 's3rver');
-  return s3;
-}
-
-/** A client in this process of the PostgreSQL on `host` (through a relay on `ops`), after migrating its database. */
-export async function connectClusterDb(cluster: Cluster, host: string): Promise<pg.Client> {
-  const pgPort = await cluster.forward('ops', cluster.host(host).addr, 5432);
-  const localDb = `postgresql://postgres@127.0.0.1:${pgPort}/postgres`;
-  await migrate(localDb);
-  const db = new pg.Client({ connectionString: localDb });
-  await db.connect();
-  return db;
-}
-
-/**
- * The environment the API and the workers share: PostgreSQL and s3rver (`bucket`) on `data`, Redis as `redisEnv`
- * names it (REDIS_URL, or the sentinels).
- */
-export function clusterServiceEnv(
-  data: Host,
-  bucket: string,
-  redisEnv: Record<string, string>,
-): Record<string, string> {
-  return {
-    DATABASE_URL: `postgresql://postgres@${data.addr}:5432/postgres`,
-    ...redisEnv,
-    ARCAL_QUEUE_PREFIX: 'arcal',
-    ARTIFACT_URL: `s3://${bucket}/cluster`,
-    AWS_ENDPOINT_URL: `http://${data.addr}:${S3_PORT}`,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    AWS_S3_FORCE_PATH_STYLE: 'true',
-  };
-}
-
-/**
- * Starts the API on host `api` (port API_PORT, bootstrap key `key`) and a relay to it on `ops`: `client` talks to it
- * from this process, `listening` resolves once it answers /healthz (rejects if it exits first or after 90 s).
- */
-export async function startClusterApi(
-  cluster: Cluster,
-  env: Record<string, string>,
-  key: string,
-): Promise<{ proc: HostProc; client: ApiClient; listening: () => Promise<boolean> }> {
-  const api = cluster.host('api');
-  const proc = cluster.spawn('api', [process.execPath, '--import', 'tsx', serverEntry], {
-    ...env,
-    ARTIFACT_DIR: join(api.dir, 'artifacts'),
-    HOST: api.addr,
-    PORT: String(API_PORT),
-    ARCAL_BOOTSTRAP_KEY: key,
-    LOG_LEVEL: 'warn',
-  });
-  const port = await cluster.forward('ops', api.addr, API_PORT);
-  const base = `http://127.0.0.1:${port}`;
-  return { proc, client: apiClient(base, key), listening: () => apiListening(proc, base, 90_000) };
 }
 
 /**
