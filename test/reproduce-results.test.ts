@@ -289,15 +289,23 @@ describe('reproduction results', () => {
     expect(claimRow(markdown, 'shift ECE: AR-AdaLS of Ensemble < Ensemble of AR-AdaLS')).toMatchObject({
       pairs: '1',
       p: '–',
-      verdict: 'inconclusive',
+      verdict: 'inconclusive (not tested: fewer than two pairs)',
     });
-    expect(claimRow(markdown, 'clean ECE falls from R = 1 (AdaLS) to R > 1').verdict).toBe('inconclusive');
+    expect(claimRow(markdown, 'clean ECE falls from R = 1 (AdaLS) to R > 1').verdict).toBe(
+      'inconclusive (not tested: fewer than two pairs)',
+    );
     // the fabricated subsets: accuracy and confidence rise, ECE falls, by the same slope in both seeds
     expect(claimRow(markdown, 'vanilla: ECE falls with adversarial robustness').verdict).toBe('holds');
     expect(claimRow(markdown, 'vanilla: accuracy rises with adversarial robustness').diff).toMatch(/^5\.00 pp\/subset/);
     // set-up checks are listed apart and not counted
     const counted = /(\d+) of (\d+) claims hold, (\d+) are reversed, (\d+) are inconclusive/.exec(markdown)!;
     expect(Number(counted[2])).toBe(Number(counted[1]) + Number(counted[3]) + Number(counted[4]));
+    // the untested ones are counted among the inconclusive and named as such
+    const untested = /\((\d+) of them not tested: their experiments have fewer than two paired seeds so far\)/.exec(
+      markdown,
+    )!;
+    expect(Number(untested[1])).toBe(markdown.split('| inconclusive (not tested: fewer than two pairs) |').length - 1);
+    expect(Number(untested[1])).toBeGreaterThan(0);
     const setup = markdown.slice(markdown.indexOf('### Set-up checks'));
     expect(setup).toContain('| the vanilla model fits its training set (mean training accuracy ≥ 99 %) | yes |');
     expect(markdown.slice(0, markdown.indexOf('### Set-up checks'))).not.toContain('fits its training set (mean');
@@ -316,7 +324,9 @@ describe('reproduction results', () => {
   it('with nothing finished yet every section still renders and every claim is inconclusive', () => {
     const md = buildResults({ ...input, experiments: full.map((planned) => ({ planned })) }).markdown;
     expect(md).toContain(`0 of ${full.length} experiments finished`);
-    expect(md).toMatch(/0 of \d+ claims hold, 0 are reversed, (\d+) are inconclusive/);
+    const m = /0 of (\d+) claims hold, 0 are reversed, (\d+) are inconclusive \((\d+) of them not tested/.exec(md)!;
+    expect(m[2]).toBe(m[1]);
+    expect(m[3]).toBe(m[1]);
   });
 
   it('a difference that the numbers contradict in every seed is reported as reversed', () => {

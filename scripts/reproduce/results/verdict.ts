@@ -42,16 +42,25 @@ export function verdictSection(ctx: Ctx): Judged[] {
           : '–',
         fmtP(j.p),
         fmtP(j.pHolm),
-        j.verdict === 'holds' ? 'holds' : j.verdict === 'reversed' ? '**reversed**' : 'inconclusive',
+        j.verdict === 'holds'
+          ? 'holds'
+          : j.verdict === 'reversed'
+            ? '**reversed**'
+            : j.p === undefined
+              ? 'inconclusive (not tested: fewer than two pairs)'
+              : 'inconclusive',
         `${j.evidence}${j.note ? `; ${j.note}` : ''}`,
       ]),
       'text',
     ),
   );
   const count = (v: Judged['verdict']) => judged.filter((j) => j.verdict === v).length;
+  // claims without two pairs yet (a reproduction that has not finished) are inconclusive for want of data
+  const untested = judged.filter((j) => j.p === undefined).length;
   md.push(
     '',
-    `${count('holds')} of ${judged.length} claims hold, ${count('reversed')} are reversed, ${count('inconclusive')} are inconclusive.`,
+    `${count('holds')} of ${judged.length} claims hold, ${count('reversed')} are reversed, ${count('inconclusive')} are inconclusive` +
+      `${untested ? ` (${untested} of them not tested: their experiments have fewer than two paired seeds so far)` : ''}.`,
   );
   md.push('', '### Set-up checks (not claims; not counted above)', '');
   md.push(
