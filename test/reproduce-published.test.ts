@@ -1,15 +1,8 @@
-/**
- * The published reproduction: docs/RESULTS.md and docs/figures/ must follow from the summaries under
- * docs/data/fashion-mnist/ alone. The script rebuilds them with `--only-results` (no training, no runs folder)
- * from a copy of those summaries in a scratch folder, and the rebuilt file must equal the committed one in every table, verdict and sentence;
- * only the generation stamp (time, this invocation's duration, the machine that wrote the file) may differ.
- * The committed figures must equal the rebuilt ones byte for byte, and no stale figure may remain.
- */
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runReproduce } from './support/reproduce.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const docs = join(root, 'docs');
@@ -24,33 +17,8 @@ function withoutStamp(md: string): string {
     .replace(/ This file was generated on [^\n]*?; tensor backend [^\n]*?\. Data:/, ' Data:');
 }
 
-function onlyResults(out: string): Promise<{ status: number | null; stderr: string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'scripts/reproduce.ts',
-      '--preset',
-      'fashion-mnist',
-      '--only-results',
-      '--out',
-      out,
-      '--runs',
-      join(work, 'runs'),
-    ],
-    { cwd: root, env: { ...process.env, ARCAL_THREADS: '1' } },
-  );
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  child.stdout.resume();
-  return new Promise((done, fail) => {
-    child.on('error', fail);
-    child.on('close', (status) => done({ status, stderr }));
-  });
-}
+const onlyResults = (out: string) =>
+  runReproduce(['--preset', 'fashion-mnist', '--only-results', '--out', out, '--runs', join(work, 'runs')], '1');
 
 describe('docs/RESULTS.md', () => {
   it('is what the published summaries give, to the last digit, with the same figures', {

@@ -1,45 +1,18 @@
-/**
- * `npm run reproduce -- --preset smoke` end to end, as a user runs it: every experiment of the plan through
- * runExperiment on real data, then RESULTS.md and the figures. The checks recompute what RESULTS.md says from
- * the published per-experiment summaries alone (ECE from the reliability bins, mean ± sample std over seeds,
- * and every verdict: paired differences, p-values from the closed-form t distribution with one degree of
- * freedom, Holm's adjustment), and a second invocation with an empty runs folder, as on a fresh clone, resumes
- * from the summaries instead of training again. Takes about a minute on two idle cores.
- */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runReproduce } from './support/reproduce.ts';
 
-const root = resolve(import.meta.dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'arcal-smoke-'));
 const out = join(work, 'out');
 const runs = join(work, 'runs');
 const data = join(out, 'data', 'smoke');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** The script in a child process; asynchronous, so the test's event loop stays free while it runs. */
-function reproduce(
-  runsDir = runs,
-  extra: string[] = [],
-  outDir = out,
-): Promise<{ status: number | null; stderr: string }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'scripts/reproduce.ts', '--preset', 'smoke', '--out', outDir, '--runs', runsDir, ...extra],
-    { cwd: root, env: { ...process.env, ARCAL_THREADS: process.env.ARCAL_THREADS ?? '2' } },
-  );
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  child.stdout.resume();
-  return new Promise((done, fail) => {
-    child.on('error', fail);
-    child.on('close', (status) => done({ status, stderr }));
-  });
-}
+/** The smoke preset into `outDir` with runs under `runsDir`. */
+const reproduce = (runsDir = runs, extra: string[] = [], outDir = out) =>
+  runReproduce(['--preset', 'smoke', '--out', outDir, '--runs', runsDir, ...extra], process.env.ARCAL_THREADS ?? '2');
 
 interface Final {
   accuracy: number;
