@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRedis } from '@arcal/db';
 import { integrationEnv } from '@arcal/db/testing';
-import { Queue, QueueEvents, Worker } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JOB_BUCKETS, startWorkerMetrics, type WorkerMetrics, workerMetricsOptions } from '../src/metrics.ts';
 
@@ -41,7 +41,6 @@ describe.skipIf(!env)('worker /metrics (real BullMQ on Redis)', () => {
     const producer = createRedis(env!.redisUrl, 'producer');
     const name = 'metrics-test';
     const queue = new Queue(name, { connection: producer, prefix: env!.prefix });
-    const events = new QueueEvents(name, { connection: createRedis(env!.redisUrl, 'worker'), prefix: env!.prefix });
     const worker = new Worker(
       name,
       async (job) => {
@@ -54,13 +53,34 @@ describe.skipIf(!env)('worker /metrics (real BullMQ on Redis)', () => {
     );
     let metrics: WorkerMetrics | undefined;
     try {
-      await events.waitUntilReady();
       metrics = await startWorkerMetrics([worker], { port: 0, host: '127.0.0.1' }, () => {});
       const port = metrics.port;
       const scrape = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      // Waits for the worker's own event, not the queue's: the queue's event stream may report the job
+      // finished before this process has run its listeners, the metrics' among them. Listeners run in the
+      // order they were added, and the metrics' were added first.
       const run = async (data: { ms: number; fail?: boolean }) => {
-        const job = await queue.add('j', data, { attempts: 1 });
-        await job.waitUntilFinished(events).catch(() => {});
+        let id: string | undefined;
+        const seen = new Set<string>();
+        let done!: () => void;
+        const finished = new Promise<void>((r) => {
+          done = r;
+        });
+        const onEnd = (job: { id?: string } | undefined) => {
+          if (!job?.id) return;
+          seen.add(job.id);
+          if (job.id === id) done();
+        };
+        worker.on('completed', onEnd);
+        worker.on('failed', onEnd);
+        try {
+          id = (await queue.add('j', data, { attempts: 1 })).id;
+          if (id && seen.has(id)) done();
+          await finished;
+        } finally {
+          worker.off('completed', onEnd);
+          worker.off('failed', onEnd);
+        }
       };
       const c = { queue: name, outcome: 'completed' };
       const f = { queue: name, outcome: 'failed' };
@@ -94,7 +114,6 @@ describe.skipIf(!env)('worker /metrics (real BullMQ on Redis)', () => {
     } finally {
       await metrics?.close();
       await worker.close();
-      await events.close();
       await queue.close();
       connection.disconnect();
       producer.disconnect();
