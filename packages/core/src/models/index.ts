@@ -13,9 +13,9 @@ export interface ModelConfig {
   arch: Arch;
   inputShape: [number, number, number];
   classes: number;
-  /** resnet: 6n+2 (default 8); wrn: 6n+4 (default 10). */
+  /** resnet: 6n+2 (default 8); wrn: 6n+4 (default 16). */
   depth?: number;
-  /** resnet: filters of the first stage (default 16); wrn: widening factor k (default 1). */
+  /** resnet: filters of the first stage (default 16); wrn: widening factor k (default 4). */
   width?: number;
   /** mlp hidden sizes (default [256, 128]). */
   hidden?: number[];
