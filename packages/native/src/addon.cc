@@ -46,6 +46,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initElementwise(env, exports);
   initBatchNorm(env, exports);
   initOptimizer(env, exports);
+  initSoftmaxXent(env, exports);
   return exports;
 }
 

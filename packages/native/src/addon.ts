@@ -117,6 +117,17 @@ export interface NativeAddon {
     s2Out: Float32Array | null,
     k: Float32Array,
   ): void;
+  /** loss[i] = −Σ_k t[i,k] · log softmax(z[i])_k over [rows, cols] arrays (see softmax-xent.ts). */
+  softmaxXent(z: Float32Array, t: Float32Array, loss: Float32Array, rows: number, cols: number): void;
+  /** dz[i,k] = (softmax(z[i])_k · Σ_j t[i,j] − t[i,k]) · dy[i]. */
+  softmaxXentGrad(
+    z: Float32Array,
+    t: Float32Array,
+    dy: Float32Array,
+    dz: Float32Array,
+    rows: number,
+    cols: number,
+  ): void;
 }
 
 export interface AddonLoad {

@@ -71,5 +71,6 @@ void initMatmul(Napi::Env env, Napi::Object exports);
 void initElementwise(Napi::Env env, Napi::Object exports);
 void initBatchNorm(Napi::Env env, Napi::Object exports);
 void initOptimizer(Napi::Env env, Napi::Object exports);
+void initSoftmaxXent(Napi::Env env, Napi::Object exports);
 
 }  // namespace arcal

@@ -11,6 +11,7 @@ import { registerBatchNormLayers } from './batchnorm.ts';
 import { nativeImpls, withFallback } from './kernels.ts';
 import { registerFusedLayers } from './layers.ts';
 import { registerOptimizerUpdate } from './optimizer.ts';
+import { registerSoftmaxXent } from './softmax-xent.ts';
 
 export { loadAddon, type NativeAddon } from './addon.ts';
 export { NativeBackend } from './backend.ts';
@@ -39,6 +40,13 @@ export {
   type UpdateKind,
   type UpdateScalars,
 } from './optimizer.ts';
+export {
+  SOFTMAX_XENT,
+  SOFTMAX_XENT_GRAD,
+  softmaxCrossEntropyRows,
+  softmaxXentActive,
+  xentJs,
+} from './softmax-xent.ts';
 
 export const NATIVE_BACKEND = 'native';
 
@@ -69,6 +77,7 @@ export function registerNativeBackend(threads: number): { ok: boolean; reason: s
     registerFusedLayers(addon, { conv: impls.FusedConv2D, matmul: impls._FusedMatMul }, NATIVE_BACKEND);
     registerBatchNormLayers(addon, NATIVE_BACKEND);
     registerOptimizerUpdate(addon, NATIVE_BACKEND);
+    registerSoftmaxXent(addon, NATIVE_BACKEND);
     // Priority below cpu's: the backend is chosen explicitly, never by tfjs's automatic pick.
     tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
   }
