@@ -298,8 +298,24 @@ describe('reproduction results', () => {
     expect(claimRow(markdown, 'vanilla: ECE falls with adversarial robustness').verdict).toBe('holds');
     expect(claimRow(markdown, 'vanilla: accuracy rises with adversarial robustness').diff).toMatch(/^5\.00 pp\/subset/);
     // set-up checks are listed apart and not counted
-    const counted = /(\d+) of (\d+) claims hold, (\d+) are reversed, (\d+) are inconclusive/.exec(markdown)!;
+    const counted = /(\d+) of (\d+) claims hold, (\d+) (?:is|are) reversed, (\d+) (?:is|are) inconclusive/.exec(markdown)!;
     expect(Number(counted[2])).toBe(Number(counted[1]) + Number(counted[3]) + Number(counted[4]));
+    // the grouped lists under the count name the same claims as the table's verdict column
+    const verdictSection = markdown.slice(markdown.indexOf('## 10.'), markdown.indexOf('### Set-up checks'));
+    const tableRows = verdictSection
+      .split('\n')
+      .filter((l) => l.startsWith('| ') && !l.startsWith('| claim |') && !l.startsWith('|:'))
+      .map((l) => l.slice(2, -2).split(' | '));
+    for (const [label, cell] of [
+      ['Hold', /^holds$/],
+      ['Reversed', /^\*\*reversed\*\*$/],
+      ['Inconclusive', /^inconclusive/],
+    ] as const) {
+      const names = tableRows.filter((c) => cell.test(c[6])).map((c) => c[0]);
+      const line = new RegExp(`^- \\*\\*${label}\\*\\* \\((\\d+)\\): (.*)\\.$`, 'm').exec(verdictSection);
+      if (names.length === 0) expect(line, label).toBeNull();
+      else expect([Number(line![1]), line![2]], label).toEqual([names.length, names.join('; ')]);
+    }
     // the untested ones are counted among the inconclusive and named as such
     const untested = /\((\d+) of them not tested: their experiments have fewer than two paired seeds so far\)/.exec(
       markdown,
@@ -324,7 +340,7 @@ describe('reproduction results', () => {
   it('with nothing finished yet every section still renders and every claim is inconclusive', () => {
     const md = buildResults({ ...input, experiments: full.map((planned) => ({ planned })) }).markdown;
     expect(md).toContain(`0 of ${full.length} experiments finished`);
-    const m = /0 of (\d+) claims hold, 0 are reversed, (\d+) are inconclusive \((\d+) of them not tested/.exec(md)!;
+    const m = /0 of (\d+) claims hold, 0 are reversed, (\d+) (?:is|are) inconclusive \((\d+) of them not tested/.exec(md)!;
     expect(m[2]).toBe(m[1]);
     expect(m[3]).toBe(m[1]);
   });

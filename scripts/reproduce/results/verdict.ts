@@ -57,11 +57,21 @@ export function verdictSection(ctx: Ctx): Judged[] {
   const count = (v: Judged['verdict']) => judged.filter((j) => j.verdict === v).length;
   // claims without two pairs yet (a reproduction that has not finished) are inconclusive for want of data
   const untested = judged.filter((j) => j.p === undefined).length;
+  const are = (n: number) => `${n} ${n === 1 ? 'is' : 'are'}`;
   md.push(
     '',
-    `${count('holds')} of ${judged.length} claims hold, ${count('reversed')} are reversed, ${count('inconclusive')} are inconclusive` +
+    `${count('holds')} of ${judged.length} claims hold, ${are(count('reversed'))} reversed, ${are(count('inconclusive'))} inconclusive` +
       `${untested ? ` (${untested} of them not tested: their experiments have fewer than two paired seeds so far)` : ''}.`,
   );
+  // The same verdicts grouped, so a reader sees at a glance which of the paper's statements this data supports.
+  for (const [v, label] of [
+    ['holds', 'Hold'],
+    ['reversed', 'Reversed'],
+    ['inconclusive', 'Inconclusive'],
+  ] as const) {
+    const texts = judged.filter((j) => j.verdict === v).map((j) => j.text);
+    if (texts.length) md.push('', `- **${label}** (${texts.length}): ${texts.join('; ')}.`);
+  }
   md.push('', '### Set-up checks (not claims; not counted above)', '');
   md.push(
     table(
