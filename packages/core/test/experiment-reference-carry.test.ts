@@ -62,6 +62,11 @@ describe('a carried-over reference directory without its model', () => {
     });
     expect(stages(second)).not.toContain('reference');
     expect(second.some((e) => e.type === 'attack')).toBe(false);
+    // the stage line says the radii were read, not computed
+    const detail = (events: RunEvent[]) =>
+      events.flatMap((e) => (e.type === 'stage' && e.stage === 'robustness' ? [e.detail ?? ''] : []));
+    expect(detail(first)[0]).not.toContain('(on file)');
+    expect(detail(second)[0]).toMatch(/^[\w-]+ on \w+ \(on file\)(, [\w-]+ on \w+ \(on file\))*$/);
     expect(b.notes).toContain('vanilla reference model: not needed, its robustness is on file');
     expect(b.final).toEqual(a.final);
     expect(b.bySubset).toEqual(a.bySubset);

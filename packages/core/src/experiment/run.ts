@@ -258,7 +258,7 @@ async function trainAll(spec: ResolvedSpec, o: RunOptions): Promise<Trained> {
     o.onEvent?.({
       type: 'stage',
       stage: 'robustness',
-      detail: planned.map((a) => `${a.attack} on ${a.split}`).join(', '),
+      detail: planned.map((a, i) => `${a.attack} on ${a.split}${onFile[i] ? ' (on file)' : ''}`).join(', '),
     });
     const t0 = performance.now();
     const norms: Partial<Record<PlanSplit, Float32Array>> = {};
