@@ -4,6 +4,7 @@
  * with respect to a batch of uniform random images (32×32×3 for the residual nets, 28×28×1 otherwise).
  */
 import { type Arch, createModel, Optimizer, tf, trainStep } from '@arcal/core';
+import { softmaxCrossEntropyRows } from '@arcal/native';
 
 export type ArchWorkload = 'train' | 'infer' | 'input-grad';
 
@@ -22,7 +23,8 @@ export function archStep(arch: Arch, batch: number, workload: ArchWorkload): Arc
   );
   const y = tf.oneHot(labels, 10).toFloat() as tf.Tensor2D;
   const opt = new Optimizer({ kind: 'adam', momentum: 0, weightDecay: 0 }, model.trainable);
-  const loss = (xx: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, model.apply(xx)) as tf.Scalar;
+  // The cross-entropy as DDN's attack and the trainer compute it (one native kernel on the `native` backend).
+  const loss = (xx: tf.Tensor) => tf.sum(softmaxCrossEntropyRows(model.apply(xx), y)) as tf.Scalar;
   // The result is read outside the tidy: a tidy returning the Float32Array would walk its every element
   // looking for tensors (tfjs's getTensorsInContainer), which for an input gradient costs more than the step.
   const read = (t: tf.Tensor) => {

@@ -89,6 +89,9 @@ describe.skipIf(skip)('models on native match the cpu reference', () => {
       if (config.arch === 'cnn') expect(stats.ArcalConv2DBiasAct?.native ?? 0).toBeGreaterThan(0);
       // the Adam steps ran as one fused update each
       expect(stats.ArcalOptimizerUpdate, 'fused optimizer update ran natively').toEqual({ native: 4, fallback: 0 });
+      // and their loss as one native kernel forward and one backward
+      expect(stats.ArcalSoftmaxXent, 'training loss ran natively').toEqual({ native: 4, fallback: 0 });
+      expect(stats.ArcalSoftmaxXentGrad, 'its gradient ran natively').toEqual({ native: 4, fallback: 0 });
       const residual = config.arch === 'resnet' || config.arch === 'wrn';
       if (residual)
         for (const k of ['ArcalBatchNormTrain', 'ArcalBatchNormInfer', 'ArcalBatchNormGrad'])

@@ -34,6 +34,7 @@
  * gradient is exactly 0 cannot move and leave the batch; the others run the whole schedule.
  */
 import { DDN_DEFAULTS } from '@arcal/contracts';
+import { softmaxCrossEntropyRows } from '@arcal/native';
 import { tf } from '../backend/index.ts';
 import {
   abortPoint,
@@ -86,7 +87,7 @@ export const ddnL2: BatchAttack = async (f, x, predicted, numClasses, params) =>
           const z = f(xx);
           mg = tf.keep(margin(z, set.get('ymask')));
           if (useMargin) return tf.neg(tf.sum(mg));
-          return tf.neg(tf.sum(tf.mul(tf.logSoftmax(z), set.get('ymask'))));
+          return tf.sum(softmaxCrossEntropyRows(z, set.get('ymask')));
         })(xa);
         // ‖∇m‖ for the first-order estimate of ε₀: the step's own gradient under the margin loss (g = −∇m),
         // one more backward pass at step 0 under the cross-entropy.
