@@ -68,10 +68,36 @@ export interface NativeAddon {
   /** out[o·inner + i] = Σ_m x[(o·mid + m)·inner + i] (a sum over a middle block of axes), in double. */
   sumMiddle(x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number): void;
   /**
-   * Batch normalisation over the rows of a channels-last tensor (C = |mean| channels per row); see batchnorm.ts.
-   * bnStats: per-channel mean and biased variance (as tf.moments) over the rows, accumulated in double.
+   * Batch normalisation over the rows of a channels-last tensor (C channels per row); see batchnorm.ts.
+   * bnTrain: batch mean and biased variance per channel (as tf.moments), then
+   * y = act((x − mean[c]) · gamma[c]/√(variance[c] + epsilon) + beta[c]), act relu or identity; C = |gamma|.
    */
-  bnStats(x: Float32Array, mean: Float32Array, variance: Float32Array): void;
+  bnTrain(
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    epsilon: number,
+    relu: boolean,
+    y: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+  ): void;
+  /**
+   * The gradient of bnTrain from its saved mean and variance: g = dy · step(y) (dy when y is null),
+   * dbeta = Σ g, dgamma = Σ g·x̂, dx = gamma/σ · (g − dbeta/M − x̂ · dgamma/M), over the M rows.
+   */
+  bnTrainGrad(
+    dy: Float32Array,
+    x: Float32Array,
+    y: Float32Array | null,
+    gamma: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    epsilon: number,
+    dx: Float32Array,
+    dgamma: Float32Array,
+    dbeta: Float32Array,
+  ): void;
   /** y = act((x − mean[c]) · scale[c] + offset[c]), act relu or identity. */
   bnApply(
     x: Float32Array,

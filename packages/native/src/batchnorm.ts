@@ -5,9 +5,9 @@
  * The composite formulation (tf.moments, tf.batchNorm, tf.relu) costs, per layer and training step, a Mean
  * over non-inner axes twice (tfjs's JS kernel transposes first), a squared difference, the FusedBatchNorm
  * kernel, and in the backward a Tile of 1/σ to full size plus about ten full-size broadcast passes and
- * reductions — most of them in JavaScript. Here the forward is two native passes (per-channel statistics,
- * then normalise + scale/shift + relu) and the backward two more (the per-channel sums Σg and Σg·x̂, then
- * dx in closed form), with g = dy·step(y) for the fused relu:
+ * reductions — most of them in JavaScript. Here the training forward is one native call (per-channel
+ * statistics, then normalise + scale/shift + relu, the coefficients computed natively) and its backward one more
+ * (the per-channel sums Σg and Σg·x̂, then dx in closed form), with g = dy·step(y) for the fused relu:
  *
  *   training:  dx = γ/σ · (g − Σg/M − x̂ · Σ(g·x̂)/M),  dγ = Σ g·x̂,  dβ = Σ g   (M = N·H·W, σ = √(var + ε))
  *   inference: dx = γ/σ · g  (and dγ, dβ, dmean, dvariance when asked for)
@@ -27,26 +27,53 @@ export const BATCH_NORM_INFER = 'ArcalBatchNormInfer';
 export const BATCH_NORM_GRAD = 'ArcalBatchNormGrad';
 
 /** The addon's batch-norm passes (also implemented in JavaScript below, for the fallback). */
-export type BnOps = Pick<NativeAddon, 'bnStats' | 'bnApply' | 'bnGradSums' | 'bnGradApply'>;
+export type BnOps = Pick<NativeAddon, 'bnTrain' | 'bnTrainGrad' | 'bnApply' | 'bnGradSums' | 'bnGradApply'>;
+
+/** Per-channel mean and biased variance over the rows (double sums around the first row), in JavaScript. */
+function statsJs(x: Float32Array, mean: Float32Array, variance: Float32Array): void {
+  const C = mean.length;
+  const rows = x.length / C;
+  const s1 = new Float64Array(C);
+  const s2 = new Float64Array(C);
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < C; c++) {
+      const d = x[r * C + c] - x[c];
+      s1[c] += d;
+      s2[c] += d * d;
+    }
+  for (let c = 0; c < C; c++) {
+    const m = s1[c] / rows;
+    mean[c] = x[c] + m;
+    variance[c] = Math.max(0, s2[c] / rows - m * m);
+  }
+}
+
+/** 1/√(variance + ε) per channel (computed in double, stored as float32). */
+const invStd = (variance: Float32Array, eps: number) => variance.map((v) => 1 / Math.sqrt(v + eps));
 
 /** The same passes in JavaScript (double accumulators, same formulas), used when the addon declines. */
 export const bnJs: BnOps = {
-  bnStats(x, mean, variance) {
-    const C = mean.length;
+  bnTrain(x, gamma, beta, epsilon, relu, y, mean, variance) {
+    statsJs(x, mean, variance);
+    const inv = invStd(variance, epsilon);
+    bnJs.bnApply(
+      x,
+      mean,
+      gamma.map((g, c) => g * inv[c]),
+      beta,
+      y,
+      relu,
+    );
+  },
+  bnTrainGrad(dy, x, y, gamma, mean, variance, epsilon, dx, dgamma, dbeta) {
+    const C = gamma.length;
     const rows = x.length / C;
-    const s1 = new Float64Array(C);
-    const s2 = new Float64Array(C);
-    for (let r = 0; r < rows; r++)
-      for (let c = 0; c < C; c++) {
-        const d = x[r * C + c] - x[c];
-        s1[c] += d;
-        s2[c] += d * d;
-      }
-    for (let c = 0; c < C; c++) {
-      const m = s1[c] / rows;
-      mean[c] = x[c] + m;
-      variance[c] = Math.max(0, s2[c] / rows - m * m);
-    }
+    const inv = invStd(variance, epsilon);
+    const a = gamma.map((g, c) => g * inv[c]);
+    bnJs.bnGradSums(dy, x, y, mean, inv, dbeta, dgamma);
+    const b = a.map((ac, c) => (-ac * inv[c] * dgamma[c]) / rows);
+    const e = a.map((ac, c) => (-ac * dbeta[c]) / rows);
+    bnJs.bnGradApply(dy, y, a, x, mean, b, e, dx);
   },
   bnApply(x, mean, scale, offset, y, relu) {
     const C = mean.length;
@@ -94,29 +121,16 @@ function channelVectors(io: Io, C: number, ts: tf.TensorInfo[]): Float32Array[] 
   return out;
 }
 
-/** 1/√(variance + ε) per channel (computed in double, stored as float32). */
-const invStd = (variance: Float32Array, eps: number) => variance.map((v) => 1 / Math.sqrt(v + eps));
-
 function trainForward(io: Io, { x, scale, offset }: Inputs, attrs: tf.NamedAttrMap): tf.TensorInfo[] | undefined {
   const C = x.shape[x.shape.length - 1];
   const xv = io.values(x);
   const vecs = channelVectors(io, C, [scale, offset]);
   if (!xv || !vecs || xv.length === 0) return undefined;
   const [gamma, beta] = vecs;
-  const eps = attrs.epsilon as number;
   const mean = io.alloc(C);
   const variance = io.alloc(C);
-  io.ops.bnStats(xv, mean, variance);
-  const inv = invStd(variance, eps);
   const y = io.alloc(xv.length);
-  io.ops.bnApply(
-    xv,
-    mean,
-    gamma.map((g, c) => g * inv[c]),
-    beta,
-    y,
-    !!attrs.relu,
-  );
+  io.ops.bnTrain(xv, gamma, beta, attrs.epsilon as number, !!attrs.relu, y, mean, variance);
   return [io.output(x.shape, y), io.output([C], mean), io.output([C], variance)];
 }
 
@@ -155,32 +169,33 @@ function backward(io: Io, { dy, x, y, scale, mean, variance }: Inputs, attrs: tf
   const vecs = channelVectors(io, C, [scale, mean, variance]);
   if (!dyv || !xv || yv === undefined || !vecs || dyv.length !== xv.length) return undefined;
   const [gamma, m, v] = vecs;
-  const inv = invStd(v, attrs.epsilon as number);
-  const a = gamma.map((g, c) => g * inv[c]);
-  const outs: tf.TensorInfo[] = [];
-  let dgamma: Float32Array | undefined;
-  let dbeta: Float32Array | undefined;
-  if (mode !== 'inferDx') {
-    dgamma = io.alloc(C);
-    dbeta = io.alloc(C);
-    io.ops.bnGradSums(dyv, xv, yv, m, inv, dbeta, dgamma);
-  }
-  if (mode !== 'inferSums') {
+  const eps = attrs.epsilon as number;
+  if (mode === 'train') {
     const dx = io.alloc(dyv.length);
-    if (mode === 'train') {
-      const rows = xv.length / C;
-      const bc = new Float32Array(C);
-      const ec = new Float32Array(C);
-      for (let c = 0; c < C; c++) {
-        bc[c] = (-a[c] * inv[c] * dgamma![c]) / rows;
-        ec[c] = (-a[c] * dbeta![c]) / rows;
-      }
-      io.ops.bnGradApply(dyv, yv, a, xv, m, bc, ec, dx);
-    } else io.ops.bnGradApply(dyv, yv, a, null, null, null, null, dx);
-    outs.push(io.output(x.shape, dx));
+    const dgamma = io.alloc(C);
+    const dbeta = io.alloc(C);
+    io.ops.bnTrainGrad(dyv, xv, yv, gamma, m, v, eps, dx, dgamma, dbeta);
+    return [io.output(x.shape, dx), io.output([C], dgamma), io.output([C], dbeta)];
   }
-  if (dgamma && dbeta) outs.push(io.output([C], dgamma), io.output([C], dbeta));
-  return outs;
+  const inv = invStd(v, eps);
+  if (mode === 'inferDx') {
+    const dx = io.alloc(dyv.length);
+    io.ops.bnGradApply(
+      dyv,
+      yv,
+      gamma.map((g, c) => g * inv[c]),
+      null,
+      null,
+      null,
+      null,
+      dx,
+    );
+    return [io.output(x.shape, dx)];
+  }
+  const dgamma = io.alloc(C);
+  const dbeta = io.alloc(C);
+  io.ops.bnGradSums(dyv, xv, yv, m, inv, dbeta, dgamma);
+  return [io.output([C], dgamma), io.output([C], dbeta)];
 }
 
 /** Registers the three kernels on `backendName` and the gradients of the two forward ones (once per process). */
