@@ -96,8 +96,8 @@ function backward(io: Io, { dy, logits, targets }: Inputs): tf.TensorInfo | unde
  */
 export function registerSoftmaxXent(addon: NativeAddon, backendName: string): void {
   if (tf.getKernel(SOFTMAX_XENT, backendName) || typeof addon.softmaxXent !== 'function') return;
-  const jsFallback = (pass: typeof forward, name: string): tf.KernelFunc => {
-    return ({ inputs, backend }) => {
+  const jsFallback = (pass: typeof forward, name: string) => {
+    return ({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo => {
       const out = pass({ ops: xentJs, ...jsArrays(backend as NativeBackend) }, inputs as Inputs);
       if (!out) throw new Error(`${name}: logits and targets must both be [rows, classes] (and dy [rows])`);
       return out;
@@ -152,5 +152,5 @@ export function softmaxCrossEntropyRows(logits: tf.Tensor, targets: tf.Tensor): 
     softmaxXentActive()
   )
     return tf.engine().runKernel(SOFTMAX_XENT, { logits, targets }) as tf.Tensor1D;
-  return tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), 1));
+  return tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), 1)) as tf.Tensor1D;
 }
