@@ -1,8 +1,8 @@
 /**
  * The batch norm of the residual nets on the `native` backend, at ResNet-8's layer shapes:
  *
- * 1. what one training-mode layer (batchNormTrainAct with relu and the models' moving-average updates) costs per
- *    step: tfjs kernel calls in its forward and backward, and the addon calls they make;
+ * 1. what one training-mode layer (batchNormTrainAct with relu and the moving-average updates, as the models use
+ *    it) costs per step: tfjs kernel calls in its forward and backward, and the addon calls they make;
  * 2. ms per addon call of each full-size pass, against a memcpy (Float32Array#set) moving as many bytes (reads plus
  *    writes): `vsMemcpy` 1 means the pass runs at memcpy's rate.
  *
@@ -78,9 +78,15 @@ const perLayer = await (async () => {
       const { value, grads } = tf.variableGrads(
         () => {
           if (!withLayer) return tf.sum(tf.mul(x, r)) as tf.Scalar;
-          const o = batchNormTrainAct(x, gamma as tf.Tensor1D, beta as tf.Tensor1D, EPS, true);
-          updates.push(tf.add(tf.mul(mean, MOMENTUM), tf.mul(o.mean, 1 - MOMENTUM)));
-          updates.push(tf.add(tf.mul(variance, MOMENTUM), tf.mul(o.variance, 1 - MOMENTUM)));
+          // the moving statistics out of the kernel where it takes them, else as the models did before (tf ops)
+          const moving = { mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D, momentum: MOMENTUM };
+          const bn = batchNormTrainAct as (...a: unknown[]) => ReturnType<typeof batchNormTrainAct>;
+          const o = bn(x, gamma, beta, EPS, true, moving);
+          if (o.moving) updates.push(tf.keep(o.moving.mean), tf.keep(o.moving.variance));
+          else {
+            updates.push(tf.keep(tf.add(tf.mul(mean, MOMENTUM), tf.mul(o.mean, 1 - MOMENTUM))));
+            updates.push(tf.keep(tf.add(tf.mul(variance, MOMENTUM), tf.mul(o.variance, 1 - MOMENTUM))));
+          }
           return tf.sum(tf.mul(o.y, r)) as tf.Scalar;
         },
         withLayer ? [x, gamma, beta] : [x],

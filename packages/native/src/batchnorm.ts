@@ -121,17 +121,32 @@ function channelVectors(io: Io, C: number, ts: tf.TensorInfo[]): Float32Array[] 
   return out;
 }
 
-function trainForward(io: Io, { x, scale, offset }: Inputs, attrs: tf.NamedAttrMap): tf.TensorInfo[] | undefined {
+function trainForward(
+  io: Io,
+  { x, scale, offset, movingMean, movingVariance }: Inputs,
+  attrs: tf.NamedAttrMap,
+): tf.TensorInfo[] | undefined {
   const C = x.shape[x.shape.length - 1];
   const xv = io.values(x);
   const vecs = channelVectors(io, C, [scale, offset]);
-  if (!xv || !vecs || xv.length === 0) return undefined;
+  const moving = movingMean && movingVariance ? channelVectors(io, C, [movingMean, movingVariance]) : [];
+  if (!xv || !vecs || !moving || xv.length === 0) return undefined;
   const [gamma, beta] = vecs;
   const mean = io.alloc(C);
   const variance = io.alloc(C);
   const y = io.alloc(xv.length);
   io.ops.bnTrain(xv, gamma, beta, attrs.epsilon as number, !!attrs.relu, y, mean, variance);
-  return [io.output(x.shape, y), io.output([C], mean), io.output([C], variance)];
+  const outs = [io.output(x.shape, y), io.output([C], mean), io.output([C], variance)];
+  if (moving.length === 2) {
+    // the moving averages m·μ + (1 − m)·batch, here rather than as four tfjs kernels (and their saved tensors)
+    const m = attrs.momentum as number;
+    for (const [i, batchStat] of [mean, variance].entries()) {
+      const out = io.alloc(C);
+      for (let c = 0; c < C; c++) out[c] = moving[i][c] * m + batchStat[c] * (1 - m);
+      outs.push(io.output([C], out));
+    }
+  }
+  return outs;
 }
 
 function inferForward(
@@ -234,7 +249,9 @@ export function registerBatchNormLayers(addon: NativeAddon, backendName: string)
       const dy = (dys as tf.Tensor[])[0];
       const [x, scale, y, mean, variance] = saved;
       const [dx, dscale, doffset] = grad({ dy, x, y, scale, mean, variance }, attrs, 'train');
-      return { x: () => dx, scale: () => dscale, offset: () => doffset };
+      // the moving statistics' inputs, when given, only feed the updated moving averages
+      const none = () => tf.zeros([(scale as tf.Tensor).size]);
+      return { x: () => dx, scale: () => dscale, offset: () => doffset, movingMean: none, movingVariance: none };
     },
   });
   tf.registerGradient({
@@ -264,7 +281,9 @@ export function registerBatchNormLayers(addon: NativeAddon, backendName: string)
 
 /**
  * Training-mode batch norm over all axes but the last, then relu if asked: returns y and the batch mean and
- * biased variance (as tf.moments). Requires `fusedLayersActive()` (the `native` backend).
+ * biased variance (as tf.moments). With `moving` (the moving mean and variance, and the momentum m) it also
+ * returns the updated moving statistics m·moving + (1 − m)·batch, computed in the same kernel. Requires
+ * `fusedLayersActive()` (the `native` backend).
  */
 export function batchNormTrainAct(
   x: tf.Tensor,
@@ -272,11 +291,24 @@ export function batchNormTrainAct(
   offset: tf.Tensor1D,
   epsilon: number,
   relu: boolean,
-): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
-  const [y, mean, variance] = tf
-    .engine()
-    .runKernel(BATCH_NORM_TRAIN, { x, scale, offset }, { epsilon, relu }) as unknown as tf.Tensor[];
-  return { y, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
+  moving?: { mean: tf.Tensor1D; variance: tf.Tensor1D; momentum: number },
+): {
+  y: tf.Tensor;
+  mean: tf.Tensor1D;
+  variance: tf.Tensor1D;
+  moving?: { mean: tf.Tensor1D; variance: tf.Tensor1D };
+} {
+  const inputs: tf.NamedTensorMap = moving
+    ? { x, scale, offset, movingMean: moving.mean, movingVariance: moving.variance }
+    : { x, scale, offset };
+  const attrs: tf.NamedAttrMap = moving ? { epsilon, relu, momentum: moving.momentum } : { epsilon, relu };
+  const [y, mean, variance, mm, mv] = tf.engine().runKernel(BATCH_NORM_TRAIN, inputs, attrs) as unknown as tf.Tensor[];
+  return {
+    y,
+    mean: mean as tf.Tensor1D,
+    variance: variance as tf.Tensor1D,
+    ...(moving ? { moving: { mean: mm as tf.Tensor1D, variance: mv as tf.Tensor1D } } : {}),
+  };
 }
 
 /** Inference-mode batch norm with given statistics (per-channel vectors), then relu if asked. Native only. */

@@ -88,6 +88,54 @@ describe.skipIf(skipNative)('native batch norm + relu layers against tfjs autodi
     expect(s.ArcalBatchNormTrain?.fallback ?? 0).toBe(0);
   });
 
+  it('training mode with moving statistics: their update m·moving + (1 − m)·batch, and the same gradients', async () => {
+    const rng = new TestRng(23);
+    const m = 0.9;
+    for (const shape of [
+      [4, 9, 9, 17],
+      [8, 16, 16, 16],
+    ]) {
+      const C = shape[shape.length - 1];
+      const inputs = [
+        ...data(rng, shape),
+        input([C], rng.normal(C)),
+        input(
+          [C],
+          rng.normal(C).map((v) => 0.5 + v * v),
+        ),
+      ];
+      const run = async (backend: string, withMoving: boolean) => {
+        await tf.setBackend(backend);
+        const ts = inputs.map((i) => tf.tensor(i.data.slice(), i.shape));
+        const [x, g, b, r, mm, mv] = ts;
+        const outs = tf.tidy(() => {
+          if (backend === 'cpu') {
+            const o = composite(x, g, b, true);
+            return [tf.add(tf.mul(mm, m), tf.mul(o.mean, 1 - m)), tf.add(tf.mul(mv, m), tf.mul(o.variance, 1 - m))];
+          }
+          const moving = withMoving ? { mean: mm as tf.Tensor1D, variance: mv as tf.Tensor1D, momentum: m } : undefined;
+          let stats: tf.Tensor[] = [];
+          const grads = tf.grads((xx, gg, bb) => {
+            const o = batchNormTrainAct(xx, gg as tf.Tensor1D, bb as tf.Tensor1D, EPS, true, moving);
+            stats = o.moving ? [tf.keep(o.moving.mean), tf.keep(o.moving.variance)] : [];
+            return tf.sum(tf.mul(o.y, r));
+          })([x, g, b]);
+          return [...stats, ...grads];
+        });
+        const vals = outs.map((t) => Float32Array.from(t.dataSync()));
+        tf.dispose([...outs, ...ts]);
+        return vals;
+      };
+      const [natMean, natVar, ...natGrads] = await run('native', true);
+      const plainGrads = await run('native', false);
+      const [refMean, refVar] = await run('cpu', false);
+      expect(relErr(natMean, refMean), `${shape} moving mean`).toBeLessThanOrEqual(TOL);
+      expect(relErr(natVar, refVar), `${shape} moving variance`).toBeLessThanOrEqual(TOL);
+      for (const [i, v] of natGrads.entries())
+        expect(Buffer.from(v.buffer).equals(Buffer.from(plainGrads[i].buffer)), `${shape} gradient ${i}`).toBe(true);
+    }
+  });
+
   it('training mode gives bitwise the same outputs and gradients on every run (sums split over threads)', async () => {
     await tf.setBackend('native');
     const rng = new TestRng(41);

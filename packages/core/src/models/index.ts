@@ -133,8 +133,10 @@ function batchNormRelu(b: Builder, c: number): Layer & { vars: BnVars } {
   const layer: Layer = (x, training, updates) => {
     if (fusedLayersActive()) {
       if (!training) return batchNormInferAct(x, mean as tf.Tensor1D, variance as tf.Tensor1D, g, o, BN_EPS, true);
-      const r = batchNormTrainAct(x, g, o, BN_EPS, true);
-      if (updates) pushUpdates(updates, r.mean, r.variance);
+      // the moving averages come out of the same kernel (no tfjs ops per statistic)
+      const moving = { mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D, momentum: BN_MOMENTUM };
+      const r = batchNormTrainAct(x, g, o, BN_EPS, true, updates ? moving : undefined);
+      if (updates && r.moving) updates.push([mean, tf.keep(r.moving.mean)], [variance, tf.keep(r.moving.variance)]);
       return r.y;
     }
     if (!training) return tf.relu(tf.batchNorm(x as tf.Tensor4D, mean, variance, beta, gamma, BN_EPS));
