@@ -298,7 +298,9 @@ describe('reproduction results', () => {
     expect(claimRow(markdown, 'vanilla: ECE falls with adversarial robustness').verdict).toBe('holds');
     expect(claimRow(markdown, 'vanilla: accuracy rises with adversarial robustness').diff).toMatch(/^5\.00 pp\/subset/);
     // set-up checks are listed apart and not counted
-    const counted = /(\d+) of (\d+) claims hold, (\d+) (?:is|are) reversed, (\d+) (?:is|are) inconclusive/.exec(markdown)!;
+    const counted = /(\d+) of (\d+) claims hold, (\d+) (?:is|are) reversed, (\d+) (?:is|are) inconclusive/.exec(
+      markdown,
+    )!;
     expect(Number(counted[2])).toBe(Number(counted[1]) + Number(counted[3]) + Number(counted[4]));
     // the grouped lists under the count name the same claims as the table's verdict column
     const verdictSection = markdown.slice(markdown.indexOf('## 10.'), markdown.indexOf('### Set-up checks'));
@@ -340,7 +342,9 @@ describe('reproduction results', () => {
   it('with nothing finished yet every section still renders and every claim is inconclusive', () => {
     const md = buildResults({ ...input, experiments: full.map((planned) => ({ planned })) }).markdown;
     expect(md).toContain(`0 of ${full.length} experiments finished`);
-    const m = /0 of (\d+) claims hold, 0 are reversed, (\d+) (?:is|are) inconclusive \((\d+) of them not tested/.exec(md)!;
+    const m = /0 of (\d+) claims hold, 0 are reversed, (\d+) (?:is|are) inconclusive \((\d+) of them not tested/.exec(
+      md,
+    )!;
     expect(m[2]).toBe(m[1]);
     expect(m[3]).toBe(m[1]);
   });
