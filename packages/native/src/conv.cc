@@ -271,11 +271,11 @@ void filterGradRows(const Geom& g, const float* x, const float* dy, float* out, 
 //
 // With several threads the batch is split into one contiguous share per thread; each thread runs a one-thread
 // oneDNN weight gradient over its share into its own buffer, and the buffers are added in thread order (so the
-// result depends on the thread count only, not on timing). oneDNN's own multi-threaded weight gradient
-// synchronises its threads inside the kernel with a spinning barrier: on a machine with more runnable threads
-// than cores, a thread spinning there while the other waits for a core costs a scheduler time slice per call
-// (measured: about 4 ms per call at load 3 on 2 cores, whatever the size, against 0.15-2.4 ms with one thread).
-// Here the only synchronisation is the end of the OpenMP region, where a finished thread sleeps (passive wait).
+// result depends on the thread count only, not on timing). oneDNN's own multi-threaded weight gradient took about
+// 4 ms or more per call on a loaded machine (load 3 on 2 cores) whatever the size, against 0.15-2.4 ms with one
+// thread; the likely reason is that it synchronises its threads inside the kernel with a barrier that spins, so a
+// thread spinning there while the other waits for a core costs a scheduler time slice. Here the only
+// synchronisation is the end of the OpenMP region, where a finished thread sleeps (passive wait).
 Napi::Value Conv2dBackpropFilter(const Napi::CallbackInfo& info) {
   Geom g = Geom::from(info[3]);
   float* x = f32(info[0]);
