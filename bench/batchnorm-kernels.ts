@@ -3,8 +3,9 @@
  *
  * 1. what one training-mode layer (batchNormTrainAct with relu and the moving-average updates, as the models use
  *    it) costs per step: tfjs kernel calls in its forward and backward, and the addon calls they make;
- * 2. ms per addon call of each full-size pass, against a memcpy (Float32Array#set) moving as many bytes (reads plus
- *    writes): `vsMemcpy` 1 means the pass runs at memcpy's rate.
+ * 2. ms per addon call of each full-size pass, hot (its arrays in cache) and cold (out of cache), against a memcpy
+ *    (Float32Array#set) moving as many bytes (reads plus writes) the same way: `…VsMemcpy` 1 means the pass runs
+ *    at memcpy's rate.
  *
  *   npx tsx bench/batchnorm-kernels.ts [--batch 64] [--reps 30] [--threads 2]
  *
@@ -106,13 +107,17 @@ const perLayer = await (async () => {
 Object.assign(addon, originals);
 
 // --- 2. full-size passes against memcpy ----------------------------------------------------------------------
+// Each pass is timed hot (the same arrays every call, in cache after the first) and cold (rotating through copies
+// of its arrays, 128 MiB in all, so that each call finds its arrays out of cache, as a training step's backward
+// finds the forward's tensors); memcpy the same way.
+const COLD_BYTES = 128 * 2 ** 20;
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
-function time(fn: () => void): number {
-  for (let i = 0; i < 3; i++) fn();
+function time(fn: (set: number) => void, sets: number): number {
+  for (let i = 0; i < Math.max(3, sets); i++) fn(i % sets);
   const t: number[] = [];
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
-    fn();
+    fn(i % sets);
     t.push(performance.now() - t0);
   }
   return median(t);
@@ -120,36 +125,69 @@ function time(fn: () => void): number {
 const rand = (n: number, f = (v: number) => v) =>
   Float32Array.from({ length: n }, (_, i) => f(Math.sin(i * 12.9898) * 2));
 
-const passes: Array<{ shape: number[]; pass: string; streams: number; ms: number; vsMemcpy: number }> = [];
-const memcpyMs: Record<string, number> = {};
+interface Pass {
+  shape: number[];
+  pass: string;
+  streams: number;
+  hotMs: number;
+  coldMs: number;
+  hotVsMemcpy: number;
+  coldVsMemcpy: number;
+}
+const passes: Pass[] = [];
+const memcpyMs: Record<string, { hot: number; cold: number }> = {};
 for (const { shape } of LAYERS) {
   const n = shape.reduce((a, b) => a * b, 1);
   const C = shape[3];
-  const x = rand(n, (v) => v + 3);
-  const y = rand(n);
-  const dy = rand(n);
-  const dx = new Float32Array(n);
+  const cold = Math.ceil(COLD_BYTES / (4 * n * 4));
+  const sets = Array.from({ length: cold }, () => ({
+    x: rand(n, (v) => v + 3),
+    y: rand(n),
+    dy: rand(n),
+    dx: new Float32Array(n),
+  }));
   const vec = (v: number) => new Float32Array(C).fill(v);
   const [mean, variance, gamma, beta, a, b, e, s1, s2] = [3, 1, 1, 0.1, 1, 0.01, 0.01, 0, 0].map(vec);
-  const mc = time(() => dx.set(x));
-  const key = `[${shape.join(',')}]`;
-  memcpyMs[key] = mc;
+  const memcpy = (i: number) => sets[i].dx.set(sets[i].x);
+  const mc = { hot: time(memcpy, 1), cold: time(memcpy, cold) };
+  memcpyMs[`[${shape.join(',')}]`] = mc;
   // `streams`: full-size arrays read or written (memcpy: 2)
-  const list: Array<[string, number, () => void]> = [];
+  const list: Array<[string, number, (i: number) => void]> = [];
   if (addon.bnTrain)
     list.push(
-      ['bnTrain (stats + normalise, relu)', 3, () => addon.bnTrain(x, gamma, beta, EPS, true, y, mean, variance)],
-      ['bnTrainGrad (sums + dx, relu)', 7, () => addon.bnTrainGrad(dy, x, y, gamma, mean, variance, EPS, dx, s1, s2)],
+      [
+        'bnTrain (stats + normalise, relu)',
+        3,
+        (i) => addon.bnTrain(sets[i].x, gamma, beta, EPS, true, sets[i].y, mean, variance),
+      ],
+      [
+        'bnTrainGrad (sums + dx, relu)',
+        5,
+        (i) => addon.bnTrainGrad(sets[i].dy, sets[i].x, gamma, beta, mean, variance, EPS, true, sets[i].dx, s1, s2),
+      ],
     );
-  if (addon.bnStats) list.push(['bnStats', 1, () => addon.bnStats(x, mean, variance)]);
+  if (addon.bnStats) list.push(['bnStats', 1, (i) => addon.bnStats(sets[i].x, mean, variance)]);
   list.push(
-    ['bnApply (relu)', 2, () => addon.bnApply(x, mean, gamma, beta, y, true)],
-    ['bnGradSums (relu)', 3, () => addon.bnGradSums(dy, x, y, mean, gamma, s1, s2)],
-    ['bnGradApply (relu, affine)', 4, () => addon.bnGradApply(dy, y, a, x, mean, b, e, dx)],
+    ['bnApply (relu)', 2, (i) => addon.bnApply(sets[i].x, mean, gamma, beta, sets[i].y, true)],
+    ['bnGradSums (relu)', 3, (i) => addon.bnGradSums(sets[i].dy, sets[i].x, sets[i].y, mean, gamma, s1, s2)],
+    [
+      'bnGradApply (relu, affine)',
+      4,
+      (i) => addon.bnGradApply(sets[i].dy, sets[i].y, a, sets[i].x, mean, b, e, sets[i].dx),
+    ],
   );
   for (const [pass, streams, fn] of list) {
-    const ms = time(fn);
-    passes.push({ shape, pass, streams, ms, vsMemcpy: ms / ((mc * streams) / 2) });
+    const hotMs = time(fn, 1);
+    const coldMs = time(fn, cold);
+    passes.push({
+      shape,
+      pass,
+      streams,
+      hotMs,
+      coldMs,
+      hotVsMemcpy: hotMs / ((mc.hot * streams) / 2),
+      coldVsMemcpy: coldMs / ((mc.cold * streams) / 2),
+    });
   }
 }
 
@@ -158,26 +196,30 @@ console.error(`${info.threads} threads, batch ${batch}, load ${load.map((l) => l
 console.error(`\none training-mode layer ${JSON.stringify(perLayer.shape)} per step, beyond the loss on x alone:`);
 console.error(`  tfjs kernels: ${JSON.stringify(perLayer.kernels)}`);
 console.error(`  addon calls:  ${JSON.stringify(perLayer.addonCalls)}`);
-console.error('\nfull-size passes, median ms per call (vsMemcpy: time / memcpy time for as many bytes):');
-for (const [key, ms] of Object.entries(memcpyMs)) console.error(`  ${key} memcpy ${ms.toFixed(3)} ms`);
+console.error('\nfull-size passes, median ms per call hot / cold (× memcpy: time / memcpy time for as many bytes):');
+for (const [key, ms] of Object.entries(memcpyMs))
+  console.error(`  ${key} memcpy ${ms.hot.toFixed(3)} / ${ms.cold.toFixed(3)} ms`);
 for (const p of passes)
   console.error(
-    `  [${p.shape.join(',')}] ${p.pass.padEnd(34)} ${p.ms.toFixed(3).padStart(7)} ms  ${p.vsMemcpy.toFixed(2)}× memcpy`,
+    `  [${p.shape.join(',')}] ${p.pass.padEnd(34)} ${p.hotMs.toFixed(3).padStart(6)} / ${p.coldMs.toFixed(3).padStart(6)} ms  ${p.hotVsMemcpy.toFixed(2)} / ${p.coldVsMemcpy.toFixed(2)}× memcpy`,
   );
 // the training step's batch-norm passes over ResNet-8's 7 layers, as the kernels make them
-const total = (names: string[]) =>
+const total = (names: string[], key: 'hotMs' | 'coldMs') =>
   LAYERS.reduce(
     (s, l) =>
-      s + l.count * passes.filter((p) => p.shape === l.shape && names.includes(p.pass)).reduce((t, p) => t + p.ms, 0),
+      s + l.count * passes.filter((p) => p.shape === l.shape && names.includes(p.pass)).reduce((t, p) => t + p[key], 0),
     0,
   );
 const fused = addon.bnTrain !== undefined;
+const fwd = fused ? ['bnTrain (stats + normalise, relu)'] : ['bnStats', 'bnApply (relu)'];
+const bwd = fused ? ['bnTrainGrad (sums + dx, relu)'] : ['bnGradSums (relu)', 'bnGradApply (relu, affine)'];
+const r2 = (v: number) => Math.round(v * 100) / 100;
 const stepMs = {
-  forward: total(fused ? ['bnTrain (stats + normalise, relu)'] : ['bnStats', 'bnApply (relu)']),
-  backward: total(fused ? ['bnTrainGrad (sums + dx, relu)'] : ['bnGradSums (relu)', 'bnGradApply (relu, affine)']),
+  forward: { hot: r2(total(fwd, 'hotMs')), cold: r2(total(fwd, 'coldMs')) },
+  backward: { hot: r2(total(bwd, 'hotMs')), cold: r2(total(bwd, 'coldMs')) },
 };
 console.error(
-  `\nResNet-8's 7 layers, addon time per step: forward ${stepMs.forward.toFixed(2)} ms, backward ${stepMs.backward.toFixed(2)} ms`,
+  `\nResNet-8's 7 layers, addon ms per step (hot / cold): forward ${stepMs.forward.hot} / ${stepMs.forward.cold}, backward ${stepMs.backward.hot} / ${stepMs.backward.cold}`,
 );
 console.log(
   JSON.stringify({
@@ -191,12 +233,11 @@ console.log(
     memcpyMs,
     passes: passes.map((p) => ({
       ...p,
-      ms: Math.round(p.ms * 1000) / 1000,
-      vsMemcpy: Math.round(p.vsMemcpy * 100) / 100,
+      hotMs: Math.round(p.hotMs * 1000) / 1000,
+      coldMs: Math.round(p.coldMs * 1000) / 1000,
+      hotVsMemcpy: r2(p.hotVsMemcpy),
+      coldVsMemcpy: r2(p.coldVsMemcpy),
     })),
-    resnet8StepMs: {
-      forward: Math.round(stepMs.forward * 100) / 100,
-      backward: Math.round(stepMs.backward * 100) / 100,
-    },
+    resnet8StepMs: stepMs,
   }),
 );

@@ -83,17 +83,19 @@ export interface NativeAddon {
     variance: Float32Array,
   ): void;
   /**
-   * The gradient of bnTrain from its saved mean and variance: g = dy · step(y) (dy when y is null),
-   * dbeta = Σ g, dgamma = Σ g·x̂, dx = gamma/σ · (g − dbeta/M − x̂ · dgamma/M), over the M rows.
+   * The gradient of bnTrain from its input x and its outputs mean and variance: g = dy · step(y) with relu (y
+   * recomputed from x as bnTrain computed it), dy without; dbeta = Σ g, dgamma = Σ g·x̂,
+   * dx = gamma/σ · (g − dbeta/M − x̂ · dgamma/M), over the M rows.
    */
   bnTrainGrad(
     dy: Float32Array,
     x: Float32Array,
-    y: Float32Array | null,
     gamma: Float32Array,
+    beta: Float32Array,
     mean: Float32Array,
     variance: Float32Array,
     epsilon: number,
+    relu: boolean,
     dx: Float32Array,
     dgamma: Float32Array,
     dbeta: Float32Array,

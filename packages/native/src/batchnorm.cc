@@ -2,10 +2,11 @@
 //
 // Training mode is one call each way, per-channel coefficients included: bnTrain (batch statistics, then the
 // normalise + scale/shift (+ relu) pass) and bnTrainGrad (the per-channel sums Σg and Σg·x̂, then dx in closed
-// form). Each is one parallel region: every thread sums its part of the rows, waits for the others, computes
-// the C coefficients from all parts' sums itself, and makes the second pass over the same part, in reverse
-// order of row blocks so that it starts on the rows the first pass left in cache. Inference mode (statistics
-// given) uses bnApply, bnGradSums and bnGradApply with coefficients from the caller.
+// form; it reads dy and x only, the relu mask recomputed from x). Each is one parallel region: every thread sums
+// its part of the rows, waits for the others, computes the C coefficients from all parts' sums itself, and makes
+// the second pass over the same part, in reverse order of row blocks so that it starts on the rows the first
+// pass left in cache. Inference mode (statistics given) uses bnApply, bnGradSums and bnGradApply with
+// coefficients from the caller.
 //
 // Sums are deterministic, independent of timing and of how many threads the runtime grants: the rows are
 // split into a number of contiguous parts that depends on the size only; within a part, values are summed in
@@ -53,6 +54,11 @@ inline float mask(float y) {
   std::memcpy(&m, &bits, sizeof m);
   return m;
 }
+
+// bnTrain's per-channel scale γ/√(variance + ε) from the variance it outputs, and its pre-activation
+// (x − mean)·scale + β: bnTrainGrad recomputes both with these same functions to get the relu mask bit for bit.
+inline float trainScale(float gamma, float var, double eps) { return float(double(gamma) / std::sqrt(double(var) + eps)); }
+inline float preact(float x, float m, float sc, float o) { return (x - m) * sc + o; }
 
 // Per-thread float accumulators of 2·C values (stack for small C).
 class FloatAcc {
@@ -203,7 +209,7 @@ Napi::Value BnTrain(const Napi::CallbackInfo& info) {
             const double d = tot[c] / double(rows);
             const double v = std::max(0.0, tot[Cn + c] / double(rows) - d * d);
             m[c] = float(double(s[c]) + d);
-            sc[c] = float(double(gamma[c]) / std::sqrt(double(float(v)) + eps));
+            sc[c] = trainScale(gamma[c], float(v), eps);
             if (tid == 0) {
               mean[c] = m[c];
               var[c] = float(v);
@@ -221,12 +227,12 @@ Napi::Value BnTrain(const Napi::CallbackInfo& info) {
             if (relu) {
 #pragma omp simd
               for (int64_t c = 0; c < Cn; ++c) {
-                const float v = (xr[c] - m[c]) * sc[c] + o[c];
+                const float v = preact(xr[c], m[c], sc[c], o[c]);
                 yr[c] = v > 0.f ? v : (v != v ? v : 0.f);  // NaN passes through, as tfjs's relu
               }
             } else {
 #pragma omp simd
-              for (int64_t c = 0; c < Cn; ++c) yr[c] = (xr[c] - m[c]) * sc[c] + o[c];
+              for (int64_t c = 0; c < Cn; ++c) yr[c] = preact(xr[c], m[c], sc[c], o[c]);
             }
           });
         });
@@ -235,11 +241,10 @@ Napi::Value BnTrain(const Napi::CallbackInfo& info) {
 }
 
 // One row of dx = a[c] · g + b[c] · (x − mean[c]) + e[c] (kAffine) or dx = a[c] · g, g = dy · step(y) (kRelu) or dy.
-template <bool kRelu, bool kAffine, int KC>
+template <bool kRelu, bool kAffine>
 inline void gradApplyRow(const float* __restrict dy, const float* __restrict y, const float* __restrict a,
                          const float* __restrict x, const float* __restrict mean, const float* __restrict b,
-                         const float* __restrict e, float* __restrict dx, int64_t Cr) {
-  const int64_t C = KC > 0 ? KC : Cr;
+                         const float* __restrict e, float* __restrict dx, int64_t C) {
 #pragma omp simd
   for (int64_t c = 0; c < C; ++c) {
     const float g = kRelu ? dy[c] * mask(y[c]) : dy[c];
@@ -258,50 +263,71 @@ inline void gradSumsPart(const float* dy, const float* x, const float* y, const 
   });
 }
 
-// bnTrainGrad(dy, x, y, gamma, mean, variance, epsilon, dx, dgamma, dbeta): the gradient of bnTrain, with
-// g = dy · step(y) (dy when y is null, i.e. no relu), σ = √(variance + ε), x̂ = (x − mean)/σ, M rows:
+// The gradient flowing into the batch norm of bnTrain: dy · step(pre-activation) with relu, else dy. The
+// pre-activation is recomputed from x with bnTrain's own expression and coefficients (trainScale, preact), bit for
+// bit what bnTrain computed, so y (a third full-size array) is not read.
+template <bool kRelu>
+inline float trainG(float dy, float x, float m, float sc, float o) {
+  return kRelu ? dy * mask(preact(x, m, sc, o)) : dy;
+}
+
+// bnTrainGrad(dy, x, gamma, beta, mean, variance, epsilon, relu, dx, dgamma, dbeta): the gradient of bnTrain from its
+// input x and its outputs mean and variance, with σ = √(variance + ε), x̂ = (x − mean)/σ, M rows, and
+// g = dy · step(y) with relu (y recomputed from x), dy without:
 //   dβ = Σ g,  dγ = Σ g·x̂,  dx = γ/σ · (g − dβ/M − x̂ · dγ/M).
 Napi::Value BnTrainGrad(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   const float* dy = f32(info[0]);
   const float* x = f32(info[1]);
-  const bool relu = !info[2].IsNull();
-  const float* y = relu ? f32(info[2]) : nullptr;
-  const float* gamma = f32(info[3]);
+  const float* gamma = f32(info[2]);
+  const float* beta = f32(info[3]);
   const float* mean = f32(info[4]);
   const float* var = f32(info[5]);
   const double eps = info[6].As<Napi::Number>().DoubleValue();
-  float* dx = f32(info[7]);
-  float* dgamma = f32(info[8]);
-  float* dbeta = f32(info[9]);
-  const int64_t n = len(info[0]), C = len(info[3]);
-  need(C > 0 && n > 0 && n % C == 0 && len(info[1]) == size_t(n) && (!relu || len(info[2]) == size_t(n)) &&
-           len(info[4]) == size_t(C) && len(info[5]) == size_t(C) && len(info[7]) == size_t(n) &&
-           len(info[8]) == size_t(C) && len(info[9]) == size_t(C),
+  const bool relu = info[7].As<Napi::Boolean>().Value();
+  float* dx = f32(info[8]);
+  float* dgamma = f32(info[9]);
+  float* dbeta = f32(info[10]);
+  const int64_t n = len(info[0]), C = len(info[2]);
+  need(C > 0 && n > 0 && n % C == 0 && len(info[1]) == size_t(n) && len(info[3]) == size_t(C) &&
+           len(info[4]) == size_t(C) && len(info[5]) == size_t(C) && len(info[8]) == size_t(n) &&
+           len(info[9]) == size_t(C) && len(info[10]) == size_t(C),
        env, "bnTrainGrad: sizes");
   const int64_t rows = n / C;
   applyThreads();
   const int parts = partsFor(n);
-  std::vector<float> invstd(static_cast<size_t>(C));
-  for (int64_t c = 0; c < C; ++c) invstd[size_t(c)] = float(1.0 / std::sqrt(double(var[c]) + eps));
+  // invstd = 1/σ and the forward's scale γ/σ (for the relu mask)
+  std::vector<float> inv(static_cast<size_t>(C)), scale(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c) {
+    inv[size_t(c)] = float(1.0 / std::sqrt(double(var[c]) + eps));
+    scale[size_t(c)] = trainScale(gamma[c], var[c], eps);
+  }
   // per-thread coefficients a, b, e of dx = a·g + b·(x − mean) + e
   std::vector<float> coef(size_t(parts) * 3 * size_t(C));
   auto run = [&](auto kc, auto kr) {
     constexpr int KC = decltype(kc)::value;
     constexpr bool kRelu = decltype(kr)::value;
     const int64_t Cn = KC > 0 ? KC : C;
+    const float* __restrict m = mean;
+    const float* __restrict sc = scale.data();
+    const float* __restrict o = beta;
+    const float* __restrict is = inv.data();
     twoPass(
         parts, Cn,
         [&](int p, float* f, double* acc) {
-          gradSumsPart<kRelu, KC>(dy, x, y, mean, invstd.data(), partBegin(rows, parts, p),
-                                  partBegin(rows, parts, p + 1), Cn, f, acc);
+          pairSums<KC>(partBegin(rows, parts, p), partBegin(rows, parts, p + 1), Cn, f, f + Cn, acc, acc + Cn,
+                       [&](int64_t r, int64_t c, float& u, float& v) {
+                         const int64_t i = r * Cn + c;
+                         u = trainG<kRelu>(dy[i], x[i], m[c], sc[c], o[c]);
+                         v = (x[i] - m[c]) * is[c];
+                       });
         },
         [&](int tid, const double* tot) {
           float* a = coef.data() + size_t(tid) * 3 * Cn;
           for (int64_t c = 0; c < Cn; ++c) {
-            const double inv = invstd[size_t(c)], ac = double(gamma[c]) * inv;
+            const double ic = is[c], ac = double(gamma[c]) * ic;
             a[c] = float(ac);
-            a[Cn + c] = float(-ac * inv * tot[Cn + c] / double(rows));
+            a[Cn + c] = float(-ac * ic * tot[Cn + c] / double(rows));
             a[2 * Cn + c] = float(-ac * tot[c] / double(rows));
             if (tid == 0) {
               dbeta[c] = float(tot[c]);
@@ -310,10 +336,18 @@ Napi::Value BnTrainGrad(const Napi::CallbackInfo& info) {
           }
         },
         [&](int p) {
-          const float* a = coef.data() + size_t(omp_get_thread_num()) * 3 * Cn;
+          const float* __restrict a = coef.data() + size_t(omp_get_thread_num()) * 3 * Cn;
+          const float* __restrict b = a + Cn;
+          const float* __restrict e = a + 2 * Cn;
           rowsReversed(partBegin(rows, parts, p), partBegin(rows, parts, p + 1), Cn, [&](int64_t r) {
-            gradApplyRow<kRelu, true, KC>(dy + r * Cn, kRelu ? y + r * Cn : nullptr, a, x + r * Cn, mean, a + Cn,
-                                          a + 2 * Cn, dx + r * Cn, Cn);
+            const float* __restrict dyr = dy + r * Cn;
+            const float* __restrict xr = x + r * Cn;
+            float* __restrict dxr = dx + r * Cn;
+#pragma omp simd
+            for (int64_t c = 0; c < Cn; ++c) {
+              const float g = trainG<kRelu>(dyr[c], xr[c], m[c], sc[c], o[c]);
+              dxr[c] = a[c] * g + b[c] * (xr[c] - m[c]) + e[c];
+            }
           });
         });
   };
@@ -400,7 +434,7 @@ void gradApplyRows(const float* dy, const float* y, const float* a, const float*
                    const float* b, const float* e, float* dx, int64_t rows, int64_t C) {
 #pragma omp parallel for schedule(static) if (rows * C >= kParallelMin)
   for (int64_t r = 0; r < rows; ++r)
-    gradApplyRow<kRelu, kAffine, 0>(dy + r * C, kRelu ? y + r * C : nullptr, a, kAffine ? x + r * C : nullptr, mean,
+    gradApplyRow<kRelu, kAffine>(dy + r * C, kRelu ? y + r * C : nullptr, a, kAffine ? x + r * C : nullptr, mean,
                                     b, e, dx + r * C, C);
 }
 

@@ -7,7 +7,8 @@
  * kernel, and in the backward a Tile of 1/σ to full size plus about ten full-size broadcast passes and
  * reductions — most of them in JavaScript. Here the training forward is one native call (per-channel
  * statistics, then normalise + scale/shift + relu, the coefficients computed natively) and its backward one more
- * (the per-channel sums Σg and Σg·x̂, then dx in closed form), with g = dy·step(y) for the fused relu:
+ * (the per-channel sums Σg and Σg·x̂, then dx in closed form), with g = dy·step(y) for the fused relu. The
+ * training backward reads dy and x only: y's sign is recomputed from x bit for bit, so y is not kept either.
  *
  *   training:  dx = γ/σ · (g − Σg/M − x̂ · Σ(g·x̂)/M),  dγ = Σ g·x̂,  dβ = Σ g   (M = N·H·W, σ = √(var + ε))
  *   inference: dx = γ/σ · g  (and dγ, dβ, dmean, dvariance when asked for)
@@ -51,23 +52,27 @@ function statsJs(x: Float32Array, mean: Float32Array, variance: Float32Array): v
 /** 1/√(variance + ε) per channel (computed in double, stored as float32). */
 const invStd = (variance: Float32Array, eps: number) => variance.map((v) => 1 / Math.sqrt(v + eps));
 
+/** The JS forward's scale γ/√(variance + ε) per channel; its backward recomputes the forward's y with it. */
+function trainScaleJs(gamma: Float32Array, variance: Float32Array, eps: number): Float32Array {
+  const inv = invStd(variance, eps);
+  return gamma.map((g, c) => g * inv[c]);
+}
+
 /** The same passes in JavaScript (double accumulators, same formulas), used when the addon declines. */
 export const bnJs: BnOps = {
   bnTrain(x, gamma, beta, epsilon, relu, y, mean, variance) {
     statsJs(x, mean, variance);
-    const inv = invStd(variance, epsilon);
-    bnJs.bnApply(
-      x,
-      mean,
-      gamma.map((g, c) => g * inv[c]),
-      beta,
-      y,
-      relu,
-    );
+    bnJs.bnApply(x, mean, trainScaleJs(gamma, variance, epsilon), beta, y, relu);
   },
-  bnTrainGrad(dy, x, y, gamma, mean, variance, epsilon, dx, dgamma, dbeta) {
+  bnTrainGrad(dy, x, gamma, beta, mean, variance, epsilon, relu, dx, dgamma, dbeta) {
     const C = gamma.length;
     const rows = x.length / C;
+    // the forward's y, recomputed by the forward's own pass (for the relu mask)
+    let y: Float32Array | null = null;
+    if (relu) {
+      y = new Float32Array(x.length);
+      bnJs.bnApply(x, mean, trainScaleJs(gamma, variance, epsilon), beta, y, true);
+    }
     const inv = invStd(variance, epsilon);
     const a = gamma.map((g, c) => g * inv[c]);
     bnJs.bnGradSums(dy, x, y, mean, inv, dbeta, dgamma);
@@ -175,23 +180,25 @@ function inferForward(
 /** Modes of the gradient kernel: outputs [dx, dscale, doffset], [dx], or [dscale, doffset]. */
 type GradMode = 'train' | 'inferDx' | 'inferSums';
 
-function backward(io: Io, { dy, x, y, scale, mean, variance }: Inputs, attrs: tf.NamedAttrMap) {
+function backward(io: Io, { dy, x, y, scale, offset, mean, variance }: Inputs, attrs: tf.NamedAttrMap) {
   const mode = attrs.mode as GradMode;
   const C = x.shape[x.shape.length - 1];
   const dyv = io.values(dy);
   const xv = io.values(x);
-  const yv = attrs.relu ? io.values(y) : null;
-  const vecs = channelVectors(io, C, [scale, mean, variance]);
-  if (!dyv || !xv || yv === undefined || !vecs || dyv.length !== xv.length) return undefined;
-  const [gamma, m, v] = vecs;
+  const vecs = channelVectors(io, C, mode === 'train' ? [scale, mean, variance, offset] : [scale, mean, variance]);
+  if (!dyv || !xv || !vecs || dyv.length !== xv.length) return undefined;
+  const [gamma, m, v, beta] = vecs;
   const eps = attrs.epsilon as number;
   if (mode === 'train') {
+    // y is not an input: the relu mask is recomputed from x
     const dx = io.alloc(dyv.length);
     const dgamma = io.alloc(C);
     const dbeta = io.alloc(C);
-    io.ops.bnTrainGrad(dyv, xv, yv, gamma, m, v, eps, dx, dgamma, dbeta);
+    io.ops.bnTrainGrad(dyv, xv, gamma, beta, m, v, eps, !!attrs.relu, dx, dgamma, dbeta);
     return [io.output(x.shape, dx), io.output([C], dgamma), io.output([C], dbeta)];
   }
+  const yv = attrs.relu ? io.values(y) : null;
+  if (yv === undefined) return undefined;
   const inv = invStd(v, eps);
   if (mode === 'inferDx') {
     const dx = io.alloc(dyv.length);
@@ -242,13 +249,14 @@ export function registerBatchNormLayers(addon: NativeAddon, backendName: string)
 
   tf.registerGradient({
     kernelName: BATCH_NORM_TRAIN,
-    inputsToSave: ['x', 'scale'],
-    outputsToSave: [true, true, true],
+    // y is not kept for the backward (its relu mask is recomputed from x, scale, offset, mean and variance)
+    inputsToSave: ['x', 'scale', 'offset'],
+    outputsToSave: [false, true, true],
     gradFunc: (dys, saved, attrs) => {
       // Only y's gradient flows back: the batch statistics feed moving averages, not the loss.
       const dy = (dys as tf.Tensor[])[0];
-      const [x, scale, y, mean, variance] = saved;
-      const [dx, dscale, doffset] = grad({ dy, x, y, scale, mean, variance }, attrs, 'train');
+      const [x, scale, offset, mean, variance] = saved;
+      const [dx, dscale, doffset] = grad({ dy, x, scale, offset, mean, variance }, attrs, 'train');
       // the moving statistics' inputs, when given, only feed the updated moving averages
       const none = () => tf.zeros([(scale as tf.Tensor).size]);
       return { x: () => dx, scale: () => dscale, offset: () => doffset, movingMean: none, movingVariance: none };
