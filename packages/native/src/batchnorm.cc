@@ -200,7 +200,7 @@ Napi::Value BnTrain(const Napi::CallbackInfo& info) {
         parts, Cn,
         [&](int p, float* f, double* acc) {
           pairSums<KC>(partBegin(rows, parts, p), partBegin(rows, parts, p + 1), Cn, f, f + Cn, acc, acc + Cn,
-                       [&](int64_t r, int64_t c, float& u, float& v) { u = v = x[r * Cn + c] - s[c]; });
+                       [=](int64_t r, int64_t c, float& u, float& v) { u = v = x[r * Cn + c] - s[c]; });
         },
         [&](int tid, const double* tot) {
           float* m = coef.data() + size_t(tid) * 2 * Cn;
@@ -221,7 +221,7 @@ Napi::Value BnTrain(const Napi::CallbackInfo& info) {
           const float* __restrict m = coef.data() + size_t(tid) * 2 * Cn;
           const float* __restrict sc = m + Cn;
           const float* __restrict o = beta;
-          rowsReversed(partBegin(rows, parts, p), partBegin(rows, parts, p + 1), Cn, [&](int64_t r) {
+          rowsReversed(partBegin(rows, parts, p), partBegin(rows, parts, p + 1), Cn, [=](int64_t r) {
             const float* __restrict xr = x + r * Cn;
             float* __restrict yr = y + r * Cn;
             if (relu) {
@@ -256,7 +256,7 @@ inline void gradApplyRow(const float* __restrict dy, const float* __restrict y, 
 template <bool kRelu, int KC>
 inline void gradSumsPart(const float* dy, const float* x, const float* y, const float* __restrict mean,
                          const float* __restrict invstd, int64_t r0, int64_t r1, int64_t C, float* f, double* acc) {
-  pairSums<KC>(r0, r1, C, f, f + C, acc, acc + C, [&](int64_t r, int64_t c, float& u, float& v) {
+  pairSums<KC>(r0, r1, C, f, f + C, acc, acc + C, [=](int64_t r, int64_t c, float& u, float& v) {
     const int64_t i = r * C + c;
     u = kRelu ? dy[i] * mask(y[i]) : dy[i];
     v = (x[i] - mean[c]) * invstd[c];
@@ -316,7 +316,7 @@ Napi::Value BnTrainGrad(const Napi::CallbackInfo& info) {
         parts, Cn,
         [&](int p, float* f, double* acc) {
           pairSums<KC>(partBegin(rows, parts, p), partBegin(rows, parts, p + 1), Cn, f, f + Cn, acc, acc + Cn,
-                       [&](int64_t r, int64_t c, float& u, float& v) {
+                       [=](int64_t r, int64_t c, float& u, float& v) {
                          const int64_t i = r * Cn + c;
                          u = trainG<kRelu>(dy[i], x[i], m[c], sc[c], o[c]);
                          v = (x[i] - m[c]) * is[c];
@@ -339,7 +339,7 @@ Napi::Value BnTrainGrad(const Napi::CallbackInfo& info) {
           const float* __restrict a = coef.data() + size_t(omp_get_thread_num()) * 3 * Cn;
           const float* __restrict b = a + Cn;
           const float* __restrict e = a + 2 * Cn;
-          rowsReversed(partBegin(rows, parts, p), partBegin(rows, parts, p + 1), Cn, [&](int64_t r) {
+          rowsReversed(partBegin(rows, parts, p), partBegin(rows, parts, p + 1), Cn, [=](int64_t r) {
             const float* __restrict dyr = dy + r * Cn;
             const float* __restrict xr = x + r * Cn;
             float* __restrict dxr = dx + r * Cn;
