@@ -9,7 +9,8 @@ const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 /**
  * Shapes: odd sizes, C = 1, rows not a multiple of any vector width, rank 2 and 3; the channel counts the kernels
  * specialise (16, 32, 64) with row counts that are not a multiple of their 16-row float blocks, below and above
- * the size split over threads (2^15 elements); an odd channel count above it.
+ * the size split over threads (2^15 elements); an odd channel count above it; a size whose second pass takes each
+ * thread's rows in more than one block (2^16 elements).
  */
 const SHAPES: number[][] = [
   [2, 3, 5, 1],
@@ -25,6 +26,7 @@ const SHAPES: number[][] = [
   [4, 33, 17, 16],
   [3, 41, 13, 32],
   [7, 31, 31, 5],
+  [2, 64, 64, 24],
 ];
 
 /** The composite formulation of the models (tf.moments, tf.batchNorm, tf.relu), differentiated by tfjs. */
