@@ -47,6 +47,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initBatchNorm(env, exports);
   initOptimizer(env, exports);
   initSoftmaxXent(env, exports);
+  initBoxGrad(env, exports);
   return exports;
 }
 

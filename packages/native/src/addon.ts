@@ -156,6 +156,8 @@ export interface NativeAddon {
     rows: number,
     cols: number,
   ): void;
+  /** out[i] = (x[i] ≤ lo and g[i] > 0) or (x[i] ≥ hi and g[i] < 0) ? 0 : g[i] (see box-grad.ts). */
+  boxFeasibleGradient(x: Float32Array, g: Float32Array, out: Float32Array, lo: number, hi: number): void;
 }
 
 export interface AddonLoad {

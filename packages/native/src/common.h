@@ -72,5 +72,6 @@ void initElementwise(Napi::Env env, Napi::Object exports);
 void initBatchNorm(Napi::Env env, Napi::Object exports);
 void initOptimizer(Napi::Env env, Napi::Object exports);
 void initSoftmaxXent(Napi::Env env, Napi::Object exports);
+void initBoxGrad(Napi::Env env, Napi::Object exports);
 
 }  // namespace arcal

@@ -8,6 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { loadAddon } from './addon.ts';
 import { NativeBackend } from './backend.ts';
 import { registerBatchNormLayers } from './batchnorm.ts';
+import { registerBoxGrad } from './box-grad.ts';
 import { nativeImpls, withFallback } from './kernels.ts';
 import { registerFusedLayers } from './layers.ts';
 import { registerOptimizerUpdate } from './optimizer.ts';
@@ -22,6 +23,7 @@ export {
   batchNormInferAct,
   batchNormTrainAct,
 } from './batchnorm.ts';
+export { BOX_GRAD, boxFeasibleGradient, boxGradActive, boxGradJs } from './box-grad.ts';
 export { BufferPool, type PoolStats } from './buffer-pool.ts';
 export { ELEMENTWISE_MIN, nativeKernelStats } from './kernels.ts';
 export {
@@ -78,6 +80,7 @@ export function registerNativeBackend(threads: number): { ok: boolean; reason: s
     registerBatchNormLayers(addon, NATIVE_BACKEND);
     registerOptimizerUpdate(addon, NATIVE_BACKEND);
     registerSoftmaxXent(addon, NATIVE_BACKEND);
+    registerBoxGrad(addon, NATIVE_BACKEND);
     // Priority below cpu's: the backend is chosen explicitly, never by tfjs's automatic pick.
     tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
   }
