@@ -32,6 +32,7 @@
  * what makes the radius converge).
  */
 import { FMN_DEFAULTS } from '@arcal/contracts';
+import { boxFeasibleGradient } from '@arcal/native';
 import { tf } from '../backend/index.ts';
 import {
   abortPoint,
@@ -73,12 +74,10 @@ export const fmnL2: BatchAttack = async (f, x, predicted, numClasses, params) =>
           stats = tf.keep(mg);
           return tf.sum(mg);
         })(xa);
-        // Box-feasible gradient: a pixel at 0 (or 1) cannot move along −g where g > 0 (g < 0).
-        const blocked = tf.logicalOr(
-          tf.logicalAnd(tf.lessEqual(xa, BOX_TOL), tf.greater(g, 0)),
-          tf.logicalAnd(tf.greaterEqual(xa, 1 - BOX_TOL), tf.less(g, 0)),
-        );
-        const gf = tf.where(blocked, tf.zerosLike(g), g);
+        // Box-feasible gradient: a pixel at 0 (or 1) cannot move along −g where g > 0 (g < 0). One native kernel
+        // on the native backend, the same selection as tf ops elsewhere (bit-identical); g is already computed
+        // here, outside the tape, so the op needs no gradient of its own.
+        const gf = boxFeasibleGradient(xa, g, BOX_TOL);
         const s = tf.stack([stats, rowNorms(set.get('delta')), rowNorms(gf)]);
         stats.dispose();
         stats = tf.keep(s);
