@@ -58,6 +58,8 @@ export interface NativeAddon {
   ): void;
   /** op 0 relu, 1 step(alpha), 2 exp, 3 log, 4 neg, 5 sqrt, 6 square. */
   unary(op: number, x: Float32Array, out: Float32Array, alpha?: number): void;
+  /** out[i] = x[i] > hi ? hi : x[i] < lo ? lo : x[i], compared in double (tfjs's ClipByValue; NaN passes). */
+  clip(x: Float32Array, out: Float32Array, lo: number, hi: number): void;
   sumInner(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
   sumOuter(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
   /**

@@ -249,9 +249,30 @@ Napi::Value BiasReluGrad(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// clip(x, out, lo, hi): out[i] = x > hi ? hi : (x < lo ? lo : x), comparing in double against the bounds as given
+// (tfjs's cpu kernel compares the float32 value with the JS numbers, then stores the bound as float32); NaN passes.
+Napi::Value Clip(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  const float* __restrict x = f32(info[0]);
+  float* __restrict o = f32(info[1]);
+  const double lo = info[2].As<Napi::Number>().DoubleValue();
+  const double hi = info[3].As<Napi::Number>().DoubleValue();
+  const int64_t n = len(info[0]);
+  need(len(info[1]) == size_t(n), env, "clip: sizes");
+  const float loF = float(lo), hiF = float(hi);
+  applyThreads();
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = x[i];
+    o[i] = v > hi ? hiF : (v < lo ? loF : x[i]);
+  }
+  return env.Undefined();
+}
+
 }  // namespace
 
 void initElementwise(Napi::Env env, Napi::Object exports) {
+  exportKernel<Clip>(env, exports, "clip");
   exportKernel<Binary>(env, exports, "binary");
   exportKernel<BinaryMid>(env, exports, "binaryMid");
   exportKernel<Unary>(env, exports, "unary");

@@ -405,6 +405,13 @@ export function nativeImpls(addon: NativeAddon): Record<string, NativeImpl> {
     Neg: unaryImpl(addon, 4),
     Sqrt: unaryImpl(addon, 5),
     Square: unaryImpl(addon, 6),
+    ClipByValue: (b, { x }, attrs) => {
+      const xv = b.f32(x);
+      if (!xv || xv.length < ELEMENTWISE_MIN || typeof addon.clip !== 'function') return undefined;
+      const o = b.pool.take(xv.length);
+      addon.clip(xv, o, attrs.clipValueMin as number, attrs.clipValueMax as number);
+      return b.output(x.shape, o);
+    },
     Sum: reduceImpl(addon, false),
     Mean: reduceImpl(addon, true),
     FusedBatchNorm: batchNormImpl(addon),

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { nativeKernelStats } from '../src/index.ts';
-import { input, nativeVsCpu, probe, required, skipNative, TestRng, tf } from './helpers.ts';
+import { input, nativeVsCpu, probe, required, runOn, skipNative, TestRng, tf } from './helpers.ts';
 
 const TOL = 1e-5;
 
@@ -316,6 +316,30 @@ describe.skipIf(skipNative)('native elementwise kernels against the cpu referenc
     expect(
       await nativeVsCpu((p) => tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.relu(u), u)))(p), [finite]),
     ).toBeLessThanOrEqual(TOL);
+  });
+
+  it('clipByValue bit for bit against the cpu kernel (bounds not float32, values on and beside them, NaN, ±0)', async () => {
+    const r = new TestRng(21);
+    const n = 70_000; // above the OpenMP threshold
+    const specials = [0, -0, 1, 0.1, Math.fround(0.1), -0.3, Math.fround(-0.3), Number.NaN, Infinity, -Infinity];
+    const data = Float32Array.from({ length: n }, () => (r.next() < 0.3 ? r.pick(specials) : 2 * r.next() - 0.5));
+    const x = input([n], data);
+    for (const [lo, hi] of [
+      [0, 1],
+      [-0.3, 0.1],
+      [0.25, 0.75],
+    ]) {
+      const fn = (p: tf.Tensor) => tf.clipByValue(p, lo, hi);
+      const nat = (await runOn('native', fn, [x]))[0];
+      ranNatively('ClipByValue');
+      const ref = (await runOn('cpu', fn, [x]))[0];
+      const a = new Uint32Array(nat.buffer);
+      const b = new Uint32Array(ref.buffer);
+      expect(
+        a.findIndex((v, i) => v !== b[i]),
+        `first difference, [${lo}, ${hi}]`,
+      ).toBe(-1);
+    }
   });
 
   it.each([
