@@ -61,7 +61,7 @@ function apply(
   return tf.tidy(() => Float32Array.from(op(tf.tensor(d.x, shape), tf.tensor(d.g, shape), tol).dataSync()));
 }
 
-const SHAPES = [[7], [3, 5, 5, 3], [256, 32, 32, 3]];
+const SHAPES = [[7], [3, 5, 5, 3], [64, 32, 32, 3]];
 
 describe.skipIf(skipNative)('box-feasible gradient kernel against the tf-op formula on the cpu backend', () => {
   for (const [i, shape] of SHAPES.entries())
@@ -126,11 +126,18 @@ describe.skipIf(skipNative)('box-feasible gradient kernel against the tf-op form
       out.dispose();
       s.dispose();
     };
-    for (let i = 0; i < 50; i++) call();
+    // the loops yield every 25 calls: on a loaded machine 550 calls in one go blocked the event loop for seconds
+    const calls = async (count: number) => {
+      for (let i = 0; i < count; i++) {
+        call();
+        if (i % 25 === 24) await new Promise((r) => setImmediate(r));
+      }
+    };
+    await calls(50);
     const mem0 = tf.memory();
     const rss0 = process.memoryUsage().rss;
     const alloc0 = nativeBackend()!.pool.stats().allocated;
-    for (let i = 0; i < 500; i++) call();
+    await calls(500);
     const mem1 = tf.memory();
     expect(mem1.numTensors).toBe(mem0.numTensors);
     expect(mem1.numBytes).toBe(mem0.numBytes);
